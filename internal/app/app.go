@@ -1,0 +1,171 @@
+// Package app wires berth together and runs it: open the stores, serve
+// HTTP, run background sweeps, and drain on shutdown.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/berth-registry/berth/internal/accesslog"
+	blobfs "github.com/berth-registry/berth/internal/blob/fs"
+	"github.com/berth-registry/berth/internal/config"
+	"github.com/berth-registry/berth/internal/meta/sqlstore"
+	"github.com/berth-registry/berth/internal/registry"
+)
+
+// Version is set at build time with -ldflags "-X .../app.Version=...".
+var Version = "dev"
+
+// sweepEvery is how often abandoned uploads are looked for.
+const sweepEvery = 10 * time.Minute
+
+// NewLogger builds the process logger from the configuration.
+func NewLogger(cfg config.Config, out *os.File) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: lvl}
+	var h slog.Handler = slog.NewJSONHandler(out, opts)
+	if cfg.LogFormat == "text" {
+		h = slog.NewTextHandler(out, opts)
+	}
+	return slog.New(accesslog.Handler{Handler: h})
+}
+
+// Run serves until ctx is cancelled, then drains in-flight requests for up
+// to cfg.ShutdownTimeout. ready, if not nil, receives the bound address.
+func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(addr string)) error {
+	start := time.Now()
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return err
+	}
+	unlock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+
+	metaStore, err := sqlstore.OpenSQLite(ctx, filepath.Join(cfg.DataDir, "meta.db"))
+	if err != nil {
+		return err
+	}
+	defer metaStore.Close()
+	blobStore, err := blobfs.New(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	reg := registry.New(metaStore, blobStore, registry.Options{
+		MaxManifestSize: cfg.MaxManifestSize,
+		MaxBlobSize:     cfg.MaxBlobSize,
+		DeleteEnabled:   cfg.DeleteEnabled,
+		UploadTTL:       cfg.UploadTTL,
+		Logger:          log,
+	})
+	// We hold the data directory lock, so upload bytes without a session
+	// can only be leftovers of a crash: remove them all now.
+	if n, err := reg.SweepUploads(ctx, 0); err != nil {
+		log.Warn("sweeping uploads at startup", "err", err)
+	} else if n > 0 {
+		log.Info("removed abandoned uploads", "count", n)
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle("/v2/", reg)
+	mux.Handle("/v2", reg)
+	mux.HandleFunc("/livez", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := metaStore.Ping(ctx); err != nil {
+			http.Error(w, "database: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	})
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           accesslog.Middleware(mux, log, cfg.AccessLog),
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	log.Info("berth listening", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "version", Version,
+		"startup", time.Since(start).String())
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+
+	sweepCtx, stopSweeps := context.WithCancel(context.Background())
+	sweepsDone := make(chan struct{})
+	go func() {
+		defer close(sweepsDone)
+		runSweeps(sweepCtx, reg, log)
+	}()
+
+	select {
+	case err := <-serveErr:
+		stopSweeps()
+		<-sweepsDone
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: draining in-flight requests", "timeout", cfg.ShutdownTimeout.String())
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	err = srv.Shutdown(shutdownCtx)
+	stopSweeps()
+	<-sweepsDone
+	if err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func runSweeps(ctx context.Context, reg *registry.Registry, log *slog.Logger) {
+	t := time.NewTicker(sweepEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := reg.SweepUploads(ctx, time.Hour); err != nil && ctx.Err() == nil {
+				log.Warn("sweeping uploads", "err", err)
+			} else if n > 0 {
+				log.Info("removed abandoned uploads", "count", n)
+			}
+		}
+	}
+}
+
+// lockDataDir takes an exclusive flock on DIR/lock so that two processes
+// never share one embedded data directory.
+func lockDataDir(dir string) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o640)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("data directory %s is in use by another berth process: %w", dir, err)
+	}
+	return func() { f.Close() }, nil
+}

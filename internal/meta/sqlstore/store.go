@@ -1,0 +1,469 @@
+// Package sqlstore implements meta.Store on SQL databases. The queries are
+// written in the SQL that SQLite and PostgreSQL share; dialect differences
+// live in the Open functions and the migrations directory.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/oci"
+)
+
+// Store is a meta.Store over database/sql. w is the write pool, r the read
+// pool; they may be the same *sql.DB.
+type Store struct {
+	w, r *sql.DB
+
+	// Prepared read statements of the hot paths (manifest and blob
+	// GET/HEAD, tag pages): parsed once, reused on every pooled connection.
+	stManifestByTag, stManifestByDigest *sql.Stmt
+	stHeadByTag, stHeadByDigest         *sql.Stmt
+	stBlobSize                          *sql.Stmt
+	stTagsPage                          *sql.Stmt
+}
+
+var _ meta.Store = (*Store)(nil)
+
+func newStore(ctx context.Context, w, r *sql.DB) (*Store, error) {
+	s := &Store{w: w, r: r}
+	for _, p := range []struct {
+		st **sql.Stmt
+		q  string
+	}{
+		{&s.stManifestByTag, `SELECT m.digest, m.media_type, m.size, m.body FROM tags t
+			JOIN manifests m ON m.repo = t.repo AND m.digest = t.digest WHERE t.repo = ? AND t.name = ?`},
+		{&s.stManifestByDigest, `SELECT digest, media_type, size, body FROM manifests WHERE repo = ? AND digest = ?`},
+		{&s.stHeadByTag, `SELECT m.digest, m.media_type, m.size FROM tags t
+			JOIN manifests m ON m.repo = t.repo AND m.digest = t.digest WHERE t.repo = ? AND t.name = ?`},
+		{&s.stHeadByDigest, `SELECT digest, media_type, size FROM manifests WHERE repo = ? AND digest = ?`},
+		{&s.stBlobSize, `SELECT b.size FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest
+			WHERE rb.repo = ? AND rb.digest = ?`},
+		{&s.stTagsPage, `SELECT name FROM tags WHERE repo = ? AND name > ? ORDER BY name LIMIT ?`},
+	} {
+		st, err := r.PrepareContext(ctx, p.q)
+		if err != nil {
+			return nil, fmt.Errorf("prepare %q: %w", p.q, err)
+		}
+		*p.st = st
+	}
+	return s, nil
+}
+
+// Ping implements meta.Store.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.w.PingContext(ctx); err != nil {
+		return err
+	}
+	return s.r.PingContext(ctx)
+}
+
+// Close implements meta.Store.
+func (s *Store) Close() error {
+	err := s.r.Close()
+	if s.w != s.r {
+		err = errors.Join(err, s.w.Close())
+	}
+	return err
+}
+
+func now() int64 { return time.Now().UnixMilli() }
+
+// inTx runs fn in a write transaction.
+func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+func ensureRepo(ctx context.Context, tx *sql.Tx, repo string) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO repositories (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`, repo, now())
+	return err
+}
+
+// BlobSize implements meta.Store.
+func (s *Store) BlobSize(ctx context.Context, repo string, d digest.Digest) (int64, error) {
+	var size int64
+	err := s.stBlobSize.QueryRowContext(ctx, repo, string(d)).Scan(&size)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, meta.ErrBlobNotFound
+	}
+	return size, err
+}
+
+func linkBlob(ctx context.Context, tx *sql.Tx, repo string, d digest.Digest) error {
+	if err := ensureRepo(ctx, tx, repo); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO repository_blobs (repo, digest, created_at) VALUES (?, ?, ?)
+		ON CONFLICT (repo, digest) DO NOTHING`, repo, string(d), now())
+	return err
+}
+
+// CommitBlob implements meta.Store.
+func (s *Store) CommitBlob(ctx context.Context, repo string, d digest.Digest, size int64, uploadID string) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO blobs (digest, size, created_at) VALUES (?, ?, ?)
+			ON CONFLICT (digest) DO NOTHING`, string(d), size, now()); err != nil {
+			return err
+		}
+		if err := linkBlob(ctx, tx, repo, d); err != nil {
+			return err
+		}
+		if uploadID != "" {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM uploads WHERE id = ?`, uploadID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// MountBlob implements meta.Store.
+func (s *Store) MountBlob(ctx context.Context, repo, from string, d digest.Digest) (int64, error) {
+	var size int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if from != "" {
+			err = tx.QueryRowContext(ctx, `SELECT b.size FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest
+				WHERE rb.repo = ? AND rb.digest = ?`, from, string(d)).Scan(&size)
+		} else {
+			err = tx.QueryRowContext(ctx, `SELECT b.size FROM blobs b WHERE b.digest = ?
+				AND EXISTS (SELECT 1 FROM repository_blobs rb WHERE rb.digest = b.digest)`, string(d)).Scan(&size)
+		}
+		if errors.Is(err, sql.ErrNoRows) {
+			return meta.ErrBlobNotFound
+		}
+		if err != nil {
+			return err
+		}
+		return linkBlob(ctx, tx, repo, d)
+	})
+	return size, err
+}
+
+// UnlinkBlob implements meta.Store.
+func (s *Store) UnlinkBlob(ctx context.Context, repo string, d digest.Digest) error {
+	res, err := s.w.ExecContext(ctx, `DELETE FROM repository_blobs WHERE repo = ? AND digest = ?`, repo, string(d))
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return meta.ErrBlobNotFound
+	}
+	return nil
+}
+
+// CreateUpload implements meta.Store.
+func (s *Store) CreateUpload(ctx context.Context, u meta.Upload) error {
+	t := now()
+	_, err := s.w.ExecContext(ctx, `INSERT INTO uploads (id, repo, received, hash_state, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?)`, u.ID, u.Repo, u.Offset, u.HashState, t, t)
+	return err
+}
+
+// GetUpload implements meta.Store.
+func (s *Store) GetUpload(ctx context.Context, repo, id string) (meta.Upload, error) {
+	u := meta.Upload{ID: id}
+	var created, updated int64
+	err := s.r.QueryRowContext(ctx, `SELECT repo, received, hash_state, created_at, updated_at FROM uploads WHERE id = ?`, id).
+		Scan(&u.Repo, &u.Offset, &u.HashState, &created, &updated)
+	if errors.Is(err, sql.ErrNoRows) || err == nil && u.Repo != repo {
+		return meta.Upload{}, meta.ErrUploadNotFound
+	}
+	u.CreatedAt, u.UpdatedAt = time.UnixMilli(created), time.UnixMilli(updated)
+	return u, err
+}
+
+// AdvanceUpload implements meta.Store.
+func (s *Store) AdvanceUpload(ctx context.Context, id string, from, to int64, hashState []byte) error {
+	res, err := s.w.ExecContext(ctx, `UPDATE uploads SET received = ?, hash_state = ?, updated_at = ? WHERE id = ? AND received = ?`,
+		to, hashState, now(), id, from)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return meta.ErrUploadConflict
+	}
+	return nil
+}
+
+// DeleteUpload implements meta.Store.
+func (s *Store) DeleteUpload(ctx context.Context, id string) error {
+	res, err := s.w.ExecContext(ctx, `DELETE FROM uploads WHERE id = ?`, id)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return meta.ErrUploadNotFound
+	}
+	return nil
+}
+
+// UploadExists implements meta.Store.
+func (s *Store) UploadExists(ctx context.Context, id string) (bool, error) {
+	var n int
+	err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM uploads WHERE id = ?`, id).Scan(&n)
+	return n > 0, err
+}
+
+// StaleUploads implements meta.Store.
+func (s *Store) StaleUploads(ctx context.Context, before time.Time, limit int) ([]meta.Upload, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT id, repo, received, created_at, updated_at FROM uploads
+		WHERE updated_at < ? ORDER BY updated_at LIMIT ?`, before.UnixMilli(), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []meta.Upload
+	for rows.Next() {
+		var u meta.Upload
+		var c, up int64
+		if err := rows.Scan(&u.ID, &u.Repo, &u.Offset, &c, &up); err != nil {
+			return nil, err
+		}
+		u.CreatedAt, u.UpdatedAt = time.UnixMilli(c), time.UnixMilli(up)
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+// checkRef verifies inside tx that ref exists in repo with its size.
+func checkRef(ctx context.Context, tx *sql.Tx, repo string, ref oci.Ref) error {
+	q := `SELECT b.size FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest WHERE rb.repo = ? AND rb.digest = ?`
+	if ref.Kind == oci.RefManifest {
+		q = `SELECT size FROM manifests WHERE repo = ? AND digest = ?`
+	}
+	var size int64
+	err := tx.QueryRowContext(ctx, q, repo, string(ref.Digest)).Scan(&size)
+	if errors.Is(err, sql.ErrNoRows) {
+		return &meta.MissingRefError{Ref: ref, ActualSize: -1}
+	}
+	if err != nil {
+		return err
+	}
+	if size != ref.Size {
+		return &meta.MissingRefError{Ref: ref, ActualSize: size}
+	}
+	return nil
+}
+
+// PutManifest implements meta.Store.
+func (s *Store) PutManifest(ctx context.Context, m *meta.Manifest, tags []string) error {
+	var annotations []byte
+	if len(m.Annotations) > 0 {
+		var err error
+		if annotations, err = json.Marshal(m.Annotations); err != nil {
+			return err
+		}
+	}
+	var subject any
+	if m.Subject != "" {
+		subject = string(m.Subject)
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, ref := range m.Refs {
+			if err := checkRef(ctx, tx, m.Repo, ref); err != nil {
+				return err
+			}
+		}
+		if err := ensureRepo(ctx, tx, m.Repo); err != nil {
+			return err
+		}
+		t := now()
+		res, err := tx.ExecContext(ctx, `INSERT INTO manifests
+			(repo, digest, media_type, artifact_type, subject, annotations, size, body, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (repo, digest) DO NOTHING`,
+			m.Repo, string(m.Digest), m.MediaType, m.ArtifactType, subject, annotations, m.Size, m.Body, t)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			for _, ref := range m.Refs {
+				if _, err := tx.ExecContext(ctx, `INSERT INTO manifest_refs (repo, manifest, ref, kind) VALUES (?, ?, ?, ?)
+					ON CONFLICT (repo, manifest, ref) DO NOTHING`, m.Repo, string(m.Digest), string(ref.Digest), int(ref.Kind)); err != nil {
+					return err
+				}
+			}
+		}
+		for _, tag := range tags {
+			if err := setTag(ctx, tx, m.Repo, tag, m.Digest, t); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// setTag points tag at d, recording the change in tag_history only when the
+// tag actually moves.
+func setTag(ctx context.Context, tx *sql.Tx, repo, tag string, d digest.Digest, t int64) error {
+	res, err := tx.ExecContext(ctx, `INSERT INTO tags (repo, name, digest, updated_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (repo, name) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at
+		WHERE tags.digest <> excluded.digest`, repo, tag, string(d), t)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO tag_history (repo, name, digest, action, at) VALUES (?, ?, ?, 'set', ?)`,
+		repo, tag, string(d), t)
+	return err
+}
+
+// GetManifest implements meta.Store.
+func (s *Store) GetManifest(ctx context.Context, repo, ref string, withBody bool) (*meta.Manifest, error) {
+	var st *sql.Stmt
+	switch byDigest := oci.IsDigest(ref); {
+	case byDigest && withBody:
+		st = s.stManifestByDigest
+	case byDigest:
+		st = s.stHeadByDigest
+	case withBody:
+		st = s.stManifestByTag
+	default:
+		st = s.stHeadByTag
+	}
+	m := &meta.Manifest{Repo: repo}
+	var d string
+	dest := []any{&d, &m.MediaType, &m.Size}
+	if withBody {
+		dest = append(dest, &m.Body)
+	}
+	err := st.QueryRowContext(ctx, repo, ref).Scan(dest...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, meta.ErrManifestNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	m.Digest = digest.Digest(d)
+	return m, nil
+}
+
+// DeleteManifest implements meta.Store.
+func (s *Store) DeleteManifest(ctx context.Context, repo string, d digest.Digest) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM manifests WHERE repo = ? AND digest = ?`, repo, string(d))
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return meta.ErrManifestNotFound
+		}
+		t := now()
+		if _, err := tx.ExecContext(ctx, `INSERT INTO tag_history (repo, name, digest, action, at)
+			SELECT repo, name, digest, 'delete', ? FROM tags WHERE repo = ? AND digest = ?`, t, repo, string(d)); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM tags WHERE repo = ? AND digest = ?`, repo, string(d)); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM manifest_refs WHERE repo = ? AND manifest = ?`, repo, string(d))
+		return err
+	})
+}
+
+// DeleteTag implements meta.Store.
+func (s *Store) DeleteTag(ctx context.Context, repo, tag string) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		var d string
+		err := tx.QueryRowContext(ctx, `DELETE FROM tags WHERE repo = ? AND name = ? RETURNING digest`, repo, tag).Scan(&d)
+		if errors.Is(err, sql.ErrNoRows) {
+			return meta.ErrTagNotFound
+		}
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO tag_history (repo, name, digest, action, at) VALUES (?, ?, ?, 'delete', ?)`,
+			repo, tag, d, now())
+		return err
+	})
+}
+
+// Tags implements meta.Store.
+func (s *Store) Tags(ctx context.Context, repo, last string, n int) ([]string, error) {
+	rows, err := s.stTagsPage.QueryContext(ctx, repo, last, n)
+	if err != nil {
+		return nil, err
+	}
+	out, err := scanStrings(rows, n)
+	if err != nil || len(out) > 0 {
+		return out, err
+	}
+	// An empty page: tell an unknown repository from one without tags.
+	var exists int
+	err = s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM repositories WHERE name = ?`, repo).Scan(&exists)
+	if err == nil && exists == 0 {
+		err = meta.ErrRepoNotFound
+	}
+	return out, err
+}
+
+// Repositories implements meta.Store.
+func (s *Store) Repositories(ctx context.Context, last string, n int) ([]string, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT name FROM repositories WHERE name > ? ORDER BY name LIMIT ?`, last, n)
+	if err != nil {
+		return nil, err
+	}
+	return scanStrings(rows, n)
+}
+
+func scanStrings(rows *sql.Rows, capacity int) ([]string, error) {
+	defer rows.Close()
+	out := make([]string, 0, min(capacity, 1024))
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// Referrers implements meta.Store.
+func (s *Store) Referrers(ctx context.Context, repo string, d digest.Digest, artifactType string) ([]oci.Descriptor, error) {
+	q := `SELECT digest, media_type, size, artifact_type, annotations FROM manifests WHERE repo = ? AND subject = ?`
+	args := []any{repo, string(d)}
+	if artifactType != "" {
+		q += ` AND artifact_type = ?`
+		args = append(args, artifactType)
+	}
+	rows, err := s.r.QueryContext(ctx, q+` ORDER BY digest`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []oci.Descriptor{}
+	for rows.Next() {
+		var desc oci.Descriptor
+		var dg string
+		var ann []byte
+		if err := rows.Scan(&dg, &desc.MediaType, &desc.Size, &desc.ArtifactType, &ann); err != nil {
+			return nil, err
+		}
+		desc.Digest = digest.Digest(dg)
+		if len(ann) > 0 {
+			if err := json.Unmarshal(ann, &desc.Annotations); err != nil {
+				return nil, fmt.Errorf("manifest %s annotations: %w", dg, err)
+			}
+		}
+		out = append(out, desc)
+	}
+	return out, rows.Err()
+}

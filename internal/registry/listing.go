@@ -1,0 +1,109 @@
+package registry
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/berth-registry/berth/internal/oci"
+)
+
+// pageParams reads n and last. Without n the page is MaxPageSize; a larger
+// n is clamped to it (the Link header then tells the client to go on).
+func (r *Registry) pageParams(req *http.Request) (n int, last string, err error) {
+	q := req.URL.Query()
+	n = r.opt.MaxPageSize
+	if s := q.Get("n"); s != "" {
+		v, perr := strconv.Atoi(s)
+		if perr != nil || v < 0 {
+			return 0, "", &Error{Code: CodeUnsupported, Status: http.StatusBadRequest, Message: "n must be a non-negative integer"}
+		}
+		n = min(v, r.opt.MaxPageSize)
+	}
+	return n, q.Get("last"), nil
+}
+
+// nextLink is the RFC 5988 Link to the page after last.
+func nextLink(path, last string, n int) string {
+	v := url.Values{"last": {last}, "n": {strconv.Itoa(n)}}
+	return "<" + path + "?" + v.Encode() + `>; rel="next"`
+}
+
+func writeJSON(w http.ResponseWriter, contentType string, v any) error {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	_, _ = w.Write(body)
+	return nil
+}
+
+// listTags pages through a repository's tags with one index range scan,
+// fetching one extra row to learn whether a next page exists.
+func (r *Registry) listTags(w http.ResponseWriter, req *http.Request, rt route) error {
+	n, last, err := r.pageParams(req)
+	if err != nil {
+		return err
+	}
+	tags := []string{}
+	if n > 0 {
+		tags, err = r.meta.Tags(req.Context(), rt.name, last, n+1)
+	}
+	if err != nil {
+		return err
+	}
+	if len(tags) > n {
+		tags = tags[:n]
+		w.Header().Set("Link", nextLink("/v2/"+rt.name+"/tags/list", tags[n-1], n))
+	}
+	return writeJSON(w, "application/json", struct {
+		Name string   `json:"name"`
+		Tags []string `json:"tags"`
+	}{rt.name, tags})
+}
+
+func (r *Registry) catalog(w http.ResponseWriter, req *http.Request, _ route) error {
+	n, last, err := r.pageParams(req)
+	if err != nil {
+		return err
+	}
+	repos := []string{}
+	if n > 0 {
+		repos, err = r.meta.Repositories(req.Context(), last, n+1)
+	}
+	if err != nil {
+		return err
+	}
+	if len(repos) > n {
+		repos = repos[:n]
+		w.Header().Set("Link", nextLink("/v2/_catalog", repos[n-1], n))
+	}
+	return writeJSON(w, "application/json", struct {
+		Repositories []string `json:"repositories"`
+	}{repos})
+}
+
+// referrers answers with an image index of the manifests whose subject is
+// the digest; an unknown subject yields an empty index, as the spec says.
+func (r *Registry) referrers(w http.ResponseWriter, req *http.Request, rt route) error {
+	d, err := parseDigestParam(rt.ref)
+	if err != nil {
+		return err
+	}
+	at := req.URL.Query().Get("artifactType")
+	descs, err := r.meta.Referrers(req.Context(), rt.name, d, at)
+	if err != nil {
+		return err
+	}
+	if at != "" {
+		w.Header().Set("OCI-Filters-Applied", "artifactType")
+	}
+	return writeJSON(w, oci.MediaTypeImageIndex, struct {
+		SchemaVersion int              `json:"schemaVersion"`
+		MediaType     string           `json:"mediaType"`
+		Manifests     []oci.Descriptor `json:"manifests"`
+	}{2, oci.MediaTypeImageIndex, descs})
+}

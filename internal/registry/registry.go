@@ -1,0 +1,186 @@
+// Package registry serves the OCI Distribution API (/v2/...). Handlers are
+// func(w, r) error; serve turns errors into OCI error JSON.
+package registry
+
+import (
+	"context"
+	"errors"
+	"hash/maphash"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/berth-registry/berth/internal/blob"
+	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/oci"
+)
+
+// Options tune the registry. Zero values are replaced by defaults in New.
+type Options struct {
+	// MaxManifestSize caps a manifest body (default 4 MiB).
+	MaxManifestSize int64
+	// MaxBlobSize caps one blob (default 0: no limit beyond the disk).
+	MaxBlobSize int64
+	// DeleteEnabled allows DELETE of manifests, tags and blobs.
+	DeleteEnabled bool
+	// UploadTTL is how long an untouched upload session lives (default 24h).
+	UploadTTL time.Duration
+	// MaxPageSize caps n on tag and catalog listings (default 10000).
+	MaxPageSize int
+	Logger      *slog.Logger
+}
+
+// Registry is the /v2 HTTP handler.
+type Registry struct {
+	meta  meta.Store
+	blobs blob.Store
+	opt   Options
+	log   *slog.Logger
+
+	// uploadLocks serialize requests on one upload session within this
+	// process; AdvanceUpload's compare-and-set catches other replicas.
+	uploadLocks [64]sync.Mutex
+	lockSeed    maphash.Seed
+	copyBufs    sync.Pool
+}
+
+const copyBufSize = 256 << 10
+
+// New returns a registry over the given stores.
+func New(m meta.Store, b blob.Store, opt Options) *Registry {
+	if opt.MaxManifestSize <= 0 {
+		opt.MaxManifestSize = 4 << 20
+	}
+	if opt.UploadTTL <= 0 {
+		opt.UploadTTL = 24 * time.Hour
+	}
+	if opt.MaxPageSize <= 0 {
+		opt.MaxPageSize = 10000
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	r := &Registry{meta: m, blobs: b, opt: opt, log: opt.Logger, lockSeed: maphash.MakeSeed()}
+	r.copyBufs.New = func() any { b := make([]byte, copyBufSize); return &b }
+	return r
+}
+
+func (r *Registry) lockUpload(id string) func() {
+	mu := &r.uploadLocks[maphash.String(r.lockSeed, id)%uint64(len(r.uploadLocks))]
+	mu.Lock()
+	return mu.Unlock
+}
+
+type handlerFunc func(w http.ResponseWriter, req *http.Request, rt route) error
+
+// ServeHTTP implements http.Handler.
+func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
+	rt := parseRoute(req.URL.Path)
+	h := r.handler(req.Method, rt)
+	if h == nil {
+		return
+	}
+	var err error
+	if rt.kind != routeBase && rt.kind != routeCatalog && !oci.ValidName(rt.name) {
+		err = CodeNameInvalid.Err("invalid repository name %q", rt.name)
+	} else {
+		err = h(w, req, rt)
+	}
+	if err != nil {
+		r.writeErr(w, req, err)
+	}
+}
+
+// handler picks the handler for a method and route, writing 404/405 itself
+// (and returning nil) when there is none.
+func (r *Registry) handler(method string, rt route) handlerFunc {
+	type key struct {
+		k routeKind
+		m string
+	}
+	var h handlerFunc
+	switch (key{rt.kind, method}) {
+	case key{routeBase, http.MethodGet}, key{routeBase, http.MethodHead}:
+		h = r.base
+	case key{routeCatalog, http.MethodGet}:
+		h = r.catalog
+	case key{routeManifest, http.MethodGet}, key{routeManifest, http.MethodHead}:
+		h = r.getManifest
+	case key{routeManifest, http.MethodPut}:
+		h = r.putManifest
+	case key{routeManifest, http.MethodDelete}:
+		h = r.deleteManifest
+	case key{routeBlob, http.MethodGet}, key{routeBlob, http.MethodHead}:
+		h = r.getBlob
+	case key{routeBlob, http.MethodDelete}:
+		h = r.deleteBlob
+	case key{routeUploadStart, http.MethodPost}:
+		h = r.startUpload
+	case key{routeUpload, http.MethodGet}:
+		h = r.uploadStatus
+	case key{routeUpload, http.MethodPatch}:
+		h = r.patchUpload
+	case key{routeUpload, http.MethodPut}:
+		h = r.putUpload
+	case key{routeUpload, http.MethodDelete}:
+		h = r.cancelUpload
+	case key{routeTags, http.MethodGet}:
+		h = r.listTags
+	case key{routeReferrers, http.MethodGet}:
+		h = r.referrers
+	}
+	if h != nil {
+		return h
+	}
+	if rt.kind == routeNone {
+		return func(w http.ResponseWriter, _ *http.Request, _ route) error {
+			return &Error{Code: CodeUnsupported, Status: http.StatusNotFound, Message: "no such endpoint"}
+		}
+	}
+	return func(w http.ResponseWriter, _ *http.Request, _ route) error {
+		return CodeUnsupported.Err("method %s is not allowed here", method)
+	}
+}
+
+func (r *Registry) base(w http.ResponseWriter, req *http.Request, _ route) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", "2")
+	if req.Method == http.MethodGet {
+		_, _ = w.Write([]byte("{}"))
+	}
+	return nil
+}
+
+// writeErr maps an error to its OCI response. Anything unexpected is a 500
+// that is logged with the request id; the client sees no internals.
+func (r *Registry) writeErr(w http.ResponseWriter, req *http.Request, err error) {
+	var e *Error
+	var missing *meta.MissingRefError
+	switch {
+	case errors.As(err, &e):
+	case errors.As(err, &missing):
+		if missing.ActualSize >= 0 {
+			e = CodeManifestInvalid.Err("%s", missing.Error())
+		} else {
+			e = CodeManifestBlobUnknown.Err("%s", missing.Error())
+		}
+		e.Detail = map[string]string{"digest": string(missing.Ref.Digest)}
+	case errors.Is(err, meta.ErrBlobNotFound), errors.Is(err, blob.ErrNotFound):
+		e = CodeBlobUnknown.Err("blob unknown to registry")
+	case errors.Is(err, meta.ErrManifestNotFound), errors.Is(err, meta.ErrTagNotFound):
+		e = CodeManifestUnknown.Err("manifest unknown")
+	case errors.Is(err, meta.ErrRepoNotFound):
+		e = CodeNameUnknown.Err("repository name not known to registry")
+	case errors.Is(err, meta.ErrUploadNotFound), errors.Is(err, blob.ErrInvalidID):
+		e = CodeBlobUploadUnknown.Err("blob upload unknown to registry")
+	case errors.Is(err, context.Canceled) && req.Context().Err() != nil:
+		// The client went away; nobody reads the response.
+		e = &Error{Code: codeUnknown, Status: 499, Message: "client closed request"}
+	default:
+		r.log.ErrorContext(req.Context(), "request failed", "method", req.Method, "path", req.URL.Path, "err", err)
+		e = codeUnknown.Err("internal error")
+	}
+	writeError(w, e)
+}

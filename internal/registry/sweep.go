@@ -1,0 +1,44 @@
+package registry
+
+import (
+	"context"
+	"time"
+)
+
+// SweepUploads removes upload sessions untouched for longer than UploadTTL,
+// and upload bytes that have no session (a monolithic upload cut short by a
+// crash) once they are older than orphanAge. It returns how many it removed.
+func (r *Registry) SweepUploads(ctx context.Context, orphanAge time.Duration) (int, error) {
+	removed := 0
+	stale, err := r.meta.StaleUploads(ctx, time.Now().Add(-r.opt.UploadTTL), 1000)
+	if err != nil {
+		return 0, err
+	}
+	for _, u := range stale {
+		unlock := r.lockUpload(u.ID)
+		r.dropUpload(ctx, u.ID)
+		unlock()
+		removed++
+	}
+	files, err := r.blobs.Uploads(ctx)
+	if err != nil {
+		return removed, err
+	}
+	cutoff := time.Now().Add(-orphanAge)
+	for _, f := range files {
+		if f.ModTime.After(cutoff) {
+			continue
+		}
+		exists, err := r.meta.UploadExists(ctx, f.ID)
+		if err != nil {
+			return removed, err
+		}
+		if !exists {
+			if err := r.blobs.Abort(ctx, f.ID); err != nil {
+				return removed, err
+			}
+			removed++
+		}
+	}
+	return removed, nil
+}

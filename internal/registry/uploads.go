@@ -1,0 +1,369 @@
+package registry
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/berth-registry/berth/internal/blob"
+	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/oci"
+)
+
+var errShortBody = errors.New("request body shorter than declared")
+
+func uploadLocation(name, id string) string { return "/v2/" + name + "/blobs/uploads/" + id }
+
+func setUploadHeaders(h http.Header, name string, u meta.Upload) {
+	h.Set("Location", uploadLocation(name, u.ID))
+	h.Set("Docker-Upload-UUID", u.ID)
+	h.Set("Range", "0-"+strconv.FormatInt(max(u.Offset-1, 0), 10))
+	h.Set("Content-Length", "0")
+}
+
+func blobCreated(w http.ResponseWriter, name string, d digest.Digest) {
+	h := w.Header()
+	h.Set("Location", "/v2/"+name+"/blobs/"+string(d))
+	h.Set("Docker-Content-Digest", string(d))
+	h.Set("Content-Length", "0")
+	w.WriteHeader(http.StatusCreated)
+}
+
+// startUpload handles POST .../blobs/uploads/: a cross-repository mount, a
+// monolithic upload (?digest=), or the start of a session.
+func (r *Registry) startUpload(w http.ResponseWriter, req *http.Request, rt route) error {
+	ctx := req.Context()
+	q := req.URL.Query()
+	if m := q.Get("mount"); m != "" {
+		d, err := parseDigestParam(m)
+		if err != nil {
+			return err
+		}
+		from := q.Get("from")
+		if from != "" && !oci.ValidName(from) {
+			return CodeNameInvalid.Err("invalid repository name %q in from", from)
+		}
+		// Without "from", any repository holding the blob may serve as the
+		// source. Once access control lands, the caller must be allowed to
+		// pull from the source repository.
+		_, err = r.meta.MountBlob(ctx, rt.name, from, d)
+		if err == nil {
+			blobCreated(w, rt.name, d)
+			return nil
+		}
+		if !errors.Is(err, meta.ErrBlobNotFound) {
+			return err
+		}
+		// Not mountable: fall back to a new session, as the spec says.
+	} else if ds := q.Get("digest"); ds != "" {
+		d, err := parseDigestParam(ds)
+		if err != nil {
+			return err
+		}
+		if err := r.putMonolithic(ctx, req, rt.name, d); err != nil {
+			return err
+		}
+		blobCreated(w, rt.name, d)
+		return nil
+	}
+	u := meta.Upload{ID: blob.NewUploadID(), Repo: rt.name, HashState: initialHashState}
+	if err := r.meta.CreateUpload(ctx, u); err != nil {
+		return err
+	}
+	setUploadHeaders(w.Header(), rt.name, u)
+	w.WriteHeader(http.StatusAccepted)
+	return nil
+}
+
+var initialHashState = func() []byte {
+	b, err := sha256.New().(encoding.BinaryMarshaler).MarshalBinary()
+	if err != nil {
+		panic(err)
+	}
+	return b
+}()
+
+// putMonolithic streams a whole blob of known digest into a temporary
+// upload, verifies it, and commits it. On any failure the bytes are removed.
+func (r *Registry) putMonolithic(ctx context.Context, req *http.Request, name string, d digest.Digest) (err error) {
+	h, err := oci.NewHash(d.Algorithm())
+	if err != nil {
+		return CodeDigestInvalid.Err("unsupported digest algorithm")
+	}
+	id := blob.NewUploadID()
+	w, err := r.blobs.Append(ctx, id, 0)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_ = r.blobs.Abort(context.WithoutCancel(ctx), id)
+		}
+	}()
+	n, err := r.copyBody(w, h, req.Body, req.ContentLength, 0)
+	if err != nil {
+		w.Abandon()
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	if got := digest.NewDigest(d.Algorithm(), h); got != d {
+		return CodeDigestInvalid.Err("content digest %s does not match %s", got, d)
+	}
+	return r.commit(ctx, name, id, d, n, false)
+}
+
+// commit moves verified bytes into place and then records them; the blob
+// becomes visible only with the database row, after its bytes are durable.
+func (r *Registry) commit(ctx context.Context, name, id string, d digest.Digest, size int64, session bool) error {
+	ctx = context.WithoutCancel(ctx) // finish even if the client hangs up now
+	if err := r.blobs.Commit(ctx, id, d, size); err != nil {
+		return err
+	}
+	sessionID := ""
+	if session {
+		sessionID = id
+	}
+	return r.meta.CommitBlob(ctx, name, d, size, sessionID)
+}
+
+// copyBody copies body to w and h. With declared >= 0 exactly that many
+// bytes must arrive. The total is bounded by MaxBlobSize.
+func (r *Registry) copyBody(w io.Writer, h hash.Hash, body io.Reader, declared, already int64) (int64, error) {
+	limit := int64(-1)
+	if r.opt.MaxBlobSize > 0 {
+		limit = r.opt.MaxBlobSize - already
+	}
+	if declared >= 0 {
+		if limit >= 0 && declared > limit {
+			return 0, &Error{Code: CodeSizeInvalid, Status: http.StatusRequestEntityTooLarge,
+				Message: fmt.Sprintf("blob exceeds the maximum size of %d bytes", r.opt.MaxBlobSize)}
+		}
+		body = io.LimitReader(body, declared)
+	} else if limit >= 0 {
+		body = io.LimitReader(body, limit+1)
+	}
+	bp := r.copyBufs.Get().(*[]byte)
+	defer r.copyBufs.Put(bp)
+	buf := *bp
+	var n int64
+	for {
+		m, rerr := body.Read(buf)
+		if m > 0 {
+			// Storage first: the hash must never cover bytes that were
+			// not written, or resuming would verify the wrong content.
+			if _, err := w.Write(buf[:m]); err != nil {
+				return n, err
+			}
+			h.Write(buf[:m])
+			n += int64(m)
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return n, CodeBlobUploadInvalid.Err("reading request body: %v", rerr)
+		}
+	}
+	if declared >= 0 && n != declared {
+		return n, CodeBlobUploadInvalid.Err("%v: got %d of %d bytes", errShortBody, n, declared)
+	}
+	if limit >= 0 && n > limit {
+		return n, &Error{Code: CodeSizeInvalid, Status: http.StatusRequestEntityTooLarge,
+			Message: fmt.Sprintf("blob exceeds the maximum size of %d bytes", r.opt.MaxBlobSize)}
+	}
+	return n, nil
+}
+
+// loadUpload validates the id before it is used anywhere and fetches the
+// session, which must belong to the repository in the path.
+func (r *Registry) loadUpload(ctx context.Context, rt route) (meta.Upload, error) {
+	if !blob.ValidUploadID(rt.ref) {
+		return meta.Upload{}, CodeBlobUploadUnknown.Err("blob upload unknown to registry")
+	}
+	return r.meta.GetUpload(ctx, rt.name, rt.ref)
+}
+
+func (r *Registry) uploadStatus(w http.ResponseWriter, req *http.Request, rt route) error {
+	u, err := r.loadUpload(req.Context(), rt)
+	if err != nil {
+		return err
+	}
+	setUploadHeaders(w.Header(), rt.name, u)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// appendChunk appends the request body to a session after checking its
+// Content-Range (if any) starts exactly at the session's offset. Progress
+// that reached storage is recorded even when the body ends early, so the
+// client can resume from the offset an upload status request reports.
+func (r *Registry) appendChunk(req *http.Request, rt route, u meta.Upload) (meta.Upload, error) {
+	declared := req.ContentLength
+	if cr := req.Header.Get("Content-Range"); cr != "" {
+		start, end, err := parseContentRange(cr)
+		if err != nil {
+			return u, CodeBlobUploadInvalid.Err("malformed Content-Range %q", cr)
+		}
+		if start != u.Offset {
+			e := CodeRangeInvalid.Err("chunk starts at %d, upload is at %d", start, u.Offset)
+			e.Header = http.Header{}
+			setUploadHeaders(e.Header, rt.name, u)
+			e.Header.Del("Content-Length")
+			return u, e
+		}
+		if declared >= 0 && declared != end-start+1 {
+			return u, CodeBlobUploadInvalid.Err("Content-Length %d does not match Content-Range %q", declared, cr)
+		}
+		declared = end - start + 1
+	}
+	if declared == 0 {
+		return u, nil
+	}
+	ctx := req.Context()
+	h := sha256.New()
+	if err := h.(encoding.BinaryUnmarshaler).UnmarshalBinary(u.HashState); err != nil {
+		return u, fmt.Errorf("upload %s: hash state: %w", u.ID, err)
+	}
+	w, err := r.blobs.Append(ctx, u.ID, u.Offset)
+	if err != nil {
+		return u, err
+	}
+	n, copyErr := r.copyBody(w, h, req.Body, declared, u.Offset)
+	var tooBig *Error
+	if n == 0 || errors.As(copyErr, &tooBig) && tooBig.Code == CodeSizeInvalid {
+		w.Abandon()
+		return u, copyErr
+	}
+	if err := w.Close(); err != nil {
+		return u, err
+	}
+	state, err := h.(encoding.BinaryMarshaler).MarshalBinary()
+	if err != nil {
+		return u, err
+	}
+	if err := r.meta.AdvanceUpload(context.WithoutCancel(ctx), u.ID, u.Offset, u.Offset+n, state); err != nil {
+		return u, err
+	}
+	u.Offset += n
+	u.HashState = state
+	return u, copyErr
+}
+
+func (r *Registry) patchUpload(w http.ResponseWriter, req *http.Request, rt route) error {
+	defer r.lockUpload(rt.ref)()
+	u, err := r.loadUpload(req.Context(), rt)
+	if err != nil {
+		return err
+	}
+	u, err = r.appendChunk(req, rt, u)
+	if err != nil {
+		return err
+	}
+	setUploadHeaders(w.Header(), rt.name, u)
+	w.WriteHeader(http.StatusAccepted)
+	return nil
+}
+
+// putUpload completes a session: append the optional final chunk, verify
+// the digest over everything received, commit.
+func (r *Registry) putUpload(w http.ResponseWriter, req *http.Request, rt route) error {
+	d, err := parseDigestParam(req.URL.Query().Get("digest"))
+	if err != nil {
+		return err
+	}
+	defer r.lockUpload(rt.ref)()
+	ctx := req.Context()
+	u, err := r.loadUpload(ctx, rt)
+	if err != nil {
+		return err
+	}
+	if u, err = r.appendChunk(req, rt, u); err != nil {
+		return err
+	}
+	if u.Offset == 0 { // an empty blob: make sure its (empty) file exists
+		ew, err := r.blobs.Append(ctx, u.ID, 0)
+		if err != nil {
+			return err
+		}
+		if err := ew.Close(); err != nil {
+			return err
+		}
+	}
+	got, err := r.sessionDigest(ctx, u, d.Algorithm())
+	if err != nil {
+		return err
+	}
+	if got != d {
+		// The bytes can never become this blob: drop the session rather
+		// than leave its file behind.
+		r.dropUpload(ctx, u.ID)
+		return CodeDigestInvalid.Err("content digest %s does not match %s", got, d)
+	}
+	if err := r.commit(ctx, rt.name, u.ID, d, u.Offset, true); err != nil {
+		return err
+	}
+	blobCreated(w, rt.name, d)
+	return nil
+}
+
+// sessionDigest returns the digest of a session's bytes: from the persisted
+// sha256 state, or for another algorithm by reading the bytes back once.
+func (r *Registry) sessionDigest(ctx context.Context, u meta.Upload, alg digest.Algorithm) (digest.Digest, error) {
+	if alg == oci.SHA256 {
+		h := sha256.New()
+		if err := h.(encoding.BinaryUnmarshaler).UnmarshalBinary(u.HashState); err != nil {
+			return "", fmt.Errorf("upload %s: hash state: %w", u.ID, err)
+		}
+		return digest.NewDigest(alg, h), nil
+	}
+	h, err := oci.NewHash(alg)
+	if err != nil {
+		return "", CodeDigestInvalid.Err("unsupported digest algorithm")
+	}
+	rc, err := r.blobs.ReadUpload(ctx, u.ID)
+	if err != nil {
+		return "", err
+	}
+	defer rc.Close()
+	bp := r.copyBufs.Get().(*[]byte)
+	defer r.copyBufs.Put(bp)
+	n, err := io.CopyBuffer(h, io.LimitReader(rc, u.Offset), *bp)
+	if err != nil {
+		return "", err
+	}
+	if n != u.Offset {
+		return "", fmt.Errorf("upload %s: storage holds %d bytes, expected %d", u.ID, n, u.Offset)
+	}
+	return digest.NewDigest(alg, h), nil
+}
+
+func (r *Registry) dropUpload(ctx context.Context, id string) {
+	ctx = context.WithoutCancel(ctx)
+	if err := r.meta.DeleteUpload(ctx, id); err != nil && !errors.Is(err, meta.ErrUploadNotFound) {
+		r.log.WarnContext(ctx, "dropping upload session", "upload", id, "err", err)
+	}
+	if err := r.blobs.Abort(ctx, id); err != nil {
+		r.log.WarnContext(ctx, "removing upload bytes", "upload", id, "err", err)
+	}
+}
+
+func (r *Registry) cancelUpload(w http.ResponseWriter, req *http.Request, rt route) error {
+	defer r.lockUpload(rt.ref)()
+	if _, err := r.loadUpload(req.Context(), rt); err != nil {
+		return err
+	}
+	r.dropUpload(req.Context(), rt.ref)
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
