@@ -77,13 +77,15 @@ type handlerFunc func(w http.ResponseWriter, req *http.Request, rt route) error
 // ServeHTTP implements http.Handler.
 func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
-	rt := parseRoute(req.URL.Path)
+	// Route on the escaped path: an encoded "/" inside a reference must
+	// stay inside it (and then fail validation), not split the path.
+	rt := parseRoute(req.URL.EscapedPath())
 	h := r.handler(req.Method, rt)
 	if h == nil {
 		return
 	}
 	var err error
-	if rt.kind != routeBase && rt.kind != routeCatalog && !oci.ValidName(rt.name) {
+	if rt.kind != routeNone && rt.kind != routeBase && rt.kind != routeCatalog && !oci.ValidName(rt.name) {
 		err = CodeNameInvalid.Err("invalid repository name %q", rt.name)
 	} else {
 		err = h(w, req, rt)
