@@ -19,10 +19,10 @@ func TestValidName(t *testing.T) {
 		"": false, "A": false, "a/": false, "/a": false, "a//b": false, "a___b": false, "a.-b": false,
 		"a..b": false, "-a": false, "a-": false, "a/../b": false, "..": false, "a/./b": false,
 		"a b": false, "a:b": false, "a%2fb": false, "ä": false, "a\x00": false,
-		strings.Repeat("a", MaxNameLength):     true,
-		strings.Repeat("a", MaxNameLength+1):   false,
-		"conformance/repo1":                    true,
-		"a/manifests/b":                        true,
+		strings.Repeat("a", MaxNameLength):   true,
+		strings.Repeat("a", MaxNameLength+1): false,
+		"conformance/repo1":                  true,
+		"a/manifests/b":                      true,
 	}
 	for in, want := range cases {
 		if got := ValidName(in); got != want {

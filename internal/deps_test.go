@@ -1,0 +1,44 @@
+package internal_test
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestDependencyDirection enforces DESIGN.md: dependencies point inward.
+// oci imports nothing of ours; meta and blob never import HTTP code or the
+// layers above them.
+func TestDependencyDirection(t *testing.T) {
+	const mod = "github.com/berth-registry/berth/internal/"
+	forbidden := map[string][]string{
+		"oci":   {mod},
+		"meta":  {mod + "registry", mod + "app", mod + "accesslog", "net/http"},
+		"blob":  {mod + "registry", mod + "app", mod + "meta", mod + "accesslog", "net/http"},
+		"rbac":  {"net/http"},
+		"auth":  {mod + "registry"},
+		"oci/":  {mod},
+		"meta/": {mod + "registry", mod + "app", "net/http"},
+		"blob/": {mod + "registry", mod + "app", mod + "meta", "net/http"},
+	}
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Deps}} {{.}}{{end}}`, "./...").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		fields := strings.Fields(line)
+		pkg, deps := strings.TrimPrefix(fields[0], mod), fields[1:]
+		for prefix, bad := range forbidden {
+			if pkg != prefix && !(strings.HasSuffix(prefix, "/") && strings.HasPrefix(pkg, prefix)) {
+				continue
+			}
+			for _, d := range deps {
+				for _, b := range bad {
+					if strings.HasPrefix(d, b) && !strings.HasPrefix(d, mod+pkg) && !strings.HasSuffix(pkg, "test") {
+						t.Errorf("%s must not depend on %s", pkg, d)
+					}
+				}
+			}
+		}
+	}
+}
