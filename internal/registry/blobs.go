@@ -55,8 +55,8 @@ func (r *Registry) getBlob(w http.ResponseWriter, req *http.Request, rt route) e
 }
 
 func (r *Registry) deleteBlob(w http.ResponseWriter, req *http.Request, rt route) error {
-	if !r.opt.DeleteEnabled {
-		return CodeUnsupported.Err("deletes are disabled on this registry")
+	if err := r.checkDelete(); err != nil {
+		return err
 	}
 	d, err := parseDigestParam(rt.ref)
 	if err != nil {

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -41,23 +42,32 @@ func writeJSON(w http.ResponseWriter, contentType string, v any) error {
 	return nil
 }
 
-// listTags pages through a repository's tags with one index range scan,
-// fetching one extra row to learn whether a next page exists.
-func (r *Registry) listTags(w http.ResponseWriter, req *http.Request, rt route) error {
+// page fetches one page of names with fetch and sets the Link header when
+// more follow. It asks for one extra row to learn whether a next page exists.
+func (r *Registry) page(w http.ResponseWriter, req *http.Request, path string,
+	fetch func(ctx context.Context, last string, n int) ([]string, error)) ([]string, error) {
 	n, last, err := r.pageParams(req)
+	if err != nil || n == 0 {
+		return []string{}, err
+	}
+	names, err := fetch(req.Context(), last, n+1)
+	if err != nil {
+		return nil, err
+	}
+	if len(names) > n {
+		names = names[:n]
+		w.Header().Set("Link", nextLink(path, names[n-1], n))
+	}
+	return names, nil
+}
+
+// listTags pages through a repository's tags with one index range scan.
+func (r *Registry) listTags(w http.ResponseWriter, req *http.Request, rt route) error {
+	tags, err := r.page(w, req, "/v2/"+rt.name+"/tags/list", func(ctx context.Context, last string, n int) ([]string, error) {
+		return r.meta.Tags(ctx, rt.name, last, n)
+	})
 	if err != nil {
 		return err
-	}
-	tags := []string{}
-	if n > 0 {
-		tags, err = r.meta.Tags(req.Context(), rt.name, last, n+1)
-	}
-	if err != nil {
-		return err
-	}
-	if len(tags) > n {
-		tags = tags[:n]
-		w.Header().Set("Link", nextLink("/v2/"+rt.name+"/tags/list", tags[n-1], n))
 	}
 	return writeJSON(w, "application/json", struct {
 		Name string   `json:"name"`
@@ -66,20 +76,9 @@ func (r *Registry) listTags(w http.ResponseWriter, req *http.Request, rt route) 
 }
 
 func (r *Registry) catalog(w http.ResponseWriter, req *http.Request, _ route) error {
-	n, last, err := r.pageParams(req)
+	repos, err := r.page(w, req, "/v2/_catalog", r.meta.Repositories)
 	if err != nil {
 		return err
-	}
-	repos := []string{}
-	if n > 0 {
-		repos, err = r.meta.Repositories(req.Context(), last, n+1)
-	}
-	if err != nil {
-		return err
-	}
-	if len(repos) > n {
-		repos = repos[:n]
-		w.Header().Set("Link", nextLink("/v2/_catalog", repos[n-1], n))
 	}
 	return writeJSON(w, "application/json", struct {
 		Repositories []string `json:"repositories"`

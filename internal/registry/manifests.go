@@ -137,8 +137,8 @@ func (r *Registry) readManifestBody(req *http.Request) ([]byte, error) {
 }
 
 func (r *Registry) deleteManifest(w http.ResponseWriter, req *http.Request, rt route) error {
-	if !r.opt.DeleteEnabled {
-		return CodeUnsupported.Err("deletes are disabled on this registry")
+	if err := r.checkDelete(); err != nil {
+		return err
 	}
 	isDigest, err := parseReference(rt.ref)
 	if err != nil {

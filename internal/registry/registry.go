@@ -146,6 +146,14 @@ func (r *Registry) handler(method string, rt route) handlerFunc {
 	}
 }
 
+// checkDelete refuses deletes when they are switched off.
+func (r *Registry) checkDelete() error {
+	if !r.opt.DeleteEnabled {
+		return CodeUnsupported.Err("deletes are disabled on this registry")
+	}
+	return nil
+}
+
 func (r *Registry) base(w http.ResponseWriter, req *http.Request, _ route) error {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", "2")

@@ -82,7 +82,11 @@ func (s *Store) Stat(_ context.Context, d digest.Digest) (int64, error) {
 
 // Open implements blob.Store; the reader is an *os.File.
 func (s *Store) Open(_ context.Context, d digest.Digest) (io.ReadSeekCloser, error) {
-	p, err := s.blobPath(d)
+	return openFile(s.blobPath(d))
+}
+
+// openFile opens a path that came from blobPath or uploadPath (or their error).
+func openFile(p string, err error) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -149,15 +153,7 @@ func (w *uploadWriter) Abandon() { w.f.Close() }
 
 // ReadUpload implements blob.Store.
 func (s *Store) ReadUpload(_ context.Context, id string) (io.ReadCloser, error) {
-	p, err := s.uploadPath(id)
-	if err != nil {
-		return nil, err
-	}
-	f, err := os.Open(p)
-	if err != nil {
-		return nil, notFound(err)
-	}
-	return f, nil
+	return openFile(s.uploadPath(id))
 }
 
 // Commit implements blob.Store: check the size, rename into place, and
