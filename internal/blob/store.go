@@ -44,7 +44,10 @@ type Store interface {
 	ReadUpload(ctx context.Context, id string) (io.ReadCloser, error)
 	// Commit atomically makes upload id the blob d of the given size. The
 	// caller has verified the digest. If d already exists the upload is
-	// dropped: content-addressed bytes are identical.
+	// dropped: content-addressed bytes are identical. If the upload is gone
+	// but d exists with that size (an earlier Commit of the same upload
+	// was cut short after moving it), Commit succeeds, so a client can
+	// retry the final PUT after a crash.
 	Commit(ctx context.Context, id string, d digest.Digest, size int64) error
 	// Abort removes an upload's bytes; it is not an error if none exist.
 	Abort(ctx context.Context, id string) error

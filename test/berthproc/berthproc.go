@@ -1,13 +1,12 @@
 // Package berthproc builds the real berth binary once per test binary and
 // runs it as a child process on a loopback port, for tests that need the
-// whole program (crash safety, memory, real clients).
+// whole program (crash safety, shutdown, memory, real clients).
 package berthproc
 
 import (
 	"bufio"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,30 +15,37 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
 
 var (
 	buildOnce sync.Once
+	buildDir  string
 	binPath   string
 	buildErr  error
 )
 
-// Binary builds cmd/berth (once) and returns its path.
+// Cleanup removes the built binary; call it from TestMain after m.Run.
+func Cleanup() {
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+}
+
+// Binary builds cmd/berth once per test binary and returns its path.
 func Binary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "berth-bin-")
-		if err != nil {
-			buildErr = err
+		buildDir, buildErr = os.MkdirTemp("", "berth-bin-")
+		if buildErr != nil {
 			return
 		}
-		binPath = filepath.Join(dir, "berth")
+		binPath = filepath.Join(buildDir, "berth")
 		_, file, _, _ := runtime.Caller(0)
-		root := filepath.Join(filepath.Dir(file), "..", "..")
 		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/berth")
-		cmd.Dir = root
+		cmd.Dir = filepath.Join(filepath.Dir(file), "..", "..")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
@@ -50,86 +56,162 @@ func Binary(t testing.TB) string {
 	return binPath
 }
 
-// Server is a running berth process.
-type Server struct {
-	Cmd  *exec.Cmd
-	Addr string // host:port
-	URL  string // http://host:port
-	Dir  string
-	Log  *os.File
-
-	done chan struct{}
-	err  error
+// LogLine is one JSON line berth wrote to stderr.
+type LogLine struct {
+	Msg   string `json:"msg"`
+	Addr  string `json:"addr"`
+	Count int    `json:"count"`
+	Raw   string `json:"-"`
 }
 
-// Start runs berth serve on 127.0.0.1:0 with data in dir and waits until it
-// answers /v2/. Extra flags are appended. The process is killed at cleanup.
-func Start(t testing.TB, dir string, flags ...string) *Server {
+// Server is a running `berth serve` process.
+type Server struct {
+	t   testing.TB
+	Cmd *exec.Cmd
+	Dir string
+	// Addr is 127.0.0.1:port and URL http://127.0.0.1:port.
+	Addr, URL string
+
+	mu    sync.Mutex
+	lines []LogLine
+
+	logDone chan struct{} // stderr reached EOF
+	done    chan struct{} // process reaped; waitErr is set
+	waitErr error
+}
+
+// Start runs `berth serve` on 127.0.0.1:0 over dir with extra flags and
+// waits for its "berth listening" line. It is killed at cleanup.
+func Start(t testing.TB, dir string, extra ...string) *Server {
 	t.Helper()
-	logf, err := os.CreateTemp(t.TempDir(), "berth-*.log")
+	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dir, "--log-format", "json"}, extra...)
+	cmd := exec.Command(Binary(t), args...)
+	pr, pw, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dir, "--log-format", "json"}, flags...)
-	cmd := exec.Command(Binary(t), args...)
-	pr, pw := io.Pipe()
 	cmd.Stderr = pw
-	cmd.Stdout = logf
 	if err := cmd.Start(); err != nil {
+		pr.Close()
+		pw.Close()
 		t.Fatal(err)
 	}
-	s := &Server{Cmd: cmd, Dir: dir, Log: logf, done: make(chan struct{})}
+	pw.Close() // the child holds its own copy
+	s := &Server{t: t, Cmd: cmd, Dir: dir, logDone: make(chan struct{}), done: make(chan struct{})}
+	t.Cleanup(func() { s.Kill() })
 	go func() {
-		s.err = cmd.Wait()
-		pw.Close()
-		close(s.done)
-	}()
-	addrc := make(chan string, 1)
-	go func() {
+		defer close(s.logDone)
+		defer pr.Close()
 		sc := bufio.NewScanner(pr)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		for sc.Scan() {
-			line := sc.Bytes()
-			_, _ = logf.Write(append(line, '\n'))
-			var rec struct{ Msg, Addr string }
-			if json.Unmarshal(line, &rec) == nil && rec.Msg == "berth listening" {
-				addrc <- rec.Addr
-			}
+			l := LogLine{Raw: sc.Text()}
+			_ = json.Unmarshal(sc.Bytes(), &l)
+			s.mu.Lock()
+			s.lines = append(s.lines, l)
+			s.mu.Unlock()
 		}
 	}()
-	t.Cleanup(func() { s.Kill() })
-	select {
-	case s.Addr = <-addrc:
-	case <-s.done:
-		t.Fatalf("berth exited before listening: %v\n%s", s.err, s.Logs())
-	case <-time.After(30 * time.Second):
-		t.Fatalf("berth did not start in 30s\n%s", s.Logs())
+	go func() {
+		s.waitErr = cmd.Wait()
+		close(s.done)
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if l, ok := s.Find("berth listening"); ok && l.Addr != "" {
+			s.Addr, s.URL = l.Addr, "http://"+l.Addr
+			return s
+		}
+		select {
+		case <-s.done:
+			<-s.logDone
+			t.Fatalf("berth exited before listening: %v\n%s", s.waitErr, s.Logs())
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
-	s.URL = "http://" + s.Addr
-	return s
+	t.Fatalf("berth did not log %q within 30s\n%s", "berth listening", s.Logs())
+	return nil
 }
 
-// Logs returns what the process logged so far.
+// Find returns the first log line with the given msg.
+func (s *Server) Find(msg string) (LogLine, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, l := range s.lines {
+		if l.Msg == msg {
+			return l, true
+		}
+	}
+	return LogLine{}, false
+}
+
+// WaitLog waits up to d for a line with the given msg.
+func (s *Server) WaitLog(msg string, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for {
+		if _, ok := s.Find(msg); ok {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Logs returns everything logged so far.
 func (s *Server) Logs() string {
-	b, _ := os.ReadFile(s.Log.Name())
-	return string(b)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var sb strings.Builder
+	for _, l := range s.lines {
+		sb.WriteString(l.Raw)
+		sb.WriteByte('\n')
+	}
+	return sb.String()
 }
 
-// Kill sends SIGKILL and waits for the process to be gone.
-func (s *Server) Kill() {
-	_ = s.Cmd.Process.Kill()
-	<-s.done
-}
-
-// Wait waits up to d for the process to exit and returns its error.
-func (s *Server) Wait(d time.Duration) (exited bool, err error) {
+// Exited reports whether the process has been reaped.
+func (s *Server) Exited() bool {
 	select {
 	case <-s.done:
-		return true, s.err
-	case <-time.After(d):
-		return false, nil
+		return true
+	default:
+		return false
 	}
 }
+
+// Signal sends sig to the process (a no-op once it has been reaped).
+func (s *Server) Signal(sig syscall.Signal) {
+	if !s.Exited() {
+		_ = s.Cmd.Process.Signal(sig)
+	}
+}
+
+// Wait waits up to d for the process to exit.
+func (s *Server) Wait(d time.Duration) bool {
+	select {
+	case <-s.done:
+		<-s.logDone
+		return true
+	case <-time.After(d):
+		return false
+	}
+}
+
+// Kill sends SIGKILL and waits for the process to be reaped.
+func (s *Server) Kill() {
+	s.Signal(syscall.SIGKILL)
+	if !s.Wait(10 * time.Second) {
+		s.t.Errorf("berth pid %d still running 10s after SIGKILL", s.Cmd.Process.Pid)
+	}
+}
+
+// ExitCode is the process's exit code (-1 if killed by a signal).
+func (s *Server) ExitCode() int { return s.Cmd.ProcessState.ExitCode() }
+
+// WaitErr is what Wait on the process returned (after it exited).
+func (s *Server) WaitErr() error { return s.waitErr }
 
 // RSS returns the process's current and peak resident set size in bytes,
 // from /proc/PID/status (VmRSS and VmHWM).

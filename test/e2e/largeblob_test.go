@@ -131,3 +131,10 @@ func TestLargeBlobFlatMemory(t *testing.T) {
 		t.Fatalf("server peak RSS %s exceeds 100 MiB", mib(peak))
 	}
 }
+
+// TestMain removes the binary berthproc built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	berthproc.Cleanup()
+	os.Exit(code)
+}

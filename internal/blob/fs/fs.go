@@ -157,7 +157,9 @@ func (s *Store) ReadUpload(_ context.Context, id string) (io.ReadCloser, error) 
 }
 
 // Commit implements blob.Store: check the size, rename into place, and
-// fsync the directory so the rename itself survives a power loss.
+// fsync the directory so the rename itself survives a power loss. It may be
+// retried after a crash that came between the rename and its caller's
+// database commit.
 func (s *Store) Commit(_ context.Context, id string, d digest.Digest, size int64) error {
 	src, err := s.uploadPath(id)
 	if err != nil {
@@ -168,6 +170,14 @@ func (s *Store) Commit(_ context.Context, id string, d digest.Digest, size int64
 		return err
 	}
 	fi, err := os.Stat(src)
+	if errors.Is(err, fs.ErrNotExist) {
+		// A Commit of this upload that renamed it into place and was then
+		// cut short (a crash before the caller recorded the blob) is
+		// retried: the bytes are already where they belong.
+		if bfi, berr := os.Stat(dst); berr == nil && bfi.Size() == size {
+			return syncDir(filepath.Dir(dst))
+		}
+	}
 	if err != nil {
 		return notFound(err)
 	}
