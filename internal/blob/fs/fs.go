@@ -188,8 +188,15 @@ func (s *Store) Commit(_ context.Context, id string, d digest.Digest, size int64
 		return os.Remove(src) // already stored: identical bytes by construction
 	}
 	dir := filepath.Dir(dst)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return err
+	if _, err := os.Stat(dir); err != nil {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return err
+		}
+		// A new prefix directory must itself be durable in its parent,
+		// or a power loss could drop the blob along with it.
+		if err := syncDir(filepath.Dir(dir)); err != nil {
+			return err
+		}
 	}
 	if err := os.Rename(src, dst); err != nil {
 		return err

@@ -1,0 +1,160 @@
+package sqlstore
+
+import (
+	"context"
+	"path/filepath"
+	"reflect"
+	"sync"
+	"testing"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/meta/metatest"
+	"github.com/berth-registry/berth/internal/oci"
+)
+
+func openSQLite(t testing.TB, path string) *Store {
+	t.Helper()
+	s, err := OpenSQLite(context.Background(), path)
+	if err != nil {
+		t.Fatalf("OpenSQLite(%s): %v", path, err)
+	}
+	return s
+}
+
+func TestSQLiteSuite(t *testing.T) {
+	metatest.Run(t, func(t *testing.T) meta.Store {
+		return openSQLite(t, filepath.Join(t.TempDir(), "meta.db"))
+	})
+}
+
+// appliedMigrations returns the versions recorded in schema_migrations.
+func appliedMigrations(t *testing.T, s *Store) []int {
+	t.Helper()
+	rows, err := s.r.Query(`SELECT version FROM schema_migrations ORDER BY version`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var vs []int
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		vs = append(vs, v)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return vs
+}
+
+func wantMigrations(t *testing.T) []int {
+	t.Helper()
+	ms, err := loadMigrations("sqlite")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) == 0 {
+		t.Fatal("no sqlite migrations embedded")
+	}
+	var vs []int
+	for _, m := range ms {
+		vs = append(vs, m.version)
+	}
+	return vs
+}
+
+func TestSQLiteReopenKeepsData(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "sub", "meta.db")
+	s := openSQLite(t, path)
+
+	layer := digest.FromString("layer")
+	if err := s.CommitBlob(ctx, "r", layer, 5, ""); err != nil {
+		t.Fatal(err)
+	}
+	body := []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"` +
+		string(layer) + `","size":5},"layers":[]}`)
+	m := &meta.Manifest{Repo: "r", Digest: digest.FromBytes(body), MediaType: oci.MediaTypeImageManifest,
+		Size: int64(len(body)), Body: body, Refs: []oci.Ref{{Digest: layer, Size: 5, Kind: oci.RefBlob}}}
+	if err := s.PutManifest(ctx, m, []string{"v1"}); err != nil {
+		t.Fatal(err)
+	}
+	id := "0123456789abcdef0123456789abcdef"
+	if err := s.CreateUpload(ctx, meta.Upload{ID: id, Repo: "r", Offset: 0, HashState: []byte("h")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AdvanceUpload(ctx, id, 0, 42, []byte("state")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	want := wantMigrations(t)
+	for round := range 2 {
+		s = openSQLite(t, path)
+		if got := appliedMigrations(t, s); !reflect.DeepEqual(got, want) {
+			t.Fatalf("round %d: applied migrations %v, want %v", round, got, want)
+		}
+		if size, err := s.BlobSize(ctx, "r", layer); err != nil || size != 5 {
+			t.Fatalf("round %d: BlobSize = %d, %v", round, size, err)
+		}
+		got, err := s.GetManifest(ctx, "r", "v1", true)
+		if err != nil || got.Digest != m.Digest || string(got.Body) != string(body) || got.MediaType != m.MediaType {
+			t.Fatalf("round %d: GetManifest = %+v, %v", round, got, err)
+		}
+		u, err := s.GetUpload(ctx, "r", id)
+		if err != nil || u.Offset != 42 || string(u.HashState) != "state" {
+			t.Fatalf("round %d: GetUpload = %+v, %v", round, u, err)
+		}
+		if tags, err := s.Tags(ctx, "r", "", 10); err != nil || !reflect.DeepEqual(tags, []string{"v1"}) {
+			t.Fatalf("round %d: Tags = %q, %v", round, tags, err)
+		}
+		// Running the migrations again on an up-to-date database is a no-op.
+		if err := migrate(ctx, s.w, "sqlite"); err != nil {
+			t.Fatalf("round %d: migrate again: %v", round, err)
+		}
+		if got := appliedMigrations(t, s); !reflect.DeepEqual(got, want) {
+			t.Fatalf("round %d: applied migrations after migrate %v, want %v", round, got, want)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestSQLiteConcurrentOpen: processes starting at once on a new file each
+// migrate it; every migration must be applied exactly once.
+func TestSQLiteConcurrentOpen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "meta.db")
+	const n = 4
+	stores := make([]*Store, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { stores[i], errs[i] = OpenSQLite(context.Background(), path) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("OpenSQLite %d: %v", i, err)
+			continue
+		}
+		defer stores[i].Close()
+	}
+	if t.Failed() {
+		return
+	}
+	if got, want := appliedMigrations(t, stores[0]), wantMigrations(t); !reflect.DeepEqual(got, want) {
+		t.Fatalf("applied migrations %v, want %v", got, want)
+	}
+	for i, s := range stores {
+		if err := s.CommitBlob(context.Background(), "r", digest.FromString("x"), 1, ""); err != nil {
+			t.Fatalf("store %d: CommitBlob: %v", i, err)
+		}
+	}
+}
