@@ -5,7 +5,7 @@ LDFLAGS  := -s -w -X github.com/berth-registry/berth/internal/app.Version=$(VERS
 TOOLS    ?= $(HOME)/.cache/berth-tools
 FUZZTIME ?= 10s
 
-.PHONY: run build test unit lint conformance fuzz clean
+.PHONY: run build test unit lint conformance fuzz bench bench-smoke clean
 
 ## run: start the registry on :5000 with data in ./data (embedded default)
 run:
@@ -39,6 +39,14 @@ conformance:
 ## fuzz: run every fuzz target for FUZZTIME each
 fuzz:
 	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
+
+## bench: berth vs the reference registry, same workloads, 3 interleaved reps (about 25 minutes)
+bench: build
+	go run ./bench -berth bin/berth -registry "$$(scripts/install-bench-tools.sh | tail -1)" -reps $${REPS:-3} -out bench/results
+
+## bench-smoke: the same harness with tiny sizes, to keep it from rotting (CI)
+bench-smoke: build
+	go run ./bench -quick -reps 1 -berth bin/berth -registry "$$(scripts/install-bench-tools.sh | tail -1)" -out results/bench-smoke
 
 clean:
 	rm -rf bin results
