@@ -5,7 +5,7 @@ LDFLAGS  := -s -w -X github.com/berth-registry/berth/internal/app.Version=$(VERS
 TOOLS    ?= $(HOME)/.cache/berth-tools
 FUZZTIME ?= 10s
 
-.PHONY: run build test unit lint conformance fuzz bench bench-smoke clean
+.PHONY: run build test unit lint conformance fuzz bench bench-smoke clients-report clean
 
 ## run: start the registry on :5000 with data in ./data (embedded default)
 run:
@@ -32,9 +32,11 @@ lint:
 	elif [ -n "$$BERTH_E2E_REQUIRE" ]; then echo "staticcheck missing (run scripts/install-test-tools.sh)"; exit 1; \
 	else echo "staticcheck not installed: skipped (scripts/install-test-tools.sh installs it)"; fi
 
-## conformance: the official OCI distribution-spec conformance suite, 0 failures and 0 skipped required
+## conformance: the official OCI distribution-spec conformance suite, open and with access control
+## (credentials, token flow); 0 failures and 0 skipped required
 conformance:
-	scripts/conformance.sh
+	CONFORMANCE_AUTH=off scripts/conformance.sh
+	CONFORMANCE_AUTH=on scripts/conformance.sh
 
 ## fuzz: run every fuzz target for FUZZTIME each
 fuzz:
@@ -47,6 +49,10 @@ bench: build
 ## bench-smoke: the same harness with tiny sizes, to keep it from rotting (CI)
 bench-smoke: build
 	go run ./bench -quick -reps 1 -berth bin/berth -registry "$$(scripts/install-bench-tools.sh | tail -1)" -out results/bench-smoke
+
+## clients-report: run the real-client tests (test/e2e) and write docs/clients.md from their results
+clients-report:
+	BERTH_CLIENTS_REPORT=$(CURDIR)/docs/clients.md $(GO) test -count=1 -timeout 20m ./test/e2e
 
 clean:
 	rm -rf bin results

@@ -41,7 +41,7 @@ func freeAddr() string {
 
 func berthTarget(bin string) target {
 	return target{name: "berth", start: func(dataDir, addr string) *exec.Cmd {
-		return exec.Command(bin, "serve", "--addr", addr, "--data-dir", dataDir, "--access-log=false", "--log-level", "warn")
+		return exec.Command(bin, "serve", "--addr", addr, "--data-dir", dataDir, "--access-log=false", "--log-level", "warn", "--auth=false")
 	}}
 }
 

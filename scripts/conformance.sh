@@ -27,11 +27,20 @@ go build -o bin/berth ./cmd/berth
 data=$(mktemp -d)
 log="$RESULTS/berth.log"
 mkdir -p "$RESULTS"
-bin/berth serve --addr "127.0.0.1:$PORT" --data-dir "$data" --log-format text >"$log" 2>&1 &
+# CONFORMANCE_AUTH=on runs berth with access control and the suite with
+# credentials (the token flow); off runs the open registry.
+AUTH=${CONFORMANCE_AUTH:-on}
+auth_flags=(--auth=false)
+if [ "$AUTH" = on ]; then
+  export BERTH_ADMIN_PASSWORD="conformance-$RANDOM-$RANDOM"
+  export OCI_USERNAME=admin OCI_PASSWORD="$BERTH_ADMIN_PASSWORD"
+  auth_flags=(--auth=true --auto-create-projects)
+fi
+bin/berth serve --addr "127.0.0.1:$PORT" --data-dir "$data" --log-format text "${auth_flags[@]}" >"$log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$data"' EXIT
 for _ in $(seq 1 100); do
-  curl -fs "http://127.0.0.1:$PORT/v2/" >/dev/null 2>&1 && break
+  curl -s -o /dev/null "http://127.0.0.1:$PORT/livez" && break
   sleep 0.05
 done
 
@@ -59,7 +68,7 @@ suite=$(grep -m1 -o '<testsuite [^>]*>' "$junit")
 attr() { echo "$suite" | grep -o " $1=\"[0-9]*\"" | grep -o '[0-9]*' || true; }
 tests=$(attr tests); failures=$(attr failures); errors=$(attr errors)
 skipped=$(grep -c '<skipped' "$junit" || true)
-echo "conformance: tests=$tests failures=$failures errors=$errors skipped=$skipped (exit $rc)"
+echo "conformance (auth $AUTH): tests=$tests failures=$failures errors=$errors skipped=$skipped (exit $rc)"
 grep -A6 '^Summary\|Pass\.\.\.*:' "$RESULTS/conformance.log" | head -8 || true
 if [ "${failures:-1}" != 0 ] || [ "$skipped" != 0 ] || [ "${errors:-1}" != 0 ] || [ "${tests:-0}" = 0 ] || [ "$rc" != 0 ]; then
   grep -B2 -A8 '<failure\|<skipped' "$junit" | head -150

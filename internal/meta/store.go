@@ -79,6 +79,9 @@ type Store interface {
 	// MountBlob links d into repo if it is linked in from (or, with from
 	// empty, in any repository) and returns its size; ErrBlobNotFound if not.
 	MountBlob(ctx context.Context, repo, from string, d digest.Digest) (int64, error)
+	// BlobRepositories lists up to limit repositories that link d (sources
+	// for a mount without "from").
+	BlobRepositories(ctx context.Context, d digest.Digest, limit int) ([]string, error)
 	// UnlinkBlob removes d from repo. The bytes stay until garbage collection.
 	UnlinkBlob(ctx context.Context, repo string, d digest.Digest) error
 

@@ -67,5 +67,6 @@ func (r *Registry) deleteBlob(w http.ResponseWriter, req *http.Request, rt route
 	}
 	w.Header().Set("Content-Length", "0")
 	w.WriteHeader(http.StatusAccepted)
+	r.audit(req, "delete", "blob", rt.name, string(d))
 	return nil
 }

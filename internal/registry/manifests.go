@@ -49,6 +49,7 @@ func (r *Registry) getManifest(w http.ResponseWriter, req *http.Request, rt rout
 	h.Set("Content-Length", strconv.FormatInt(m.Size, 10))
 	if !head {
 		_, _ = w.Write(m.Body)
+		r.audit(req, "pull", "artifact", rt.name, rt.ref)
 	}
 	return nil
 }
@@ -107,6 +108,10 @@ func (r *Registry) putManifest(w http.ResponseWriter, req *http.Request, rt rout
 	}
 	hd.Set("Content-Length", "0")
 	w.WriteHeader(http.StatusCreated)
+	r.audit(req, "push", "artifact", rt.name, string(d))
+	for _, t := range tags {
+		r.audit(req, "create", "tag", rt.name, t)
+	}
 	return nil
 }
 
@@ -157,5 +162,10 @@ func (r *Registry) deleteManifest(w http.ResponseWriter, req *http.Request, rt r
 	}
 	w.Header().Set("Content-Length", "0")
 	w.WriteHeader(http.StatusAccepted)
+	if isDigest {
+		r.audit(req, "delete", "artifact", rt.name, rt.ref)
+	} else {
+		r.audit(req, "delete", "tag", rt.name, rt.ref)
+	}
 	return nil
 }

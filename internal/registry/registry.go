@@ -11,9 +11,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/blob"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/oci"
+	"github.com/berth-registry/berth/internal/rbac"
 )
 
 // Options tune the registry. Zero values are replaced by defaults in New.
@@ -29,6 +31,20 @@ type Options struct {
 	// MaxPageSize caps n on tag and catalog listings (default 10000).
 	MaxPageSize int
 	Logger      *slog.Logger
+	// Authorizer, if set, must allow each request's scopes; nil serves
+	// everyone (the registry without access control).
+	Authorizer Authorizer
+	// Audit, if set, is told of pushes, pulls and deletes.
+	Audit func(req *http.Request, operation, resourceType, repo, ref string)
+}
+
+// Authorizer decides whether a request may act on scopes. On success the
+// context it returns replaces the request's (it carries the caller).
+type Authorizer interface {
+	Authorize(r *http.Request, scopes []rbac.Scope) (context.Context, error)
+	// CanPull reports whether the caller may pull from repo (a mount
+	// source), whatever its token was issued for.
+	CanPull(r *http.Request, repo string) bool
 }
 
 // Registry is the /v2 HTTP handler.
@@ -87,7 +103,7 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	var err error
 	if rt.kind != routeNone && rt.kind != routeBase && rt.kind != routeCatalog && !oci.ValidName(rt.name) {
 		err = CodeNameInvalid.Err("invalid repository name %q", rt.name)
-	} else {
+	} else if req, err = r.authorize(req, rt); err == nil {
 		err = h(w, req, rt)
 	}
 	if err != nil {
@@ -168,8 +184,14 @@ func (r *Registry) base(w http.ResponseWriter, req *http.Request, _ route) error
 func (r *Registry) writeErr(w http.ResponseWriter, req *http.Request, err error) {
 	var e *Error
 	var missing *meta.MissingRefError
+	var ch *auth.Challenge
 	switch {
 	case errors.As(err, &e):
+	case errors.As(err, &ch) && ch.Status == http.StatusUnauthorized:
+		e = CodeUnauthorized.Err("%s", ch.Message)
+		e.Header = http.Header{"Www-Authenticate": {ch.WWWAuthenticate}}
+	case errors.As(err, &ch):
+		e = CodeDenied.Err("%s", ch.Message)
 	case errors.As(err, &missing):
 		if missing.ActualSize >= 0 {
 			e = CodeManifestInvalid.Err("%s", missing.Error())

@@ -51,10 +51,18 @@ func (r *Registry) startUpload(w http.ResponseWriter, req *http.Request, rt rout
 		if from != "" && !oci.ValidName(from) {
 			return CodeNameInvalid.Err("invalid repository name %q in from", from)
 		}
-		// Without "from", any repository holding the blob may serve as the
-		// source. Once access control lands, the caller must be allowed to
-		// pull from the source repository.
-		_, err = r.meta.MountBlob(ctx, rt.name, from, d)
+		// The caller must be allowed to pull from the source. Without
+		// "from", any repository holding the blob that the caller may pull
+		// from serves as the source.
+		src, ok, err := r.mountSource(req, rt.name, from, d)
+		if err != nil {
+			return err
+		}
+		if ok {
+			_, err = r.meta.MountBlob(ctx, rt.name, src, d)
+		} else {
+			err = meta.ErrBlobNotFound
+		}
 		if err == nil {
 			blobCreated(w, rt.name, d)
 			return nil
@@ -81,6 +89,27 @@ func (r *Registry) startUpload(w http.ResponseWriter, req *http.Request, rt rout
 	setUploadHeaders(w.Header(), rt.name, u)
 	w.WriteHeader(http.StatusAccepted)
 	return nil
+}
+
+// mountSource returns the repository a mount may copy d from; "" with ok
+// means any repository (no access control), !ok means no mount.
+func (r *Registry) mountSource(req *http.Request, repo, from string, d digest.Digest) (src string, ok bool, err error) {
+	if from != "" {
+		return from, r.canPull(req, from), nil
+	}
+	if r.opt.Authorizer == nil {
+		return "", true, nil
+	}
+	repos, err := r.meta.BlobRepositories(req.Context(), d, 20)
+	if err != nil {
+		return "", false, err
+	}
+	for _, src := range repos {
+		if src != repo && r.canPull(req, src) {
+			return src, true, nil
+		}
+	}
+	return "", false, nil
 }
 
 var initialHashState = func() []byte {

@@ -84,8 +84,11 @@ type Server struct {
 // waits for its "berth listening" line. It is killed at cleanup.
 func Start(t testing.TB, dir string, extra ...string) *Server {
 	t.Helper()
-	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dir, "--log-format", "json"}, extra...)
-	cmd := exec.Command(Binary(t), args...)
+	args := []string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dir, "--log-format", "json"}
+	if !hasFlag(extra, "--auth") {
+		args = append(args, "--auth=false") // tests of access control pass --auth themselves
+	}
+	cmd := exec.Command(Binary(t), append(args, extra...)...)
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
@@ -131,6 +134,15 @@ func Start(t testing.TB, dir string, extra ...string) *Server {
 	}
 	t.Fatalf("berth did not log %q within 30s\n%s", "berth listening", s.Logs())
 	return nil
+}
+
+func hasFlag(args []string, name string) bool {
+	for _, a := range args {
+		if a == name || strings.HasPrefix(a, name+"=") {
+			return true
+		}
+	}
+	return false
 }
 
 // Find returns the first log line with the given msg.

@@ -1,0 +1,216 @@
+package auth
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/rbac"
+)
+
+// Kind says what sort of caller an Identity is.
+type Kind int
+
+const (
+	Anonymous Kind = iota
+	UserKind
+	RobotKind
+)
+
+// Identity is an authenticated (or anonymous) caller.
+type Identity struct {
+	Kind     Kind
+	Name     string
+	UserID   int64
+	SysAdmin bool
+	Robot    *meta.Robot
+}
+
+// AnonymousIdentity is the caller without credentials.
+var AnonymousIdentity = &Identity{Kind: Anonymous, Name: "anonymous"}
+
+type ctxKey struct{}
+
+// WithIdentity returns ctx carrying id.
+func WithIdentity(ctx context.Context, id *Identity) context.Context {
+	return context.WithValue(ctx, ctxKey{}, id)
+}
+
+// FromContext returns the caller of a request, or AnonymousIdentity.
+func FromContext(ctx context.Context) *Identity {
+	if id, ok := ctx.Value(ctxKey{}).(*Identity); ok {
+		return id
+	}
+	return AnonymousIdentity
+}
+
+// Errors of authentication.
+var (
+	ErrBadCredentials = errors.New("invalid username or password")
+	ErrLocked         = errors.New("too many failed logins: try again later")
+)
+
+// RobotPrefix starts every robot account name, as in Harbor.
+const RobotPrefix = "robot$"
+
+// Authenticator checks credentials against the access store, with the
+// brute-force limiter in front and a short-lived cache of verified
+// credentials behind (bcrypt is deliberately slow; clients that send Basic
+// auth on every request must not pay it each time).
+type Authenticator struct {
+	Store   meta.AccessStore
+	Limiter *Limiter
+	// OnLogin is told of every login attempt (for the audit log).
+	OnLogin func(ctx context.Context, name, remote string, ok bool)
+
+	mu    sync.Mutex
+	cache map[[32]byte]cachedIdentity
+}
+
+type cachedIdentity struct {
+	id      *Identity
+	expires time.Time
+}
+
+const (
+	credCacheTTL  = 30 * time.Second
+	credCacheSize = 10_000
+)
+
+func credKey(name, secret string) [32]byte {
+	return sha256.Sum256([]byte(name + "\x00" + secret))
+}
+
+// Login verifies a name and password (or robot secret). remote is the
+// client address, a limiter key beside the name.
+func (a *Authenticator) Login(ctx context.Context, name, secret, remote string) (*Identity, error) {
+	key := credKey(name, secret)
+	a.mu.Lock()
+	if c, ok := a.cache[key]; ok && time.Now().Before(c.expires) {
+		a.mu.Unlock()
+		return c.id, nil
+	}
+	a.mu.Unlock()
+
+	keys := []string{"user:" + name, "addr:" + hostOnly(remote)}
+	delay, locked := a.Limiter.Check(keys...)
+	if locked {
+		a.notify(ctx, name, remote, false)
+		return nil, ErrLocked
+	}
+	if delay > 0 {
+		select {
+		case <-time.After(delay):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	id, err := a.verify(ctx, name, secret)
+	if errors.Is(err, ErrBadCredentials) {
+		a.Limiter.Fail(keys...)
+		a.notify(ctx, name, remote, false)
+		return nil, err
+	}
+	if err != nil {
+		return nil, err
+	}
+	a.Limiter.Succeed(keys[0])
+	a.notify(ctx, name, remote, true)
+	a.mu.Lock()
+	if a.cache == nil || len(a.cache) >= credCacheSize {
+		a.cache = map[[32]byte]cachedIdentity{}
+	}
+	a.cache[key] = cachedIdentity{id: id, expires: time.Now().Add(credCacheTTL)}
+	a.mu.Unlock()
+	return id, nil
+}
+
+// Forget drops cached credentials (after a password change, a disabled
+// user or robot, a deleted account): the next request verifies again.
+func (a *Authenticator) Forget() {
+	a.mu.Lock()
+	a.cache = nil
+	a.mu.Unlock()
+}
+
+func (a *Authenticator) notify(ctx context.Context, name, remote string, ok bool) {
+	if a.OnLogin != nil {
+		a.OnLogin(ctx, name, remote, ok)
+	}
+}
+
+func (a *Authenticator) verify(ctx context.Context, name, secret string) (*Identity, error) {
+	if strings.HasPrefix(name, RobotPrefix) {
+		r, err := a.Store.GetRobotByName(ctx, name)
+		if errors.Is(err, meta.ErrNotFound) {
+			CheckPassword(dummyHash, secret) // same time as a real check
+			return nil, ErrBadCredentials
+		}
+		if err != nil {
+			return nil, err
+		}
+		if !CheckPassword(r.SecretHash, secret) || r.Disabled || !r.ExpiresAt.IsZero() && time.Now().After(r.ExpiresAt) {
+			return nil, ErrBadCredentials
+		}
+		return &Identity{Kind: RobotKind, Name: r.Name, Robot: r}, nil
+	}
+	u, err := a.Store.GetUserByName(ctx, name)
+	if errors.Is(err, meta.ErrNotFound) {
+		CheckPassword(dummyHash, secret)
+		return nil, ErrBadCredentials
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !CheckPassword(u.PasswordHash, secret) || u.Disabled {
+		return nil, ErrBadCredentials
+	}
+	return &Identity{Kind: UserKind, Name: u.Username, UserID: u.ID, SysAdmin: u.SysAdmin}, nil
+}
+
+// dummyHash makes a login for an unknown name cost the same as a real one,
+// so timing does not reveal which names exist.
+var dummyHash, _ = HashPassword("not-a-real-password")
+
+func hostOnly(remote string) string {
+	if i := strings.LastIndexByte(remote, ':'); i > 0 && !strings.HasSuffix(remote, "]") {
+		return strings.Trim(remote[:i], "[]")
+	}
+	return remote
+}
+
+// Subject works out id's rights in the named project. It returns
+// meta.ErrNotFound if the project does not exist.
+func (a *Authenticator) Subject(ctx context.Context, id *Identity, project string) (rbac.Subject, *meta.Project, error) {
+	p, err := a.Store.GetProjectByName(ctx, project)
+	if err != nil {
+		return rbac.Subject{}, nil, err
+	}
+	s := rbac.Subject{Public: p.Public, Authenticated: id.Kind != Anonymous}
+	switch id.Kind {
+	case UserKind:
+		s.SysAdmin = id.SysAdmin
+		role, err := a.Store.MemberRole(ctx, p.ID, id.UserID)
+		if err != nil {
+			return s, p, err
+		}
+		s.Role = rbac.Role(role)
+	case RobotKind:
+		s.Robot = []rbac.Action{}
+		if id.Robot.Level == "project" && id.Robot.ProjectID != p.ID {
+			return s, p, nil
+		}
+		for _, perm := range id.Robot.Permissions {
+			if perm.Project == p.Name || perm.Project == "*" {
+				for _, act := range perm.Actions {
+					s.Robot = append(s.Robot, rbac.Action(act))
+				}
+			}
+		}
+	}
+	return s, p, nil
+}

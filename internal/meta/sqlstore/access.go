@@ -1,0 +1,473 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/berth-registry/berth/internal/meta"
+)
+
+var _ meta.AccessStore = (*Store)(nil)
+
+// isUniqueViolation recognizes a unique-constraint failure on SQLite and
+// PostgreSQL (SQLSTATE 23505).
+func isUniqueViolation(err error) bool {
+	if err == nil {
+		return false
+	}
+	s := err.Error()
+	return strings.Contains(s, "UNIQUE constraint failed") || strings.Contains(s, "23505") || strings.Contains(s, "duplicate key")
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func ms2t(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(v)
+}
+
+func t2ms(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func notFound(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return meta.ErrNotFound
+	}
+	return err
+}
+
+// pageArgs turns a 1-based page into LIMIT/OFFSET, bounded.
+func pageArgs(p meta.Page) (limit, offset int) {
+	size := p.Size
+	if size <= 0 {
+		size = 10
+	}
+	size = min(size, 100)
+	page := max(p.Page, 1)
+	return size, (page - 1) * size
+}
+
+// insertReturningID runs an INSERT ... RETURNING id.
+func (s *Store) insertReturningID(ctx context.Context, q string, args ...any) (int64, error) {
+	var id int64
+	err := s.w.QueryRowContext(ctx, s.b.bind(q+" RETURNING id"), args...).Scan(&id)
+	if isUniqueViolation(err) {
+		return 0, meta.ErrConflict
+	}
+	return id, err
+}
+
+func affected(res sql.Result, err error) error {
+	if err != nil {
+		if isUniqueViolation(err) {
+			return meta.ErrConflict
+		}
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return meta.ErrNotFound
+	}
+	return nil
+}
+
+const userCols = `id, username, email, realname, comment, password_hash, sysadmin, disabled, created_at, updated_at`
+
+func scanUser(row interface{ Scan(...any) error }) (*meta.User, error) {
+	var u meta.User
+	var admin, disabled int
+	var c, up int64
+	if err := row.Scan(&u.ID, &u.Username, &u.Email, &u.Realname, &u.Comment, &u.PasswordHash, &admin, &disabled, &c, &up); err != nil {
+		return nil, notFound(err)
+	}
+	u.SysAdmin, u.Disabled, u.CreatedAt, u.UpdatedAt = admin != 0, disabled != 0, ms2t(c), ms2t(up)
+	return &u, nil
+}
+
+// CreateUser implements meta.AccessStore.
+func (s *Store) CreateUser(ctx context.Context, u *meta.User) error {
+	t := now()
+	id, err := s.insertReturningID(ctx, `INSERT INTO users (username, email, realname, comment, password_hash, sysadmin, disabled, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, u.Username, u.Email, u.Realname, u.Comment, u.PasswordHash, b2i(u.SysAdmin), b2i(u.Disabled), t, t)
+	if err == nil {
+		u.ID, u.CreatedAt, u.UpdatedAt = id, ms2t(t), ms2t(t)
+	}
+	return err
+}
+
+// GetUser implements meta.AccessStore.
+func (s *Store) GetUser(ctx context.Context, id int64) (*meta.User, error) {
+	return scanUser(s.queryRow(ctx, `SELECT `+userCols+` FROM users WHERE id = ?`, id))
+}
+
+// GetUserByName implements meta.AccessStore.
+func (s *Store) GetUserByName(ctx context.Context, name string) (*meta.User, error) {
+	return scanUser(s.queryRow(ctx, `SELECT `+userCols+` FROM users WHERE username = ?`, name))
+}
+
+// ListUsers implements meta.AccessStore.
+func (s *Store) ListUsers(ctx context.Context, username string, p meta.Page) ([]meta.User, int64, error) {
+	like := "%" + escapeLike(username) + "%"
+	var total int64
+	if err := s.queryRow(ctx, `SELECT COUNT(*) FROM users WHERE username LIKE ? ESCAPE '\'`, like).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	limit, offset := pageArgs(p)
+	rows, err := s.query(ctx, `SELECT `+userCols+` FROM users WHERE username LIKE ? ESCAPE '\' ORDER BY id LIMIT ? OFFSET ?`, like, limit, offset)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	out := []meta.User{}
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, *u)
+	}
+	return out, total, rows.Err()
+}
+
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// UpdateUser implements meta.AccessStore (all mutable fields).
+func (s *Store) UpdateUser(ctx context.Context, u *meta.User) error {
+	t := now()
+	err := affected(s.exec(ctx, `UPDATE users SET email = ?, realname = ?, comment = ?, password_hash = ?, sysadmin = ?, disabled = ?, updated_at = ?
+		WHERE id = ?`, u.Email, u.Realname, u.Comment, u.PasswordHash, b2i(u.SysAdmin), b2i(u.Disabled), t, u.ID))
+	if err == nil {
+		u.UpdatedAt = ms2t(t)
+	}
+	return err
+}
+
+// DeleteUser implements meta.AccessStore; memberships go with the user.
+func (s *Store) DeleteUser(ctx context.Context, id int64) error {
+	return s.inTx(ctx, func(tx tx) error {
+		if _, err := tx.exec(ctx, `DELETE FROM project_members WHERE user_id = ?`, id); err != nil {
+			return err
+		}
+		return affected(tx.exec(ctx, `DELETE FROM users WHERE id = ?`, id))
+	})
+}
+
+const projectCols = `id, name, public, owner_id, created_at, updated_at`
+
+func scanProject(row interface{ Scan(...any) error }) (*meta.Project, error) {
+	var p meta.Project
+	var public int
+	var c, up int64
+	if err := row.Scan(&p.ID, &p.Name, &public, &p.OwnerID, &c, &up); err != nil {
+		return nil, notFound(err)
+	}
+	p.Public, p.CreatedAt, p.UpdatedAt = public != 0, ms2t(c), ms2t(up)
+	return &p, nil
+}
+
+// CreateProject implements meta.AccessStore. The owner becomes its
+// project admin in the same transaction.
+func (s *Store) CreateProject(ctx context.Context, p *meta.Project) error {
+	t := now()
+	return s.inTx(ctx, func(tx tx) error {
+		var id int64
+		err := tx.queryRow(ctx, `INSERT INTO projects (name, public, owner_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?) RETURNING id`,
+			p.Name, b2i(p.Public), p.OwnerID, t, t).Scan(&id)
+		if isUniqueViolation(err) {
+			return meta.ErrConflict
+		}
+		if err != nil {
+			return err
+		}
+		if p.OwnerID != 0 {
+			if _, err := tx.exec(ctx, `INSERT INTO project_members (project_id, user_id, role, created_at) VALUES (?, ?, 1, ?)`,
+				id, p.OwnerID, t); err != nil {
+				return err
+			}
+		}
+		p.ID, p.CreatedAt, p.UpdatedAt = id, ms2t(t), ms2t(t)
+		return nil
+	})
+}
+
+// GetProject implements meta.AccessStore.
+func (s *Store) GetProject(ctx context.Context, id int64) (*meta.Project, error) {
+	return scanProject(s.queryRow(ctx, `SELECT `+projectCols+` FROM projects WHERE id = ?`, id))
+}
+
+// GetProjectByName implements meta.AccessStore.
+func (s *Store) GetProjectByName(ctx context.Context, name string) (*meta.Project, error) {
+	return scanProject(s.queryRow(ctx, `SELECT `+projectCols+` FROM projects WHERE name = ?`, name))
+}
+
+// ListProjects implements meta.AccessStore.
+func (s *Store) ListProjects(ctx context.Context, q meta.ProjectQuery) ([]meta.Project, int64, error) {
+	where := []string{`name LIKE ? ESCAPE '\'`}
+	args := []any{"%" + escapeLike(q.Name) + "%"}
+	if q.Public != nil {
+		where = append(where, `public = ?`)
+		args = append(args, b2i(*q.Public))
+	}
+	if q.VisibleTo != 0 {
+		where = append(where, `(public = 1 OR id IN (SELECT project_id FROM project_members WHERE user_id = ?))`)
+		args = append(args, q.VisibleTo)
+	}
+	cond := strings.Join(where, " AND ")
+	var total int64
+	if err := s.queryRow(ctx, `SELECT COUNT(*) FROM projects WHERE `+cond, args...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	limit, offset := pageArgs(q.Page)
+	rows, err := s.query(ctx, `SELECT `+projectCols+` FROM projects WHERE `+cond+` ORDER BY name LIMIT ? OFFSET ?`,
+		append(args, limit, offset)...)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	out := []meta.Project{}
+	for rows.Next() {
+		p, err := scanProject(rows)
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, *p)
+	}
+	return out, total, rows.Err()
+}
+
+// UpdateProject implements meta.AccessStore.
+func (s *Store) UpdateProject(ctx context.Context, p *meta.Project) error {
+	return affected(s.exec(ctx, `UPDATE projects SET public = ?, owner_id = ?, updated_at = ? WHERE id = ?`,
+		b2i(p.Public), p.OwnerID, now(), p.ID))
+}
+
+// DeleteProject implements meta.AccessStore. Members and project robots go
+// with it; the caller checks the project holds no repositories.
+func (s *Store) DeleteProject(ctx context.Context, id int64) error {
+	return s.inTx(ctx, func(tx tx) error {
+		if _, err := tx.exec(ctx, `DELETE FROM project_members WHERE project_id = ?`, id); err != nil {
+			return err
+		}
+		if _, err := tx.exec(ctx, `DELETE FROM robots WHERE project_id = ?`, id); err != nil {
+			return err
+		}
+		return affected(tx.exec(ctx, `DELETE FROM projects WHERE id = ?`, id))
+	})
+}
+
+// SetMember implements meta.AccessStore (insert or change the role).
+func (s *Store) SetMember(ctx context.Context, projectID, userID int64, role int) error {
+	_, err := s.exec(ctx, `INSERT INTO project_members (project_id, user_id, role, created_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (project_id, user_id) DO UPDATE SET role = excluded.role`, projectID, userID, role, now())
+	if err != nil && strings.Contains(err.Error(), "FOREIGN KEY") || err != nil && strings.Contains(err.Error(), "23503") {
+		return meta.ErrNotFound
+	}
+	return err
+}
+
+// RemoveMember implements meta.AccessStore.
+func (s *Store) RemoveMember(ctx context.Context, projectID, userID int64) error {
+	return affected(s.exec(ctx, `DELETE FROM project_members WHERE project_id = ? AND user_id = ?`, projectID, userID))
+}
+
+// MemberRole implements meta.AccessStore.
+func (s *Store) MemberRole(ctx context.Context, projectID, userID int64) (int, error) {
+	var role int
+	err := s.queryRow(ctx, `SELECT role FROM project_members WHERE project_id = ? AND user_id = ?`, projectID, userID).Scan(&role)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return role, err
+}
+
+// ListMembers implements meta.AccessStore.
+func (s *Store) ListMembers(ctx context.Context, projectID int64) ([]meta.Member, error) {
+	rows, err := s.query(ctx, `SELECT m.user_id, u.username, m.role FROM project_members m JOIN users u ON u.id = m.user_id
+		WHERE m.project_id = ? ORDER BY u.username`, projectID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []meta.Member{}
+	for rows.Next() {
+		m := meta.Member{ProjectID: projectID}
+		if err := rows.Scan(&m.UserID, &m.Username, &m.Role); err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+const robotCols = `id, name, description, level, project_id, secret_hash, disabled, expires_at, permissions, created_at, updated_at`
+
+func scanRobot(row interface{ Scan(...any) error }) (*meta.Robot, error) {
+	var r meta.Robot
+	var disabled int
+	var exp, c, up int64
+	var perms string
+	if err := row.Scan(&r.ID, &r.Name, &r.Description, &r.Level, &r.ProjectID, &r.SecretHash, &disabled, &exp, &perms, &c, &up); err != nil {
+		return nil, notFound(err)
+	}
+	if err := json.Unmarshal([]byte(perms), &r.Permissions); err != nil {
+		return nil, err
+	}
+	r.Disabled, r.ExpiresAt, r.CreatedAt, r.UpdatedAt = disabled != 0, ms2t(exp), ms2t(c), ms2t(up)
+	return &r, nil
+}
+
+// CreateRobot implements meta.AccessStore.
+func (s *Store) CreateRobot(ctx context.Context, r *meta.Robot) error {
+	perms, err := json.Marshal(r.Permissions)
+	if err != nil {
+		return err
+	}
+	t := now()
+	id, err := s.insertReturningID(ctx, `INSERT INTO robots (name, description, level, project_id, secret_hash, disabled, expires_at, permissions, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, r.Name, r.Description, r.Level, r.ProjectID, r.SecretHash, b2i(r.Disabled), t2ms(r.ExpiresAt), string(perms), t, t)
+	if err == nil {
+		r.ID, r.CreatedAt, r.UpdatedAt = id, ms2t(t), ms2t(t)
+	}
+	return err
+}
+
+// GetRobot implements meta.AccessStore.
+func (s *Store) GetRobot(ctx context.Context, id int64) (*meta.Robot, error) {
+	return scanRobot(s.queryRow(ctx, `SELECT `+robotCols+` FROM robots WHERE id = ?`, id))
+}
+
+// GetRobotByName implements meta.AccessStore.
+func (s *Store) GetRobotByName(ctx context.Context, name string) (*meta.Robot, error) {
+	return scanRobot(s.queryRow(ctx, `SELECT `+robotCols+` FROM robots WHERE name = ?`, name))
+}
+
+// ListRobots implements meta.AccessStore.
+func (s *Store) ListRobots(ctx context.Context, projectID int64, p meta.Page) ([]meta.Robot, int64, error) {
+	level := "project"
+	if projectID == 0 {
+		level = "system"
+	}
+	var total int64
+	if err := s.queryRow(ctx, `SELECT COUNT(*) FROM robots WHERE project_id = ? AND level = ?`, projectID, level).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	limit, offset := pageArgs(p)
+	rows, err := s.query(ctx, `SELECT `+robotCols+` FROM robots WHERE project_id = ? AND level = ? ORDER BY id LIMIT ? OFFSET ?`,
+		projectID, level, limit, offset)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	out := []meta.Robot{}
+	for rows.Next() {
+		r, err := scanRobot(rows)
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, *r)
+	}
+	return out, total, rows.Err()
+}
+
+// UpdateRobot implements meta.AccessStore.
+func (s *Store) UpdateRobot(ctx context.Context, r *meta.Robot) error {
+	perms, err := json.Marshal(r.Permissions)
+	if err != nil {
+		return err
+	}
+	return affected(s.exec(ctx, `UPDATE robots SET description = ?, secret_hash = ?, disabled = ?, expires_at = ?, permissions = ?, updated_at = ?
+		WHERE id = ?`, r.Description, r.SecretHash, b2i(r.Disabled), t2ms(r.ExpiresAt), string(perms), now(), r.ID))
+}
+
+// DeleteRobot implements meta.AccessStore.
+func (s *Store) DeleteRobot(ctx context.Context, id int64) error {
+	return affected(s.exec(ctx, `DELETE FROM robots WHERE id = ?`, id))
+}
+
+// AppendAudit implements meta.AccessStore: one transaction per batch.
+func (s *Store) AppendAudit(ctx context.Context, recs []meta.AuditRecord) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	return s.inTx(ctx, func(tx tx) error {
+		for _, r := range recs {
+			if _, err := tx.exec(ctx, `INSERT INTO audit_log (at, username, remote, operation, resource_type, resource, project, success)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, t2ms(r.At), r.Username, r.Remote, r.Operation, r.ResourceType, r.Resource, r.Project, b2i(r.Success)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// ListAudit implements meta.AccessStore, newest first.
+func (s *Store) ListAudit(ctx context.Context, q meta.AuditQuery) ([]meta.AuditRecord, int64, error) {
+	var where []string
+	var args []any
+	for _, f := range []struct{ col, val string }{{"project", q.Project}, {"username", q.Username}, {"operation", q.Operation}, {"resource", q.Resource}} {
+		if f.val != "" {
+			where = append(where, f.col+" = ?")
+			args = append(args, f.val)
+		}
+	}
+	if !q.From.IsZero() {
+		where = append(where, "at >= ?")
+		args = append(args, q.From.UnixMilli())
+	}
+	if !q.To.IsZero() {
+		where = append(where, "at <= ?")
+		args = append(args, q.To.UnixMilli())
+	}
+	cond := ""
+	if len(where) > 0 {
+		cond = " WHERE " + strings.Join(where, " AND ")
+	}
+	var total int64
+	if err := s.queryRow(ctx, `SELECT COUNT(*) FROM audit_log`+cond, args...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	limit, offset := pageArgs(q.Page)
+	rows, err := s.query(ctx, `SELECT id, at, username, remote, operation, resource_type, resource, project, success FROM audit_log`+
+		cond+` ORDER BY at DESC, id DESC LIMIT ? OFFSET ?`, append(args, limit, offset)...)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	out := []meta.AuditRecord{}
+	for rows.Next() {
+		var r meta.AuditRecord
+		var at int64
+		var ok int
+		if err := rows.Scan(&r.ID, &at, &r.Username, &r.Remote, &r.Operation, &r.ResourceType, &r.Resource, &r.Project, &ok); err != nil {
+			return nil, 0, err
+		}
+		r.At, r.Success = ms2t(at), ok != 0
+		out = append(out, r)
+	}
+	return out, total, rows.Err()
+}
+
+// PruneAudit implements meta.AccessStore.
+func (s *Store) PruneAudit(ctx context.Context, before time.Time) (int64, error) {
+	res, err := s.exec(ctx, `DELETE FROM audit_log WHERE at < ?`, before.UnixMilli())
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}

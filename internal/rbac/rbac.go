@@ -1,0 +1,124 @@
+// Package rbac decides who may do what in a project: Harbor's project roles
+// (same ids and meaning), system administrators, anonymous visitors of
+// public projects and robot accounts. Everything here is a pure function.
+package rbac
+
+// Role is a project role with Harbor's numeric ids.
+type Role int
+
+// Harbor's role ids (src/common/const.go).
+const (
+	RoleNone         Role = 0
+	RoleProjectAdmin Role = 1
+	RoleDeveloper    Role = 2
+	RoleGuest        Role = 3
+	RoleMaintainer   Role = 4
+	RoleLimitedGuest Role = 5
+)
+
+// Valid reports whether r is one of the five project roles.
+func (r Role) Valid() bool { return r >= RoleProjectAdmin && r <= RoleLimitedGuest }
+
+// Name is Harbor's role name.
+func (r Role) Name() string {
+	switch r {
+	case RoleProjectAdmin:
+		return "projectAdmin"
+	case RoleDeveloper:
+		return "developer"
+	case RoleGuest:
+		return "guest"
+	case RoleMaintainer:
+		return "maintainer"
+	case RoleLimitedGuest:
+		return "limitedGuest"
+	}
+	return ""
+}
+
+// Action is something done in a project.
+type Action string
+
+// The actions berth enforces. They follow Harbor's resource/action pairs
+// for the features berth has.
+const (
+	Pull           Action = "pull"          // repository pull
+	Push           Action = "push"          // repository push (blobs, manifests, tags by push)
+	DeleteArtifact Action = "delete"        // delete a manifest (artifact) or a blob link
+	CreateTag      Action = "tag-create"    // create a tag on an existing artifact (API)
+	DeleteTag      Action = "tag-delete"    // delete a tag
+	ListRepos      Action = "repo-list"     // list and read repositories and artifacts
+	ReadProject    Action = "project-read"  // read project and its settings
+	WriteProject   Action = "project-write" // update or delete the project, its metadata
+	ReadMembers    Action = "member-read"   // list members
+	WriteMembers   Action = "member-write"  // add, change, remove members
+	ReadRobots     Action = "robot-read"    // list project robots
+	WriteRobots    Action = "robot-write"   // create, change, delete project robots
+	ReadLogs       Action = "log-read"      // the project's audit log
+)
+
+// AllActions lists every action, for tables and tests.
+var AllActions = []Action{Pull, Push, DeleteArtifact, CreateTag, DeleteTag, ListRepos, ReadProject, WriteProject,
+	ReadMembers, WriteMembers, ReadRobots, WriteRobots, ReadLogs}
+
+func set(as ...Action) map[Action]bool {
+	m := make(map[Action]bool, len(as))
+	for _, a := range as {
+		m[a] = true
+	}
+	return m
+}
+
+// rolePolicies is Harbor's matrix (src/common/rbac/project/rbac_role.go)
+// restricted to the actions above.
+var rolePolicies = map[Role]map[Action]bool{
+	RoleProjectAdmin: set(AllActions...),
+	RoleMaintainer: set(Pull, Push, DeleteArtifact, CreateTag, DeleteTag, ListRepos, ReadProject,
+		ReadMembers, ReadRobots, ReadLogs),
+	RoleDeveloper:    set(Pull, Push, CreateTag, ListRepos, ReadProject, ReadMembers, ReadRobots, ReadLogs),
+	RoleGuest:        set(Pull, ListRepos, ReadProject, ReadMembers, ReadRobots, ReadLogs),
+	RoleLimitedGuest: set(Pull, ListRepos, ReadProject),
+}
+
+// anonymousPublic is what anyone may do in a public project.
+var anonymousPublic = set(Pull, ListRepos, ReadProject)
+
+// RoleAllows reports whether a project role permits a.
+func RoleAllows(r Role, a Action) bool { return rolePolicies[r][a] }
+
+// Subject is everything that decides one caller's rights in one project.
+type Subject struct {
+	// Authenticated is false for anonymous callers.
+	Authenticated bool
+	// SysAdmin may do everything everywhere (not robots).
+	SysAdmin bool
+	// Role is the caller's membership role in the project (users only).
+	Role Role
+	// Robot is set for robot accounts: the actions granted in this project.
+	// A robot has exactly these rights and never those of a role.
+	Robot []Action
+	// Public is the project's public flag.
+	Public bool
+}
+
+// Allowed decides whether s may perform a in the project.
+func Allowed(s Subject, a Action) bool {
+	switch {
+	case s.Robot != nil:
+		for _, g := range s.Robot {
+			if g == a {
+				return true
+			}
+		}
+		return s.Public && anonymousPublic[a]
+	case s.SysAdmin:
+		return true
+	case RoleAllows(s.Role, a):
+		return true
+	}
+	return s.Public && anonymousPublic[a]
+}
+
+// RobotActions are the actions a robot account may be granted. Harbor's
+// robot permissions are resource/action pairs; we accept these names.
+var RobotActions = set(Pull, Push, DeleteArtifact, CreateTag, DeleteTag, ListRepos, ReadProject, ReadLogs)

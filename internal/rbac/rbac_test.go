@@ -1,0 +1,113 @@
+package rbac
+
+import (
+	"slices"
+	"testing"
+)
+
+// TestRoleMatrix pins Harbor's matrix for every role and action.
+func TestRoleMatrix(t *testing.T) {
+	y := true
+	n := false
+	//                        pull push del  tag+ tag- list pRd  pWr  mRd  mWr  rRd  rWr  log
+	want := map[Role][]bool{
+		RoleProjectAdmin: {y, y, y, y, y, y, y, y, y, y, y, y, y},
+		RoleMaintainer:   {y, y, y, y, y, y, y, n, y, n, y, n, y},
+		RoleDeveloper:    {y, y, n, y, n, y, y, n, y, n, y, n, y},
+		RoleGuest:        {y, n, n, n, n, y, y, n, y, n, y, n, y},
+		RoleLimitedGuest: {y, n, n, n, n, y, y, n, n, n, n, n, n},
+		RoleNone:         {n, n, n, n, n, n, n, n, n, n, n, n, n},
+	}
+	for role, row := range want {
+		for i, a := range AllActions {
+			if got := RoleAllows(role, a); got != row[i] {
+				t.Errorf("%s %s: got %v want %v", role.Name(), a, got, row[i])
+			}
+		}
+	}
+}
+
+func TestAllowed(t *testing.T) {
+	cases := []struct {
+		name string
+		s    Subject
+		a    Action
+		want bool
+	}{
+		{"anonymous public pull", Subject{Public: true}, Pull, true},
+		{"anonymous public push", Subject{Public: true}, Push, false},
+		{"anonymous public logs", Subject{Public: true}, ReadLogs, false},
+		{"anonymous private pull", Subject{}, Pull, false},
+		{"sysadmin anything", Subject{Authenticated: true, SysAdmin: true}, WriteMembers, true},
+		{"non-member private", Subject{Authenticated: true}, Pull, false},
+		{"non-member public pull", Subject{Authenticated: true, Public: true}, Pull, true},
+		{"guest push", Subject{Authenticated: true, Role: RoleGuest}, Push, false},
+		{"developer push", Subject{Authenticated: true, Role: RoleDeveloper}, Push, true},
+		{"pull robot push", Subject{Authenticated: true, Robot: []Action{Pull}}, Push, false},
+		{"pull robot pull", Subject{Authenticated: true, Robot: []Action{Pull}}, Pull, true},
+		{"robot with sysadmin flag is still a robot", Subject{Authenticated: true, SysAdmin: true, Robot: []Action{Pull}}, Push, false},
+		{"robot without grant, public pull", Subject{Authenticated: true, Robot: []Action{}, Public: true}, Pull, true},
+	}
+	for _, c := range cases {
+		if got := Allowed(c.s, c.a); got != c.want {
+			t.Errorf("%s: got %v want %v", c.name, got, c.want)
+		}
+	}
+}
+
+func TestParseScope(t *testing.T) {
+	good := map[string]Scope{
+		"repository:dev/app:pull,push":        {"repository", "dev/app", []string{"pull", "push"}},
+		"repository:localhost:5000/a/b:pull":  {"repository", "localhost:5000/a/b", []string{"pull"}},
+		"registry:catalog:*":                  {"registry", "catalog", []string{"*"}},
+		"repository(plugin):library/x:delete": {"repository", "library/x", []string{"delete"}},
+		"repository:a:pull, push":             {"repository", "a", []string{"pull", "push"}},
+	}
+	for in, want := range good {
+		got, err := ParseScope(in)
+		if err != nil || got.Type != want.Type || got.Name != want.Name || !slices.Equal(got.Actions, want.Actions) {
+			t.Errorf("ParseScope(%q) = %+v, %v", in, got, err)
+		}
+	}
+	for _, in := range []string{"", "repository", "repository:", ":a:pull", "repository:a:", "repository::pull", "repository:a:pull,,push", "repository:a:pu ll"} {
+		if _, err := ParseScope(in); err == nil {
+			t.Errorf("ParseScope(%q) accepted", in)
+		}
+	}
+}
+
+func TestGrant(t *testing.T) {
+	dev := Subject{Authenticated: true, Role: RoleDeveloper}
+	if got := Grant(dev, []string{"pull", "push", "delete"}); !slices.Equal(got, []string{"pull", "push"}) {
+		t.Errorf("developer: %v", got)
+	}
+	if got := Grant(dev, []string{"*"}); !slices.Equal(got, []string{"pull", "push"}) {
+		t.Errorf("developer *: %v", got)
+	}
+	admin := Subject{Authenticated: true, Role: RoleProjectAdmin}
+	if got := Grant(admin, []string{"*", "pull"}); !slices.Equal(got, []string{"*", "pull"}) {
+		t.Errorf("admin: %v", got)
+	}
+	if got := Grant(Subject{Public: true}, []string{"push", "pull", "bogus"}); !slices.Equal(got, []string{"pull"}) {
+		t.Errorf("anonymous public: %v", got)
+	}
+}
+
+func FuzzParseScope(f *testing.F) {
+	for _, s := range []string{"repository:a/b:pull,push", "registry:catalog:*", "repository:h:1/a:pull", "::", "a(b):c:d"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		sc, err := ParseScope(s)
+		if err != nil {
+			return
+		}
+		if sc.Type == "" || sc.Name == "" || len(sc.Actions) == 0 {
+			t.Fatalf("accepted incomplete scope %+v from %q", sc, s)
+		}
+		again, err := ParseScope(sc.String())
+		if err != nil || again.Type != sc.Type || again.Name != sc.Name || !slices.Equal(again.Actions, sc.Actions) {
+			t.Fatalf("round trip of %q: %+v -> %q -> %+v %v", s, sc, sc.String(), again, err)
+		}
+	})
+}
