@@ -1,0 +1,203 @@
+package metatest
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/berth-registry/berth/internal/meta"
+)
+
+// RunAccess is the suite for meta.AccessStore implementations. open returns
+// a fresh, empty store (and arranges its own cleanup).
+func RunAccess(t *testing.T, open func(t *testing.T) meta.AccessStore) {
+	for _, tc := range []struct {
+		name string
+		fn   func(t *testing.T, s meta.AccessStore)
+	}{
+		{"Users", testUsers},
+		{"ProjectsAndMembers", testProjects},
+		{"Robots", testRobots},
+		{"Audit", testAudit},
+	} {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
+	}
+}
+
+func noErr(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func isErr(t *testing.T, err, want error) {
+	t.Helper()
+	if !errors.Is(err, want) {
+		t.Fatalf("err = %v, want %v", err, want)
+	}
+}
+
+func testUsers(t *testing.T, s meta.AccessStore) {
+	ctx := context.Background()
+	u := &meta.User{Username: "alice", Email: "a@example.test", PasswordHash: "$2a$hash", SysAdmin: true}
+	noErr(t, s.CreateUser(ctx, u))
+	if u.ID == 0 || u.CreatedAt.IsZero() {
+		t.Fatalf("CreateUser did not set id/time: %+v", u)
+	}
+	isErr(t, s.CreateUser(ctx, &meta.User{Username: "alice", PasswordHash: "x"}), meta.ErrConflict)
+	got, err := s.GetUserByName(ctx, "alice")
+	noErr(t, err)
+	if got.ID != u.ID || got.Email != u.Email || got.PasswordHash != u.PasswordHash || !got.SysAdmin || got.Disabled {
+		t.Fatalf("GetUserByName = %+v", got)
+	}
+	_, err = s.GetUserByName(ctx, "nobody")
+	isErr(t, err, meta.ErrNotFound)
+	_, err = s.GetUser(ctx, 9999)
+	isErr(t, err, meta.ErrNotFound)
+	got.Disabled, got.SysAdmin, got.PasswordHash = true, false, "$2a$new"
+	noErr(t, s.UpdateUser(ctx, got))
+	again, err := s.GetUser(ctx, u.ID)
+	noErr(t, err)
+	if !again.Disabled || again.SysAdmin || again.PasswordHash != "$2a$new" {
+		t.Fatalf("UpdateUser lost fields: %+v", again)
+	}
+	for _, n := range []string{"bob", "carol", "a_b", "a%b"} {
+		noErr(t, s.CreateUser(ctx, &meta.User{Username: n, PasswordHash: "x"}))
+	}
+	list, total, err := s.ListUsers(ctx, "", meta.Page{Page: 1, Size: 2})
+	noErr(t, err)
+	if total != 5 || len(list) != 2 || list[0].Username != "alice" {
+		t.Fatalf("ListUsers page 1: %d %+v", total, list)
+	}
+	list, total, err = s.ListUsers(ctx, "_", meta.Page{})
+	noErr(t, err)
+	if total != 1 || list[0].Username != "a_b" {
+		t.Fatalf("LIKE wildcards must be literal: %d %+v", total, list)
+	}
+	noErr(t, s.DeleteUser(ctx, u.ID))
+	isErr(t, s.DeleteUser(ctx, u.ID), meta.ErrNotFound)
+}
+
+func testProjects(t *testing.T, s meta.AccessStore) {
+	ctx := context.Background()
+	owner := &meta.User{Username: "owner", PasswordHash: "x"}
+	member := &meta.User{Username: "member", PasswordHash: "x"}
+	noErr(t, s.CreateUser(ctx, owner))
+	noErr(t, s.CreateUser(ctx, member))
+	pub := &meta.Project{Name: "pub", Public: true, OwnerID: owner.ID}
+	priv := &meta.Project{Name: "priv", OwnerID: owner.ID}
+	noErr(t, s.CreateProject(ctx, pub))
+	noErr(t, s.CreateProject(ctx, priv))
+	isErr(t, s.CreateProject(ctx, &meta.Project{Name: "pub"}), meta.ErrConflict)
+	if role, err := s.MemberRole(ctx, priv.ID, owner.ID); err != nil || role != 1 {
+		t.Fatalf("the owner must be project admin: %d %v", role, err)
+	}
+	if role, err := s.MemberRole(ctx, priv.ID, member.ID); err != nil || role != 0 {
+		t.Fatalf("non-member role: %d %v", role, err)
+	}
+	noErr(t, s.SetMember(ctx, priv.ID, member.ID, 3))
+	noErr(t, s.SetMember(ctx, priv.ID, member.ID, 2)) // change the role
+	if role, _ := s.MemberRole(ctx, priv.ID, member.ID); role != 2 {
+		t.Fatalf("role after change: %d", role)
+	}
+	ms, err := s.ListMembers(ctx, priv.ID)
+	noErr(t, err)
+	if len(ms) != 2 || ms[0].Username != "member" || ms[0].Role != 2 || ms[1].Username != "owner" {
+		t.Fatalf("ListMembers = %+v", ms)
+	}
+	visible, total, err := s.ListProjects(ctx, meta.ProjectQuery{VisibleTo: member.ID})
+	noErr(t, err)
+	if total != 2 || len(visible) != 2 {
+		t.Fatalf("member sees %d projects", total)
+	}
+	stranger := &meta.User{Username: "stranger", PasswordHash: "x"}
+	noErr(t, s.CreateUser(ctx, stranger))
+	visible, total, err = s.ListProjects(ctx, meta.ProjectQuery{VisibleTo: stranger.ID})
+	noErr(t, err)
+	if total != 1 || visible[0].Name != "pub" {
+		t.Fatalf("stranger sees %+v", visible)
+	}
+	f := false
+	if _, total, _ := s.ListProjects(ctx, meta.ProjectQuery{Public: &f}); total != 1 {
+		t.Fatalf("private projects: %d", total)
+	}
+	priv.Public = true
+	noErr(t, s.UpdateProject(ctx, priv))
+	if p, _ := s.GetProjectByName(ctx, "priv"); !p.Public {
+		t.Fatal("UpdateProject lost public")
+	}
+	noErr(t, s.RemoveMember(ctx, priv.ID, member.ID))
+	isErr(t, s.RemoveMember(ctx, priv.ID, member.ID), meta.ErrNotFound)
+	noErr(t, s.DeleteProject(ctx, priv.ID))
+	_, err = s.GetProject(ctx, priv.ID)
+	isErr(t, err, meta.ErrNotFound)
+	if ms, _ := s.ListMembers(ctx, priv.ID); len(ms) != 0 {
+		t.Fatalf("members outlived their project: %+v", ms)
+	}
+}
+
+func testRobots(t *testing.T, s meta.AccessStore) {
+	ctx := context.Background()
+	p := &meta.Project{Name: "proj"}
+	noErr(t, s.CreateProject(ctx, p))
+	exp := time.Now().Add(time.Hour).Truncate(time.Millisecond)
+	r := &meta.Robot{Name: "robot$proj+ci", Level: "project", ProjectID: p.ID, SecretHash: "h", ExpiresAt: exp,
+		Permissions: []meta.RobotPermission{{Project: "proj", Actions: []string{"pull", "push"}}}}
+	noErr(t, s.CreateRobot(ctx, r))
+	isErr(t, s.CreateRobot(ctx, &meta.Robot{Name: "robot$proj+ci", Level: "project", SecretHash: "h"}), meta.ErrConflict)
+	sys := &meta.Robot{Name: "robot$sys", Level: "system", SecretHash: "h", Permissions: []meta.RobotPermission{{Project: "*", Actions: []string{"pull"}}}}
+	noErr(t, s.CreateRobot(ctx, sys))
+	got, err := s.GetRobotByName(ctx, "robot$proj+ci")
+	noErr(t, err)
+	if !got.ExpiresAt.Equal(exp) || len(got.Permissions) != 1 || got.Permissions[0].Actions[1] != "push" || got.ProjectID != p.ID {
+		t.Fatalf("GetRobotByName = %+v", got)
+	}
+	got.Disabled, got.SecretHash, got.ExpiresAt = true, "h2", time.Time{}
+	noErr(t, s.UpdateRobot(ctx, got))
+	again, _ := s.GetRobot(ctx, got.ID)
+	if !again.Disabled || again.SecretHash != "h2" || !again.ExpiresAt.IsZero() {
+		t.Fatalf("UpdateRobot: %+v", again)
+	}
+	if list, total, _ := s.ListRobots(ctx, p.ID, meta.Page{}); total != 1 || list[0].Name != "robot$proj+ci" {
+		t.Fatalf("project robots: %+v", list)
+	}
+	if list, total, _ := s.ListRobots(ctx, 0, meta.Page{}); total != 1 || list[0].Name != "robot$sys" {
+		t.Fatalf("system robots: %+v", list)
+	}
+	noErr(t, s.DeleteProject(ctx, p.ID))
+	_, err = s.GetRobot(ctx, got.ID)
+	isErr(t, err, meta.ErrNotFound)
+	isErr(t, s.DeleteRobot(ctx, got.ID), meta.ErrNotFound)
+}
+
+func testAudit(t *testing.T, s meta.AccessStore) {
+	ctx := context.Background()
+	base := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
+	var recs []meta.AuditRecord
+	for i := 0; i < 25; i++ {
+		recs = append(recs, meta.AuditRecord{At: base.Add(time.Duration(i) * time.Minute), Username: []string{"a", "b"}[i%2],
+			Operation: []string{"push", "pull", "delete"}[i%3], ResourceType: "artifact", Resource: "p/r:t", Project: "p", Success: i != 3})
+	}
+	noErr(t, s.AppendAudit(ctx, recs))
+	list, total, err := s.ListAudit(ctx, meta.AuditQuery{Page: meta.Page{Page: 1, Size: 10}})
+	noErr(t, err)
+	if total != 25 || len(list) != 10 || !list[0].At.Equal(recs[24].At) {
+		t.Fatalf("newest first: %d %+v", total, list[0])
+	}
+	if _, total, _ := s.ListAudit(ctx, meta.AuditQuery{Operation: "push", Username: "a"}); total != 5 {
+		t.Fatalf("push by a: %d", total)
+	}
+	if _, total, _ := s.ListAudit(ctx, meta.AuditQuery{From: base.Add(20 * time.Minute)}); total != 5 {
+		t.Fatalf("from: %d", total)
+	}
+	n, err := s.PruneAudit(ctx, base.Add(10*time.Minute))
+	noErr(t, err)
+	if n != 10 {
+		t.Fatalf("pruned %d, want 10", n)
+	}
+	if _, total, _ := s.ListAudit(ctx, meta.AuditQuery{}); total != 15 {
+		t.Fatalf("after prune: %d", total)
+	}
+}
