@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -124,17 +125,89 @@ func TestLargeBlobFlatMemory(t *testing.T) {
 		t.Fatal(err)
 	}
 	mib := func(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
-	t.Logf("%s blob: push %s (%.0f MB/s), pull %s (%.0f MB/s); server peak RSS idle %s, after push %s, after pull %s",
+	figures := fmt.Sprintf("%s blob: push %s (%.0f MB/s), pull %s (%.0f MB/s); server peak RSS idle %s, after push %s, after pull %s",
 		mib(size), pushDur.Round(time.Millisecond), float64(size)/pushDur.Seconds()/1e6,
 		pullDur.Round(time.Millisecond), float64(size)/pullDur.Seconds()/1e6, mib(idlePeak), mib(pushPeak), mib(peak))
+	t.Log(figures)
+	report.note("raw HTTP (Go client, streamed PATCH) %s", figures)
 	if peak > 100<<20 {
 		t.Fatalf("server peak RSS %s exceeds 100 MiB", mib(peak))
 	}
 }
 
-// TestMain removes the binary berthproc built.
-func TestMain(m *testing.M) {
-	code := m.Run()
-	berthproc.Cleanup()
-	os.Exit(code)
+// TestLargeLayerClient pushes and pulls a 1 GiB layer file through a real
+// client (oras) and checks the digest and the server's peak RSS.
+func TestLargeLayerClient(t *testing.T) {
+	if testing.Short() {
+		t.Skip("large blob test skipped in -short mode")
+	}
+	c := needClient(t, "oras", "oras")
+	size := largeSize(t)
+	srv := berthproc.Start(t, t.TempDir(), "--access-log=false")
+	ref := srv.Addr + "/e2e/large/layer:v1"
+	scenario := fmt.Sprintf("%d MiB layer push + pull, server RSS < 100 MiB", size>>20)
+
+	// The layer file on disk, and its digest.
+	f, err := os.Create(filepath.Join(c.home, "layer.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := sha256.New()
+	if _, err := io.Copy(io.MultiWriter(f, h), newBlobSource(size)); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	want := digest.NewDigest(digest.SHA256, h)
+
+	c.step(scenario, func(c *client) {
+		oras := func(args ...string) time.Duration {
+			start := time.Now()
+			if out, err := c.runErr(10*time.Minute, nil, append(args, "--plain-http")...); err != nil {
+				c.t.Fatalf("oras %s: %v\n%s", args[0], err, out)
+			}
+			return time.Since(start)
+		}
+		pushDur := oras("push", ref, "layer.bin:application/vnd.oci.image.layer.v1.tar")
+		_, pushPeak, err := srv.RSS()
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		pullDur := oras("pull", ref, "-o", "pulled")
+		_, peak, err := srv.RSS()
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		got, n := fileDigest(c.t, filepath.Join(c.home, "pulled", "layer.bin"))
+		if got != want || n != size {
+			c.t.Fatalf("pulled %d bytes with digest %s, pushed %d bytes with %s", n, got, size, want)
+		}
+		mib := func(b int64) float64 { return float64(b) / (1 << 20) }
+		figures := fmt.Sprintf("oras %s: %d MiB layer pushed in %s (%.0f MB/s), pulled in %s (%.0f MB/s), digest matches; "+
+			"berth peak RSS %.1f MiB after push, %.1f MiB after pull (limit 100 MiB)", c.version, size>>20,
+			pushDur.Round(100*time.Millisecond), float64(size)/pushDur.Seconds()/1e6,
+			pullDur.Round(100*time.Millisecond), float64(size)/pullDur.Seconds()/1e6, mib(pushPeak), mib(peak))
+		c.t.Log(figures)
+		report.note("%s", figures)
+		if peak > 100<<20 {
+			c.t.Fatalf("server peak RSS %.1f MiB exceeds 100 MiB", mib(peak))
+		}
+	})
+}
+
+// fileDigest is the sha256 digest and size of the file at path.
+func fileDigest(t *testing.T, path string) (digest.Digest, int64) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return digest.NewDigest(digest.SHA256, h), n
 }
