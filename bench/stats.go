@@ -40,11 +40,3 @@ func summarize(vals []float64) summary {
 	}
 	return summary{Median: med, Min: s[0], Max: s[len(s)-1], Values: vals}
 }
-
-// spreadPct is (max-min)/median in percent.
-func (s summary) spreadPct() float64 {
-	if s.Median == 0 {
-		return 0
-	}
-	return (s.Max - s.Min) / s.Median * 100
-}

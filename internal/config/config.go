@@ -27,6 +27,9 @@ type Config struct {
 	UploadTTL       time.Duration
 	ShutdownTimeout time.Duration
 	ConfigFile      string
+	TLS                      // --tls-* and --acme-* (tls.go)
+	Auth            Auth     // --auth, --token-*, --login-* (auth.go)
+	Database        Database // --database-url, --db-* (database.go)
 }
 
 // Default returns the embedded default: listen on :5000, data in ./data.
@@ -41,6 +44,9 @@ func Default() Config {
 		MaxManifestSize: 4 << 20,
 		UploadTTL:       24 * time.Hour,
 		ShutdownTimeout: 30 * time.Second,
+		TLS:             DefaultTLS(),
+		Auth:            DefaultAuth(),
+		Database:        DefaultDatabase(),
 	}
 }
 
@@ -63,6 +69,9 @@ func (c *Config) FlagSet(name string) *flag.FlagSet {
 	fs.DurationVar(&c.UploadTTL, "upload-ttl", c.UploadTTL, "how long an idle upload session is kept")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long SIGTERM waits for in-flight requests")
 	fs.StringVar(&c.ConfigFile, "config", c.ConfigFile, "JSON file of flag-name: value pairs (lowest precedence)")
+	c.Auth.flags(fs)
+	c.TLS.flags(fs)
+	c.Database.flags(fs)
 	return fs
 }
 
@@ -109,6 +118,12 @@ func (c *Config) Load(fs *flag.FlagSet, args []string, getenv func(string) strin
 				val = t
 			case float64:
 				val = strconv.FormatFloat(t, 'f', -1, 64)
+			case []any: // a list setting such as acme-domain
+				parts := make([]string, len(t))
+				for i, e := range t {
+					parts[i] = fmt.Sprint(e)
+				}
+				val = strings.Join(parts, ",")
 			default:
 				val = fmt.Sprint(t)
 			}
@@ -151,8 +166,14 @@ func (c *Config) Validate() error {
 	if c.UploadTTL < time.Minute {
 		return fmt.Errorf("upload-ttl %s: want at least 1m", c.UploadTTL)
 	}
+	if err := c.Auth.validate(); err != nil {
+		return err
+	}
+	if err := c.Database.validate(); err != nil {
+		return err
+	}
 	if c.ShutdownTimeout < 0 {
 		return fmt.Errorf("shutdown-timeout %s: must not be negative", c.ShutdownTimeout)
 	}
-	return nil
+	return c.TLS.validate()
 }
