@@ -1,0 +1,168 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/berth-registry/berth/internal/api"
+	"github.com/berth-registry/berth/internal/audit"
+	"github.com/berth-registry/berth/internal/auth"
+	"github.com/berth-registry/berth/internal/config"
+	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/meta/sqlstore"
+	"github.com/berth-registry/berth/internal/registry"
+)
+
+// access is the wiring of access control: the gate in front of /v2 and the
+// token endpoint, and the audit log behind them. Without --auth it holds
+// only the audit sink.
+type access struct {
+	store     meta.AccessStore
+	gate      *auth.Gate
+	authn     *auth.Authenticator
+	sink      *audit.Sink
+	stopPrune context.CancelFunc
+	pruned    chan struct{}
+}
+
+// setupAccess bootstraps the administrator and the library project on first
+// start, loads (or creates) the token key, and starts the audit log.
+func setupAccess(ctx context.Context, cfg config.Config, store meta.AccessStore, log *slog.Logger) (*access, error) {
+	a := &access{store: store, sink: audit.NewSink(store, log), pruned: make(chan struct{})}
+	pctx, cancel := context.WithCancel(context.Background())
+	a.stopPrune = cancel
+	go func() {
+		defer close(a.pruned)
+		audit.Prune(pctx, store, time.Duration(cfg.Auth.AuditRetentionDays)*24*time.Hour, 6*time.Hour, log)
+	}()
+	if !cfg.Auth.Enabled {
+		return a, nil
+	}
+	if err := bootstrap(ctx, store, log); err != nil {
+		a.close()
+		return nil, err
+	}
+	keyPath := cfg.Auth.TokenKey
+	if keyPath == "" {
+		keyPath = filepath.Join(cfg.DataDir, "token.key")
+	}
+	key, err := auth.LoadOrCreateKey(keyPath)
+	if err != nil {
+		a.close()
+		return nil, fmt.Errorf("token key: %w", err)
+	}
+	a.authn = &auth.Authenticator{
+		Store: store,
+		Limiter: auth.NewLimiter(auth.LimiterConfig{SlowAfter: cfg.Auth.LoginSlowAfter, LockAfter: cfg.Auth.LoginLockAfter,
+			Window: cfg.Auth.LoginLockout, Lockout: cfg.Auth.LoginLockout, MaxDelay: 5 * time.Second}),
+		OnLogin: func(ctx context.Context, name, remote string, ok bool) {
+			a.sink.Record(meta.AuditRecord{Username: name, Remote: remote, Operation: "login", ResourceType: "user", Resource: name, Success: ok})
+		},
+	}
+	a.gate = &auth.Gate{
+		Auth:               a.authn,
+		Tokens:             auth.NewTokenService(key, "berth", cfg.Auth.TokenService, cfg.Auth.TokenTTL),
+		Realm:              cfg.Auth.TokenRealm,
+		AutoCreateProjects: cfg.Auth.AutoCreateProjects,
+	}
+	return a, nil
+}
+
+// bootstrap creates the administrator (password from BERTH_ADMIN_PASSWORD,
+// or generated and printed once; only its hash is stored) and the public
+// library project, if they do not exist yet.
+func bootstrap(ctx context.Context, store meta.AccessStore, log *slog.Logger) error {
+	admin, err := store.GetUserByName(ctx, "admin")
+	if errors.Is(err, meta.ErrNotFound) {
+		pw := os.Getenv("BERTH_ADMIN_PASSWORD")
+		generated := pw == ""
+		if generated {
+			pw = auth.NewSecret(20)
+		}
+		hash, err := auth.HashPassword(pw)
+		if err != nil {
+			return fmt.Errorf("BERTH_ADMIN_PASSWORD: %w", err)
+		}
+		admin = &meta.User{Username: "admin", PasswordHash: hash, SysAdmin: true, Realname: "system admin"}
+		if err := store.CreateUser(ctx, admin); err != nil && !errors.Is(err, meta.ErrConflict) {
+			return err
+		}
+		if generated {
+			// Printed once, on the terminal, never into the structured log.
+			fmt.Fprintf(os.Stderr, "\nberth: created user \"admin\" with password %s\n"+
+				"berth: it is shown only now; change it, or set BERTH_ADMIN_PASSWORD before the first start\n\n", pw)
+		}
+		log.Info("created the administrator account", "user", "admin", "password_from_env", !generated)
+		if admin, err = store.GetUserByName(ctx, "admin"); err != nil {
+			return err
+		}
+	} else if err != nil {
+		return err
+	}
+	if _, err := store.GetProjectByName(ctx, "library"); errors.Is(err, meta.ErrNotFound) {
+		err := store.CreateProject(ctx, &meta.Project{Name: "library", Public: true, OwnerID: admin.ID})
+		if err != nil && !errors.Is(err, meta.ErrConflict) {
+			return err
+		}
+	} else if err != nil {
+		return err
+	}
+	return nil
+}
+
+// mountAPI serves the management API (/api/v2.0) and its login endpoints
+// (/c/) on mux. Without --auth there are no accounts to manage: nothing is
+// mounted.
+func (a *access) mountAPI(mux *http.ServeMux, cfg config.Config, store *sqlstore.Store, log *slog.Logger) error {
+	if a.authn == nil {
+		return nil
+	}
+	keyPath := cfg.Auth.SessionKey
+	if keyPath == "" {
+		keyPath = filepath.Join(cfg.DataDir, "session.key")
+	}
+	key, err := api.LoadOrCreateSessionKey(keyPath)
+	if err != nil {
+		return err
+	}
+	h := api.New(api.Options{Access: a.store, Store: store, Catalog: store, Auth: a.authn, Audit: a.sink.Record,
+		SessionKey: key, Version: Version, Logger: log})
+	mux.Handle(api.Prefix+"/", h)
+	mux.Handle("/c/", h)
+	return nil
+}
+
+// authorizer is the registry's Authorizer: nil (open) without --auth.
+func (a *access) authorizer() registry.Authorizer {
+	if a.gate == nil {
+		return nil
+	}
+	return a.gate
+}
+
+// auditRegistry records a registry operation with the caller and address.
+func (a *access) auditRegistry(req *http.Request, operation, resourceType, repo, ref string) {
+	a.sink.Record(meta.AuditRecord{
+		Username: auth.FromContext(req.Context()).Name, Remote: req.RemoteAddr, Operation: operation,
+		ResourceType: resourceType, Resource: repo + refSeparator(ref) + ref, Project: auth.ProjectOf(repo), Success: true,
+	})
+}
+
+func refSeparator(ref string) string {
+	if len(ref) > 7 && ref[:7] == "sha256:" || len(ref) > 7 && ref[:7] == "sha512:" {
+		return "@"
+	}
+	return ":"
+}
+
+func (a *access) close() {
+	a.stopPrune()
+	<-a.pruned
+	a.sink.Close()
+}
