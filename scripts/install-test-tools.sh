@@ -88,4 +88,18 @@ if [ "$what" = all ] || [ "$what" = go ]; then
     go_install $spec
   done
 fi
+# PostgreSQL 15 (Debian package) for the PostgreSQL metadata store tests:
+# test/pgserver runs initdb and pg_ctl from /usr/lib/postgresql/15/bin to
+# start throwaway servers on 127.0.0.1 (the cluster the package may create
+# and start is not used). Self-contained: needs root only when missing.
+if [ "$what" = all ] || [ "$what" = apt ]; then
+  PG_BIN=/usr/lib/postgresql/15/bin
+  if [ ! -x "$PG_BIN/initdb" ]; then
+    if [ "$(id -u)" != 0 ]; then echo "PostgreSQL 15 missing and not root: apt-get install postgresql" >&2; exit 1; fi
+    echo "installing PostgreSQL 15 (postgresql)"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+    [ -x "$PG_BIN/initdb" ] || { echo "postgresql installed, but not version 15 ($PG_BIN/initdb missing)" >&2; exit 1; }
+  fi
+fi
 echo "tools ready in $TOOLS/bin: $(ls "$TOOLS/bin" | tr '\n' ' ')"

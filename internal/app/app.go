@@ -15,9 +15,9 @@ import (
 	"time"
 
 	"github.com/berth-registry/berth/internal/accesslog"
+	"github.com/berth-registry/berth/internal/auth"
 	blobfs "github.com/berth-registry/berth/internal/blob/fs"
 	"github.com/berth-registry/berth/internal/config"
-	"github.com/berth-registry/berth/internal/meta/sqlstore"
 	"github.com/berth-registry/berth/internal/registry"
 )
 
@@ -52,7 +52,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	}
 	defer unlock()
 
-	metaStore, err := sqlstore.OpenSQLite(ctx, filepath.Join(cfg.DataDir, "meta.db"))
+	metaStore, err := openMeta(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -61,12 +61,19 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if err != nil {
 		return err
 	}
+	acc, err := setupAccess(ctx, cfg, metaStore, log)
+	if err != nil {
+		return err
+	}
+	defer acc.close()
 	reg := registry.New(metaStore, blobStore, registry.Options{
 		MaxManifestSize: cfg.MaxManifestSize,
 		MaxBlobSize:     cfg.MaxBlobSize,
 		DeleteEnabled:   cfg.DeleteEnabled,
 		UploadTTL:       cfg.UploadTTL,
 		Logger:          log,
+		Authorizer:      acc.authorizer(),
+		Audit:           acc.auditRegistry,
 	})
 	// We hold the data directory lock, so upload bytes without a session
 	// can only be leftovers of a crash: remove them all now.
@@ -79,6 +86,12 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	mux := http.NewServeMux()
 	mux.Handle("/v2/", reg)
 	mux.Handle("/v2", reg)
+	if acc.gate != nil {
+		mux.HandleFunc(auth.TokenPath, acc.gate.ServeToken)
+	}
+	if err := acc.mountAPI(mux, cfg, metaStore, log); err != nil {
+		return err
+	}
 	mux.HandleFunc("/livez", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
@@ -94,16 +107,23 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if err != nil {
 		return err
 	}
+	tlsConfig, stopTLS, err := startTLS(cfg, ln.Addr(), log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer stopTLS()
 	srv := &http.Server{
 		Handler:           accesslog.Middleware(mux, log, cfg.AccessLog),
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
+		TLSConfig:         tlsConfig,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
-	log.Info("berth listening", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "version", Version,
+	go func() { serveErr <- serve(srv, ln) }()
+	log.Info("berth listening", "addr", ln.Addr().String(), "tls", tlsMode(cfg), "data_dir", cfg.DataDir, "version", Version,
 		"startup", time.Since(start).String())
 	if ready != nil {
 		ready(ln.Addr().String())

@@ -11,6 +11,7 @@ type Auth struct {
 	Enabled            bool
 	TokenTTL           time.Duration
 	TokenKey           string
+	SessionKey         string
 	TokenRealm         string
 	TokenService       string
 	AutoCreateProjects bool
@@ -32,6 +33,7 @@ func (a *Auth) flags(fs *flag.FlagSet) {
 	fs.BoolVar(&a.Enabled, "auth", a.Enabled, "require authentication and enforce project roles (false: anyone may push and pull)")
 	fs.DurationVar(&a.TokenTTL, "token-ttl", a.TokenTTL, "lifetime of registry tokens from /service/token")
 	fs.StringVar(&a.TokenKey, "token-key", a.TokenKey, "PEM EC key that signs tokens (default DATA_DIR/token.key, created on first start; share it between replicas)")
+	fs.StringVar(&a.SessionKey, "session-key", a.SessionKey, "hex key file that signs API login sessions and CSRF tokens (default DATA_DIR/session.key, created on first start; share it between replicas)")
 	fs.StringVar(&a.TokenRealm, "token-realm", a.TokenRealm, "token endpoint URL announced to clients (default: derived from each request's Host)")
 	fs.StringVar(&a.TokenService, "token-service", a.TokenService, "service name in tokens and challenges")
 	fs.BoolVar(&a.AutoCreateProjects, "auto-create-projects", a.AutoCreateProjects, "let a system administrator's push create a missing project")

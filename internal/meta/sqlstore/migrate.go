@@ -44,43 +44,61 @@ func loadMigrations(dialect string) ([]migration, error) {
 	return out, nil
 }
 
-// migrate applies pending migrations, each in its own transaction together
-// with its schema_migrations row, so the schema is never half-applied. On
-// SQLite the writer connection's BEGIN IMMEDIATE serializes concurrent
-// starters.
-func migrate(ctx context.Context, db *sql.DB, dialect string) error {
-	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
-		return fmt.Errorf("migrations table: %w", err)
-	}
-	ms, err := loadMigrations(dialect)
+// migrate applies the dialect's pending migrations.
+func migrate(ctx context.Context, db *sql.DB, d *dialect) error {
+	ms, err := loadMigrations(d.name)
 	if err != nil {
 		return err
 	}
-	for _, m := range ms {
-		tx, err := db.BeginTx(ctx, nil)
+	return applyMigrations(ctx, db, d, ms)
+}
+
+// applyMigrations applies each migration not yet recorded in
+// schema_migrations in its own transaction, together with its record, so
+// the schema is never half-applied. Each transaction first takes the
+// dialect's migration lock (PostgreSQL: an advisory lock; SQLite: BEGIN
+// IMMEDIATE on the writer connection), then checks the record, so several
+// processes starting at once on a new database apply each migration once.
+func applyMigrations(ctx context.Context, db *sql.DB, d *dialect, ms []migration) error {
+	b := &binder{d: d}
+	locked := func(fn func(tx tx) error) error {
+		t, err := db.BeginTx(ctx, nil)
 		if err != nil {
 			return err
 		}
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, m.version).Scan(&n); err != nil {
-			tx.Rollback()
+		tx := tx{tx: t, b: b}
+		if d.lockMigrations != "" {
+			if _, err := tx.exec(ctx, d.lockMigrations); err != nil {
+				t.Rollback()
+				return fmt.Errorf("migration lock: %w", err)
+			}
+		}
+		if err := fn(tx); err != nil {
+			t.Rollback()
 			return err
 		}
-		if n > 0 {
-			tx.Rollback()
-			continue
-		}
-		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("migration %s: %w", m.name, err)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
-			m.version, m.name, time.Now().UnixMilli()); err != nil {
-			tx.Rollback()
+		return t.Commit()
+	}
+	if err := locked(func(tx tx) error {
+		_, err := tx.exec(ctx, d.migrationsTable)
+		return err
+	}); err != nil {
+		return fmt.Errorf("migrations table: %w", err)
+	}
+	for _, m := range ms {
+		err := locked(func(tx tx) error {
+			var n int
+			if err := tx.queryRow(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, m.version).Scan(&n); err != nil || n > 0 {
+				return err
+			}
+			if _, err := tx.exec(ctx, m.sql); err != nil {
+				return err
+			}
+			_, err := tx.exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
+				m.version, m.name, time.Now().UnixMilli())
 			return err
-		}
-		if err := tx.Commit(); err != nil {
+		})
+		if err != nil {
 			return fmt.Errorf("migration %s: %w", m.name, err)
 		}
 	}

@@ -12,6 +12,14 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
+// sqliteDialect: ? placeholders; one writer connection whose BEGIN
+// IMMEDIATE serializes writers (and migrations), so no row locks are needed.
+var sqliteDialect = &dialect{
+	name: "sqlite",
+	migrationsTable: `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`,
+}
+
 // OpenSQLite opens (creating and migrating if needed) a SQLite database
 // file. Writes go through one connection with BEGIN IMMEDIATE, so writers
 // queue on the database lock instead of failing with SQLITE_BUSY; reads use
@@ -31,7 +39,7 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxIdleTime(0)
-	if err := migrate(ctx, w, "sqlite"); err != nil {
+	if err := migrate(ctx, w, sqliteDialect); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("sqlite %s: %w", path, err)
 	}
@@ -44,7 +52,7 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 	r.SetMaxOpenConns(readers)
 	r.SetMaxIdleConns(readers)
 	r.SetConnMaxIdleTime(0)
-	s, err := newStore(ctx, w, r)
+	s, err := newStore(ctx, sqliteDialect, w, r, 0)
 	if err != nil {
 		w.Close()
 		r.Close()

@@ -51,14 +51,14 @@ func appliedMigrations(t *testing.T, s *Store) []int {
 	return vs
 }
 
-func wantMigrations(t *testing.T) []int {
+func wantMigrations(t *testing.T, dialect string) []int {
 	t.Helper()
-	ms, err := loadMigrations("sqlite")
+	ms, err := loadMigrations(dialect)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(ms) == 0 {
-		t.Fatal("no sqlite migrations embedded")
+		t.Fatalf("no %s migrations embedded", dialect)
 	}
 	var vs []int
 	for _, m := range ms {
@@ -94,7 +94,7 @@ func TestSQLiteReopenKeepsData(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	want := wantMigrations(t)
+	want := wantMigrations(t, "sqlite")
 	for round := range 2 {
 		s = openSQLite(t, path)
 		if got := appliedMigrations(t, s); !reflect.DeepEqual(got, want) {
@@ -115,7 +115,7 @@ func TestSQLiteReopenKeepsData(t *testing.T) {
 			t.Fatalf("round %d: Tags = %q, %v", round, tags, err)
 		}
 		// Running the migrations again on an up-to-date database is a no-op.
-		if err := migrate(ctx, s.w, "sqlite"); err != nil {
+		if err := migrate(ctx, s.w, sqliteDialect); err != nil {
 			t.Fatalf("round %d: migrate again: %v", round, err)
 		}
 		if got := appliedMigrations(t, s); !reflect.DeepEqual(got, want) {
@@ -131,25 +131,37 @@ func TestSQLiteReopenKeepsData(t *testing.T) {
 // migrate it; every migration must be applied exactly once.
 func TestSQLiteConcurrentOpen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "meta.db")
-	const n = 4
+	openConcurrently(t, "sqlite", 4, func() (*Store, error) { return OpenSQLite(context.Background(), path) })
+}
+
+// openConcurrently opens n stores on one new database at once; every open
+// must succeed, apply each migration exactly once between them, and give a
+// working store. The stores are closed when t ends.
+func openConcurrently(t *testing.T, dialect string, n int, open func() (*Store, error)) []*Store {
+	t.Helper()
 	stores := make([]*Store, n)
 	errs := make([]error, n)
+	start := make(chan struct{})
 	var wg sync.WaitGroup
 	for i := range n {
-		wg.Go(func() { stores[i], errs[i] = OpenSQLite(context.Background(), path) })
+		wg.Go(func() {
+			<-start
+			stores[i], errs[i] = open()
+		})
 	}
+	close(start)
 	wg.Wait()
 	for i, err := range errs {
 		if err != nil {
-			t.Errorf("OpenSQLite %d: %v", i, err)
+			t.Errorf("open %d: %v", i, err)
 			continue
 		}
-		defer stores[i].Close()
+		t.Cleanup(func() { stores[i].Close() })
 	}
 	if t.Failed() {
-		return
+		t.FailNow()
 	}
-	if got, want := appliedMigrations(t, stores[0]), wantMigrations(t); !reflect.DeepEqual(got, want) {
+	if got, want := appliedMigrations(t, stores[0]), wantMigrations(t, dialect); !reflect.DeepEqual(got, want) {
 		t.Fatalf("applied migrations %v, want %v", got, want)
 	}
 	for i, s := range stores {
@@ -157,4 +169,16 @@ func TestSQLiteConcurrentOpen(t *testing.T) {
 			t.Fatalf("store %d: CommitBlob: %v", i, err)
 		}
 	}
+	return stores
+}
+
+func TestAccessSuiteSQLite(t *testing.T) {
+	metatest.RunAccess(t, func(t *testing.T) meta.AccessStore {
+		s, err := OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "meta.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
 }

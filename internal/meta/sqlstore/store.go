@@ -1,6 +1,8 @@
-// Package sqlstore implements meta.Store on SQL databases. The queries are
-// written in the SQL that SQLite and PostgreSQL share; dialect differences
-// live in the Open functions and the migrations directory.
+// Package sqlstore implements meta.Store on SQL databases: SQLite (the
+// embedded default) and PostgreSQL (several replicas sharing one database).
+// The queries are written once, in the SQL both share, with ? placeholders;
+// a dialect (dialect.go) rebinds them and supplies the few differences, and
+// each dialect has its own migrations directory.
 package sqlstore
 
 import (
@@ -9,6 +11,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -21,6 +25,10 @@ import (
 // pool; they may be the same *sql.DB.
 type Store struct {
 	w, r *sql.DB
+	b    *binder
+	// timeout bounds each operation, including the wait for a free pooled
+	// connection; 0: only the caller's context does.
+	timeout time.Duration
 
 	// Prepared read statements of the hot paths (manifest and blob
 	// GET/HEAD, tag pages): parsed once, reused on every pooled connection.
@@ -32,8 +40,8 @@ type Store struct {
 
 var _ meta.Store = (*Store)(nil)
 
-func newStore(ctx context.Context, w, r *sql.DB) (*Store, error) {
-	s := &Store{w: w, r: r}
+func newStore(ctx context.Context, d *dialect, w, r *sql.DB, timeout time.Duration) (*Store, error) {
+	s := &Store{w: w, r: r, b: &binder{d: d}, timeout: timeout}
 	for _, p := range []struct {
 		st **sql.Stmt
 		q  string
@@ -48,7 +56,7 @@ func newStore(ctx context.Context, w, r *sql.DB) (*Store, error) {
 			WHERE rb.repo = ? AND rb.digest = ?`},
 		{&s.stTagsPage, `SELECT name FROM tags WHERE repo = ? AND name > ? ORDER BY name LIMIT ?`},
 	} {
-		st, err := r.PrepareContext(ctx, p.q)
+		st, err := r.PrepareContext(ctx, s.b.bind(p.q))
 		if err != nil {
 			return nil, fmt.Errorf("prepare %q: %w", p.q, err)
 		}
@@ -59,7 +67,7 @@ func newStore(ctx context.Context, w, r *sql.DB) (*Store, error) {
 
 // Ping implements meta.Store.
 func (s *Store) Ping(ctx context.Context) error {
-	if err := s.w.PingContext(ctx); err != nil {
+	if err := s.w.PingContext(ctx); err != nil || s.r == s.w {
 		return err
 	}
 	return s.r.PingContext(ctx)
@@ -76,26 +84,75 @@ func (s *Store) Close() error {
 
 func now() int64 { return time.Now().UnixMilli() }
 
-// inTx runs fn in a write transaction.
-func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
+// bound applies the store's timeout to an operation. On PostgreSQL it is
+// what turns an exhausted pool into a bounded wait: database/sql queues a
+// request for a connection until its context ends.
+func (s *Store) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if s.timeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, s.timeout)
+}
+
+// Statements outside a transaction, rebound for the dialect.
+func (s *Store) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return s.w.ExecContext(ctx, s.b.bind(q), args...)
+}
+
+func (s *Store) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	return s.r.QueryRowContext(ctx, s.b.bind(q), args...)
+}
+
+func (s *Store) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return s.r.QueryContext(ctx, s.b.bind(q), args...)
+}
+
+// maxTxAttempts bounds how often inTx runs a transaction that failed with
+// a retryable error (PostgreSQL: serialization failure, deadlock).
+const maxTxAttempts = 5
+
+// inTx runs fn in a write transaction, again (after a short random pause)
+// when the database says the transaction may simply be retried. fn must
+// have no effects outside the transaction.
+func (s *Store) inTx(ctx context.Context, fn func(tx tx) error) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	for attempt := 1; ; attempt++ {
+		err := s.tryTx(ctx, fn)
+		if err == nil || attempt == maxTxAttempts || s.b.d.retryable == nil || !s.b.d.retryable(err) {
+			return err
+		}
+		pause := time.NewTimer(time.Duration(rand.Int64N(int64(attempt) * int64(5*time.Millisecond))))
+		select {
+		case <-ctx.Done():
+			pause.Stop()
+			return err
+		case <-pause.C:
+		}
+	}
+}
+
+func (s *Store) tryTx(ctx context.Context, fn func(tx tx) error) error {
+	sqlTx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
+	if err := fn(tx{tx: sqlTx, b: s.b}); err != nil {
+		sqlTx.Rollback()
 		return err
 	}
-	return tx.Commit()
+	return sqlTx.Commit()
 }
 
-func ensureRepo(ctx context.Context, tx *sql.Tx, repo string) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO repositories (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`, repo, now())
+func ensureRepo(ctx context.Context, tx tx, repo string) error {
+	_, err := tx.exec(ctx, `INSERT INTO repositories (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`, repo, now())
 	return err
 }
 
 // BlobSize implements meta.Store.
 func (s *Store) BlobSize(ctx context.Context, repo string, d digest.Digest) (int64, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	var size int64
 	err := s.stBlobSize.QueryRowContext(ctx, repo, string(d)).Scan(&size)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -104,19 +161,19 @@ func (s *Store) BlobSize(ctx context.Context, repo string, d digest.Digest) (int
 	return size, err
 }
 
-func linkBlob(ctx context.Context, tx *sql.Tx, repo string, d digest.Digest) error {
+func linkBlob(ctx context.Context, tx tx, repo string, d digest.Digest) error {
 	if err := ensureRepo(ctx, tx, repo); err != nil {
 		return err
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO repository_blobs (repo, digest, created_at) VALUES (?, ?, ?)
+	_, err := tx.exec(ctx, `INSERT INTO repository_blobs (repo, digest, created_at) VALUES (?, ?, ?)
 		ON CONFLICT (repo, digest) DO NOTHING`, repo, string(d), now())
 	return err
 }
 
 // CommitBlob implements meta.Store.
 func (s *Store) CommitBlob(ctx context.Context, repo string, d digest.Digest, size int64, uploadID string) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO blobs (digest, size, created_at) VALUES (?, ?, ?)
+	return s.inTx(ctx, func(tx tx) error {
+		if _, err := tx.exec(ctx, `INSERT INTO blobs (digest, size, created_at) VALUES (?, ?, ?)
 			ON CONFLICT (digest) DO NOTHING`, string(d), size, now()); err != nil {
 			return err
 		}
@@ -124,7 +181,7 @@ func (s *Store) CommitBlob(ctx context.Context, repo string, d digest.Digest, si
 			return err
 		}
 		if uploadID != "" {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM uploads WHERE id = ?`, uploadID); err != nil {
+			if _, err := tx.exec(ctx, `DELETE FROM uploads WHERE id = ?`, uploadID); err != nil {
 				return err
 			}
 		}
@@ -132,17 +189,20 @@ func (s *Store) CommitBlob(ctx context.Context, repo string, d digest.Digest, si
 	})
 }
 
-// MountBlob implements meta.Store.
+// MountBlob implements meta.Store. On PostgreSQL the source link is locked
+// until commit, so a concurrent unlink of it waits for the mount instead of
+// slipping in between its read and write; a mount from any repository locks
+// the blob row (which garbage collection must lock to delete it).
 func (s *Store) MountBlob(ctx context.Context, repo, from string, d digest.Digest) (int64, error) {
 	var size int64
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx tx) error {
 		var err error
 		if from != "" {
-			err = tx.QueryRowContext(ctx, `SELECT b.size FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest
-				WHERE rb.repo = ? AND rb.digest = ?`, from, string(d)).Scan(&size)
+			err = tx.queryRow(ctx, tx.forShare(`SELECT b.size FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest
+				WHERE rb.repo = ? AND rb.digest = ?`), from, string(d)).Scan(&size)
 		} else {
-			err = tx.QueryRowContext(ctx, `SELECT b.size FROM blobs b WHERE b.digest = ?
-				AND EXISTS (SELECT 1 FROM repository_blobs rb WHERE rb.digest = b.digest)`, string(d)).Scan(&size)
+			err = tx.queryRow(ctx, tx.forShare(`SELECT b.size FROM blobs b WHERE b.digest = ?
+				AND EXISTS (SELECT 1 FROM repository_blobs rb WHERE rb.digest = b.digest)`), string(d)).Scan(&size)
 		}
 		if errors.Is(err, sql.ErrNoRows) {
 			return meta.ErrBlobNotFound
@@ -157,7 +217,9 @@ func (s *Store) MountBlob(ctx context.Context, repo, from string, d digest.Diges
 
 // UnlinkBlob implements meta.Store.
 func (s *Store) UnlinkBlob(ctx context.Context, repo string, d digest.Digest) error {
-	res, err := s.w.ExecContext(ctx, `DELETE FROM repository_blobs WHERE repo = ? AND digest = ?`, repo, string(d))
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	res, err := s.exec(ctx, `DELETE FROM repository_blobs WHERE repo = ? AND digest = ?`, repo, string(d))
 	if err != nil {
 		return err
 	}
@@ -169,17 +231,21 @@ func (s *Store) UnlinkBlob(ctx context.Context, repo string, d digest.Digest) er
 
 // CreateUpload implements meta.Store.
 func (s *Store) CreateUpload(ctx context.Context, u meta.Upload) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	t := now()
-	_, err := s.w.ExecContext(ctx, `INSERT INTO uploads (id, repo, received, hash_state, created_at, updated_at)
+	_, err := s.exec(ctx, `INSERT INTO uploads (id, repo, received, hash_state, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?)`, u.ID, u.Repo, u.Offset, u.HashState, t, t)
 	return err
 }
 
 // GetUpload implements meta.Store.
 func (s *Store) GetUpload(ctx context.Context, repo, id string) (meta.Upload, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	u := meta.Upload{ID: id}
 	var created, updated int64
-	err := s.r.QueryRowContext(ctx, `SELECT repo, received, hash_state, created_at, updated_at FROM uploads WHERE id = ?`, id).
+	err := s.queryRow(ctx, `SELECT repo, received, hash_state, created_at, updated_at FROM uploads WHERE id = ?`, id).
 		Scan(&u.Repo, &u.Offset, &u.HashState, &created, &updated)
 	if errors.Is(err, sql.ErrNoRows) || err == nil && u.Repo != repo {
 		return meta.Upload{}, meta.ErrUploadNotFound
@@ -188,9 +254,14 @@ func (s *Store) GetUpload(ctx context.Context, repo, id string) (meta.Upload, er
 	return u, err
 }
 
-// AdvanceUpload implements meta.Store.
+// AdvanceUpload implements meta.Store. The compare-and-set is one UPDATE:
+// on PostgreSQL a concurrent UPDATE of the row waits for the first to
+// commit and then re-checks received against the new row, so exactly one
+// of several racing advances wins, as with SQLite's single writer.
 func (s *Store) AdvanceUpload(ctx context.Context, id string, from, to int64, hashState []byte) error {
-	res, err := s.w.ExecContext(ctx, `UPDATE uploads SET received = ?, hash_state = ?, updated_at = ? WHERE id = ? AND received = ?`,
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	res, err := s.exec(ctx, `UPDATE uploads SET received = ?, hash_state = ?, updated_at = ? WHERE id = ? AND received = ?`,
 		to, hashState, now(), id, from)
 	if err != nil {
 		return err
@@ -203,7 +274,9 @@ func (s *Store) AdvanceUpload(ctx context.Context, id string, from, to int64, ha
 
 // DeleteUpload implements meta.Store.
 func (s *Store) DeleteUpload(ctx context.Context, id string) error {
-	res, err := s.w.ExecContext(ctx, `DELETE FROM uploads WHERE id = ?`, id)
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	res, err := s.exec(ctx, `DELETE FROM uploads WHERE id = ?`, id)
 	if err != nil {
 		return err
 	}
@@ -215,14 +288,18 @@ func (s *Store) DeleteUpload(ctx context.Context, id string) error {
 
 // UploadExists implements meta.Store.
 func (s *Store) UploadExists(ctx context.Context, id string) (bool, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	var n int
-	err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM uploads WHERE id = ?`, id).Scan(&n)
+	err := s.queryRow(ctx, `SELECT COUNT(*) FROM uploads WHERE id = ?`, id).Scan(&n)
 	return n > 0, err
 }
 
 // StaleUploads implements meta.Store.
 func (s *Store) StaleUploads(ctx context.Context, before time.Time, limit int) ([]meta.Upload, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT id, repo, received, created_at, updated_at FROM uploads
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	rows, err := s.query(ctx, `SELECT id, repo, received, created_at, updated_at FROM uploads
 		WHERE updated_at < ? ORDER BY updated_at LIMIT ?`, before.UnixMilli(), limit)
 	if err != nil {
 		return nil, err
@@ -241,14 +318,17 @@ func (s *Store) StaleUploads(ctx context.Context, before time.Time, limit int) (
 	return out, rows.Err()
 }
 
-// checkRef verifies inside tx that ref exists in repo with its size.
-func checkRef(ctx context.Context, tx *sql.Tx, repo string, ref oci.Ref) error {
+// checkRef verifies inside tx that ref exists in repo with its size, and
+// locks what it found until commit: a concurrent UnlinkBlob or
+// DeleteManifest of the referenced content waits for this transaction, so
+// a manifest is never committed referencing something already gone.
+func checkRef(ctx context.Context, tx tx, repo string, ref oci.Ref) error {
 	q := `SELECT b.size FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest WHERE rb.repo = ? AND rb.digest = ?`
 	if ref.Kind == oci.RefManifest {
 		q = `SELECT size FROM manifests WHERE repo = ? AND digest = ?`
 	}
 	var size int64
-	err := tx.QueryRowContext(ctx, q, repo, string(ref.Digest)).Scan(&size)
+	err := tx.queryRow(ctx, tx.forShare(q), repo, string(ref.Digest)).Scan(&size)
 	if errors.Is(err, sql.ErrNoRows) {
 		return &meta.MissingRefError{Ref: ref, ActualSize: -1}
 	}
@@ -274,7 +354,12 @@ func (s *Store) PutManifest(ctx context.Context, m *meta.Manifest, tags []string
 	if m.Subject != "" {
 		subject = string(m.Subject)
 	}
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	// Tag rows are locked in name order, so concurrent pushes of several
+	// tags cannot deadlock each other on PostgreSQL.
+	if !slices.IsSorted(tags) {
+		tags = slices.Sorted(slices.Values(tags))
+	}
+	return s.inTx(ctx, func(tx tx) error {
 		for _, ref := range m.Refs {
 			if err := checkRef(ctx, tx, m.Repo, ref); err != nil {
 				return err
@@ -284,16 +369,13 @@ func (s *Store) PutManifest(ctx context.Context, m *meta.Manifest, tags []string
 			return err
 		}
 		t := now()
-		res, err := tx.ExecContext(ctx, `INSERT INTO manifests
-			(repo, digest, media_type, artifact_type, subject, annotations, size, body, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (repo, digest) DO NOTHING`,
-			m.Repo, string(m.Digest), m.MediaType, m.ArtifactType, subject, annotations, m.Size, m.Body, t)
+		inserted, err := insertManifest(ctx, tx, m, subject, annotations, t)
 		if err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n > 0 {
+		if inserted {
 			for _, ref := range m.Refs {
-				if _, err := tx.ExecContext(ctx, `INSERT INTO manifest_refs (repo, manifest, ref, kind) VALUES (?, ?, ?, ?)
+				if _, err := tx.exec(ctx, `INSERT INTO manifest_refs (repo, manifest, ref, kind) VALUES (?, ?, ?, ?)
 					ON CONFLICT (repo, manifest, ref) DO NOTHING`, m.Repo, string(m.Digest), string(ref.Digest), int(ref.Kind)); err != nil {
 					return err
 				}
@@ -308,10 +390,32 @@ func (s *Store) PutManifest(ctx context.Context, m *meta.Manifest, tags []string
 	})
 }
 
+// insertManifest inserts m unless it is already stored, and reports whether
+// it did. An existing row is locked until commit — ON CONFLICT DO UPDATE
+// locks the row it conflicts with even when its WHERE is false, and
+// updates nothing — so on PostgreSQL a concurrent DeleteManifest waits for
+// this transaction instead of removing the manifest between here and
+// commit, which would leave the tags set below pointing at nothing. The
+// statement is atomic: a row being deleted meanwhile makes it wait and then
+// insert. (SQLite: writers are serialized anyway; nothing changes.)
+func insertManifest(ctx context.Context, tx tx, m *meta.Manifest, subject any, annotations []byte, t int64) (bool, error) {
+	res, err := tx.exec(ctx, `INSERT INTO manifests
+		(repo, digest, media_type, artifact_type, subject, annotations, size, body, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (repo, digest) DO UPDATE SET created_at = manifests.created_at WHERE false`,
+		m.Repo, string(m.Digest), m.MediaType, m.ArtifactType, subject, annotations, m.Size, m.Body, t)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
+}
+
 // setTag points tag at d, recording the change in tag_history only when the
-// tag actually moves.
-func setTag(ctx context.Context, tx *sql.Tx, repo, tag string, d digest.Digest, t int64) error {
-	res, err := tx.ExecContext(ctx, `INSERT INTO tags (repo, name, digest, updated_at) VALUES (?, ?, ?, ?)
+// tag actually moves. The upsert locks the tag row, so concurrent moves of
+// one tag are serialized and each records its own history row.
+func setTag(ctx context.Context, tx tx, repo, tag string, d digest.Digest, t int64) error {
+	res, err := tx.exec(ctx, `INSERT INTO tags (repo, name, digest, updated_at) VALUES (?, ?, ?, ?)
 		ON CONFLICT (repo, name) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at
 		WHERE tags.digest <> excluded.digest`, repo, tag, string(d), t)
 	if err != nil {
@@ -320,13 +424,19 @@ func setTag(ctx context.Context, tx *sql.Tx, repo, tag string, d digest.Digest, 
 	if n, _ := res.RowsAffected(); n == 0 {
 		return nil
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO tag_history (repo, name, digest, action, at) VALUES (?, ?, ?, 'set', ?)`,
-		repo, tag, string(d), t)
+	return addTagHistory(ctx, tx, repo, tag, string(d), "set", t)
+}
+
+func addTagHistory(ctx context.Context, tx tx, repo, tag, d, action string, t int64) error {
+	_, err := tx.exec(ctx, `INSERT INTO tag_history (repo, name, digest, action, at) VALUES (?, ?, ?, ?, ?)`,
+		repo, tag, d, action, t)
 	return err
 }
 
 // GetManifest implements meta.Store.
 func (s *Store) GetManifest(ctx context.Context, repo, ref string, withBody bool) (*meta.Manifest, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	var st *sql.Stmt
 	switch byDigest := oci.IsDigest(ref); {
 	case byDigest && withBody:
@@ -355,48 +465,56 @@ func (s *Store) GetManifest(ctx context.Context, repo, ref string, withBody bool
 	return m, nil
 }
 
-// DeleteManifest implements meta.Store.
+// DeleteManifest implements meta.Store. The tags removed are the ones the
+// DELETE itself returns, so tag_history records exactly those even if a
+// concurrent push moves one of them away meanwhile.
 func (s *Store) DeleteManifest(ctx context.Context, repo string, d digest.Digest) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM manifests WHERE repo = ? AND digest = ?`, repo, string(d))
+	return s.inTx(ctx, func(tx tx) error {
+		res, err := tx.exec(ctx, `DELETE FROM manifests WHERE repo = ? AND digest = ?`, repo, string(d))
 		if err != nil {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			return meta.ErrManifestNotFound
 		}
+		rows, err := tx.query(ctx, `DELETE FROM tags WHERE repo = ? AND digest = ? RETURNING name`, repo, string(d))
+		if err != nil {
+			return err
+		}
+		names, err := scanStrings(rows, 16)
+		if err != nil {
+			return err
+		}
 		t := now()
-		if _, err := tx.ExecContext(ctx, `INSERT INTO tag_history (repo, name, digest, action, at)
-			SELECT repo, name, digest, 'delete', ? FROM tags WHERE repo = ? AND digest = ?`, t, repo, string(d)); err != nil {
-			return err
+		for _, name := range names {
+			if err := addTagHistory(ctx, tx, repo, name, string(d), "delete", t); err != nil {
+				return err
+			}
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM tags WHERE repo = ? AND digest = ?`, repo, string(d)); err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM manifest_refs WHERE repo = ? AND manifest = ?`, repo, string(d))
+		_, err = tx.exec(ctx, `DELETE FROM manifest_refs WHERE repo = ? AND manifest = ?`, repo, string(d))
 		return err
 	})
 }
 
 // DeleteTag implements meta.Store.
 func (s *Store) DeleteTag(ctx context.Context, repo, tag string) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(tx tx) error {
 		var d string
-		err := tx.QueryRowContext(ctx, `DELETE FROM tags WHERE repo = ? AND name = ? RETURNING digest`, repo, tag).Scan(&d)
+		err := tx.queryRow(ctx, `DELETE FROM tags WHERE repo = ? AND name = ? RETURNING digest`, repo, tag).Scan(&d)
 		if errors.Is(err, sql.ErrNoRows) {
 			return meta.ErrTagNotFound
 		}
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO tag_history (repo, name, digest, action, at) VALUES (?, ?, ?, 'delete', ?)`,
-			repo, tag, d, now())
-		return err
+		return addTagHistory(ctx, tx, repo, tag, d, "delete", now())
 	})
 }
 
 // Tags implements meta.Store.
 func (s *Store) Tags(ctx context.Context, repo, last string, n int) ([]string, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	rows, err := s.stTagsPage.QueryContext(ctx, repo, last, n)
 	if err != nil {
 		return nil, err
@@ -407,7 +525,7 @@ func (s *Store) Tags(ctx context.Context, repo, last string, n int) ([]string, e
 	}
 	// An empty page: tell an unknown repository from one without tags.
 	var exists int
-	err = s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM repositories WHERE name = ?`, repo).Scan(&exists)
+	err = s.queryRow(ctx, `SELECT COUNT(*) FROM repositories WHERE name = ?`, repo).Scan(&exists)
 	if err == nil && exists == 0 {
 		err = meta.ErrRepoNotFound
 	}
@@ -416,7 +534,9 @@ func (s *Store) Tags(ctx context.Context, repo, last string, n int) ([]string, e
 
 // Repositories implements meta.Store.
 func (s *Store) Repositories(ctx context.Context, last string, n int) ([]string, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT name FROM repositories WHERE name > ? ORDER BY name LIMIT ?`, last, n)
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	rows, err := s.query(ctx, `SELECT name FROM repositories WHERE name > ? ORDER BY name LIMIT ?`, last, n)
 	if err != nil {
 		return nil, err
 	}
@@ -438,13 +558,15 @@ func scanStrings(rows *sql.Rows, capacity int) ([]string, error) {
 
 // Referrers implements meta.Store.
 func (s *Store) Referrers(ctx context.Context, repo string, d digest.Digest, artifactType string) ([]oci.Descriptor, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	q := `SELECT digest, media_type, size, artifact_type, annotations FROM manifests WHERE repo = ? AND subject = ?`
 	args := []any{repo, string(d)}
 	if artifactType != "" {
 		q += ` AND artifact_type = ?`
 		args = append(args, artifactType)
 	}
-	rows, err := s.r.QueryContext(ctx, q+` ORDER BY digest`, args...)
+	rows, err := s.query(ctx, q+` ORDER BY digest`, args...)
 	if err != nil {
 		return nil, err
 	}

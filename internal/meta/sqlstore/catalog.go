@@ -1,0 +1,236 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/oci"
+)
+
+var _ meta.Catalog = (*Store)(nil)
+
+// notIndexChild keeps manifests that no index in the same repository
+// references: Harbor's "top-level" artifacts.
+const notIndexChild = ` AND NOT EXISTS (SELECT 1 FROM manifest_refs c WHERE c.repo = m.repo AND c.ref = m.digest AND c.kind = 1)`
+
+const repoInfoCols = `r.name, r.created_at,
+	(SELECT COUNT(*) FROM manifests m WHERE m.repo = r.name` + notIndexChild + `),
+	COALESCE((SELECT MAX(m.created_at) FROM manifests m WHERE m.repo = r.name), 0),
+	COALESCE((SELECT MAX(t.updated_at) FROM tags t WHERE t.repo = r.name), 0)`
+
+func scanRepoInfo(row interface{ Scan(...any) error }) (*meta.RepoInfo, error) {
+	var ri meta.RepoInfo
+	var created, pushed, tagged int64
+	if err := row.Scan(&ri.Name, &created, &ri.ArtifactCount, &pushed, &tagged); err != nil {
+		return nil, err
+	}
+	ri.CreatedAt, ri.UpdatedAt = ms2t(created), ms2t(max(created, pushed, tagged))
+	return &ri, nil
+}
+
+func projectPrefix(project string) string { return escapeLike(project) + "/%" }
+
+// ProjectRepositories implements meta.Catalog.
+func (s *Store) ProjectRepositories(ctx context.Context, project, nameLike string, p meta.Page) ([]meta.RepoInfo, int64, error) {
+	cond := ` FROM repositories r WHERE r.name LIKE ? ESCAPE '\' AND r.name LIKE ? ESCAPE '\'`
+	args := []any{projectPrefix(project), "%" + escapeLike(nameLike) + "%"}
+	var total int64
+	if err := s.queryRow(ctx, `SELECT COUNT(*)`+cond, args...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	limit, offset := pageArgs(p)
+	rows, err := s.query(ctx, `SELECT `+repoInfoCols+cond+` ORDER BY r.name LIMIT ? OFFSET ?`, append(args, limit, offset)...)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	out := []meta.RepoInfo{}
+	for rows.Next() {
+		ri, err := scanRepoInfo(rows)
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, *ri)
+	}
+	return out, total, rows.Err()
+}
+
+// RepositoryCount implements meta.Catalog.
+func (s *Store) RepositoryCount(ctx context.Context, project string) (int64, error) {
+	var n int64
+	err := s.queryRow(ctx, `SELECT COUNT(*) FROM repositories WHERE name LIKE ? ESCAPE '\'`, projectPrefix(project)).Scan(&n)
+	return n, err
+}
+
+// Repository implements meta.Catalog.
+func (s *Store) Repository(ctx context.Context, repo string) (*meta.RepoInfo, error) {
+	ri, err := scanRepoInfo(s.queryRow(ctx, `SELECT `+repoInfoCols+` FROM repositories r WHERE r.name = ?`, repo))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, meta.ErrRepoNotFound
+	}
+	return ri, err
+}
+
+const artifactCols = `m.digest, m.media_type, m.artifact_type, m.created_at, m.size +
+	COALESCE((SELECT SUM(b.size) FROM manifest_refs r JOIN blobs b ON b.digest = r.ref
+		WHERE r.repo = m.repo AND r.manifest = m.digest AND r.kind = 0), 0)`
+
+func scanArtifact(row interface{ Scan(...any) error }) (*meta.ArtifactInfo, error) {
+	var a meta.ArtifactInfo
+	var d string
+	var pushed int64
+	if err := row.Scan(&d, &a.MediaType, &a.ArtifactType, &pushed, &a.Size); err != nil {
+		return nil, err
+	}
+	a.Digest, a.PushedAt, a.Tags = digest.Digest(d), ms2t(pushed), []meta.TagInfo{}
+	return &a, nil
+}
+
+// Artifacts implements meta.Catalog.
+func (s *Store) Artifacts(ctx context.Context, repo string, p meta.Page) ([]meta.ArtifactInfo, int64, error) {
+	var total int64
+	if err := s.queryRow(ctx, `SELECT COUNT(*) FROM manifests m WHERE m.repo = ?`+notIndexChild, repo).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	limit, offset := pageArgs(p)
+	rows, err := s.query(ctx, `SELECT `+artifactCols+` FROM manifests m WHERE m.repo = ?`+notIndexChild+
+		` ORDER BY m.created_at DESC, m.digest LIMIT ? OFFSET ?`, repo, limit, offset)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	out := []meta.ArtifactInfo{}
+	for rows.Next() {
+		a, err := scanArtifact(rows)
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, *a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, err
+	}
+	return out, total, s.attachTags(ctx, repo, out)
+}
+
+// attachTags fills in the tags of arts with one query.
+func (s *Store) attachTags(ctx context.Context, repo string, arts []meta.ArtifactInfo) error {
+	if len(arts) == 0 {
+		return nil
+	}
+	byDigest := make(map[digest.Digest]*meta.ArtifactInfo, len(arts))
+	args := []any{repo}
+	for i := range arts {
+		byDigest[arts[i].Digest] = &arts[i]
+		args = append(args, string(arts[i].Digest))
+	}
+	in := strings.TrimSuffix(strings.Repeat("?, ", len(arts)), ", ")
+	rows, err := s.query(ctx, `SELECT name, digest, updated_at FROM tags WHERE repo = ? AND digest IN (`+in+`) ORDER BY name`, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var t meta.TagInfo
+		var d string
+		var at int64
+		if err := rows.Scan(&t.Name, &d, &at); err != nil {
+			return err
+		}
+		t.Digest, t.PushedAt = digest.Digest(d), ms2t(at)
+		if a := byDigest[t.Digest]; a != nil {
+			a.Tags = append(a.Tags, t)
+		}
+	}
+	return rows.Err()
+}
+
+// Artifact implements meta.Catalog.
+func (s *Store) Artifact(ctx context.Context, repo string, d digest.Digest) (*meta.ArtifactInfo, error) {
+	a, err := scanArtifact(s.queryRow(ctx, `SELECT `+artifactCols+` FROM manifests m WHERE m.repo = ? AND m.digest = ?`, repo, string(d)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, meta.ErrManifestNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	arts := []meta.ArtifactInfo{*a}
+	if err := s.attachTags(ctx, repo, arts); err != nil {
+		return nil, err
+	}
+	return &arts[0], nil
+}
+
+// CreateTag implements meta.Catalog.
+func (s *Store) CreateTag(ctx context.Context, repo, tag string, d digest.Digest) error {
+	return s.inTx(ctx, func(tx tx) error {
+		var one int
+		err := tx.queryRow(ctx, tx.forShare(`SELECT 1 FROM manifests WHERE repo = ? AND digest = ?`), repo, string(d)).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return meta.ErrManifestNotFound
+		}
+		if err != nil {
+			return err
+		}
+		t := now()
+		res, err := tx.exec(ctx, `INSERT INTO tags (repo, name, digest, updated_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT (repo, name) DO NOTHING`, repo, tag, string(d), t)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return meta.ErrConflict
+		}
+		return addTagHistory(ctx, tx, repo, tag, string(d), "set", t)
+	})
+}
+
+// DeleteRepository implements meta.Catalog.
+func (s *Store) DeleteRepository(ctx context.Context, repo string) error {
+	return s.inTx(ctx, func(tx tx) error {
+		res, err := tx.exec(ctx, `DELETE FROM repositories WHERE name = ?`, repo)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return meta.ErrRepoNotFound
+		}
+		rows, err := tx.query(ctx, `DELETE FROM tags WHERE repo = ? RETURNING name, digest`, repo)
+		if err != nil {
+			return err
+		}
+		var removed [][2]string
+		for rows.Next() {
+			var name, d string
+			if err := rows.Scan(&name, &d); err != nil {
+				rows.Close()
+				return err
+			}
+			removed = append(removed, [2]string{name, d})
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return err
+		}
+		t := now()
+		for _, r := range removed {
+			if err := addTagHistory(ctx, tx, repo, r[0], r[1], "delete", t); err != nil {
+				return err
+			}
+		}
+		for _, q := range []string{`DELETE FROM manifest_refs WHERE repo = ?`, `DELETE FROM manifests WHERE repo = ?`,
+			`DELETE FROM repository_blobs WHERE repo = ?`} {
+			if _, err := tx.exec(ctx, q, repo); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// notIndexChild relies on oci.RefManifest being kind 1 (fails to compile otherwise).
+var _ = [1]int{}[int(oci.RefManifest)-1]
