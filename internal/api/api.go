@@ -1,0 +1,208 @@
+// Package api serves the management API under /api/v2.0 in Harbor's paths
+// and JSON shapes (a subset of Harbor's api/v2.0/swagger.yaml): projects,
+// members, repositories, artifacts, tags, users, robot accounts, audit
+// logs, system information and health, plus the /c/login session for a
+// web UI. Every decision goes through rbac.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/berth-registry/berth/internal/auth"
+	"github.com/berth-registry/berth/internal/meta"
+)
+
+// Prefix is where the API is mounted.
+const Prefix = "/api/v2.0"
+
+// Options configures the API server.
+type Options struct {
+	Access  meta.AccessStore
+	Store   meta.Store
+	Catalog meta.Catalog
+	Auth    *auth.Authenticator
+	// Audit receives records of changes made through the API.
+	Audit func(meta.AuditRecord)
+	// SessionKey signs session cookies and CSRF tokens (at least 32 bytes).
+	SessionKey []byte
+	// SessionTTL is how long a login session lasts (default 12h).
+	SessionTTL time.Duration
+	Version    string
+	// RegistryURL is reported by /systeminfo; empty derives it from Host.
+	RegistryURL string
+	Logger      *slog.Logger
+}
+
+// Server is the management API handler.
+type Server struct {
+	opt Options
+	mux *http.ServeMux
+}
+
+// handlerFunc is an API handler: it writes a response or returns an error
+// that the adapter turns into Harbor's error JSON.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// route is one operation; the OpenAPI document lists exactly these.
+type route struct {
+	method, path string // path relative to Prefix, Harbor's parameter names
+	h            handlerFunc
+}
+
+// New returns the API server.
+func New(opt Options) *Server {
+	if opt.SessionTTL <= 0 {
+		opt.SessionTTL = 12 * time.Hour
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	if opt.Audit == nil {
+		opt.Audit = func(meta.AuditRecord) {}
+	}
+	s := &Server{opt: opt, mux: http.NewServeMux()}
+	for _, rt := range s.routes() {
+		s.mux.Handle(rt.method+" "+Prefix+rt.path, s.adapt(rt.h))
+	}
+	s.mux.Handle("POST /c/login", s.plain(s.login))
+	s.mux.Handle("GET /c/logout", s.plain(s.logout))
+	return s
+}
+
+func (s *Server) routes() []route {
+	return []route{
+		{"GET", "/projects", s.listProjects},
+		{"HEAD", "/projects", s.headProject},
+		{"POST", "/projects", s.createProject},
+		{"GET", "/projects/{project_name_or_id}", s.getProject},
+		{"PUT", "/projects/{project_name_or_id}", s.updateProject},
+		{"DELETE", "/projects/{project_name_or_id}", s.deleteProject},
+		{"GET", "/projects/{project_name_or_id}/members", s.listMembers},
+		{"POST", "/projects/{project_name_or_id}/members", s.createMember},
+		{"GET", "/projects/{project_name_or_id}/members/{mid}", s.getMember},
+		{"PUT", "/projects/{project_name_or_id}/members/{mid}", s.updateMember},
+		{"DELETE", "/projects/{project_name_or_id}/members/{mid}", s.deleteMember},
+		{"GET", "/projects/{project_name}/repositories", s.listRepositories},
+		{"GET", "/projects/{project_name}/repositories/{repository_name}", s.getRepository},
+		{"DELETE", "/projects/{project_name}/repositories/{repository_name}", s.deleteRepository},
+		{"GET", "/projects/{project_name}/repositories/{repository_name}/artifacts", s.listArtifacts},
+		{"GET", "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}", s.getArtifact},
+		{"DELETE", "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}", s.deleteArtifact},
+		{"GET", "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/tags", s.listTags},
+		{"POST", "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/tags", s.createTag},
+		{"DELETE", "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/tags/{tag_name}", s.deleteTag},
+		{"GET", "/projects/{project_name}/logs", s.listProjectLogs},
+		{"GET", "/users", s.listUsers},
+		{"POST", "/users", s.createUser},
+		{"GET", "/users/current", s.currentUser},
+		{"GET", "/users/{user_id}", s.getUser},
+		{"PUT", "/users/{user_id}", s.updateUser},
+		{"DELETE", "/users/{user_id}", s.deleteUser},
+		{"PUT", "/users/{user_id}/password", s.changePassword},
+		{"PUT", "/users/{user_id}/sysadmin", s.setSysAdmin},
+		{"GET", "/robots", s.listRobots},
+		{"POST", "/robots", s.createRobot},
+		{"GET", "/robots/{robot_id}", s.getRobot},
+		{"PUT", "/robots/{robot_id}", s.updateRobot},
+		{"PATCH", "/robots/{robot_id}", s.refreshRobotSecret},
+		{"DELETE", "/robots/{robot_id}", s.deleteRobot},
+		{"GET", "/audit-logs", s.listAuditLogs},
+		{"GET", "/systeminfo", s.systemInfo},
+		{"GET", "/health", s.health},
+		{"GET", "/openapi.json", s.openAPI},
+	}
+}
+
+// ServeHTTP implements http.Handler. Unknown paths and methods get Harbor's
+// error JSON rather than the mux's plain text.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if _, pattern := s.mux.Handler(r); pattern == "" {
+		writeError(w, r, s.opt.Logger, s.unmatched(r))
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+func (s *Server) unmatched(r *http.Request) error {
+	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+		if m == r.Method {
+			continue
+		}
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "" {
+			return &Error{Status: http.StatusMethodNotAllowed, Code: "METHOD_NOT_ALLOWED", Message: r.Method + " is not allowed here"}
+		}
+	}
+	return errNotFound("no such API endpoint: " + r.URL.Path)
+}
+
+// adapt authenticates the request, enforces CSRF on cookie-authenticated
+// writes, runs h and writes its error, if any.
+func (s *Server) adapt(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, err := s.authenticate(w, r)
+		if err == nil {
+			err = h(w, r.WithContext(ctx))
+		}
+		if err != nil {
+			writeError(w, r, s.opt.Logger, err)
+		}
+	})
+}
+
+// plain runs h without authentication (the login endpoints).
+func (s *Server) plain(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			writeError(w, r, s.opt.Logger, err)
+		}
+	})
+}
+
+// writeJSON writes v with status.
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	return json.NewEncoder(w).Encode(v)
+}
+
+// readJSON decodes a request body of at most 1 MiB into v.
+func readJSON(r *http.Request, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<20))
+	if err := dec.Decode(v); err != nil {
+		return errBadRequest("invalid JSON body: " + err.Error())
+	}
+	return nil
+}
+
+// created answers 201 with Location, as Harbor does.
+func created(w http.ResponseWriter, location string) error {
+	w.Header().Set("Location", location)
+	w.WriteHeader(http.StatusCreated)
+	return nil
+}
+
+func ok(w http.ResponseWriter) error {
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+// record sends an audit record for a change made by the caller.
+func (s *Server) record(ctx context.Context, r *http.Request, operation, resourceType, resource, project string) {
+	s.opt.Audit(meta.AuditRecord{
+		Username: auth.FromContext(ctx).Name, Remote: r.RemoteAddr, Operation: operation,
+		ResourceType: resourceType, Resource: resource, Project: project, Success: true,
+	})
+}
+
+// isNotFound reports any of the stores' not-found errors.
+func isNotFound(err error) bool {
+	return errors.Is(err, meta.ErrNotFound) || errors.Is(err, meta.ErrRepoNotFound) ||
+		errors.Is(err, meta.ErrManifestNotFound) || errors.Is(err, meta.ErrTagNotFound)
+}

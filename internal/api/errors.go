@@ -1,0 +1,59 @@
+package api
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/berth-registry/berth/internal/accesslog"
+	"github.com/berth-registry/berth/internal/meta"
+)
+
+// Error is an API error with Harbor's code and its HTTP status.
+type Error struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *Error) Error() string { return e.Message }
+
+func errBadRequest(msg string) error { return &Error{http.StatusBadRequest, "BAD_REQUEST", msg} }
+func errUnauthorized(msg string) error {
+	return &Error{http.StatusUnauthorized, "UNAUTHORIZED", msg}
+}
+func errForbidden(msg string) error { return &Error{http.StatusForbidden, "FORBIDDEN", msg} }
+func errNotFound(msg string) error  { return &Error{http.StatusNotFound, "NOT_FOUND", msg} }
+func errConflict(msg string) error  { return &Error{http.StatusConflict, "CONFLICT", msg} }
+func errPrecondition(msg string) error {
+	return &Error{http.StatusPreconditionFailed, "PRECONDITION", msg}
+}
+
+// harborErrors is Harbor's error body.
+type harborErrors struct {
+	Errors []harborError `json:"errors"`
+}
+
+type harborError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// writeError writes err as {"errors":[{"code":…,"message":…}]}. Errors
+// that are not *Error become 500 INTERNAL_SERVER_ERROR, logged with the
+// request id and never shown to the client.
+func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	var e *Error
+	switch {
+	case errors.As(err, &e):
+	case errors.Is(err, meta.ErrNotFound), isNotFound(err):
+		e = &Error{http.StatusNotFound, "NOT_FOUND", err.Error()}
+	case errors.Is(err, meta.ErrConflict):
+		e = &Error{http.StatusConflict, "CONFLICT", err.Error()}
+	default:
+		log.Error("api request failed", "method", r.Method, "path", r.URL.Path, "err", err,
+			"request_id", accesslog.RequestID(r.Context()))
+		e = &Error{http.StatusInternalServerError, "INTERNAL_SERVER_ERROR", "internal server error"}
+	}
+	_ = writeJSON(w, e.Status, harborErrors{Errors: []harborError{{Code: e.Code, Message: e.Message}}})
+}

@@ -1,0 +1,267 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strconv"
+
+	"github.com/berth-registry/berth/internal/auth"
+	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/rbac"
+)
+
+// project is Harbor's Project.
+type project struct {
+	ProjectID          int64           `json:"project_id"`
+	Name               string          `json:"name"`
+	OwnerID            int64           `json:"owner_id"`
+	OwnerName          string          `json:"owner_name"`
+	CreationTime       harborTime      `json:"creation_time"`
+	UpdateTime         harborTime      `json:"update_time"`
+	RepoCount          int64           `json:"repo_count"`
+	CurrentUserRoleID  int             `json:"current_user_role_id"`
+	CurrentUserRoleIDs []int           `json:"current_user_role_ids"`
+	Metadata           projectMetadata `json:"metadata"`
+}
+
+// projectMetadata is Harbor's ProjectMetadata: booleans as "true"/"false".
+type projectMetadata struct {
+	Public string `json:"public,omitempty"`
+}
+
+// projectReq is Harbor's ProjectReq (the fields berth uses).
+type projectReq struct {
+	ProjectName string          `json:"project_name"`
+	Public      *bool           `json:"public"`
+	Metadata    projectMetadata `json:"metadata"`
+}
+
+// projectNameRE is Harbor's rule for project names.
+var projectNameRE = regexp.MustCompile(`^[a-z0-9]+(?:[._-][a-z0-9]+)*$`)
+
+// lookupProject resolves {project_name} by name, and
+// {project_name_or_id} with Harbor's X-Is-Resource-Name semantics: a name
+// if the header is true or the value is not an integer, an id otherwise.
+func (s *Server) lookupProject(r *http.Request, param string) (*meta.Project, error) {
+	v := r.PathValue(param)
+	var p *meta.Project
+	var err error
+	id, perr := strconv.ParseInt(v, 10, 64)
+	if param == "project_name_or_id" && perr == nil && r.Header.Get("X-Is-Resource-Name") != "true" {
+		p, err = s.opt.Access.GetProject(r.Context(), id)
+	} else {
+		p, err = s.opt.Access.GetProjectByName(r.Context(), v)
+	}
+	if isNotFound(err) {
+		return nil, errNotFound(fmt.Sprintf("project %s not found", v))
+	}
+	return p, err
+}
+
+// deny is the error for a refused action: 401 for anonymous callers, 403
+// for authenticated ones.
+func deny(ctx context.Context, what string) error {
+	if auth.FromContext(ctx).Kind == auth.Anonymous {
+		return errUnauthorized("authentication required to " + what)
+	}
+	return errForbidden("not allowed to " + what)
+}
+
+// projectFor resolves the project in the path and checks the caller may do
+// action there.
+func (s *Server) projectFor(r *http.Request, param string, action rbac.Action) (*meta.Project, error) {
+	p, err := s.lookupProject(r, param)
+	if err != nil {
+		return nil, err
+	}
+	sub, _, err := s.opt.Auth.Subject(r.Context(), auth.FromContext(r.Context()), p.Name)
+	if err != nil {
+		return nil, err
+	}
+	if !rbac.Allowed(sub, action) {
+		return nil, deny(r.Context(), string(action)+" in project "+p.Name)
+	}
+	return p, nil
+}
+
+func (s *Server) projectJSON(ctx context.Context, p *meta.Project) (project, error) {
+	out := project{ProjectID: p.ID, Name: p.Name, OwnerID: p.OwnerID, CreationTime: harborTime(p.CreatedAt),
+		UpdateTime: harborTime(p.UpdatedAt), Metadata: projectMetadata{Public: strconv.FormatBool(p.Public)}, CurrentUserRoleIDs: []int{}}
+	if owner, err := s.opt.Access.GetUser(ctx, p.OwnerID); err == nil {
+		out.OwnerName = owner.Username
+	} else if !isNotFound(err) {
+		return out, err
+	}
+	n, err := s.opt.Catalog.RepositoryCount(ctx, p.Name)
+	if err != nil {
+		return out, err
+	}
+	out.RepoCount = n
+	if id := auth.FromContext(ctx); id.Kind == auth.UserKind {
+		role, err := s.opt.Access.MemberRole(ctx, p.ID, id.UserID)
+		if err != nil {
+			return out, err
+		}
+		if out.CurrentUserRoleID = role; role != 0 {
+			out.CurrentUserRoleIDs = []int{role}
+		}
+	}
+	return out, nil
+}
+
+// listProjects: GET /projects?name=&public=&page=&page_size=. System
+// administrators see every project, users public ones and their own,
+// anonymous callers and robots public ones.
+func (s *Server) listProjects(w http.ResponseWriter, r *http.Request) error {
+	pg, err := pageOf(r)
+	if err != nil {
+		return err
+	}
+	q := meta.ProjectQuery{Name: r.URL.Query().Get("name"), Page: pg}
+	if v := r.URL.Query().Get("public"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return errBadRequest("public must be true or false")
+		}
+		q.Public = &b
+	}
+	switch id := auth.FromContext(r.Context()); {
+	case id.SysAdmin:
+	case id.Kind == auth.UserKind:
+		q.VisibleTo = id.UserID
+	case q.Public != nil && !*q.Public: // private projects only: none visible
+		setPaging(w, r, pg, 0)
+		return writeJSON(w, http.StatusOK, []project{})
+	default:
+		public := true
+		q.Public = &public
+	}
+	list, total, err := s.opt.Access.ListProjects(r.Context(), q)
+	if err != nil {
+		return err
+	}
+	out := make([]project, 0, len(list))
+	for i := range list {
+		pj, err := s.projectJSON(r.Context(), &list[i])
+		if err != nil {
+			return err
+		}
+		out = append(out, pj)
+	}
+	setPaging(w, r, pg, total)
+	return writeJSON(w, http.StatusOK, out)
+}
+
+// headProject: HEAD /projects?project_name= answers 200 if it exists.
+func (s *Server) headProject(w http.ResponseWriter, r *http.Request) error {
+	if auth.FromContext(r.Context()).Kind == auth.Anonymous {
+		return errUnauthorized("authentication required")
+	}
+	name := r.URL.Query().Get("project_name")
+	if name == "" {
+		return errBadRequest("project_name is required")
+	}
+	if _, err := s.opt.Access.GetProjectByName(r.Context(), name); err != nil {
+		return err
+	}
+	return ok(w)
+}
+
+// createProject: POST /projects. Any signed-in user may create a project
+// and becomes its project admin.
+func (s *Server) createProject(w http.ResponseWriter, r *http.Request) error {
+	id := auth.FromContext(r.Context())
+	if id.Kind != auth.UserKind {
+		return deny(r.Context(), "create projects")
+	}
+	var req projectReq
+	if err := readJSON(r, &req); err != nil {
+		return err
+	}
+	if len(req.ProjectName) > 255 || !projectNameRE.MatchString(req.ProjectName) {
+		return errBadRequest("project name is not in lower case or contains illegal characters")
+	}
+	public := req.Public != nil && *req.Public
+	if req.Metadata.Public != "" {
+		b, err := strconv.ParseBool(req.Metadata.Public)
+		if err != nil {
+			return errBadRequest(`metadata.public must be "true" or "false"`)
+		}
+		public = b
+	}
+	p := &meta.Project{Name: req.ProjectName, Public: public, OwnerID: id.UserID}
+	if err := s.opt.Access.CreateProject(r.Context(), p); errors.Is(err, meta.ErrConflict) {
+		return errConflict(fmt.Sprintf("The project named %s already exists", p.Name))
+	} else if err != nil {
+		return err
+	}
+	s.record(r.Context(), r, "create", "project", p.Name, p.Name)
+	loc := Prefix + "/projects/" + strconv.FormatInt(p.ID, 10)
+	if r.Header.Get("X-Resource-Name-In-Location") == "true" {
+		loc = Prefix + "/projects/" + p.Name
+	}
+	return created(w, loc)
+}
+
+// getProject: GET /projects/{project_name_or_id}.
+func (s *Server) getProject(w http.ResponseWriter, r *http.Request) error {
+	p, err := s.projectFor(r, "project_name_or_id", rbac.ReadProject)
+	if err != nil {
+		return err
+	}
+	out, err := s.projectJSON(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+// updateProject: PUT /projects/{project_name_or_id} changes metadata.public.
+func (s *Server) updateProject(w http.ResponseWriter, r *http.Request) error {
+	p, err := s.projectFor(r, "project_name_or_id", rbac.WriteProject)
+	if err != nil {
+		return err
+	}
+	var req projectReq
+	if err := readJSON(r, &req); err != nil {
+		return err
+	}
+	if req.Public != nil {
+		p.Public = *req.Public
+	}
+	if req.Metadata.Public != "" {
+		if p.Public, err = strconv.ParseBool(req.Metadata.Public); err != nil {
+			return errBadRequest(`metadata.public must be "true" or "false"`)
+		}
+	}
+	if err := s.opt.Access.UpdateProject(r.Context(), p); err != nil {
+		return err
+	}
+	s.record(r.Context(), r, "update", "project", p.Name, p.Name)
+	return ok(w)
+}
+
+// deleteProject: DELETE /projects/{project_name_or_id}; refused with 412
+// while the project holds repositories.
+func (s *Server) deleteProject(w http.ResponseWriter, r *http.Request) error {
+	p, err := s.projectFor(r, "project_name_or_id", rbac.WriteProject)
+	if err != nil {
+		return err
+	}
+	n, err := s.opt.Catalog.RepositoryCount(r.Context(), p.Name)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		return errPrecondition("the project contains repositories, can not be deleted")
+	}
+	if err := s.opt.Access.DeleteProject(r.Context(), p.ID); err != nil {
+		return err
+	}
+	s.opt.Auth.Forget() // project robots went with it
+	s.record(r.Context(), r, "delete", "project", p.Name, p.Name)
+	return ok(w)
+}

@@ -1,0 +1,379 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/berth-registry/berth/internal/auth"
+	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/rbac"
+)
+
+// robot is Harbor's Robot. The secret is never part of it.
+type robot struct {
+	ID           int64             `json:"id"`
+	Name         string            `json:"name"`
+	Description  string            `json:"description"`
+	Level        string            `json:"level"`
+	Duration     int64             `json:"duration"`
+	Editable     bool              `json:"editable"`
+	Disable      bool              `json:"disable"`
+	ExpiresAt    int64             `json:"expires_at"`
+	Permissions  []robotPermission `json:"permissions"`
+	CreationTime harborTime        `json:"creation_time"`
+	UpdateTime   harborTime        `json:"update_time"`
+}
+
+// robotPermission and robotAccess are Harbor's RobotPermission and Access.
+type robotPermission struct {
+	Kind      string        `json:"kind"`
+	Namespace string        `json:"namespace"`
+	Access    []robotAccess `json:"access"`
+}
+
+type robotAccess struct {
+	Resource string `json:"resource"`
+	Action   string `json:"action"`
+	Effect   string `json:"effect,omitempty"`
+}
+
+// robotCreate is Harbor's RobotCreate (also the body of PUT).
+type robotCreate struct {
+	Name        string            `json:"name"`
+	Description string            `json:"description"`
+	Level       string            `json:"level"`
+	Disable     bool              `json:"disable"`
+	Duration    int64             `json:"duration"`
+	Permissions []robotPermission `json:"permissions"`
+}
+
+// robotCreated is Harbor's RobotCreated: the only answer, with the
+// refresh's RobotSec, that shows a secret.
+type robotCreated struct {
+	ID           int64      `json:"id"`
+	Name         string     `json:"name"`
+	Secret       string     `json:"secret"`
+	CreationTime harborTime `json:"creation_time"`
+	ExpiresAt    int64      `json:"expires_at"`
+}
+
+// accessActions maps Harbor's access resource/action pairs to rbac
+// actions; the first pair of an action is the one reported back.
+var accessActions = []struct {
+	resource, action string
+	act              rbac.Action
+}{
+	{"repository", "pull", rbac.Pull},
+	{"repository", "push", rbac.Push},
+	{"artifact", "delete", rbac.DeleteArtifact},
+	{"tag", "create", rbac.CreateTag},
+	{"tag", "delete", rbac.DeleteTag},
+	{"repository", "list", rbac.ListRepos},
+	{"artifact", "list", rbac.ListRepos},
+	{"artifact", "read", rbac.ListRepos},
+	{"repository", "read", rbac.ListRepos},
+	{"project", "read", rbac.ReadProject},
+	{"log", "list", rbac.ReadLogs},
+}
+
+const defaultRobotDays = 30
+
+func robotJSON(rb *meta.Robot) robot {
+	out := robot{ID: rb.ID, Name: rb.Name, Description: rb.Description, Level: rb.Level, Duration: -1, Editable: true,
+		Disable: rb.Disabled, ExpiresAt: -1, Permissions: []robotPermission{}, CreationTime: harborTime(rb.CreatedAt),
+		UpdateTime: harborTime(rb.UpdatedAt)}
+	if !rb.ExpiresAt.IsZero() {
+		out.ExpiresAt = rb.ExpiresAt.Unix()
+		out.Duration = int64(rb.ExpiresAt.Sub(rb.CreatedAt).Round(24*time.Hour) / (24 * time.Hour))
+	}
+	for _, p := range rb.Permissions {
+		rp := robotPermission{Kind: "project", Namespace: p.Project, Access: []robotAccess{}}
+		for _, a := range p.Actions {
+			for _, m := range accessActions {
+				if string(m.act) == a {
+					rp.Access = append(rp.Access, robotAccess{Resource: m.resource, Action: m.action})
+					break
+				}
+			}
+		}
+		out.Permissions = append(out.Permissions, rp)
+	}
+	return out
+}
+
+// robotPermissions checks a request's permissions for a robot of level
+// and returns them as stored; project is the project of a project robot.
+func (s *Server) robotPermissions(r *http.Request, level string, perms []robotPermission) ([]meta.RobotPermission, *meta.Project, error) {
+	if len(perms) == 0 || level == "project" && len(perms) != 1 {
+		return nil, nil, errBadRequest("a project robot needs exactly one permission, a system robot at least one")
+	}
+	var out []meta.RobotPermission
+	var proj *meta.Project
+	for _, p := range perms {
+		if p.Kind != "project" || p.Namespace == "" || p.Namespace == "*" && level == "project" {
+			return nil, nil, errBadRequest(`permissions: kind must be "project" with a project namespace`)
+		}
+		if p.Namespace != "*" {
+			var err error
+			if proj, err = s.opt.Access.GetProjectByName(r.Context(), p.Namespace); isNotFound(err) {
+				return nil, nil, errBadRequest("permissions: project " + p.Namespace + " not found")
+			} else if err != nil {
+				return nil, nil, err
+			}
+		}
+		mp := meta.RobotPermission{Project: p.Namespace}
+		for _, a := range p.Access {
+			act, err := accessAction(a)
+			if err != nil {
+				return nil, nil, err
+			}
+			if !slices.Contains(mp.Actions, string(act)) {
+				mp.Actions = append(mp.Actions, string(act))
+			}
+		}
+		out = append(out, mp)
+	}
+	return out, proj, nil
+}
+
+func accessAction(a robotAccess) (rbac.Action, error) {
+	if a.Effect != "" && a.Effect != "allow" {
+		return "", errBadRequest(`permissions: only effect "allow" is supported`)
+	}
+	for _, m := range accessActions {
+		if m.resource == a.Resource && m.action == a.Action && rbac.RobotActions[m.act] {
+			return m.act, nil
+		}
+	}
+	return "", errBadRequest(fmt.Sprintf("permissions: unsupported access %s/%s", a.Resource, a.Action))
+}
+
+// mayManageRobot checks the caller may manage robots of level in proj.
+// Project robots need WriteRobots (ReadRobots to read) in their project,
+// system robots a system administrator.
+func (s *Server) mayManageRobot(r *http.Request, level string, proj *meta.Project, action rbac.Action) error {
+	id := auth.FromContext(r.Context())
+	if level != "project" || proj == nil {
+		if !id.SysAdmin {
+			return deny(r.Context(), "manage system robot accounts")
+		}
+		return nil
+	}
+	sub, _, err := s.opt.Auth.Subject(r.Context(), id, proj.Name)
+	if err != nil {
+		return err
+	}
+	if !rbac.Allowed(sub, action) {
+		return deny(r.Context(), string(action)+" in project "+proj.Name)
+	}
+	return nil
+}
+
+func expiry(from time.Time, days int64) (time.Time, error) {
+	switch {
+	case days == -1:
+		return time.Time{}, nil
+	case days == 0:
+		days = defaultRobotDays
+	case days < -1 || days > 36500:
+		return time.Time{}, errBadRequest("duration must be -1 (never expires) or a number of days")
+	}
+	return from.Add(time.Duration(days) * 24 * time.Hour), nil
+}
+
+// createRobot: POST /robots.
+func (s *Server) createRobot(w http.ResponseWriter, r *http.Request) error {
+	var req robotCreate
+	if err := readJSON(r, &req); err != nil {
+		return err
+	}
+	if req.Level != "project" && req.Level != "system" {
+		return errBadRequest(`level must be "project" or "system"`)
+	}
+	if !projectNameRE.MatchString(req.Name) {
+		return errBadRequest("robot name must be lower case letters, digits and . _ - separators")
+	}
+	perms, proj, err := s.robotPermissions(r, req.Level, req.Permissions)
+	if err != nil {
+		return err
+	}
+	if err := s.mayManageRobot(r, req.Level, proj, rbac.WriteRobots); err != nil {
+		return err
+	}
+	rb := &meta.Robot{Name: auth.RobotPrefix + req.Name, Description: req.Description, Level: req.Level,
+		Disabled: req.Disable, Permissions: perms}
+	if req.Level == "project" {
+		rb.Name, rb.ProjectID = auth.RobotPrefix+proj.Name+"+"+req.Name, proj.ID
+	}
+	if rb.ExpiresAt, err = expiry(time.Now(), req.Duration); err != nil {
+		return err
+	}
+	secret := auth.NewSecret(32)
+	if rb.SecretHash, err = auth.HashPassword(secret); err != nil {
+		return err
+	}
+	if err := s.opt.Access.CreateRobot(r.Context(), rb); errors.Is(err, meta.ErrConflict) {
+		return errConflict("robot account " + rb.Name + " already exists")
+	} else if err != nil {
+		return err
+	}
+	s.record(r.Context(), r, "create", "robot", rb.Name, projectName(proj))
+	w.Header().Set("Location", Prefix+"/robots/"+strconv.FormatInt(rb.ID, 10))
+	return writeJSON(w, http.StatusCreated, robotCreated{ID: rb.ID, Name: rb.Name, Secret: secret,
+		CreationTime: harborTime(rb.CreatedAt), ExpiresAt: robotJSON(rb).ExpiresAt})
+}
+
+func projectName(p *meta.Project) string {
+	if p == nil {
+		return ""
+	}
+	return p.Name
+}
+
+// robotFor loads {robot_id} and checks the caller may do action with it.
+func (s *Server) robotFor(r *http.Request, action rbac.Action) (*meta.Robot, *meta.Project, error) {
+	id, err := strconv.ParseInt(r.PathValue("robot_id"), 10, 64)
+	if err != nil {
+		return nil, nil, errBadRequest("invalid robot id")
+	}
+	rb, err := s.opt.Access.GetRobot(r.Context(), id)
+	if isNotFound(err) {
+		return nil, nil, errNotFound(fmt.Sprintf("robot %d not found", id))
+	} else if err != nil {
+		return nil, nil, err
+	}
+	var proj *meta.Project
+	if rb.Level == "project" {
+		if proj, err = s.opt.Access.GetProject(r.Context(), rb.ProjectID); err != nil {
+			return nil, nil, err
+		}
+	}
+	return rb, proj, s.mayManageRobot(r, rb.Level, proj, action)
+}
+
+// listRobots: GET /robots?q=Level=system or q=Level=project,ProjectID=N.
+func (s *Server) listRobots(w http.ResponseWriter, r *http.Request) error {
+	pg, err := pageOf(r)
+	if err != nil {
+		return err
+	}
+	q, err := parseQ(r, "Level", "ProjectID")
+	if err != nil {
+		return err
+	}
+	var proj *meta.Project
+	level := "system"
+	if q["Level"].value == "project" || q["ProjectID"].value != "" {
+		pid, err := strconv.ParseInt(q["ProjectID"].value, 10, 64)
+		if err != nil {
+			return errBadRequest("q: Level=project needs ProjectID=<project id>")
+		}
+		if proj, err = s.opt.Access.GetProject(r.Context(), pid); err != nil {
+			return err
+		}
+		level = "project"
+	}
+	if err := s.mayManageRobot(r, level, proj, rbac.ReadRobots); err != nil {
+		return err
+	}
+	var pid int64
+	if proj != nil {
+		pid = proj.ID
+	}
+	list, total, err := s.opt.Access.ListRobots(r.Context(), pid, pg)
+	if err != nil {
+		return err
+	}
+	return writeList(w, r, pg, total, list, robotJSON)
+}
+
+// getRobot: GET /robots/{robot_id}.
+func (s *Server) getRobot(w http.ResponseWriter, r *http.Request) error {
+	rb, _, err := s.robotFor(r, rbac.ReadRobots)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, robotJSON(rb))
+}
+
+// updateRobot: PUT /robots/{robot_id} changes description, disable,
+// duration and permissions (name and level are fixed).
+func (s *Server) updateRobot(w http.ResponseWriter, r *http.Request) error {
+	rb, proj, err := s.robotFor(r, rbac.WriteRobots)
+	if err != nil {
+		return err
+	}
+	var req robotCreate
+	if err := readJSON(r, &req); err != nil {
+		return err
+	}
+	if req.Level != "" && req.Level != rb.Level {
+		return errBadRequest("the level of a robot cannot change")
+	}
+	perms, newProj, err := s.robotPermissions(r, rb.Level, req.Permissions)
+	if err != nil {
+		return err
+	}
+	if proj != nil && newProj.ID != proj.ID {
+		return errBadRequest("a project robot's permission must stay in its project " + proj.Name)
+	}
+	if rb.ExpiresAt, err = expiry(rb.CreatedAt, req.Duration); err != nil {
+		return err
+	}
+	rb.Description, rb.Disabled, rb.Permissions = req.Description, req.Disable, perms
+	if err := s.opt.Access.UpdateRobot(r.Context(), rb); err != nil {
+		return err
+	}
+	s.opt.Auth.Forget()
+	s.record(r.Context(), r, "update", "robot", rb.Name, projectName(proj))
+	return ok(w)
+}
+
+// refreshRobotSecret: PATCH /robots/{robot_id} with Harbor's RobotSec: an
+// empty secret generates one; the new secret is returned this once.
+func (s *Server) refreshRobotSecret(w http.ResponseWriter, r *http.Request) error {
+	rb, proj, err := s.robotFor(r, rbac.WriteRobots)
+	if err != nil {
+		return err
+	}
+	var req struct {
+		Secret string `json:"secret"`
+	}
+	if err := readJSON(r, &req); err != nil {
+		return err
+	}
+	if req.Secret == "" {
+		req.Secret = auth.NewSecret(32)
+	} else if err := checkPassword(req.Secret); err != nil {
+		return err
+	}
+	if rb.SecretHash, err = auth.HashPassword(req.Secret); err != nil {
+		return err
+	}
+	if err := s.opt.Access.UpdateRobot(r.Context(), rb); err != nil {
+		return err
+	}
+	s.opt.Auth.Forget()
+	s.record(r.Context(), r, "update", "robot", rb.Name+" (secret refreshed)", projectName(proj))
+	return writeJSON(w, http.StatusOK, struct {
+		Secret string `json:"secret"`
+	}{req.Secret})
+}
+
+// deleteRobot: DELETE /robots/{robot_id}.
+func (s *Server) deleteRobot(w http.ResponseWriter, r *http.Request) error {
+	rb, proj, err := s.robotFor(r, rbac.WriteRobots)
+	if err != nil {
+		return err
+	}
+	if err := s.opt.Access.DeleteRobot(r.Context(), rb.ID); err != nil {
+		return err
+	}
+	s.opt.Auth.Forget()
+	s.record(r.Context(), r, "delete", "robot", rb.Name, projectName(proj))
+	return ok(w)
+}

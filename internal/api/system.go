@@ -1,0 +1,155 @@
+package api
+
+import (
+	"context"
+	_ "embed"
+	"net/http"
+	"time"
+
+	"github.com/berth-registry/berth/internal/auth"
+	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/rbac"
+)
+
+// auditLog is Harbor's AuditLog.
+type auditLog struct {
+	ID           int64      `json:"id"`
+	Username     string     `json:"username"`
+	Resource     string     `json:"resource"`
+	ResourceType string     `json:"resource_type"`
+	Operation    string     `json:"operation"`
+	OpTime       harborTime `json:"op_time"`
+}
+
+// auditQuery reads q (operation, username, resource: exact; op_time:
+// range) and paging.
+func auditQuery(r *http.Request) (meta.AuditQuery, error) {
+	var aq meta.AuditQuery
+	var err error
+	if aq.Page, err = pageOf(r); err != nil {
+		return aq, err
+	}
+	q, err := parseQ(r, "operation", "username", "resource", "resource_type", "op_time")
+	if err != nil {
+		return aq, err
+	}
+	for k, t := range q {
+		if t.fuzzy {
+			return aq, errBadRequest("q: fuzzy match (" + k + "=~) is not supported; use an exact match")
+		}
+	}
+	if q["resource_type"].value != "" {
+		return aq, errBadRequest("q: resource_type is not supported")
+	}
+	aq.Operation, aq.Username, aq.Resource = q["operation"].value, q["username"].value, q["resource"].value
+	if aq.From, err = parseTime(q["op_time"].from); err != nil {
+		return aq, err
+	}
+	aq.To, err = parseTime(q["op_time"].to)
+	return aq, err
+}
+
+func (s *Server) writeAudit(w http.ResponseWriter, r *http.Request, aq meta.AuditQuery) error {
+	list, total, err := s.opt.Access.ListAudit(r.Context(), aq)
+	if err != nil {
+		return err
+	}
+	return writeList(w, r, aq.Page, total, list, func(rec *meta.AuditRecord) auditLog {
+		op := rec.Operation
+		if !rec.Success {
+			op += "_failed"
+		}
+		return auditLog{ID: rec.ID, Username: rec.Username, Resource: rec.Resource, ResourceType: rec.ResourceType,
+			Operation: op, OpTime: harborTime(rec.At)}
+	})
+}
+
+// listAuditLogs: GET /audit-logs (system administrators).
+func (s *Server) listAuditLogs(w http.ResponseWriter, r *http.Request) error {
+	if err := requireAdmin(r); err != nil {
+		return err
+	}
+	aq, err := auditQuery(r)
+	if err != nil {
+		return err
+	}
+	return s.writeAudit(w, r, aq)
+}
+
+// listProjectLogs: GET /projects/{project_name}/logs (ReadLogs).
+func (s *Server) listProjectLogs(w http.ResponseWriter, r *http.Request) error {
+	p, err := s.projectFor(r, "project_name", rbac.ReadLogs)
+	if err != nil {
+		return err
+	}
+	aq, err := auditQuery(r)
+	if err != nil {
+		return err
+	}
+	aq.Project = p.Name
+	return s.writeAudit(w, r, aq)
+}
+
+// generalInfo is Harbor's GeneralInfo.
+type generalInfo struct {
+	HarborVersion              string `json:"harbor_version"`
+	AuthMode                   string `json:"auth_mode"`
+	RegistryURL                string `json:"registry_url"`
+	ExternalURL                string `json:"external_url"`
+	ProjectCreationRestriction string `json:"project_creation_restriction"`
+	SelfRegistration           bool   `json:"self_registration"`
+	HasCARoot                  bool   `json:"has_ca_root"`
+	ReadOnly                   bool   `json:"read_only"`
+	WithNotary                 bool   `json:"with_notary"`
+	WithChartmuseum            bool   `json:"with_chartmuseum"`
+	NotificationEnable         bool   `json:"notification_enable"`
+}
+
+// systemInfo: GET /systeminfo.
+func (s *Server) systemInfo(w http.ResponseWriter, r *http.Request) error {
+	host := s.opt.RegistryURL
+	if host == "" {
+		host = r.Host
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	info := generalInfo{HarborVersion: "berth " + s.opt.Version, AuthMode: "db_auth", RegistryURL: host,
+		ExternalURL: scheme + "://" + host, ProjectCreationRestriction: "everyone"}
+	if auth.FromContext(r.Context()).Kind == auth.Anonymous {
+		info.HarborVersion = "" // as Harbor: the version only for signed-in callers
+	}
+	return writeJSON(w, http.StatusOK, info)
+}
+
+type componentHealth struct {
+	Name   string `json:"name"`
+	Status string `json:"status"`
+	Error  string `json:"error,omitempty"`
+}
+
+// health: GET /health (Harbor's OverallHealthStatus).
+func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	db := componentHealth{Name: "database", Status: "healthy"}
+	if err := s.opt.Store.Ping(ctx); err != nil {
+		db.Status, db.Error = "unhealthy", "the database does not answer"
+		s.opt.Logger.Warn("health: database", "err", err)
+	}
+	return writeJSON(w, http.StatusOK, struct {
+		Status     string            `json:"status"`
+		Components []componentHealth `json:"components"`
+	}{db.Status, []componentHealth{db}})
+}
+
+//go:embed openapi.json
+var openAPIDoc []byte
+
+// openAPI: GET /openapi.json, the OpenAPI 3 document of this API.
+func (s *Server) openAPI(w http.ResponseWriter, _ *http.Request) error {
+	w.Header().Set("Content-Type", "application/json")
+	_, err := w.Write(openAPIDoc)
+	return err
+}
