@@ -134,12 +134,28 @@ func (s *Store) Append(_ context.Context, id string, offset int64) (blob.UploadW
 		f.Close()
 		return nil, err
 	}
-	return &uploadWriter{f: f}, nil
+	return &uploadWriter{f: f, flushed: offset, written: offset}, nil
 }
 
-type uploadWriter struct{ f *os.File }
+// uploadWriter appends to an upload file. It starts writeback of every
+// writebackChunk bytes as they arrive, so the fsync in Close, which a push
+// must wait for, finds little left to write.
+type uploadWriter struct {
+	f                *os.File
+	flushed, written int64
+}
 
-func (w *uploadWriter) Write(p []byte) (int, error) { return w.f.Write(p) }
+const writebackChunk = 8 << 20
+
+func (w *uploadWriter) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	w.written += int64(n)
+	if w.written-w.flushed >= writebackChunk {
+		startWriteback(w.f, w.flushed, w.written-w.flushed)
+		w.flushed = w.written
+	}
+	return n, err
+}
 
 func (w *uploadWriter) Close() error {
 	if err := w.f.Sync(); err != nil {
