@@ -84,11 +84,21 @@ type Server struct {
 // waits for its "berth listening" line. It is killed at cleanup.
 func Start(t testing.TB, dir string, extra ...string) *Server {
 	t.Helper()
+	return StartEnv(t, dir, nil, extra...)
+}
+
+// StartEnv is Start with env (KEY=value) added to the child's environment,
+// e.g. BERTH_ADMIN_PASSWORD for a server with access control.
+func StartEnv(t testing.TB, dir string, env []string, extra ...string) *Server {
+	t.Helper()
 	args := []string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dir, "--log-format", "json"}
 	if !hasFlag(extra, "--auth") {
 		args = append(args, "--auth=false") // tests of access control pass --auth themselves
 	}
 	cmd := exec.Command(Binary(t), append(args, extra...)...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)

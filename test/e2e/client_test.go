@@ -12,8 +12,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/berth-registry/berth/test/berthproc"
 )
 
 // cmdTimeout bounds every client invocation; the 1 GiB scenario passes its own.
@@ -43,6 +41,8 @@ type client struct {
 	env     []string  // added to the environment of every run
 	failed  string    // the first step that failed; later steps are not run
 	stdin   io.Reader // standard input of the next runs, if any
+	auth    string    // "off" or "on": the registry's mode, for the report (reg.use)
+	creds   string    // USER:PASSWORD for clients given credentials per command (reg.as)
 }
 
 // requireTools reports whether a missing client must fail the test (CI)
@@ -124,7 +124,7 @@ func toolVersion(bin, path string) string {
 func (c *client) step(scenario string, f func(c *client)) {
 	c.t.Helper()
 	if c.failed != "" {
-		report.add(row{client: c.name, version: c.version, scenario: scenario, result: "not run (" + c.failed + " failed)"})
+		report.add(row{client: c.name, version: c.version, auth: c.auth, scenario: scenario, result: "not run (" + c.failed + " failed)"})
 		c.t.Run(scenario, func(t *testing.T) { t.Skipf("not run: step %q failed", c.failed) })
 		return
 	}
@@ -140,7 +140,7 @@ func (c *client) step(scenario string, f func(c *client)) {
 			case t.Skipped():
 				res = "skip"
 			}
-			report.add(row{client: c.name, version: c.version, scenario: scenario, result: res, dur: time.Since(start)})
+			report.add(row{client: c.name, version: c.version, auth: c.auth, scenario: scenario, result: res, dur: time.Since(start)})
 		}()
 		f(&sub)
 	})
@@ -201,23 +201,6 @@ func (c *client) write(name string, content []byte) string {
 	return p
 }
 
-// registry is a fresh berth for one client.
-func registry(t *testing.T) *berthproc.Server {
-	t.Helper()
-	srv := berthproc.Start(t, t.TempDir())
-	t.Cleanup(func() {
-		for _, e := range requests(srv) {
-			if e.Status >= 500 {
-				t.Errorf("berth answered %s %s with %d", e.Method, e.Path, e.Status)
-			}
-			if e.Status >= 400 && os.Getenv("E2E_DEBUG_4XX") != "" {
-				t.Logf("4xx: %s %s %d", e.Method, e.Path, e.Status)
-			}
-		}
-	})
-	return srv
-}
-
 // accessEntry is one "request" line of berth's access log.
 type accessEntry struct {
 	Msg    string `json:"msg"`
@@ -227,7 +210,7 @@ type accessEntry struct {
 }
 
 // requests returns the access-log entries berth has written so far.
-func requests(srv *berthproc.Server) []accessEntry {
+func requests(srv *reg) []accessEntry {
 	var out []accessEntry
 	for _, line := range strings.Split(srv.Logs(), "\n") {
 		var e accessEntry
@@ -239,7 +222,7 @@ func requests(srv *berthproc.Server) []accessEntry {
 }
 
 // uploadsSince counts blob upload requests after the first n log entries.
-func uploadsSince(srv *berthproc.Server, n int) int {
+func uploadsSince(srv *reg, n int) int {
 	count := 0
 	for _, e := range requests(srv)[n:] {
 		if strings.Contains(e.Path, "/blobs/uploads/") {

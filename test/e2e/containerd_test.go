@@ -71,11 +71,15 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.b
 // TestContainerd pulls with containerd's ctr, from a private containerd,
 // images that crane pushed: one image, by tag and digest, and a
 // multi-arch index with all platforms; then pushes a tag back.
-func TestContainerd(t *testing.T) {
+func TestContainerd(t *testing.T) { bothModes(t, testContainerd) }
+
+func testContainerd(t *testing.T, m mode) {
 	c := needClient(t, "containerd", "ctr")
 	pusher := needClient(t, "crane", "crane")
-	srv := registry(t)
-	repo := srv.Addr + "/e2e/containerd/hello"
+	srv := registry(t, m)
+	srv.use(pusher)
+	srv.use(c)
+	repo := srv.ref("containerd/hello")
 	amd, arm, amdDir, armDir := pusher.layouts()
 	pusher.run("push", "--insecure", amdDir, repo+":v1")
 	pusher.run("push", "--insecure", armDir, repo+":arm64")
@@ -84,16 +88,20 @@ func TestContainerd(t *testing.T) {
 	ctr := func(c *client, args ...string) string {
 		return c.run(append([]string{"--address", sock, "--namespace", "berth-e2e"}, args...)...)
 	}
+	// ctr takes credentials per command (--user USER:PASSWORD) on pull and push.
+	remote := func(c *client, cmd string, args ...string) string {
+		return ctr(c, append(append([]string{"images", cmd, "--plain-http"}, c.credArgs("--user")...), args...)...)
+	}
 
 	c.step("pull --plain-http (pushed by crane)", func(c *client) {
-		mustContain(c.t, ctr(c, "images", "pull", "--plain-http", "--snapshotter", "native", repo+":v1"), amd.digest().String())
+		mustContain(c.t, remote(c, "pull", "--snapshotter", "native", repo+":v1"), amd.digest().String())
 		mustContain(c.t, ctr(c, "images", "ls"), repo+":v1")
 	})
 	c.step("pull by digest", func(c *client) {
-		ctr(c, "images", "pull", "--plain-http", "--snapshotter", "native", repo+"@"+amd.digest().String())
+		remote(c, "pull", "--snapshotter", "native", repo+"@"+amd.digest().String())
 	})
 	c.step("pull multi-arch index, all platforms", func(c *client) {
-		ctr(c, "images", "pull", "--plain-http", "--all-platforms", repo+":multi")
+		remote(c, "pull", "--all-platforms", repo+":multi")
 		mustContain(c.t, ctr(c, "content", "ls"), amd.layerGzD.String(), arm.layerGzD.String(), arm.digest().String())
 		if !strings.Contains(ctr(c, "images", "check"), "complete") {
 			c.t.Fatal("images check: not complete")
@@ -101,8 +109,8 @@ func TestContainerd(t *testing.T) {
 	})
 	c.step("tag and push --plain-http", func(c *client) {
 		ctr(c, "images", "tag", repo+":v1", repo+":from-ctr")
-		ctr(c, "images", "push", "--plain-http", repo+":from-ctr")
-		_, body := manifestOf(c.t, srv, "e2e/containerd/hello", "from-ctr")
+		remote(c, "push", repo+":from-ctr")
+		_, body := manifestOf(c.t, srv, srv.repo("containerd/hello"), "from-ctr")
 		mustContain(c.t, string(body), amd.layerGzD.String())
 	})
 }

@@ -11,8 +11,6 @@ import (
 	"testing"
 
 	"github.com/opencontainers/go-digest"
-
-	"github.com/berth-registry/berth/test/berthproc"
 )
 
 // containersPolicy accepts any image: the clients of containers/image
@@ -24,17 +22,20 @@ func needContainersClient(t *testing.T, name string) *client {
 	t.Helper()
 	c := needClient(t, name, name)
 	c.write(".config/containers/policy.json", []byte(containersPolicy))
+	// Logins in the test's home, not in root's shared /run/containers
+	// (podman and buildah want the file to exist).
+	c.env = append(c.env, "REGISTRY_AUTH_FILE="+c.write("auth.json", []byte(`{"auths":{}}`)))
 	return c
 }
 
 // manifestOf GETs a manifest straight from berth, accepting every type.
-func manifestOf(t *testing.T, srv *berthproc.Server, repo, ref string) (mediaType string, body []byte) {
+func manifestOf(t *testing.T, srv *reg, repo, ref string) (mediaType string, body []byte) {
 	t.Helper()
 	req, _ := http.NewRequest("GET", srv.URL+"/v2/"+repo+"/manifests/"+ref, nil)
 	req.Header.Set("Accept", strings.Join([]string{
 		"application/vnd.oci.image.index.v1+json", "application/vnd.oci.image.manifest.v1+json",
 		"application/vnd.docker.distribution.manifest.list.v2+json", "application/vnd.docker.distribution.manifest.v2+json"}, ", "))
-	res, err := berthproc.Client.Do(req)
+	res, err := srv.do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,9 +48,10 @@ func manifestOf(t *testing.T, srv *berthproc.Server, repo, ref string) (mediaTyp
 }
 
 // blobDigest GETs a blob straight from berth and returns the digest of what came back.
-func blobDigest(t *testing.T, srv *berthproc.Server, repo string, d digest.Digest) digest.Digest {
+func blobDigest(t *testing.T, srv *reg, repo string, d digest.Digest) digest.Digest {
 	t.Helper()
-	res, err := berthproc.Client.Get(srv.URL + "/v2/" + repo + "/blobs/" + d.String())
+	req, _ := http.NewRequest("GET", srv.URL+"/v2/"+repo+"/blobs/"+d.String(), nil)
+	res, err := srv.do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,50 +87,61 @@ func indexPlatforms(t *testing.T, body []byte) []string {
 // TestSkopeo drives skopeo: OCI layout and docker-archive in, copies
 // between repositories and between two berth instances, inspect,
 // list-tags, delete and sync.
-func TestSkopeo(t *testing.T) {
+func TestSkopeo(t *testing.T) { bothModes(t, testSkopeo) }
+
+func testSkopeo(t *testing.T, m mode) {
 	c := needContainersClient(t, "skopeo")
-	srv, srv2 := registry(t), registry(t)
-	repo, other := srv.Addr+"/e2e/skopeo/hello", srv.Addr+"/e2e/skopeo/copy"
+	srv, srv2 := registry(t, m), registry(t, m)
+	srv.use(c)
+	repo, other := srv.ref("skopeo/hello"), srv.ref("skopeo/copy")
 	amd, arm, amdDir, _ := c.layouts()
 	archive := filepath.Join(c.home, "hello.tar")
 	amd.writeDockerArchive(t, archive, "hello:amd64")
+	// skopeo takes credentials per command: --creds, or --src-creds and --dest-creds.
 	copyCmd := func(c *client, args ...string) string {
-		return c.run(append([]string{"copy", "--src-tls-verify=false", "--dest-tls-verify=false"}, args...)...)
+		flags := append([]string{"copy", "--src-tls-verify=false", "--dest-tls-verify=false"}, c.credArgs("--dest-creds")...)
+		if len(args) > 0 && strings.HasPrefix(args[len(args)-2], "docker://") {
+			flags = append(flags, c.credArgs("--src-creds")...)
+		}
+		return c.run(append(flags, args...)...)
+	}
+	skopeo := func(c *client, cmd string, args ...string) string {
+		return c.run(append(append([]string{cmd, "--tls-verify=false"}, c.credArgs("--creds")...), args...)...)
 	}
 
 	c.step("copy OCI layout in", func(c *client) {
 		copyCmd(c, "oci:"+amdDir+":amd64", "docker://"+repo+":oci")
-		_, body := manifestOf(c.t, srv, "e2e/skopeo/hello", "oci")
+		_, body := manifestOf(c.t, srv, srv.repo("skopeo/hello"), "oci")
 		mustContain(c.t, string(body), amd.layerGzD.String())
 	})
 	c.step("copy docker-archive in", func(c *client) {
 		copyCmd(c, "docker-archive:"+archive, "docker://"+repo+":archive")
-		mt, _ := manifestOf(c.t, srv, "e2e/skopeo/hello", "archive")
+		mt, _ := manifestOf(c.t, srv, srv.repo("skopeo/hello"), "archive")
 		if mt != "application/vnd.docker.distribution.manifest.v2+json" {
 			c.t.Fatalf("docker-archive pushed as %s, want a Docker schema 2 manifest", mt)
 		}
 	})
 	c.step("inspect", func(c *client) {
 		var info struct{ Digest, Architecture string }
-		if err := json.Unmarshal([]byte(c.run("inspect", "--tls-verify=false", "docker://"+repo+":oci")), &info); err != nil {
+		if err := json.Unmarshal([]byte(skopeo(c, "inspect", "docker://"+repo+":oci")), &info); err != nil {
 			c.t.Fatal(err)
 		}
 		if info.Digest != amd.digest().String() || info.Architecture != "amd64" {
 			c.t.Fatalf("inspect: %+v, want %s amd64", info, amd.digest())
 		}
-		mustContain(c.t, c.run("inspect", "--tls-verify=false", "--raw", "docker://"+repo+":archive"), "schemaVersion")
+		mustContain(c.t, skopeo(c, "inspect", "--raw", "docker://"+repo+":archive"), "schemaVersion")
 	})
 	c.step("copy between repositories", func(c *client) {
 		copyCmd(c, "docker://"+repo+":oci", "docker://"+other+":oci")
-		mustContain(c.t, c.run("inspect", "--tls-verify=false", "docker://"+other+":oci"), amd.digest().String())
+		mustContain(c.t, skopeo(c, "inspect", "docker://"+other+":oci"), amd.digest().String())
 	})
 	c.step("copy between two berths", func(c *client) {
-		copyCmd(c, "docker://"+repo+":archive", "docker://"+srv2.Addr+"/mirror/hello:archive")
-		mustContain(c.t, c.run("inspect", "--tls-verify=false", "docker://"+srv2.Addr+"/mirror/hello:archive"), `"amd64"`)
+		copyCmd(c, "docker://"+repo+":archive", "docker://"+srv2.ref("mirror/hello")+":archive")
+		mustContain(c.t, skopeo(c, "inspect", "docker://"+srv2.ref("mirror/hello")+":archive"), `"amd64"`)
 	})
 	c.step("list-tags", func(c *client) {
 		var tags struct{ Tags []string }
-		if err := json.Unmarshal([]byte(c.run("list-tags", "--tls-verify=false", "docker://"+repo)), &tags); err != nil {
+		if err := json.Unmarshal([]byte(skopeo(c, "list-tags", "docker://"+repo)), &tags); err != nil {
 			c.t.Fatal(err)
 		}
 		if strings.Join(tags.Tags, ",") != "archive,oci" {
@@ -136,23 +149,25 @@ func TestSkopeo(t *testing.T) {
 		}
 	})
 	c.step("sync", func(c *client) {
-		c.run("sync", "--src", "docker", "--dest", "docker", "--src-tls-verify=false", "--dest-tls-verify=false",
-			repo, srv2.Addr+"/synced")
-		mustContain(c.t, c.run("list-tags", "--tls-verify=false", "docker://"+srv2.Addr+"/synced/hello"), `"oci"`)
+		args := append([]string{"sync", "--src", "docker", "--dest", "docker", "--src-tls-verify=false", "--dest-tls-verify=false"},
+			append(c.credArgs("--src-creds"), c.credArgs("--dest-creds")...)...)
+		c.run(append(args, repo, srv2.ref("synced"))...)
+		mustContain(c.t, skopeo(c, "list-tags", "docker://"+srv2.ref("synced/hello")), `"oci"`)
 	})
 	c.step("multi-arch index (--all) in and between berths", func(c *client) {
 		dir := filepath.Join(c.home, "layout-multi")
 		index := writeIndexLayout(c.t, dir, "multi", amd, arm)
-		c.run("copy", "--all", "--dest-tls-verify=false", "oci:"+dir+":multi", "docker://"+repo+":multi")
-		copyCmd(c, "--all", "docker://"+repo+":multi", "docker://"+srv2.Addr+"/mirror/hello:multi")
-		if _, body := manifestOf(c.t, srv2, "mirror/hello", "multi"); !bytes.Equal(body, index) {
+		copyCmd(c, "--all", "oci:"+dir+":multi", "docker://"+repo+":multi")
+		copyCmd(c, "--all", "docker://"+repo+":multi", "docker://"+srv2.ref("mirror/hello")+":multi")
+		if _, body := manifestOf(c.t, srv2, srv2.repo("mirror/hello"), "multi"); !bytes.Equal(body, index) {
 			c.t.Fatalf("index changed on the way:\n%s\nwant\n%s", body, index)
 		}
-		manifestOf(c.t, srv2, "mirror/hello", arm.digest().String())
+		manifestOf(c.t, srv2, srv2.repo("mirror/hello"), arm.digest().String())
 	})
 	c.step("delete", func(c *client) {
-		c.run("delete", "--tls-verify=false", "docker://"+other+":oci")
-		c.fails("inspect", "--tls-verify=false", "docker://"+other+":oci")
+		srv.as(c, maintainer)
+		skopeo(c, "delete", "docker://"+other+":oci")
+		c.fails(append([]string{"inspect", "--tls-verify=false", "docker://" + other + ":oci"}, c.credArgs("--creds")...)...)
 	})
 }
 
@@ -167,16 +182,21 @@ func (c *client) storageArgs() []string {
 }
 
 // TestPodman drives podman: build, push, pull, manifest list.
-func TestPodman(t *testing.T) { testPodmanLike(t, "podman") }
+func TestPodman(t *testing.T) {
+	bothModes(t, func(t *testing.T, m mode) { testPodmanLike(t, m, "podman") })
+}
 
 // TestBuildah drives buildah with the same scenarios, plus from/copy/commit.
-func TestBuildah(t *testing.T) { testPodmanLike(t, "buildah") }
+func TestBuildah(t *testing.T) {
+	bothModes(t, func(t *testing.T, m mode) { testPodmanLike(t, m, "buildah") })
+}
 
 // testPodmanLike runs the scenarios podman and buildah share (same CLI).
-func testPodmanLike(t *testing.T, name string) {
+func testPodmanLike(t *testing.T, m mode, name string) {
 	c := needContainersClient(t, name)
-	srv := registry(t)
-	path := "e2e/" + name + "/hello"
+	srv := registry(t, m)
+	srv.use(c)
+	path := srv.repo(name + "/hello")
 	repo := srv.Addr + "/" + path
 	run := func(c *client, args ...string) string { return c.run(append(c.storageArgs(), args...)...) }
 	for _, arch := range []string{"amd64", "arm64"} {

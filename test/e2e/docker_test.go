@@ -15,7 +15,12 @@ var pushedDigest = regexp.MustCompile(`digest: (sha256:[0-9a-f]{64})`)
 // TestDocker drives the docker CLI and engine: build FROM scratch, push,
 // pull by tag and digest, run, a second tag that reuses every layer, and a
 // multi-platform manifest list.
-func TestDocker(t *testing.T) {
+func TestDocker(t *testing.T) { bothModes(t, testDocker) }
+
+// dockerClient is the docker CLI with a private config directory, or a
+// skip when no engine answers.
+func dockerClient(t *testing.T) *client {
+	t.Helper()
 	c := needClient(t, "docker", "docker")
 	if out, err := c.runErr(time.Minute, nil, "info", "--format", "{{.ServerVersion}}"); err != nil {
 		missing(t, "docker", "`docker info` fails: "+strings.TrimSpace(out))
@@ -23,10 +28,16 @@ func TestDocker(t *testing.T) {
 		cli, _ := c.runErr(time.Minute, nil, "version", "--format", "{{.Client.Version}}")
 		c.version = "client " + strings.TrimSpace(cli) + ", engine " + strings.TrimSpace(out)
 	}
-	// The classic builder (no buildx plugin needed); manifest lists kept in the test's home.
+	// The classic builder (no buildx plugin needed); logins and manifest lists kept in the test's home.
 	c.env = append(c.env, "DOCKER_BUILDKIT=0", "DOCKER_CONFIG="+filepath.Join(c.home, ".docker"))
-	srv := registry(t)
-	ref, other := srv.Addr+"/e2e/docker/hello", srv.Addr+"/e2e/docker/other"
+	return c
+}
+
+func testDocker(t *testing.T, m mode) {
+	c := dockerClient(t)
+	srv := registry(t, m)
+	srv.use(c)
+	ref, other := srv.ref("docker/hello"), srv.ref("docker/other")
 	t.Cleanup(func() { // images live in the shared engine: remove ours
 		_, _ = c.runErr(time.Minute, nil, "rmi", "-f", ref+":v1", ref+":v2", ref+":arm64", other+":v1")
 		_, _ = c.runErr(time.Minute, nil, "image", "prune", "-f", "--filter", "label=berth-e2e")
@@ -80,7 +91,7 @@ func TestDocker(t *testing.T) {
 	c.step("cross-repository mount", func(c *client) {
 		c.run("tag", ref+":v1", other+":v1")
 		before := len(requests(srv))
-		mustContain(c.t, c.run("push", other+":v1"), "Mounted from e2e/docker/hello")
+		mustContain(c.t, c.run("push", other+":v1"), "Mounted from "+srv.repo("docker/hello"))
 		// The layer is mounted (POST answered 201 Created); only the config is uploaded.
 		mounts, patches := 0, 0
 		for _, e := range requests(srv)[before:] {

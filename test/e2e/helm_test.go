@@ -8,10 +8,14 @@ import (
 )
 
 // TestHelm drives helm's OCI support: package, push, pull, show, template.
-func TestHelm(t *testing.T) {
+func TestHelm(t *testing.T) { bothModes(t, testHelm) }
+
+func testHelm(t *testing.T, m mode) {
 	c := needClient(t, "helm", "helm")
-	srv := registry(t)
-	chartRef := "oci://" + srv.Addr + "/e2e/charts/berth-e2e"
+	srv := registry(t, m)
+	srv.use(c)
+	charts := "oci://" + srv.ref("charts")
+	chartRef := charts + "/berth-e2e"
 	c.write("berth-e2e/Chart.yaml", []byte("apiVersion: v2\nname: berth-e2e\ndescription: a chart for the berth e2e tests\nversion: 0.1.0\nappVersion: \"1.0\"\n"))
 	c.write("berth-e2e/values.yaml", []byte("greeting: hello from berth\n"))
 	c.write("berth-e2e/templates/configmap.yaml", []byte(
@@ -26,9 +30,9 @@ func TestHelm(t *testing.T) {
 		}
 	})
 	c.step("push oci://", func(c *client) {
-		out := helm(c, "push", pkg, "oci://"+srv.Addr+"/e2e/charts")
+		out := helm(c, "push", pkg, charts)
 		mustContain(c.t, out, "Digest: sha256:")
-		_, body := manifestOf(c.t, srv, "e2e/charts/berth-e2e", "0.1.0")
+		_, body := manifestOf(c.t, srv, srv.repo("charts/berth-e2e"), "0.1.0")
 		mustContain(c.t, string(body), "application/vnd.cncf.helm.config.v1+json")
 		mustContain(c.t, string(body), "application/vnd.cncf.helm.chart.content.v1.tar+gzip")
 	})
@@ -57,8 +61,8 @@ func TestHelm(t *testing.T) {
 		// 0.2.0+build.1 is stored under the tag 0.2.0_build.1 (tags have no '+').
 		c.write("berth-e2e/Chart.yaml", []byte("apiVersion: v2\nname: berth-e2e\nversion: 0.2.0+build.1\n"))
 		c.run("package", filepath.Join(c.home, "berth-e2e"), "-d", filepath.Join(c.home, "dist"))
-		helm(c, "push", filepath.Join(c.home, "dist", "berth-e2e-0.2.0+build.1.tgz"), "oci://"+srv.Addr+"/e2e/charts")
-		manifestOf(c.t, srv, "e2e/charts/berth-e2e", "0.2.0_build.1")
+		helm(c, "push", filepath.Join(c.home, "dist", "berth-e2e-0.2.0+build.1.tgz"), charts)
+		manifestOf(c.t, srv, srv.repo("charts/berth-e2e"), "0.2.0_build.1")
 		mustContain(c.t, helm(c, "show", "chart", chartRef), "version: 0.2.0+build.1")
 		mustContain(c.t, helm(c, "show", "chart", chartRef, "--version", "~0.1"), "version: 0.1.0")
 	})

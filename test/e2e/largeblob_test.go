@@ -146,6 +146,7 @@ func TestLargeLayerClient(t *testing.T) {
 	srv := berthproc.Start(t, t.TempDir(), "--access-log=false")
 	ref := srv.Addr + "/e2e/large/layer:v1"
 	scenario := fmt.Sprintf("%d MiB layer push + pull, server RSS < 100 MiB", size>>20)
+	c.auth = "off"
 
 	// The layer file on disk, and its digest.
 	f, err := os.Create(filepath.Join(c.home, "layer.bin"))

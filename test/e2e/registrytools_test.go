@@ -58,10 +58,13 @@ func (c *client) fails(args ...string) {
 }
 
 // TestCrane drives go-containerregistry's crane.
-func TestCrane(t *testing.T) {
+func TestCrane(t *testing.T) { bothModes(t, testCrane) }
+
+func testCrane(t *testing.T, m mode) {
 	c := needClient(t, "crane", "crane")
-	srv := registry(t)
-	repo, other := srv.Addr+"/e2e/crane/hello", srv.Addr+"/e2e/crane/copy"
+	srv := registry(t, m)
+	srv.use(c)
+	repo, other := srv.ref("crane/hello"), srv.ref("crane/copy")
 	amd, arm, amdDir, armDir := c.layouts()
 	crane := func(c *client, args ...string) string { return c.run(append(args, "--insecure")...) }
 
@@ -96,6 +99,7 @@ func TestCrane(t *testing.T) {
 		mustContain(c.t, crane(c, "digest", repo+":latest"), amd.digest().String())
 	})
 	c.step("delete", func(c *client) {
+		srv.as(c, maintainer)
 		d := strings.TrimSpace(crane(c, "digest", repo+":multi"))
 		crane(c, "delete", repo+"@"+d)
 		c.fails("manifest", "--insecure", repo+"@"+d)
@@ -104,19 +108,32 @@ func TestCrane(t *testing.T) {
 		}
 	})
 	c.step("catalog", func(c *client) {
-		mustContain(c.t, crane(c, "catalog", srv.Addr), "e2e/crane/hello", "e2e/crane/copy")
+		srv.as(c, admin)
+		mustContain(c.t, crane(c, "catalog", srv.Addr), srv.repo("crane/hello"), srv.repo("crane/copy"))
 	})
+	if srv.auth {
+		c.step("pull-only robot: pull, push denied", func(c *client) {
+			srv.as(c, readerRobot)
+			crane(c, "pull", repo+":v1", filepath.Join(c.home, "robot.tar"))
+			srv.deniedPush(c, "crane/robot", "v1", func() (string, error) {
+				return c.runErr(time.Minute, nil, "push", "--insecure", amdDir, srv.ref("crane/robot")+":v1")
+			})
+		})
+	}
 }
 
 // TestRegctl drives regclient's regctl.
-func TestRegctl(t *testing.T) {
+func TestRegctl(t *testing.T) { bothModes(t, testRegctl) }
+
+func testRegctl(t *testing.T, m mode) {
 	c := needClient(t, "regctl", "regctl")
-	srv := registry(t)
-	repo, other := srv.Addr+"/e2e/regctl/hello", srv.Addr+"/e2e/regctl/copy"
+	srv := registry(t, m)
+	repo, other := srv.ref("regctl/hello"), srv.ref("regctl/copy")
 	amd, arm, _, armDir := c.layouts()
 	archive := filepath.Join(c.home, "hello.tar")
 	amd.writeDockerArchive(t, archive, "hello:amd64")
 	c.run("registry", "set", "--tls", "disabled", srv.Addr)
+	srv.use(c)
 
 	c.step("push (docker-archive import, OCI layout copy)", func(c *client) {
 		c.run("image", "import", repo+":v1", archive)
@@ -157,10 +174,11 @@ func TestRegctl(t *testing.T) {
 		referrersAPIOnly(c.t, srv, before)
 	})
 	c.step("copy with referrers", func(c *client) {
-		c.run("image", "copy", "--referrers", repo+":arm64", srv.Addr+"/e2e/regctl/signed:v1")
-		mustContain(c.t, c.run("artifact", "tree", srv.Addr+"/e2e/regctl/signed:v1"), "application/vnd.berth.e2e.sbom")
+		c.run("image", "copy", "--referrers", repo+":arm64", srv.ref("regctl/signed")+":v1")
+		mustContain(c.t, c.run("artifact", "tree", srv.ref("regctl/signed")+":v1"), "application/vnd.berth.e2e.sbom")
 	})
 	c.step("delete (tag and manifest)", func(c *client) {
+		srv.as(c, maintainer)
 		c.run("tag", "delete", repo+":latest")
 		if strings.Contains(c.run("tag", "ls", repo), "latest") {
 			c.t.Fatal("tag latest still listed after delete")
@@ -188,21 +206,25 @@ func TestRegctl(t *testing.T) {
 		if patches < 5 {
 			c.t.Fatalf("%d PATCH requests, want a chunked upload (at least 5)", patches)
 		}
-		if got := blobDigest(c.t, srv, "e2e/regctl/hello", digest.FromBytes(content)); got != digest.FromBytes(content) {
+		if got := blobDigest(c.t, srv, srv.repo("regctl/hello"), digest.FromBytes(content)); got != digest.FromBytes(content) {
 			c.t.Fatalf("stored blob has digest %s", got)
 		}
 	})
 	c.step("catalog", func(c *client) {
-		mustContain(c.t, c.run("repo", "ls", srv.Addr), "e2e/regctl/hello", "e2e/regctl/copy")
+		srv.as(c, admin)
+		mustContain(c.t, c.run("repo", "ls", srv.Addr), srv.repo("regctl/hello"), srv.repo("regctl/copy"))
 	})
 }
 
 // TestOras drives oras: artifacts, images from an OCI layout, indexes and
 // the referrers API (attach, discover).
-func TestOras(t *testing.T) {
+func TestOras(t *testing.T) { bothModes(t, testOras) }
+
+func testOras(t *testing.T, m mode) {
 	c := needClient(t, "oras", "oras")
-	srv := registry(t)
-	repo, other := srv.Addr+"/e2e/oras/hello", srv.Addr+"/e2e/oras/copy"
+	srv := registry(t, m)
+	srv.use(c)
+	repo, other := srv.ref("oras/hello"), srv.ref("oras/copy")
 	amd, arm, amdDir, armDir := c.layouts()
 	oras := func(c *client, args ...string) string { return c.run(append(args, "--plain-http")...) }
 	const artifactType = "application/vnd.berth.e2e.config"
@@ -257,11 +279,12 @@ func TestOras(t *testing.T) {
 		referrersAPIOnly(c.t, srv, before)
 	})
 	c.step("copy with referrers (cp -r)", func(c *client) {
-		c.run("cp", "-r", "--from-plain-http", "--to-plain-http", repo+":amd64", srv.Addr+"/e2e/oras/signed:v1")
-		mustContain(c.t, oras(c, "discover", srv.Addr+"/e2e/oras/signed:v1", "--format", "json"),
+		c.run("cp", "-r", "--from-plain-http", "--to-plain-http", repo+":amd64", srv.ref("oras/signed")+":v1")
+		mustContain(c.t, oras(c, "discover", srv.ref("oras/signed")+":v1", "--format", "json"),
 			"application/vnd.berth.e2e.signature", "application/vnd.berth.e2e.sbom")
 	})
 	c.step("delete", func(c *client) {
+		srv.as(c, maintainer)
 		d := strings.TrimSpace(oras(c, "resolve", repo+":multi"))
 		oras(c, "manifest", "delete", "--force", repo+"@"+d)
 		c.fails("manifest", "fetch", "--plain-http", repo+"@"+d)
@@ -269,6 +292,17 @@ func TestOras(t *testing.T) {
 		c.fails("blob", "fetch", "--plain-http", "--output", "-", repo+"@"+amd.layerGzD.String())
 	})
 	c.step("catalog", func(c *client) {
-		mustContain(c.t, oras(c, "repo", "ls", srv.Addr), "e2e/oras/hello", "e2e/oras/copy")
+		srv.as(c, admin)
+		mustContain(c.t, oras(c, "repo", "ls", srv.Addr), srv.repo("oras/hello"), srv.repo("oras/copy"))
 	})
+	if srv.auth {
+		c.step("pull-only robot: pull, push denied", func(c *client) {
+			srv.as(c, readerRobot)
+			oras(c, "pull", repo+"@"+artifactDigest, "-o", filepath.Join(c.home, "robot"))
+			c.home = filepath.Join(c.home, "files")
+			srv.deniedPush(c, "oras/robot", "v1", func() (string, error) {
+				return c.runErr(time.Minute, nil, "push", "--plain-http", srv.ref("oras/robot")+":v1", "config.yaml:application/yaml")
+			})
+		})
+	}
 }

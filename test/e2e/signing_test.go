@@ -3,20 +3,20 @@ package e2e
 import (
 	"strings"
 	"testing"
-
-	"github.com/berth-registry/berth/test/berthproc"
+	"time"
 )
 
 // pushHello pushes the amd64 and arm64 test images with crane (the
 // signing clients sign "an image pushed by another client") and returns
 // repo@digest of each.
-func pushHello(t *testing.T, srv *berthproc.Server, repo string) (amdRef, armRef string) {
+func pushHello(t *testing.T, srv *reg, path string) (amdRef, armRef string) {
 	t.Helper()
 	crane := needClient(t, "crane", "crane")
+	srv.use(crane)
 	amd, arm, amdDir, armDir := crane.layouts()
-	crane.run("push", "--insecure", amdDir, srv.Addr+"/"+repo+":amd64")
-	crane.run("push", "--insecure", armDir, srv.Addr+"/"+repo+":arm64")
-	return srv.Addr + "/" + repo + "@" + amd.digest().String(), srv.Addr + "/" + repo + "@" + arm.digest().String()
+	crane.run("push", "--insecure", amdDir, srv.ref(path)+":amd64")
+	crane.run("push", "--insecure", armDir, srv.ref(path)+":arm64")
+	return srv.ref(path) + "@" + amd.digest().String(), srv.ref(path) + "@" + arm.digest().String()
 }
 
 // digestOf is the digest part of repo@digest.
@@ -24,7 +24,7 @@ func digestOf(ref string) string { return ref[strings.LastIndex(ref, "@")+1:] }
 
 // sawRequest reports whether berth logged a method request whose path
 // contains part after the first n log entries.
-func sawRequest(srv *berthproc.Server, n int, method, part string) bool {
+func sawRequest(srv *reg, n int, method, part string) bool {
 	for _, e := range requests(srv)[n:] {
 		if e.Method == method && strings.Contains(e.Path, part) {
 			return true
@@ -36,7 +36,7 @@ func sawRequest(srv *berthproc.Server, n int, method, part string) bool {
 // referrersAPIOnly checks that, since the first n log entries, the client
 // listed referrers through the referrers API and wrote no tag-schema index
 // (berth answers a manifest PUT with a subject with OCI-Subject).
-func referrersAPIOnly(t *testing.T, srv *berthproc.Server, n int) {
+func referrersAPIOnly(t *testing.T, srv *reg, n int) {
 	t.Helper()
 	if !sawRequest(srv, n, "GET", "/referrers/") {
 		t.Error("the client did not use the referrers API")
@@ -49,11 +49,14 @@ func referrersAPIOnly(t *testing.T, srv *berthproc.Server, n int) {
 // TestCosign signs offline with a cosign key pair: the tag scheme
 // (sha256-<hex>.sig/.att) for one image and the OCI 1.1 referrers mode for
 // another; verify, attest, verify-attestation and tree for each.
-func TestCosign(t *testing.T) {
+func TestCosign(t *testing.T) { bothModes(t, testCosign) }
+
+func testCosign(t *testing.T, m mode) {
 	c := needClient(t, "cosign", "cosign")
-	srv := registry(t)
-	amdRef, armRef := pushHello(t, srv, "e2e/cosign/hello")
+	srv := registry(t, m)
+	amdRef, armRef := pushHello(t, srv, "cosign/hello")
 	c.env = append(c.env, "COSIGN_PASSWORD=", "TUF_ROOT="+c.home+"/.sigstore")
+	srv.use(c)
 	cosign := func(c *client, args ...string) string {
 		return c.run(append(args, "--allow-insecure-registry", "--allow-http-registry")...)
 	}
@@ -66,7 +69,7 @@ func TestCosign(t *testing.T) {
 	})
 	c.step("sign (tag scheme)", func(c *client) {
 		cosign(c, "sign", "--key", "cosign.key", "--tlog-upload=false", "-y", amdRef)
-		_, body := manifestOf(c.t, srv, "e2e/cosign/hello", tagOf(amdRef, ".sig"))
+		_, body := manifestOf(c.t, srv, srv.repo("cosign/hello"), tagOf(amdRef, ".sig"))
 		mustContain(c.t, string(body), "dev.cosignproject.cosign/signature")
 	})
 	c.step("verify (tag scheme)", func(c *client) {
@@ -74,7 +77,7 @@ func TestCosign(t *testing.T) {
 	})
 	c.step("attest and verify-attestation (tag scheme)", func(c *client) {
 		cosign(c, "attest", "--key", "cosign.key", "--type", "custom", "--predicate", predicate, "--tlog-upload=false", "-y", amdRef)
-		manifestOf(c.t, srv, "e2e/cosign/hello", tagOf(amdRef, ".att"))
+		manifestOf(c.t, srv, srv.repo("cosign/hello"), tagOf(amdRef, ".att"))
 		cosign(c, "verify-attestation", "--key", "cosign.pub", "--type", "custom", "--insecure-ignore-tlog", amdRef)
 	})
 	c.step("tree (tag scheme)", func(c *client) {
@@ -112,10 +115,13 @@ const notationPolicy = `{"version":"1.0","trustPolicies":[{"name":"e2e","registr
 // TestNotation signs with notation and a local test certificate, in the
 // referrers tag schema (notation's default) and through the referrers API,
 // then verifies against a trust policy and lists the signatures.
-func TestNotation(t *testing.T) {
+func TestNotation(t *testing.T) { bothModes(t, testNotation) }
+
+func testNotation(t *testing.T, m mode) {
 	c := needClient(t, "notation", "notation")
-	srv := registry(t)
-	amdRef, armRef := pushHello(t, srv, "e2e/notation/hello")
+	srv := registry(t, m)
+	srv.use(c)
+	amdRef, armRef := pushHello(t, srv, "notation/hello")
 	notation := func(c *client, args ...string) string { return c.run(append(args, "--insecure-registry")...) }
 
 	c.step("test certificate and trust policy", func(c *client) {
@@ -125,7 +131,7 @@ func TestNotation(t *testing.T) {
 	})
 	c.step("sign (referrers tag schema)", func(c *client) {
 		notation(c, "sign", amdRef)
-		_, index := manifestOf(c.t, srv, "e2e/notation/hello", "sha256-"+strings.TrimPrefix(digestOf(amdRef), "sha256:"))
+		_, index := manifestOf(c.t, srv, srv.repo("notation/hello"), "sha256-"+strings.TrimPrefix(digestOf(amdRef), "sha256:"))
 		mustContain(c.t, string(index), "application/vnd.cncf.notary.signature")
 	})
 	c.step("sign (referrers API)", func(c *client) {
@@ -146,7 +152,12 @@ func TestNotation(t *testing.T) {
 	})
 	c.step("verify fails for an unsigned image", func(c *client) {
 		crane := needClient(c.t, "crane", "crane")
-		crane.run("copy", "--insecure", amdRef, srv.Addr+"/e2e/notation/unsigned:v1") // copies no signatures
-		c.fails("verify", "--insecure-registry", srv.Addr+"/e2e/notation/unsigned@"+digestOf(amdRef))
+		srv.use(crane)
+		crane.run("copy", "--insecure", amdRef, srv.ref("notation/unsigned")+":v1") // copies no signatures
+		out, err := c.runErr(time.Minute, nil, "verify", "--insecure-registry", srv.ref("notation/unsigned")+"@"+digestOf(amdRef))
+		if err == nil {
+			c.t.Fatalf("notation verify of an unsigned image succeeded:\n%s", out)
+		}
+		mustContain(c.t, out, "no signature") // not an authentication failure
 	})
 }

@@ -34,6 +34,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-registry/berth/test/testenv"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -291,12 +292,5 @@ func ForTest(t testing.TB) *Server {
 // BERTH_E2E_REQUIRE=1.
 func Require(t testing.TB) {
 	t.Helper()
-	err := Available()
-	if err == nil {
-		return
-	}
-	if os.Getenv("BERTH_E2E_REQUIRE") == "1" {
-		t.Fatalf("%v (BERTH_E2E_REQUIRE=1; scripts/install-test-tools.sh installs it)", err)
-	}
-	t.Skipf("%v; scripts/install-test-tools.sh installs it (BERTH_E2E_REQUIRE=1 makes this a failure)", err)
+	testenv.Require(t, Available())
 }
