@@ -102,4 +102,10 @@ if [ "$what" = all ] || [ "$what" = apt ]; then
     [ -x "$PG_BIN/initdb" ] || { echo "postgresql installed, but not version 15 ($PG_BIN/initdb missing)" >&2; exit 1; }
   fi
 fi
+# versitygw (S3 gateway onto a local directory) for the S3 blob store tests:
+# test/s3server starts it on 127.0.0.1 with a temporary directory. Pinned,
+# built once (a few minutes), stamped like the tools above.
+if [ "$what" = all ] || [ "$what" = go ]; then
+  go_install versitygw github.com/versity/versitygw/cmd/versitygw v1.8.0
+fi
 echo "tools ready in $TOOLS/bin: $(ls "$TOOLS/bin" | tr '\n' ' ')"

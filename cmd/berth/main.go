@@ -19,6 +19,7 @@ const usage = `berth — a private OCI container registry
 Usage:
   berth serve [flags]   run the registry (berth serve --help lists every flag)
   berth version         print the version
+  berth healthcheck     exit 0 if the local registry is ready (for container health checks)
 `
 
 func main() { os.Exit(run(os.Args[1:])) }
@@ -34,6 +35,8 @@ func run(args []string) int {
 		return 0
 	case "serve":
 		return serve(args[1:])
+	case "healthcheck":
+		return healthcheck(args[1:])
 	case "help", "--help", "-h":
 		fmt.Print(usage)
 		return 0

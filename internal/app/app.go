@@ -16,7 +16,6 @@ import (
 
 	"github.com/berth-registry/berth/internal/accesslog"
 	"github.com/berth-registry/berth/internal/auth"
-	blobfs "github.com/berth-registry/berth/internal/blob/fs"
 	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/registry"
 )
@@ -57,7 +56,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		return err
 	}
 	defer metaStore.Close()
-	blobStore, err := blobfs.New(cfg.DataDir)
+	blobStore, err := openBlobs(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -74,10 +73,12 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		Logger:          log,
 		Authorizer:      acc.authorizer(),
 		Audit:           acc.auditRegistry,
+		RedirectTTL:     blobRedirectTTL(cfg),
 	})
 	// We hold the data directory lock, so upload bytes without a session
-	// can only be leftovers of a crash: remove them all now.
-	if n, err := reg.SweepUploads(ctx, 0); err != nil {
+	// can only be leftovers of a crash: remove them all now (in a store
+	// shared by replicas, only old ones).
+	if n, err := reg.SweepUploads(ctx, startupOrphanAge(cfg)); err != nil {
 		log.Warn("sweeping uploads at startup", "err", err)
 	} else if n > 0 {
 		log.Info("removed abandoned uploads", "count", n)
@@ -98,6 +99,10 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		defer cancel()
 		if err := metaStore.Ping(ctx); err != nil {
 			http.Error(w, "database: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		if err := pingBlobs(ctx, blobStore); err != nil {
+			http.Error(w, "blob storage: "+err.Error(), http.StatusServiceUnavailable)
 			return
 		}
 		_, _ = w.Write([]byte("ok\n"))

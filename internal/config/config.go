@@ -30,6 +30,7 @@ type Config struct {
 	TLS                      // --tls-* and --acme-* (tls.go)
 	Auth            Auth     // --auth, --token-*, --login-* (auth.go)
 	Database        Database // --database-url, --db-* (database.go)
+	Storage         Storage  // --storage, --s3-* (storage.go)
 }
 
 // Default returns the embedded default: listen on :5000, data in ./data.
@@ -47,6 +48,7 @@ func Default() Config {
 		TLS:             DefaultTLS(),
 		Auth:            DefaultAuth(),
 		Database:        DefaultDatabase(),
+		Storage:         DefaultStorage(),
 	}
 }
 
@@ -72,6 +74,7 @@ func (c *Config) FlagSet(name string) *flag.FlagSet {
 	c.Auth.flags(fs)
 	c.TLS.flags(fs)
 	c.Database.flags(fs)
+	c.Storage.flags(fs)
 	return fs
 }
 
@@ -170,6 +173,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.Database.validate(); err != nil {
+		return err
+	}
+	if err := c.Storage.validate(); err != nil {
 		return err
 	}
 	if c.ShutdownTimeout < 0 {

@@ -41,6 +41,9 @@ func (r *Registry) getBlob(w http.ResponseWriter, req *http.Request, rt route) e
 		h.Set("Content-Length", strconv.FormatInt(size, 10))
 		return nil
 	}
+	if rd := r.redirector(); rd != nil { // an object store serves the bytes itself
+		return r.redirectBlob(w, req, rd, d)
+	}
 	f, err := r.blobs.Open(ctx, d)
 	if err != nil {
 		// Linked in the database but absent from storage: a broken

@@ -36,6 +36,9 @@ type Options struct {
 	Authorizer Authorizer
 	// Audit, if set, is told of pushes, pulls and deletes.
 	Audit func(req *http.Request, operation, resourceType, repo, ref string)
+	// RedirectTTL > 0 makes blob GETs answer 307 to a presigned URL valid
+	// this long, when the blob store can make one (blob.Redirector).
+	RedirectTTL time.Duration
 }
 
 // Authorizer decides whether a request may act on scopes. On success the

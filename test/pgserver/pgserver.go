@@ -34,8 +34,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-registry/berth/test/testenv"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/berth-registry/berth/test/testenv"
 )
 
 // DefaultBinDir is where Debian's postgresql-15 package puts the server.

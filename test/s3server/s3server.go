@@ -26,9 +26,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-registry/berth/test/testenv"
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/berth-registry/berth/test/testenv"
 )
 
 // Credentials of the servers' root user.
@@ -50,6 +51,9 @@ type Server struct {
 // Binary returns the versitygw to run, or an error saying how to get one.
 func Binary() (string, error) {
 	if p := os.Getenv("BERTH_VERSITYGW"); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			return "", fmt.Errorf("versitygw (S3 server) is not installed: BERTH_VERSITYGW=%s: %w", p, err)
+		}
 		return p, nil
 	}
 	tools := os.Getenv("BERTH_TOOLS_DIR")
