@@ -18,6 +18,8 @@ import (
 type client struct {
 	base string
 	http *http.Client
+	// authorization, if set, is sent on every request (Basic or Bearer).
+	authorization string
 }
 
 func newClient(base string, conns int) *client {
@@ -43,6 +45,9 @@ func (c *client) do(ctx context.Context, method, path string, body io.Reader, si
 	if body != nil {
 		req.ContentLength = size
 	}
+	if c.authorization != "" {
+		req.Header.Set("Authorization", c.authorization)
+	}
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
@@ -59,6 +64,27 @@ func (c *client) do(ctx context.Context, method, path string, body io.Reader, si
 		return res.Header, n, fmt.Errorf("%s %s: status %d, want %d", method, path, res.StatusCode, want)
 	}
 	return res.Header, n, nil
+}
+
+// get returns a 200 response's headers and body.
+func (c *client) get(ctx context.Context, path string) (http.Header, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, "GET", c.base+path, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	if c.authorization != "" {
+		req.Header.Set("Authorization", c.authorization)
+	}
+	res, err := c.http.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+	if err == nil && res.StatusCode != http.StatusOK {
+		err = fmt.Errorf("GET %s: status %d", path, res.StatusCode)
+	}
+	return res.Header, body, err
 }
 
 // startUpload opens an upload session and returns its location.

@@ -99,6 +99,26 @@ func runAll(ctx context.Context, tg target, z sizes, restart bool) (results, err
 		}
 		fmt.Printf("  %-9s %s\n", g.name, time.Since(t0).Round(time.Millisecond))
 	}
+	if tg.startAuth != nil {
+		dir, err := os.MkdirTemp("", "bench-auth-"+tg.name+"-")
+		if err != nil {
+			return nil, err
+		}
+		waitIdle(ctx, 10*time.Second)
+		s, err := launch(target{name: tg.name, start: tg.startAuth}, dir)
+		if err != nil {
+			os.RemoveAll(dir)
+			return nil, err
+		}
+		t0 := time.Now()
+		err = authWorkloads(ctx, s, z, out)
+		s.stop()
+		os.RemoveAll(dir)
+		if err != nil {
+			return nil, fmt.Errorf("auth: %w", err)
+		}
+		fmt.Printf("  %-9s %s\n", "auth", time.Since(t0).Round(time.Millisecond))
+	}
 	if restart {
 		if err := restartFigure(ctx, tg, z, out); err != nil {
 			return nil, fmt.Errorf("restart: %w", err)

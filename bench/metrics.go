@@ -10,6 +10,9 @@ type metric struct {
 	target float64
 	// absTarget, if not zero, is an absolute bound on berth's value (<=).
 	absTarget float64
+	// refKey, if set, names the reference figure to compare with (the
+	// reference registry is measured without authentication).
+	refKey string
 }
 
 var metrics = []metric{
@@ -38,6 +41,9 @@ var metrics = []metric{
 	{key: "manifest_head_digest_c16_rps", label: "manifest HEAD by digest c=16", unit: "req/s", higherBetter: true},
 	{key: "manifest_head_digest_c64_rps", label: "manifest HEAD by digest c=64", unit: "req/s", higherBetter: true},
 	{key: "manifest_head_digest_c256_rps", label: "manifest HEAD by digest c=256", unit: "req/s", higherBetter: true},
+	{key: "manifest_get_tag_c256_auth_rps", label: "manifest GET by tag c=256, berth with token auth (vs reference without)", unit: "req/s", higherBetter: true, refKey: "manifest_get_tag_c256_rps"},
+	{key: "pull_c16_auth_MBps", label: "blob pull c=16, berth with token auth (vs reference without)", unit: "MB/s", higherBetter: true, refKey: "pull_c16_MBps"},
+	{key: "token_issue_rps", label: "tokens issued by /service/token (Basic credentials, c=16), berth only", unit: "tokens/s", higherBetter: true},
 	{key: "tag_put_rps", label: "tag creation (manifest PUTs re-tagging one repo, c=16)", unit: "tags/s", higherBetter: true, target: 2.0},
 	{key: "tags_page_start_ms", label: "tag page of 100 at the start", unit: "ms"},
 	{key: "tags_page_middle_ms", label: "tag page of 100 in the middle", unit: "ms"},

@@ -39,8 +39,12 @@ func buildReport(runs map[string][]results, reps int, quick bool, dur time.Durat
 				bv = append(bv, v)
 			}
 		}
+		refKey := m.key
+		if m.refKey != "" {
+			refKey = m.refKey
+		}
 		for _, res := range runs["reference"] {
-			if v, ok := res[m.key]; ok {
+			if v, ok := res[refKey]; ok {
 				rv = append(rv, v)
 			}
 		}

@@ -19,6 +19,9 @@ import (
 type target struct {
 	name  string
 	start func(dataDir, addr string) *exec.Cmd
+	// startAuth, if set, starts the target with access control on, for the
+	// figures that show what authentication costs.
+	startAuth func(dataDir, addr string) *exec.Cmd
 }
 
 // server is one running registry process.
@@ -39,10 +42,21 @@ func freeAddr() string {
 	return ln.Addr().String()
 }
 
+// benchAdminPassword is the administrator's password of the berth started
+// with access control.
+const benchAdminPassword = "bench-admin-password-1"
+
 func berthTarget(bin string) target {
-	return target{name: "berth", start: func(dataDir, addr string) *exec.Cmd {
-		return exec.Command(bin, "serve", "--addr", addr, "--data-dir", dataDir, "--access-log=false", "--log-level", "warn", "--auth=false")
-	}}
+	return target{name: "berth",
+		start: func(dataDir, addr string) *exec.Cmd {
+			return exec.Command(bin, "serve", "--addr", addr, "--data-dir", dataDir, "--access-log=false", "--log-level", "warn", "--auth=false")
+		},
+		startAuth: func(dataDir, addr string) *exec.Cmd {
+			cmd := exec.Command(bin, "serve", "--addr", addr, "--data-dir", dataDir, "--access-log=false", "--log-level", "warn", "--auth=true")
+			cmd.Env = append(os.Environ(), "BERTH_ADMIN_PASSWORD="+benchAdminPassword)
+			return cmd
+		},
+	}
 }
 
 // referenceTarget is distribution/distribution's registry on its
@@ -89,7 +103,7 @@ func launch(tg target, dataDir string) (*server, error) {
 		res, err := client.Get(s.url + "/v2/")
 		if err == nil {
 			res.Body.Close()
-			if res.StatusCode == 200 {
+			if res.StatusCode == http.StatusOK || res.StatusCode == http.StatusUnauthorized { // 401: up, with access control
 				s.startup = time.Since(begin)
 				return s, nil
 			}
