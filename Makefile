@@ -5,7 +5,7 @@ LDFLAGS  := -s -w -X github.com/berth-registry/berth/internal/app.Version=$(VERS
 TOOLS    ?= $(HOME)/.cache/berth-tools
 FUZZTIME ?= 10s
 
-.PHONY: run build test unit lint conformance fuzz bench bench-smoke clients-report clean
+.PHONY: run build image deploy-check test unit lint conformance fuzz bench bench-smoke clients-report clean
 
 ## run: start the registry on :5000 with data in ./data (embedded default)
 run:
@@ -14,6 +14,19 @@ run:
 ## build: a static binary in bin/berth
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/berth ./cmd/berth
+
+## image: the container image $(IMAGE) (static binary on scratch) from bin/berth and the host's
+## CA bundle, with deploy/Dockerfile.runtime; deploy/Dockerfile builds the same in a Go toolchain image
+IMAGE ?= berth:dev
+image: build
+	rm -rf bin/image && mkdir -p bin/image/data
+	cp bin/berth /etc/ssl/certs/ca-certificates.crt bin/image/
+	docker build -f deploy/Dockerfile.runtime -t $(IMAGE) bin/image
+
+## deploy-check: helm lint + template of deploy/helm/berth, docker-compose config of
+## deploy/docker-compose.yml, and the runtime image built and run (also part of `make unit`)
+deploy-check:
+	$(GO) test -count=1 -v ./test/deploy
 
 ## test: everything — lint, unit and integration tests (race detector on),
 ## crash-safety tests against the real binary, the OCI conformance suite,

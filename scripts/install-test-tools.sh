@@ -37,6 +37,7 @@ APT_TOOLS=(
   "buildah 1.28.2"
   "containerd 1.6.20"
   "curl *"
+  "docker-compose *" # test/deploy: docker-compose config of deploy/docker-compose.yml
 )
 
 as_root() {
