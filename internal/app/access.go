@@ -27,20 +27,20 @@ type access struct {
 	gate      *auth.Gate
 	authn     *auth.Authenticator
 	sink      *audit.Sink
-	stopPrune context.CancelFunc
-	pruned    chan struct{}
+	retention time.Duration
+	log       *slog.Logger
+}
+
+// pruneAudit is the periodic job that applies the audit retention.
+func (a *access) pruneAudit(ctx context.Context) error {
+	return audit.Prune(ctx, a.store, a.retention, a.log)
 }
 
 // setupAccess bootstraps the administrator and the library project on first
 // start, loads (or creates) the token key, and starts the audit log.
 func setupAccess(ctx context.Context, cfg config.Config, store meta.AccessStore, log *slog.Logger) (*access, error) {
-	a := &access{store: store, sink: audit.NewSink(store, log), pruned: make(chan struct{})}
-	pctx, cancel := context.WithCancel(context.Background())
-	a.stopPrune = cancel
-	go func() {
-		defer close(a.pruned)
-		audit.Prune(pctx, store, time.Duration(cfg.Auth.AuditRetentionDays)*24*time.Hour, 6*time.Hour, log)
-	}()
+	a := &access{store: store, sink: audit.NewSink(store, log),
+		retention: time.Duration(cfg.Auth.AuditRetentionDays) * 24 * time.Hour, log: log}
 	if !cfg.Auth.Enabled {
 		return a, nil
 	}
@@ -90,15 +90,20 @@ func bootstrap(ctx context.Context, store meta.AccessStore, log *slog.Logger) er
 			return fmt.Errorf("BERTH_ADMIN_PASSWORD: %w", err)
 		}
 		admin = &meta.User{Username: "admin", PasswordHash: hash, SysAdmin: true, Realname: "system admin"}
-		if err := store.CreateUser(ctx, admin); err != nil && !errors.Is(err, meta.ErrConflict) {
+		err = store.CreateUser(ctx, admin)
+		if err != nil && !errors.Is(err, meta.ErrConflict) {
 			return err
 		}
-		if generated {
+		// Another replica starting at the same moment may have won; then
+		// its password stands and ours must not be shown.
+		if generated && err == nil {
 			// Printed once, on the terminal, never into the structured log.
 			fmt.Fprintf(os.Stderr, "\nberth: created user \"admin\" with password %s\n"+
 				"berth: it is shown only now; change it, or set BERTH_ADMIN_PASSWORD before the first start\n\n", pw)
 		}
-		log.Info("created the administrator account", "user", "admin", "password_from_env", !generated)
+		if err == nil {
+			log.Info("created the administrator account", "user", "admin", "password_from_env", !generated)
+		}
 		if admin, err = store.GetUserByName(ctx, "admin"); err != nil {
 			return err
 		}
@@ -162,7 +167,5 @@ func refSeparator(ref string) string {
 }
 
 func (a *access) close() {
-	a.stopPrune()
-	<-a.pruned
 	a.sink.Close()
 }

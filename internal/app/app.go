@@ -11,12 +11,14 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/berth-registry/berth/internal/accesslog"
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/config"
+	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/registry"
 )
 
@@ -138,7 +140,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	sweepsDone := make(chan struct{})
 	go func() {
 		defer close(sweepsDone)
-		runSweeps(sweepCtx, reg, log)
+		runJobs(sweepCtx, &jobs.Runner{Leaser: metaStore, Holder: jobs.NewHolder(), Log: log}, reg, acc, log)
 	}()
 
 	select {
@@ -164,21 +166,26 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	return nil
 }
 
-func runSweeps(ctx context.Context, reg *registry.Registry, log *slog.Logger) {
-	t := time.NewTicker(sweepEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if n, err := reg.SweepUploads(ctx, time.Hour); err != nil && ctx.Err() == nil {
-				log.Warn("sweeping uploads", "err", err)
-			} else if n > 0 {
-				log.Info("removed abandoned uploads", "count", n)
-			}
-		}
+// runJobs runs the periodic background jobs until ctx ends, each on one
+// replica at a time (see internal/jobs).
+func runJobs(ctx context.Context, r *jobs.Runner, reg *registry.Registry, acc *access, log *slog.Logger) {
+	var wg sync.WaitGroup
+	run := func(name string, first, every time.Duration, fn func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.Every(ctx, name, first, every, fn)
+		}()
 	}
+	run("upload-sweep", sweepEvery, sweepEvery, func(ctx context.Context) error {
+		n, err := reg.SweepUploads(ctx, time.Hour)
+		if n > 0 {
+			log.Info("removed abandoned uploads", "count", n)
+		}
+		return err
+	})
+	run("audit-prune", time.Minute, 6*time.Hour, acc.pruneAudit)
+	wg.Wait()
 }
 
 // lockDataDir takes an exclusive flock on DIR/lock so that two processes

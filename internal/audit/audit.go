@@ -91,20 +91,11 @@ func (s *Sink) run() {
 	}
 }
 
-// Prune deletes records older than retention every interval until ctx ends.
-func Prune(ctx context.Context, store meta.AccessStore, retention, interval time.Duration, log *slog.Logger) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		if n, err := store.PruneAudit(ctx, time.Now().Add(-retention)); err != nil && ctx.Err() == nil {
-			log.Warn("pruning the audit log", "err", err)
-		} else if n > 0 {
-			log.Info("pruned audit records", "count", n)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+// Prune deletes records older than retention (a periodic job).
+func Prune(ctx context.Context, store meta.AccessStore, retention time.Duration, log *slog.Logger) error {
+	n, err := store.PruneAudit(ctx, time.Now().Add(-retention))
+	if n > 0 {
+		log.Info("pruned audit records", "count", n)
 	}
+	return err
 }

@@ -20,6 +20,7 @@ func RunAccess(t *testing.T, open func(t *testing.T) meta.AccessStore) {
 		{"ProjectsAndMembers", testProjects},
 		{"Robots", testRobots},
 		{"Audit", testAudit},
+		{"Leases", testLeases},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
 	}
@@ -199,5 +200,39 @@ func testAudit(t *testing.T, s meta.AccessStore) {
 	}
 	if _, total, _ := s.ListAudit(ctx, meta.AuditQuery{}); total != 15 {
 		t.Fatalf("after prune: %d", total)
+	}
+}
+
+// testLeases needs the store to be a meta.Leaser too, as every SQL store is.
+func testLeases(t *testing.T, s meta.AccessStore) {
+	l, ok := s.(meta.Leaser)
+	if !ok {
+		t.Fatalf("%T does not implement meta.Leaser", s)
+	}
+	ctx := context.Background()
+	take := func(holder string, ttl time.Duration) bool {
+		t.Helper()
+		got, err := l.TryLease(ctx, "job", holder, ttl)
+		noErr(t, err)
+		return got
+	}
+	if !take("a", time.Minute) {
+		t.Fatal("a free lease must be granted")
+	}
+	if take("b", time.Minute) {
+		t.Fatal("a held lease must be refused to another holder")
+	}
+	if !take("a", 50*time.Millisecond) {
+		t.Fatal("the holder must be able to renew")
+	}
+	time.Sleep(120 * time.Millisecond)
+	if !take("b", time.Minute) {
+		t.Fatal("an expired lease must pass to another holder")
+	}
+	if take("a", time.Minute) {
+		t.Fatal("the old holder must not take it back while b holds it")
+	}
+	if got, err := l.TryLease(ctx, "other-job", "a", time.Minute); err != nil || !got {
+		t.Fatalf("leases are per name: %v %v", got, err)
 	}
 }
