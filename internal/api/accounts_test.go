@@ -48,6 +48,18 @@ func TestUsersAndPasswords(t *testing.T) {
 	e.expect(401, carol, "GET", Prefix+"/users/current", nil)
 	carol.pass = "Admin-Set3"
 
+	// An administrator disables the account (not their own); its cached
+	// credentials stop working at once, and re-enabling restores them.
+	e.expect(403, carol, "PUT", loc, map[string]bool{"disabled": true})
+	e.expect(403, e.admin, "PUT", fmt.Sprintf("%s/users/%d", Prefix, e.userID("admin")), map[string]bool{"disabled": true})
+	e.expect(200, e.admin, "PUT", loc, map[string]bool{"disabled": true})
+	if u := decode[user](t, e.expect(200, e.admin, "GET", loc, nil)); !u.Disabled {
+		t.Errorf("disabled flag not shown: %+v", u)
+	}
+	e.expect(401, carol, "GET", Prefix+"/users/current", nil)
+	e.expect(200, e.admin, "PUT", loc, map[string]bool{"disabled": false})
+	e.expect(200, carol, "GET", Prefix+"/users/current", nil)
+
 	e.expect(403, carol, "GET", Prefix+"/audit-logs", nil)
 	e.expect(200, e.admin, "PUT", loc+"/sysadmin", map[string]bool{"sysadmin_flag": true})
 	e.expect(200, carol, "GET", Prefix+"/audit-logs", nil) // the cached identity was refreshed

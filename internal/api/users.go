@@ -14,20 +14,22 @@ import (
 
 // user is Harbor's UserResp. It never carries the password hash.
 type user struct {
-	UserID          int64      `json:"user_id"`
-	Username        string     `json:"username"`
-	Email           string     `json:"email"`
-	Realname        string     `json:"realname"`
-	Comment         string     `json:"comment"`
-	SysadminFlag    bool       `json:"sysadmin_flag"`
-	AdminRoleInAuth bool       `json:"admin_role_in_auth"`
-	CreationTime    harborTime `json:"creation_time"`
-	UpdateTime      harborTime `json:"update_time"`
+	UserID          int64  `json:"user_id"`
+	Username        string `json:"username"`
+	Email           string `json:"email"`
+	Realname        string `json:"realname"`
+	Comment         string `json:"comment"`
+	SysadminFlag    bool   `json:"sysadmin_flag"`
+	AdminRoleInAuth bool   `json:"admin_role_in_auth"`
+	// Disabled is berth's addition: a disabled account cannot log in.
+	Disabled     bool       `json:"disabled"`
+	CreationTime harborTime `json:"creation_time"`
+	UpdateTime   harborTime `json:"update_time"`
 }
 
 func userJSON(u *meta.User) user {
 	return user{UserID: u.ID, Username: u.Username, Email: u.Email, Realname: u.Realname, Comment: u.Comment,
-		SysadminFlag: u.SysAdmin, CreationTime: harborTime(u.CreatedAt), UpdateTime: harborTime(u.UpdatedAt)}
+		SysadminFlag: u.SysAdmin, Disabled: u.Disabled, CreationTime: harborTime(u.CreatedAt), UpdateTime: harborTime(u.UpdatedAt)}
 }
 
 // userCreationReq is Harbor's UserCreationReq.
@@ -170,9 +172,21 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) error {
 		Email    *string `json:"email"`
 		Realname *string `json:"realname"`
 		Comment  *string `json:"comment"`
+		// Disabled (berth's addition to Harbor's UserProfile) lets an
+		// administrator disable or re-enable an account.
+		Disabled *bool `json:"disabled"`
 	}
 	if err := readJSON(r, &req); err != nil {
 		return err
+	}
+	if req.Disabled != nil {
+		if err := requireAdmin(r); err != nil {
+			return err
+		}
+		if u.ID == auth.FromContext(r.Context()).UserID {
+			return errForbidden("you cannot disable yourself")
+		}
+		u.Disabled = *req.Disabled
 	}
 	for _, f := range []struct{ src, dst *string }{{req.Email, &u.Email}, {req.Realname, &u.Realname}, {req.Comment, &u.Comment}} {
 		if f.src != nil {
@@ -181,6 +195,10 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) error {
 	}
 	if err := s.opt.Access.UpdateUser(r.Context(), u); err != nil {
 		return err
+	}
+	if req.Disabled != nil {
+		s.opt.Auth.Forget() // cached credentials of a disabled account must stop working now
+		s.record(r.Context(), r, map[bool]string{true: "disable", false: "enable"}[u.Disabled], "user", u.Username, "")
 	}
 	return ok(w)
 }
