@@ -204,3 +204,18 @@ func TestSystemInfoAndHealth(t *testing.T) {
 		t.Errorf("health: %s", h)
 	}
 }
+
+// TestDeletesDisabled: --delete-enabled=false refuses deletes through the
+// API too, even for an administrator.
+func TestDeletesDisabled(t *testing.T) {
+	e := newEnv(t)
+	e.project("p", false, nil)
+	d := e.push("p/app", "v1")
+	e.api.opt.DeletesDisabled = true
+	art := Prefix + "/projects/p/repositories/app/artifacts/" + d.String()
+	e.expect(405, e.admin, "DELETE", art+"/tags/v1", nil)
+	e.expect(405, e.admin, "DELETE", art, nil)
+	e.expect(405, e.admin, "DELETE", Prefix+"/projects/p/repositories/app", nil)
+	e.api.opt.DeletesDisabled = false
+	e.expect(200, e.admin, "DELETE", art, nil)
+}

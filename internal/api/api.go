@@ -36,6 +36,17 @@ type Options struct {
 	// RegistryURL is reported by /systeminfo; empty derives it from Host.
 	RegistryURL string
 	Logger      *slog.Logger
+	// DeletesDisabled refuses deletes of repositories, artifacts and tags,
+	// as --delete-enabled=false does on /v2.
+	DeletesDisabled bool
+}
+
+// checkDelete refuses a delete when deletes are switched off.
+func (s *Server) checkDelete() error {
+	if s.opt.DeletesDisabled {
+		return &Error{Status: http.StatusMethodNotAllowed, Code: "METHOD_NOT_ALLOWED", Message: "deletes are disabled on this registry"}
+	}
+	return nil
 }
 
 // Server is the management API handler.

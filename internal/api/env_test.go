@@ -34,6 +34,7 @@ type cred struct{ user, pass string }
 
 // env is a real API server on a real SQLite store.
 type env struct {
+	api   *Server
 	t     *testing.T
 	ctx   context.Context
 	store *sqlstore.Store
@@ -68,6 +69,7 @@ func newEnv(t *testing.T) *env {
 				t.Error(err)
 			}
 		}})
+	e.api = s
 	e.srv = httptest.NewServer(s)
 	t.Cleanup(e.srv.Close)
 	return e

@@ -156,6 +156,9 @@ func (s *Server) getRepository(w http.ResponseWriter, r *http.Request) error {
 
 // deleteRepository: DELETE /projects/{project_name}/repositories/{repository_name}.
 func (s *Server) deleteRepository(w http.ResponseWriter, r *http.Request) error {
+	if err := s.checkDelete(); err != nil {
+		return err
+	}
 	p, repo, err := s.repoFor(r, rbac.DeleteArtifact)
 	if err != nil {
 		return err
@@ -223,6 +226,9 @@ func (s *Server) getArtifact(w http.ResponseWriter, r *http.Request) error {
 // deleteArtifact: DELETE .../artifacts/{reference} removes the manifest
 // and its tags.
 func (s *Server) deleteArtifact(w http.ResponseWriter, r *http.Request) error {
+	if err := s.checkDelete(); err != nil {
+		return err
+	}
 	p, repo, a, err := s.artifactFor(r, rbac.DeleteArtifact)
 	if err != nil {
 		return err
@@ -277,6 +283,9 @@ func (s *Server) createTag(w http.ResponseWriter, r *http.Request) error {
 
 // deleteTag: DELETE .../artifacts/{reference}/tags/{tag_name}.
 func (s *Server) deleteTag(w http.ResponseWriter, r *http.Request) error {
+	if err := s.checkDelete(); err != nil {
+		return err
+	}
 	p, repo, a, err := s.artifactFor(r, rbac.DeleteTag)
 	if err != nil {
 		return err

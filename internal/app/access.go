@@ -137,7 +137,8 @@ func (a *access) mountAPI(mux *http.ServeMux, cfg config.Config, store *sqlstore
 		return err
 	}
 	h := api.New(api.Options{Access: a.store, Store: store, Catalog: store, Auth: a.authn, Audit: a.sink.Record,
-		SessionKey: key, Version: Version, Logger: log})
+		DeletesDisabled: !cfg.DeleteEnabled,
+		SessionKey:      key, Version: Version, Logger: log})
 	mux.Handle(api.Prefix+"/", h)
 	mux.Handle("/c/", h)
 	return nil
