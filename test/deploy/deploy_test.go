@@ -32,21 +32,8 @@ func root(t *testing.T) string {
 
 // tool finds bin on PATH or in the tools directory of scripts/install-test-tools.sh.
 func tool(bin string) (string, error) {
-	if p, err := exec.LookPath(bin); err == nil {
+	if p, ok := testenv.LookTool(bin); ok {
 		return p, nil
-	}
-	dirs := []string{os.Getenv("BERTH_TOOLS_DIR")}
-	if home, err := os.UserHomeDir(); err == nil {
-		dirs = append(dirs, filepath.Join(home, ".cache", "berth-tools"))
-	}
-	for _, d := range dirs {
-		if d == "" {
-			continue
-		}
-		p := filepath.Join(d, "bin", bin)
-		if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
-			return p, nil
-		}
 	}
 	return "", fmt.Errorf("%s not found on PATH or in the tools directory", bin)
 }

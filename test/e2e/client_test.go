@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/berth-registry/berth/test/testenv"
 )
 
 // cmdTimeout bounds every client invocation; the 1 GiB scenario passes its own.
@@ -60,25 +62,7 @@ func missing(t *testing.T, name, why string) {
 }
 
 // lookTool finds bin on PATH or in the tools directory of install-test-tools.sh.
-func lookTool(bin string) (string, bool) {
-	if p, err := exec.LookPath(bin); err == nil {
-		return p, true
-	}
-	dirs := []string{os.Getenv("BERTH_TOOLS_DIR")}
-	if home, err := os.UserHomeDir(); err == nil {
-		dirs = append(dirs, filepath.Join(home, ".cache", "berth-tools"))
-	}
-	for _, d := range dirs {
-		if d == "" {
-			continue
-		}
-		p := filepath.Join(d, "bin", bin)
-		if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
-			return p, true
-		}
-	}
-	return "", false
-}
+func lookTool(bin string) (string, bool) { return testenv.LookTool(bin) }
 
 // needClient returns the client bin, or skips (fails in CI) when it is not installed.
 func needClient(t *testing.T, name, bin string) *client {
