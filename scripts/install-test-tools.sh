@@ -109,4 +109,17 @@ fi
 if [ "$what" = all ] || [ "$what" = go ]; then
   go_install versitygw github.com/versity/versitygw/cmd/versitygw v1.8.0
 fi
+# nginx (Debian package) for the high-availability test: test/ha runs its
+# own nginx (-p PREFIX -c CONF, one process, 127.0.0.1) in front of three
+# berth replicas; the system service the package may set up is not used.
+# Self-contained: needs root only when missing.
+if [ "$what" = all ] || [ "$what" = apt ]; then
+  if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
+    if [ "$(id -u)" != 0 ]; then echo "nginx missing and not root: apt-get install nginx" >&2; exit 1; fi
+    echo "installing nginx"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null
+    [ -x /usr/sbin/nginx ] || { echo "nginx installed, but /usr/sbin/nginx is missing" >&2; exit 1; }
+  fi
+fi
 echo "tools ready in $TOOLS/bin: $(ls "$TOOLS/bin" | tr '\n' ' ')"

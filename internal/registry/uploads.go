@@ -316,8 +316,10 @@ func (r *Registry) putUpload(w http.ResponseWriter, req *http.Request, rt route)
 	if err != nil {
 		return err
 	}
-	if u, err = r.appendChunk(req, rt, u); err != nil {
-		return err
+	if !r.replayedPut(req, u, d) {
+		if u, err = r.appendChunk(req, rt, u); err != nil {
+			return err
+		}
 	}
 	if u.Offset == 0 { // an empty blob: make sure its (empty) file exists
 		ew, err := r.blobs.Append(ctx, u.ID, 0)
@@ -343,6 +345,21 @@ func (r *Registry) putUpload(w http.ResponseWriter, req *http.Request, rt route)
 	}
 	blobCreated(w, rt.name, d)
 	return nil
+}
+
+// replayedPut reports whether a PUT's final chunk was already received:
+// the session's bytes already have digest d, so appending a non-empty body
+// could only make them wrong. That is a load balancer retrying the PUT on
+// another replica after the one that took it recorded the chunk and died
+// before answering (nginx retries a PUT whose body it holds). What was
+// received is then committed as it is: it is exactly blob d. Only for
+// sha256, whose digest comes from the persisted hash state for free.
+func (r *Registry) replayedPut(req *http.Request, u meta.Upload, d digest.Digest) bool {
+	if u.Offset == 0 || req.ContentLength <= 0 || req.ContentLength > u.Offset || d.Algorithm() != oci.SHA256 {
+		return false
+	}
+	got, err := r.sessionDigest(req.Context(), u, d.Algorithm())
+	return err == nil && got == d
 }
 
 // sessionDigest returns the digest of a session's bytes: from the persisted
