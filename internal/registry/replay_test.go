@@ -38,3 +38,24 @@ func TestReplayedFinalPut(t *testing.T) {
 	e.expect(e.do("PATCH", loc, bytes.NewReader(full[:12]), "Content-Range", "0-11"), http.StatusAccepted, "")
 	e.expect(e.do("PUT", loc+"?digest="+string(d), bytes.NewReader([]byte("wrong"))), http.StatusBadRequest, "DIGEST_INVALID")
 }
+
+// TestReplayedFinalPutAfterCommit: the replica committed the blob and died
+// before answering; the replayed PUT finds no session, and answers 201
+// because the blob is in the repository. In another repository, or for
+// another digest, the session is still unknown.
+func TestReplayedFinalPutAfterCommit(t *testing.T) {
+	e := newEnv(t, Options{})
+	content := []byte("committed before the crash")
+	d := digest.FromBytes(content)
+	loc := startSession(e, "r")
+	e.expect(e.do("PATCH", loc, bytes.NewReader(content)), http.StatusAccepted, "")
+	e.expect(e.do("PUT", loc+"?digest="+string(d), nil), http.StatusCreated, "")
+	r := e.do("PUT", loc+"?digest="+string(d), nil)
+	e.expect(r, http.StatusCreated, "")
+	if r.header.Get("Docker-Content-Digest") != string(d) {
+		t.Fatalf("replay answer lacks the digest: %v", r.header)
+	}
+	e.expect(e.do("PUT", loc+"?digest="+string(digest.FromString("other")), nil), http.StatusNotFound, "BLOB_UPLOAD_UNKNOWN")
+	other := "/v2/s/blobs/uploads/" + loc[len("/v2/r/blobs/uploads/"):]
+	e.expect(e.do("PUT", other+"?digest="+string(d), nil), http.StatusNotFound, "BLOB_UPLOAD_UNKNOWN")
+}

@@ -313,6 +313,15 @@ func (r *Registry) putUpload(w http.ResponseWriter, req *http.Request, rt route)
 	defer r.lockUpload(rt.ref)()
 	ctx := req.Context()
 	u, err := r.loadUpload(ctx, rt)
+	if errors.Is(err, meta.ErrUploadNotFound) {
+		// A final PUT replayed (by a proxy, after the replica that
+		// committed it died before answering) finds its session gone; if
+		// the blob it names is in the repository, it was committed.
+		if _, berr := r.meta.BlobSize(ctx, rt.name, d); berr == nil {
+			blobCreated(w, rt.name, d)
+			return nil
+		}
+	}
 	if err != nil {
 		return err
 	}
