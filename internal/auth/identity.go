@@ -147,7 +147,7 @@ func (a *Authenticator) verify(ctx context.Context, name, secret string) (*Ident
 	if strings.HasPrefix(name, RobotPrefix) {
 		r, err := a.Store.GetRobotByName(ctx, name)
 		if errors.Is(err, meta.ErrNotFound) {
-			CheckPassword(dummyHash, secret) // same time as a real check
+			CheckPassword(dummyHash(), secret) // same time as a real check
 			return nil, ErrBadCredentials
 		}
 		if err != nil {
@@ -160,7 +160,7 @@ func (a *Authenticator) verify(ctx context.Context, name, secret string) (*Ident
 	}
 	u, err := a.Store.GetUserByName(ctx, name)
 	if errors.Is(err, meta.ErrNotFound) {
-		CheckPassword(dummyHash, secret)
+		CheckPassword(dummyHash(), secret)
 		return nil, ErrBadCredentials
 	}
 	if err != nil {
@@ -173,8 +173,12 @@ func (a *Authenticator) verify(ctx context.Context, name, secret string) (*Ident
 }
 
 // dummyHash makes a login for an unknown name cost the same as a real one,
-// so timing does not reveal which names exist.
-var dummyHash, _ = HashPassword("not-a-real-password")
+// so timing does not reveal which names exist. It is made on first use:
+// a bcrypt hash at package init would add its cost to every start.
+var dummyHash = sync.OnceValue(func() string {
+	h, _ := HashPassword("not-a-real-password")
+	return h
+})
 
 func hostOnly(remote string) string {
 	if i := strings.LastIndexByte(remote, ':'); i > 0 && !strings.HasSuffix(remote, "]") {
