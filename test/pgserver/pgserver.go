@@ -28,7 +28,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -231,11 +230,7 @@ func reapStale() {
 	}
 }
 
-var (
-	sharedOnce sync.Once
-	shared     *Server
-	sharedErr  error
-)
+var shared = testenv.NewShared("PostgreSQL", Start)
 
 // Shared returns the server shared by the tests of this test binary,
 // starting it on first use; TestMain must call Cleanup after m.Run. When
@@ -244,21 +239,11 @@ var (
 func Shared(t testing.TB) *Server {
 	t.Helper()
 	Require(t)
-	sharedOnce.Do(func() { shared, sharedErr = Start() })
-	if sharedErr != nil {
-		t.Fatalf("starting PostgreSQL: %v", sharedErr)
-	}
-	return shared
+	return shared.Get(t)
 }
 
 // Cleanup stops the shared server, if one was started.
-func Cleanup() {
-	if shared != nil {
-		if err := shared.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "pgserver:", err)
-		}
-	}
-}
+func Cleanup() { shared.Cleanup() }
 
 // Database creates a new database on the shared server and returns its URL.
 func Database(t testing.TB) string {

@@ -20,7 +20,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -203,11 +202,7 @@ func (s *Server) Stop() error {
 	return os.RemoveAll(s.dir)
 }
 
-var (
-	sharedOnce sync.Once
-	shared     *Server
-	sharedErr  error
-)
+var shared = testenv.NewShared("versitygw", Start)
 
 // Shared returns the server shared by the tests of this test binary,
 // starting it on first use; TestMain should call Cleanup after m.Run (the
@@ -216,21 +211,11 @@ var (
 func Shared(t testing.TB) *Server {
 	t.Helper()
 	Require(t)
-	sharedOnce.Do(func() { shared, sharedErr = Start() })
-	if sharedErr != nil {
-		t.Fatalf("starting versitygw: %v", sharedErr)
-	}
-	return shared
+	return shared.Get(t)
 }
 
 // Cleanup stops the shared server, if one was started.
-func Cleanup() {
-	if shared != nil {
-		if err := shared.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "s3server:", err)
-		}
-	}
-}
+func Cleanup() { shared.Cleanup() }
 
 // Require skips t when versitygw is not installed, or fails it when
 // BERTH_E2E_REQUIRE=1.

@@ -3,9 +3,11 @@
 package testenv
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 )
 
@@ -44,4 +46,42 @@ func LookTool(bin string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// Shared is one server shared by all the tests of a test binary, started on
+// first use and stopped by Cleanup (from TestMain, after m.Run).
+type Shared[S interface{ Stop() error }] struct {
+	name    string
+	start   func() (S, error)
+	once    sync.Once
+	server  S
+	err     error
+	started bool
+}
+
+// NewShared returns a Shared that starts the server named name with start.
+func NewShared[S interface{ Stop() error }](name string, start func() (S, error)) *Shared[S] {
+	return &Shared[S]{name: name, start: start}
+}
+
+// Get returns the server, starting it on first use; t fails if it cannot.
+func (sh *Shared[S]) Get(t testing.TB) S {
+	t.Helper()
+	sh.once.Do(func() {
+		sh.server, sh.err = sh.start()
+		sh.started = sh.err == nil
+	})
+	if sh.err != nil {
+		t.Fatalf("starting %s: %v", sh.name, sh.err)
+	}
+	return sh.server
+}
+
+// Cleanup stops the server, if it was started.
+func (sh *Shared[S]) Cleanup() {
+	if sh.started {
+		if err := sh.server.Stop(); err != nil {
+			fmt.Fprintf(os.Stderr, "%s: %v\n", sh.name, err)
+		}
+	}
 }
