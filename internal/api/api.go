@@ -33,8 +33,10 @@ type Options struct {
 	// SessionTTL is how long a login session lasts (default 12h).
 	SessionTTL time.Duration
 	Version    string
-	// RegistryURL is reported by /systeminfo; empty derives it from Host.
-	RegistryURL string
+	// ExternalURL is how clients reach berth (--external-url): reported by
+	// /systeminfo and accepted as the Origin of the login form. Empty:
+	// derived from each request (see forwarded.BaseURL).
+	ExternalURL string
 	Logger      *slog.Logger
 	// DeletesDisabled refuses deletes of repositories, artifacts and tags,
 	// as --delete-enabled=false does on /v2.
@@ -183,10 +185,19 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 	return json.NewEncoder(w).Encode(v)
 }
 
-// readJSON decodes a request body of at most 1 MiB into v.
+// MaxJSONBody is the largest JSON request body the API reads.
+const MaxJSONBody = 1 << 20
+
+// readJSON decodes a request body of at most MaxJSONBody into v.
 func readJSON(r *http.Request, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<20))
+	if r.ContentLength > MaxJSONBody {
+		return errTooLarge(MaxJSONBody)
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, MaxJSONBody))
 	if err := dec.Decode(v); err != nil {
+		if errors.As(err, new(*http.MaxBytesError)) {
+			return errTooLarge(MaxJSONBody)
+		}
 		return errBadRequest("invalid JSON body: " + err.Error())
 	}
 	return nil

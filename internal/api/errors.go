@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 
@@ -27,6 +28,10 @@ func errNotFound(msg string) error  { return &Error{http.StatusNotFound, "NOT_FO
 func errConflict(msg string) error  { return &Error{http.StatusConflict, "CONFLICT", msg} }
 func errPrecondition(msg string) error {
 	return &Error{http.StatusPreconditionFailed, "PRECONDITION", msg}
+}
+
+func errTooLarge(limit int64) error {
+	return &Error{http.StatusRequestEntityTooLarge, "PAYLOAD_TOO_LARGE", fmt.Sprintf("request body larger than %d bytes", limit)}
 }
 
 // harborErrors is Harbor's error body.

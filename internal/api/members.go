@@ -155,6 +155,9 @@ func (s *Server) updateMember(w http.ResponseWriter, r *http.Request) error {
 	if err := s.opt.Access.SetMember(r.Context(), p.ID, m.UserID, req.RoleID); err != nil {
 		return err
 	}
+	if err := s.opt.Auth.Revoke(r.Context(), m.Username); err != nil { // tokens carry the old role
+		return err
+	}
 	s.record(r.Context(), r, "update", "member", m.Username+":"+rbac.Role(req.RoleID).Name(), p.Name)
 	return ok(w)
 }
@@ -168,6 +171,9 @@ func (s *Server) deleteMember(w http.ResponseWriter, r *http.Request) error {
 	if err := s.opt.Access.RemoveMember(r.Context(), p.ID, m.UserID); errors.Is(err, meta.ErrNotFound) {
 		return errNotFound("member not found")
 	} else if err != nil {
+		return err
+	}
+	if err := s.opt.Auth.Revoke(r.Context(), m.Username); err != nil {
 		return err
 	}
 	s.record(r.Context(), r, "delete", "member", m.Username, p.Name)

@@ -237,8 +237,14 @@ func (s *Server) updateProject(w http.ResponseWriter, r *http.Request) error {
 			return errBadRequest(`metadata.public must be "true" or "false"`)
 		}
 	}
+	wasPublic := p.Public
 	if err := s.opt.Access.UpdateProject(r.Context(), p); err != nil {
 		return err
+	}
+	if wasPublic && !p.Public { // anonymous tokens granted pull here
+		if err := s.opt.Auth.Revoke(r.Context(), auth.AnonymousIdentity.Name); err != nil {
+			return err
+		}
 	}
 	s.record(r.Context(), r, "update", "project", p.Name, p.Name)
 	return ok(w)
@@ -258,10 +264,38 @@ func (s *Server) deleteProject(w http.ResponseWriter, r *http.Request) error {
 	if n > 0 {
 		return errPrecondition("the project contains repositories, can not be deleted")
 	}
+	robots, err := s.projectRobotNames(r.Context(), p.ID)
+	if err != nil {
+		return err
+	}
 	if err := s.opt.Access.DeleteProject(r.Context(), p.ID); err != nil {
 		return err
 	}
-	s.opt.Auth.Forget() // project robots went with it
+	// The project's robots went with it; their tokens, and anonymous ones
+	// of a public project, must not work in a project re-created under the
+	// same name.
+	for _, name := range append(robots, auth.AnonymousIdentity.Name) {
+		if err := s.opt.Auth.Revoke(r.Context(), name); err != nil {
+			return err
+		}
+	}
 	s.record(r.Context(), r, "delete", "project", p.Name, p.Name)
 	return ok(w)
+}
+
+// projectRobotNames lists the names of a project's robot accounts.
+func (s *Server) projectRobotNames(ctx context.Context, projectID int64) ([]string, error) {
+	var names []string
+	for page := 1; ; page++ {
+		list, total, err := s.opt.Access.ListRobots(ctx, projectID, meta.Page{Page: page, Size: 100})
+		if err != nil {
+			return nil, err
+		}
+		for _, rb := range list {
+			names = append(names, rb.Name)
+		}
+		if len(list) == 0 || int64(len(names)) >= total {
+			return names, nil
+		}
+	}
 }

@@ -328,7 +328,9 @@ func (s *Server) updateRobot(w http.ResponseWriter, r *http.Request) error {
 	if err := s.opt.Access.UpdateRobot(r.Context(), rb); err != nil {
 		return err
 	}
-	s.opt.Auth.Forget()
+	if err := s.opt.Auth.Revoke(r.Context(), rb.Name); err != nil { // tokens carry the old rights
+		return err
+	}
 	s.record(r.Context(), r, "update", "robot", rb.Name, projectName(proj))
 	return ok(w)
 }
@@ -357,7 +359,9 @@ func (s *Server) refreshRobotSecret(w http.ResponseWriter, r *http.Request) erro
 	if err := s.opt.Access.UpdateRobot(r.Context(), rb); err != nil {
 		return err
 	}
-	s.opt.Auth.Forget()
+	if err := s.opt.Auth.Revoke(r.Context(), rb.Name); err != nil { // tokens carry the old rights
+		return err
+	}
 	s.record(r.Context(), r, "update", "robot", rb.Name+" (secret refreshed)", projectName(proj))
 	return writeJSON(w, http.StatusOK, struct {
 		Secret string `json:"secret"`
@@ -373,7 +377,9 @@ func (s *Server) deleteRobot(w http.ResponseWriter, r *http.Request) error {
 	if err := s.opt.Access.DeleteRobot(r.Context(), rb.ID); err != nil {
 		return err
 	}
-	s.opt.Auth.Forget()
+	if err := s.opt.Auth.Revoke(r.Context(), rb.Name); err != nil { // tokens carry the old rights
+		return err
+	}
 	s.record(r.Context(), r, "delete", "robot", rb.Name, projectName(proj))
 	return ok(w)
 }

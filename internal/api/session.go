@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"mime"
 	"net/http"
 	"os"
 	"strconv"
@@ -17,6 +18,8 @@ import (
 	"time"
 
 	"github.com/berth-registry/berth/internal/auth"
+	"github.com/berth-registry/berth/internal/forwarded"
+	"github.com/berth-registry/berth/internal/meta"
 )
 
 // Cookie and header names, as Harbor's.
@@ -75,42 +78,68 @@ func fingerprint(passwordHash string) string {
 	return hex.EncodeToString(sum[:8])
 }
 
-// newSession returns a cookie value "uid.expiry.fingerprint.mac".
-func (s *Server) newSession(uid int64, passwordHash string) string {
-	payload := strconv.FormatInt(uid, 10) + "." + strconv.FormatInt(time.Now().Add(s.opt.SessionTTL).Unix(), 10) +
-		"." + fingerprint(passwordHash)
+// newSession returns a cookie value "uid.expiry.fingerprint.epoch.sid.mac":
+// sid is a random id that logout revokes; epoch is the account's
+// revocation epoch, so disabling or deleting it ends the session.
+func (s *Server) newSession(u *meta.User) string {
+	var sid [16]byte
+	_, _ = rand.Read(sid[:])
+	payload := strconv.FormatInt(u.ID, 10) + "." + strconv.FormatInt(time.Now().Add(s.opt.SessionTTL).Unix(), 10) +
+		"." + fingerprint(u.PasswordHash) + "." + strconv.FormatInt(s.revocations().Epoch(u.Username), 10) +
+		"." + hex.EncodeToString(sid[:])
 	return payload + "." + base64.RawURLEncoding.EncodeToString(s.mac("session", payload))
+}
+
+func (s *Server) revocations() *auth.Revocations { return s.opt.Auth.Revocations }
+
+// session is a verified session cookie.
+type session struct {
+	uid         int64
+	fingerprint string
+	epoch       int64
+	id          string
+}
+
+// parseSession verifies a cookie's signature, expiry and that it was not
+// logged out; ok is false otherwise.
+func (s *Server) parseSession(value string) (sess session, ok bool) {
+	i := strings.LastIndexByte(value, '.')
+	if i < 0 {
+		return sess, false
+	}
+	payload, sig := value[:i], value[i+1:]
+	want := base64.RawURLEncoding.EncodeToString(s.mac("session", payload))
+	if subtle.ConstantTimeCompare([]byte(sig), []byte(want)) != 1 {
+		return sess, false
+	}
+	f := strings.Split(payload, ".")
+	if len(f) != 5 {
+		return sess, false
+	}
+	uid, err1 := strconv.ParseInt(f[0], 10, 64)
+	exp, err2 := strconv.ParseInt(f[1], 10, 64)
+	epoch, err3 := strconv.ParseInt(f[3], 10, 64)
+	if err1 != nil || err2 != nil || err3 != nil || time.Now().Unix() > exp || s.revocations().SessionRevoked(f[4]) {
+		return sess, false
+	}
+	return session{uid: uid, fingerprint: f[2], epoch: epoch, id: f[4]}, true
 }
 
 // sessionIdentity verifies a session cookie value and loads its user.
 // Any failure yields nil: the request is then anonymous.
 func (s *Server) sessionIdentity(ctx context.Context, value string) (*auth.Identity, error) {
-	i := strings.LastIndexByte(value, '.')
-	if i < 0 {
+	sess, valid := s.parseSession(value)
+	if !valid {
 		return nil, nil
 	}
-	payload, sig := value[:i], value[i+1:]
-	want := base64.RawURLEncoding.EncodeToString(s.mac("session", payload))
-	if subtle.ConstantTimeCompare([]byte(sig), []byte(want)) != 1 {
-		return nil, nil
-	}
-	f := strings.Split(payload, ".")
-	if len(f) != 3 {
-		return nil, nil
-	}
-	uid, err1 := strconv.ParseInt(f[0], 10, 64)
-	exp, err2 := strconv.ParseInt(f[1], 10, 64)
-	if err1 != nil || err2 != nil || time.Now().Unix() > exp {
-		return nil, nil
-	}
-	u, err := s.opt.Access.GetUser(ctx, uid)
+	u, err := s.opt.Access.GetUser(ctx, sess.uid)
 	if isNotFound(err) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	if u.Disabled || fingerprint(u.PasswordHash) != f[2] {
+	if u.Disabled || fingerprint(u.PasswordHash) != sess.fingerprint || sess.epoch < s.revocations().Epoch(u.Username) {
 		return nil, nil
 	}
 	return &auth.Identity{Kind: auth.UserKind, Name: u.Username, UserID: u.ID, SysAdmin: u.SysAdmin}, nil
@@ -164,10 +193,32 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (context.C
 	return auth.WithIdentity(ctx, id), nil
 }
 
+// maxLoginBody bounds the login form: a name and a password.
+const maxLoginBody = 16 << 10
+
 // login implements POST /c/login (form fields principal and password): it
-// sets the session cookie and returns the CSRF token.
+// sets the session cookie and returns the CSRF token. Only a URL-encoded
+// form is read, never multipart (whose file parts net/http would spool to
+// disk), and only from the registry's own pages or from non-browser
+// clients (login CSRF).
 func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
-	principal, password := r.PostFormValue("principal"), r.PostFormValue("password")
+	if err := s.checkOrigin(r); err != nil {
+		return err
+	}
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/x-www-form-urlencoded" {
+		return &Error{http.StatusUnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE", "send the form as application/x-www-form-urlencoded"}
+	}
+	if r.ContentLength > maxLoginBody {
+		return errTooLarge(maxLoginBody)
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxLoginBody)
+	if err := r.ParseForm(); err != nil {
+		if errors.As(err, new(*http.MaxBytesError)) {
+			return errTooLarge(maxLoginBody)
+		}
+		return errBadRequest("invalid form: " + err.Error())
+	}
+	principal, password := r.PostForm.Get("principal"), r.PostForm.Get("password")
 	if principal == "" || strings.HasPrefix(principal, auth.RobotPrefix) {
 		return errUnauthorized("invalid username or password")
 	}
@@ -182,8 +233,8 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	value := s.newSession(u.ID, u.PasswordHash)
-	secure := r.TLS != nil
+	value := s.newSession(u)
+	secure := s.secure(r)
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: value, Path: "/", HttpOnly: true, Secure: secure,
 		SameSite: http.SameSiteLaxMode, MaxAge: int(s.opt.SessionTTL.Seconds())})
 	token := s.csrfToken(value)
@@ -193,11 +244,58 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	return ok(w)
 }
 
-// logout implements GET /c/logout: it clears the cookies.
+// secure: cookies get the Secure attribute whenever clients reach berth
+// over HTTPS, directly or through a trusted proxy.
+func (s *Server) secure(r *http.Request) bool {
+	return forwarded.Secure(r) || strings.HasPrefix(s.opt.ExternalURL, "https://")
+}
+
+// checkOrigin refuses a browser request sent from another site's page:
+// Sec-Fetch-Site must be same-origin (or none: typed by the user), and
+// Origin, when sent, must be this registry (its external URL, or the
+// scheme and Host the browser used). Clients that send neither header
+// (curl, scripts) are not browsers and cannot be made to send a request
+// by a third party.
+func (s *Server) checkOrigin(r *http.Request) error {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "", "same-origin", "none":
+	default:
+		return errForbidden("cross-site request refused")
+	}
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return nil
+	}
+	if strings.EqualFold(origin, forwarded.Scheme(r)+"://"+r.Host) ||
+		s.opt.ExternalURL != "" && strings.EqualFold(origin, originOf(s.opt.ExternalURL)) {
+		return nil
+	}
+	return errForbidden("cross-origin request refused")
+}
+
+// originOf is scheme://host[:port] of a URL.
+func originOf(u string) string {
+	if i := strings.Index(u, "://"); i >= 0 {
+		if j := strings.IndexByte(u[i+3:], '/'); j >= 0 {
+			return u[:i+3+j]
+		}
+	}
+	return u
+}
+
+// logout implements GET /c/logout: the session ends on every replica
+// (its id is revoked), and the cookies are cleared.
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		if sess, valid := s.parseSession(c.Value); valid {
+			if err := s.revocations().RevokeSession(r.Context(), sess.id); err != nil {
+				return err
+			}
+		}
+	}
 	for _, name := range []string{sessionCookie, csrfCookie} {
 		http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: "/", MaxAge: -1, HttpOnly: name == sessionCookie,
-			Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
+			Secure: s.secure(r), SameSite: http.SameSiteLaxMode})
 	}
 	return ok(w)
 }

@@ -4,9 +4,11 @@ import (
 	"context"
 	_ "embed"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/berth-registry/berth/internal/auth"
+	"github.com/berth-registry/berth/internal/forwarded"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/rbac"
 )
@@ -107,16 +109,10 @@ type generalInfo struct {
 
 // systemInfo: GET /systeminfo.
 func (s *Server) systemInfo(w http.ResponseWriter, r *http.Request) error {
-	host := s.opt.RegistryURL
-	if host == "" {
-		host = r.Host
-	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
+	base := forwarded.BaseURL(r, s.opt.ExternalURL)
+	_, host, _ := strings.Cut(base, "://")
 	info := generalInfo{HarborVersion: "berth " + s.opt.Version, AuthMode: "db_auth", RegistryURL: host,
-		ExternalURL: scheme + "://" + host, ProjectCreationRestriction: "everyone"}
+		ExternalURL: base, ProjectCreationRestriction: "everyone"}
 	if auth.FromContext(r.Context()).Kind == auth.Anonymous {
 		info.HarborVersion = "" // as Harbor: the version only for signed-in callers
 	}

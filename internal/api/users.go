@@ -197,7 +197,11 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if req.Disabled != nil {
-		s.opt.Auth.Forget() // cached credentials of a disabled account must stop working now
+		// Tokens, sessions and cached credentials of a disabled account
+		// must stop working now.
+		if err := s.opt.Auth.Revoke(r.Context(), u.Username); err != nil {
+			return err
+		}
 		s.record(r.Context(), r, map[bool]string{true: "disable", false: "enable"}[u.Disabled], "user", u.Username, "")
 	}
 	return ok(w)
@@ -218,7 +222,9 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) error {
 	if err := s.opt.Access.DeleteUser(r.Context(), u.ID); err != nil {
 		return err
 	}
-	s.opt.Auth.Forget()
+	if err := s.opt.Auth.Revoke(r.Context(), u.Username); err != nil {
+		return err
+	}
 	s.record(r.Context(), r, "delete", "user", u.Username, "")
 	return ok(w)
 }
@@ -254,7 +260,9 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) error {
 	if err := s.opt.Access.UpdateUser(r.Context(), u); err != nil {
 		return err
 	}
-	s.opt.Auth.Forget()
+	if err := s.opt.Auth.Revoke(r.Context(), u.Username); err != nil {
+		return err
+	}
 	s.record(r.Context(), r, "update", "user", u.Username+" (password)", "")
 	return ok(w)
 }
@@ -278,7 +286,9 @@ func (s *Server) setSysAdmin(w http.ResponseWriter, r *http.Request) error {
 	if err := s.opt.Access.UpdateUser(r.Context(), u); err != nil {
 		return err
 	}
-	s.opt.Auth.Forget()
+	if err := s.opt.Auth.Revoke(r.Context(), u.Username); err != nil { // tokens carry the old rights
+		return err
+	}
 	s.record(r.Context(), r, "update", "user", fmt.Sprintf("%s (sysadmin=%t)", u.Username, u.SysAdmin), "")
 	return ok(w)
 }

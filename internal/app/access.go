@@ -27,12 +27,23 @@ type access struct {
 	gate      *auth.Gate
 	authn     *auth.Authenticator
 	sink      *audit.Sink
+	revoked   *auth.Revocations
 	retention time.Duration
 	log       *slog.Logger
 }
 
-// pruneAudit is the periodic job that applies the audit retention.
+// sessionRevocationAge is how long a logged-out session's id is kept:
+// longer than any session lives.
+const sessionRevocationAge = 48 * time.Hour
+
+// pruneAudit is the periodic job that applies the audit retention (and
+// forgets logged-out sessions whose cookies have expired).
 func (a *access) pruneAudit(ctx context.Context) error {
+	if a.revoked != nil {
+		if err := a.revoked.PruneSessions(ctx, sessionRevocationAge); err != nil {
+			return err
+		}
+	}
 	return audit.Prune(ctx, a.store, a.retention, a.log)
 }
 
@@ -57,18 +68,33 @@ func setupAccess(ctx context.Context, cfg config.Config, store meta.AccessStore,
 		a.close()
 		return nil, fmt.Errorf("token key: %w", err)
 	}
+	revStore, ok := store.(meta.RevocationStore)
+	if !ok {
+		a.close()
+		return nil, fmt.Errorf("%T keeps no token revocations", store)
+	}
+	a.revoked = &auth.Revocations{Store: revStore, Log: log}
+	if err := a.revoked.Refresh(ctx); err != nil {
+		a.close()
+		return nil, fmt.Errorf("reading token revocations: %w", err)
+	}
 	a.authn = &auth.Authenticator{
-		Store: store,
+		Store:       store,
+		Revocations: a.revoked,
 		Limiter: auth.NewLimiter(auth.LimiterConfig{SlowAfter: cfg.Auth.LoginSlowAfter, LockAfter: cfg.Auth.LoginLockAfter,
 			Window: cfg.Auth.LoginLockout, Lockout: cfg.Auth.LoginLockout, MaxDelay: 5 * time.Second}),
 		OnLogin: func(ctx context.Context, name, remote string, ok bool) {
 			a.sink.Record(meta.AuditRecord{Username: name, Remote: remote, Operation: "login", ResourceType: "user", Resource: name, Success: ok})
 		},
 	}
+	a.revoked.OnChange = a.authn.Forget
+	tokens := auth.NewTokenService(key, "berth", cfg.Auth.TokenService, cfg.Auth.TokenTTL)
+	tokens.Revocations = a.revoked
 	a.gate = &auth.Gate{
 		Auth:               a.authn,
-		Tokens:             auth.NewTokenService(key, "berth", cfg.Auth.TokenService, cfg.Auth.TokenTTL),
+		Tokens:             tokens,
 		Realm:              cfg.Auth.TokenRealm,
+		ExternalURL:        cfg.Proxy.ExternalURL,
 		AutoCreateProjects: cfg.Auth.AutoCreateProjects,
 	}
 	return a, nil
@@ -137,8 +163,8 @@ func (a *access) mountAPI(mux *http.ServeMux, cfg config.Config, store *sqlstore
 		return err
 	}
 	h := api.New(api.Options{Access: a.store, Store: store, Catalog: store, Auth: a.authn, Audit: a.sink.Record,
-		DeletesDisabled: !cfg.DeleteEnabled,
-		SessionKey:      key, Version: Version, Logger: log})
+		DeletesDisabled: !cfg.DeleteEnabled, ExternalURL: cfg.Proxy.ExternalURL,
+		SessionKey: key, Version: Version, Logger: log})
 	mux.Handle(api.Prefix+"/", h)
 	mux.Handle("/c/", h)
 	return nil

@@ -18,6 +18,7 @@ import (
 	"github.com/berth-registry/berth/internal/accesslog"
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/config"
+	"github.com/berth-registry/berth/internal/forwarded"
 	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/registry"
 )
@@ -120,8 +121,16 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		return err
 	}
 	defer stopTLS()
+	proxies, err := forwarded.ParseProxies(cfg.Proxy.TrustedProxies)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	warnExposure(cfg, ln.Addr(), log)
 	srv := &http.Server{
-		Handler:           accesslog.Middleware(mux, log, cfg.AccessLog),
+		// forwarded first: the access log, the limiter and the audit log
+		// see the client behind a trusted proxy.
+		Handler:           forwarded.Middleware(accesslog.Middleware(limitBodies(mux), log, cfg.AccessLog), proxies),
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
@@ -185,6 +194,9 @@ func runJobs(ctx context.Context, r *jobs.Runner, reg *registry.Registry, acc *a
 		return err
 	})
 	run("audit-prune", time.Minute, 6*time.Hour, acc.pruneAudit)
+	if acc.revoked != nil { // every replica reads every other's revocations
+		wg.Go(func() { acc.revoked.Run(ctx) })
+	}
 	wg.Wait()
 }
 
@@ -200,4 +212,22 @@ func lockDataDir(dir string) (func(), error) {
 		return nil, fmt.Errorf("data directory %s is in use by another berth process: %w", dir, err)
 	}
 	return func() { f.Close() }, nil
+}
+
+// warnExposure warns at start about settings that are fine on loopback
+// but not on a network: plain HTTP (passwords and tokens in clear text),
+// and no --external-url (token realms built from the local address).
+func warnExposure(cfg config.Config, addr net.Addr, log *slog.Logger) {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok || tcp.IP.IsLoopback() {
+		return
+	}
+	if tlsMode(cfg) == "off" {
+		log.Warn("serving plain HTTP on a non-loopback address: passwords and tokens cross the network in clear text; "+
+			"use --tls-cert/--tls-key or --acme-domain, or a TLS-terminating proxy with --trusted-proxies", "addr", addr.String())
+	}
+	if cfg.Auth.Enabled && cfg.Proxy.ExternalURL == "" && cfg.Auth.TokenRealm == "" {
+		log.Warn("--external-url is not set: token realms are built from the address each client connected to "+
+			"(or from the Host a trusted proxy passes on); set it to the URL clients use", "addr", addr.String())
+	}
 }

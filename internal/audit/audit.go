@@ -6,6 +6,7 @@ package audit
 import (
 	"context"
 	"log/slog"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,6 +44,11 @@ func NewSink(store meta.AccessStore, log *slog.Logger) *Sink {
 func (s *Sink) Record(rec meta.AuditRecord) {
 	if rec.At.IsZero() {
 		rec.At = time.Now()
+	}
+	// The client's address without the port: behind a trusted proxy the
+	// port is not known, and it says nothing about who acted.
+	if host, _, err := net.SplitHostPort(rec.Remote); err == nil {
+		rec.Remote = host
 	}
 	select {
 	case s.ch <- rec:

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/berth-registry/berth/internal/forwarded"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/rbac"
 )
@@ -21,8 +22,11 @@ type Gate struct {
 	Auth   *Authenticator
 	Tokens *TokenService
 	// Realm is the token endpoint URL put in challenges; empty derives it
-	// from the request (scheme and Host) plus TokenPath.
+	// from ExternalURL plus TokenPath.
 	Realm string
+	// ExternalURL is how clients reach berth (--external-url); empty
+	// derives it from the request where that is safe (forwarded.BaseURL).
+	ExternalURL string
 	// AutoCreateProjects lets a system administrator's push create a
 	// missing project (private, owned by the administrator).
 	AutoCreateProjects bool
@@ -45,11 +49,7 @@ func (g *Gate) realm(r *http.Request) string {
 	if g.Realm != "" {
 		return g.Realm
 	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host + TokenPath
+	return forwarded.BaseURL(r, g.ExternalURL) + TokenPath
 }
 
 func (g *Gate) challenge(r *http.Request, scopes []rbac.Scope, errCode, msg string) *Challenge {
@@ -121,19 +121,32 @@ func (g *Gate) Authorize(r *http.Request, scopes []rbac.Scope) (context.Context,
 			if id.Kind == Anonymous {
 				return nil, g.challenge(r, scopes, "", "authentication required")
 			}
-			return nil, &Challenge{Status: http.StatusForbidden, Message: g.denial(r.Context(), s)}
+			return nil, &Challenge{Status: http.StatusForbidden, Message: g.denial(r.Context(), id, s)}
 		}
 	}
 	return ctx, nil
 }
 
-func (g *Gate) denial(ctx context.Context, s rbac.Scope) string {
-	if s.Type == "repository" {
-		if _, err := g.Auth.Store.GetProjectByName(ctx, ProjectOf(s.Name)); errors.Is(err, meta.ErrNotFound) {
-			return fmt.Sprintf("project %q does not exist: create it first", ProjectOf(s.Name))
-		}
+// denial explains a refusal. Only a system administrator, who may see
+// every project, learns that the project does not exist; anyone else gets
+// the same answer for a missing project and for one they may not use.
+func (g *Gate) denial(ctx context.Context, id *Identity, s rbac.Scope) string {
+	if reason := g.missingProject(ctx, id, s); reason != "" {
+		return reason
 	}
 	return "requested access to the resource is denied: " + s.String()
+}
+
+// missingProject is the reason a system administrator's request on a
+// repository of a project that does not exist fails, or "".
+func (g *Gate) missingProject(ctx context.Context, id *Identity, s rbac.Scope) string {
+	if s.Type != "repository" || id.Kind != UserKind || !id.SysAdmin {
+		return ""
+	}
+	if _, err := g.Auth.Store.GetProjectByName(ctx, ProjectOf(s.Name)); errors.Is(err, meta.ErrNotFound) {
+		return fmt.Sprintf("project %q does not exist: create it first", ProjectOf(s.Name))
+	}
+	return ""
 }
 
 // ProjectOf is the project of a repository name: its first path segment.
@@ -257,7 +270,7 @@ func (g *Gate) ServeToken(w http.ResponseWriter, r *http.Request) {
 			err = ErrBadCredentials // a token cannot buy another token
 		}
 	case http.MethodPost:
-		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+		r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 		if perr := r.ParseForm(); perr != nil || r.PostForm.Get("grant_type") != "password" {
 			tokenError(w, http.StatusBadRequest, "UNSUPPORTED", "only the password grant is supported")
 			return
@@ -296,6 +309,15 @@ func (g *Gate) ServeToken(w http.ResponseWriter, r *http.Request) {
 			if err != nil {
 				tokenError(w, http.StatusInternalServerError, "UNKNOWN", "internal error")
 				return
+			}
+			// A token without push would make docker print only "denied:
+			// requested access to the resource is denied"; an administrator
+			// pushing into a missing project is told why instead.
+			if contains(s.Actions, "push") && !contains(granted, "push") {
+				if reason := g.missingProject(r.Context(), id, s); reason != "" {
+					tokenError(w, http.StatusForbidden, "DENIED", reason)
+					return
+				}
 			}
 			access = append(access, Access{Type: s.Type, Name: s.Name, Actions: granted})
 		}

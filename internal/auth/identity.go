@@ -64,6 +64,10 @@ const RobotPrefix = "robot$"
 type Authenticator struct {
 	Store   meta.AccessStore
 	Limiter *Limiter
+	// Revocations, when set, makes cached credentials of a revoked account
+	// (disabled, deleted, password changed — here or on another replica)
+	// stop working at once.
+	Revocations *Revocations
 	// OnLogin is told of every login attempt (for the audit log).
 	OnLogin func(ctx context.Context, name, remote string, ok bool)
 
@@ -73,6 +77,7 @@ type Authenticator struct {
 
 type cachedIdentity struct {
 	id      *Identity
+	epoch   int64
 	expires time.Time
 }
 
@@ -90,14 +95,13 @@ func credKey(name, secret string) [32]byte {
 func (a *Authenticator) Login(ctx context.Context, name, secret, remote string) (*Identity, error) {
 	key := credKey(name, secret)
 	a.mu.Lock()
-	if c, ok := a.cache[key]; ok && time.Now().Before(c.expires) {
+	if c, ok := a.cache[key]; ok && time.Now().Before(c.expires) && c.epoch >= a.Revocations.Epoch(name) {
 		a.mu.Unlock()
 		return c.id, nil
 	}
 	a.mu.Unlock()
 
-	keys := []string{"user:" + name, "addr:" + hostOnly(remote)}
-	delay, locked := a.Limiter.Check(keys...)
+	attempt, delay, locked := a.Limiter.Begin(name, hostOnly(remote), strings.HasPrefix(name, RobotPrefix))
 	if locked {
 		a.notify(ctx, name, remote, false)
 		return nil, ErrLocked
@@ -106,27 +110,37 @@ func (a *Authenticator) Login(ctx context.Context, name, secret, remote string) 
 		select {
 		case <-time.After(delay):
 		case <-ctx.Done():
+			attempt.Release()
 			return nil, ctx.Err()
 		}
 	}
+	epoch := a.Revocations.Epoch(name) // before the check: a revocation racing it wins
 	id, err := a.verify(ctx, name, secret)
 	if errors.Is(err, ErrBadCredentials) {
-		a.Limiter.Fail(keys...)
+		attempt.Fail()
 		a.notify(ctx, name, remote, false)
 		return nil, err
 	}
 	if err != nil {
+		attempt.Release()
 		return nil, err
 	}
-	a.Limiter.Succeed(keys[0])
+	attempt.Succeed()
 	a.notify(ctx, name, remote, true)
 	a.mu.Lock()
 	if a.cache == nil || len(a.cache) >= credCacheSize {
 		a.cache = map[[32]byte]cachedIdentity{}
 	}
-	a.cache[key] = cachedIdentity{id: id, expires: time.Now().Add(credCacheTTL)}
+	a.cache[key] = cachedIdentity{id: id, epoch: epoch, expires: time.Now().Add(credCacheTTL)}
 	a.mu.Unlock()
 	return id, nil
+}
+
+// Revoke ends every credential of account issued until now: tokens,
+// sessions and cached passwords, on every replica within seconds.
+func (a *Authenticator) Revoke(ctx context.Context, account string) error {
+	a.Forget()
+	return a.Revocations.RevokeAccount(ctx, account)
 }
 
 // Forget drops cached credentials (after a password change, a disabled

@@ -29,6 +29,9 @@ type Access struct {
 type Claims struct {
 	jwt.RegisteredClaims
 	Access []Access `json:"access"`
+	// Epoch is the subject's revocation epoch when the token was issued:
+	// a token from an older epoch is refused (see Revocations).
+	Epoch int64 `json:"berth_epoch,omitempty"`
 }
 
 // TokenService signs and verifies registry tokens (ES256).
@@ -36,6 +39,9 @@ type TokenService struct {
 	Issuer  string
 	Service string
 	TTL     time.Duration
+
+	// Revocations, when set, refuses tokens of revoked accounts.
+	Revocations *Revocations
 
 	key *ecdsa.PrivateKey
 	kid string
@@ -111,6 +117,7 @@ func (t *TokenService) Issue(subject string, access []Access) (token string, iss
 			ExpiresAt: jwt.NewNumericDate(issued.Add(t.TTL)), ID: hex.EncodeToString(jti[:]),
 		},
 		Access: access,
+		Epoch:  t.Revocations.Epoch(subject),
 	}
 	tok := jwt.NewWithClaims(jwt.SigningMethodES256, c)
 	tok.Header["kid"] = t.kid
@@ -121,13 +128,18 @@ func (t *TokenService) Issue(subject string, access []Access) (token string, iss
 // ErrInvalidToken covers every reason a token is refused.
 var ErrInvalidToken = errors.New("invalid token")
 
-// Verify checks a token's signature, issuer, audience and lifetime.
+// ClockSkew is how far past its expiry a token is still accepted when it
+// is first verified, for clocks of replicas that differ a little.
+const ClockSkew = 5 * time.Second
+
+// Verify checks a token's signature, issuer, audience, lifetime and that
+// its subject was not revoked since it was issued.
 func (t *TokenService) Verify(token string) (*Claims, error) {
 	t.mu.Lock()
 	c, ok := t.cache[token]
 	t.mu.Unlock()
 	if ok {
-		if time.Now().Before(c.ExpiresAt.Time) {
+		if time.Now().Before(c.ExpiresAt.Time) && c.Epoch >= t.Revocations.Epoch(c.Subject) {
 			return c, nil
 		}
 		return nil, ErrInvalidToken
@@ -135,9 +147,12 @@ func (t *TokenService) Verify(token string) (*Claims, error) {
 	c = &Claims{}
 	_, err := jwt.ParseWithClaims(token, c, func(*jwt.Token) (any, error) { return &t.key.PublicKey, nil },
 		jwt.WithValidMethods([]string{"ES256"}), jwt.WithIssuer(t.Issuer), jwt.WithAudience(t.Service),
-		jwt.WithExpirationRequired(), jwt.WithLeeway(time.Minute))
+		jwt.WithExpirationRequired(), jwt.WithLeeway(ClockSkew))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidToken, err)
+	}
+	if c.Epoch < t.Revocations.Epoch(c.Subject) {
+		return nil, fmt.Errorf("%w: revoked", ErrInvalidToken)
 	}
 	t.mu.Lock()
 	if t.cache == nil || len(t.cache) >= tokenCacheSize {

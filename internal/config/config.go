@@ -31,6 +31,7 @@ type Config struct {
 	Auth            Auth     // --auth, --token-*, --login-* (auth.go)
 	Database        Database // --database-url, --db-* (database.go)
 	Storage         Storage  // --storage, --s3-* (storage.go)
+	Proxy           Proxy    // --external-url, --trusted-proxies (proxy.go)
 }
 
 // Default returns the embedded default: listen on :5000, data in ./data.
@@ -75,6 +76,7 @@ func (c *Config) FlagSet(name string) *flag.FlagSet {
 	c.TLS.flags(fs)
 	c.Database.flags(fs)
 	c.Storage.flags(fs)
+	c.Proxy.flags(fs)
 	return fs
 }
 
@@ -176,6 +178,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.Storage.validate(); err != nil {
+		return err
+	}
+	if err := c.Proxy.validate(); err != nil {
 		return err
 	}
 	if c.ShutdownTimeout < 0 {

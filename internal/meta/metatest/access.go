@@ -21,6 +21,7 @@ func RunAccess(t *testing.T, open func(t *testing.T) meta.AccessStore) {
 		{"Robots", testRobots},
 		{"Audit", testAudit},
 		{"Leases", testLeases},
+		{"Revocations", testRevocations},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
 	}
@@ -234,5 +235,50 @@ func testLeases(t *testing.T, s meta.AccessStore) {
 	}
 	if got, err := l.TryLease(ctx, "other-job", "a", time.Minute); err != nil || !got {
 		t.Fatalf("leases are per name: %v %v", got, err)
+	}
+}
+
+// testRevocations needs the store to be a meta.RevocationStore too.
+func testRevocations(t *testing.T, s meta.AccessStore) {
+	rs, ok := s.(meta.RevocationStore)
+	if !ok {
+		t.Fatalf("%T does not implement meta.RevocationStore", s)
+	}
+	ctx := context.Background()
+	start := time.Now().Add(-time.Second)
+	for want := int64(1); want <= 3; want++ {
+		got, err := rs.Revoke(ctx, "user:alice")
+		noErr(t, err)
+		if got != want {
+			t.Fatalf("Revoke #%d = %d", want, got)
+		}
+	}
+	e, err := rs.Revoke(ctx, "session:a%_b")
+	noErr(t, err)
+	if e != 1 {
+		t.Fatalf("epochs are per subject: %d", e)
+	}
+	list, err := rs.ListRevocations(ctx, start)
+	noErr(t, err)
+	got := map[string]int64{}
+	for _, r := range list {
+		got[r.Subject] = r.Epoch
+		if r.ChangedAt.Before(start) {
+			t.Fatalf("ChangedAt %v before %v", r.ChangedAt, start)
+		}
+	}
+	if len(got) != 2 || got["user:alice"] != 3 || got["session:a%_b"] != 1 {
+		t.Fatalf("ListRevocations = %v", list)
+	}
+	if list, _ := rs.ListRevocations(ctx, time.Now().Add(time.Minute)); len(list) != 0 {
+		t.Fatalf("nothing changed after now+1m: %v", list)
+	}
+	n, err := rs.PruneRevocations(ctx, "session:", time.Now().Add(time.Minute))
+	noErr(t, err)
+	if n != 1 {
+		t.Fatalf("PruneRevocations removed %d, want 1 (users are kept)", n)
+	}
+	if list, _ := rs.ListRevocations(ctx, start); len(list) != 1 || list[0].Subject != "user:alice" {
+		t.Fatalf("after prune: %v", list)
 	}
 }
