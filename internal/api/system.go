@@ -13,7 +13,8 @@ import (
 	"github.com/berth-registry/berth/internal/rbac"
 )
 
-// auditLog is Harbor's AuditLog.
+// auditLog is Harbor's AuditLog, plus the client's address (a berth
+// extension that Harbor's clients ignore), shown to system administrators.
 type auditLog struct {
 	ID           int64      `json:"id"`
 	Username     string     `json:"username"`
@@ -21,6 +22,7 @@ type auditLog struct {
 	ResourceType string     `json:"resource_type"`
 	Operation    string     `json:"operation"`
 	OpTime       harborTime `json:"op_time"`
+	ClientIP     string     `json:"client_ip,omitempty"`
 }
 
 // auditQuery reads q (operation, username, resource: exact; op_time:
@@ -56,13 +58,18 @@ func (s *Server) writeAudit(w http.ResponseWriter, r *http.Request, aq meta.Audi
 	if err != nil {
 		return err
 	}
+	admin := auth.FromContext(r.Context()).SysAdmin
 	return writeList(w, r, aq.Page, total, list, func(rec *meta.AuditRecord) auditLog {
 		op := rec.Operation
 		if !rec.Success {
 			op += "_failed"
 		}
-		return auditLog{ID: rec.ID, Username: rec.Username, Resource: rec.Resource, ResourceType: rec.ResourceType,
+		l := auditLog{ID: rec.ID, Username: rec.Username, Resource: rec.Resource, ResourceType: rec.ResourceType,
 			Operation: op, OpTime: harborTime(rec.At)}
+		if admin {
+			l.ClientIP = rec.Remote
+		}
+		return l
 	})
 }
 

@@ -30,12 +30,21 @@ const adminPassword = "admin-password-1"
 // setup may fill through the store first.
 func authServer(t *testing.T, setup func(ctx context.Context, s *sqlstore.Store)) string {
 	t.Helper()
+	return authServerWith(t, setup, nil)
+}
+
+// authServerWith is authServer with changes to the default configuration.
+func authServerWith(t *testing.T, setup func(ctx context.Context, s *sqlstore.Store), configure func(*config.Config)) string {
+	t.Helper()
 	auth.BcryptCost = 4 // the minimum: these tests log in hundreds of times
 	t.Setenv("BERTH_ADMIN_PASSWORD", adminPassword)
 	cfg := config.Default()
 	cfg.Addr = "127.0.0.1:0"
 	cfg.DataDir = t.TempDir()
 	cfg.AccessLog = false
+	if configure != nil {
+		configure(&cfg)
+	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx := context.Background()
 	if setup != nil {

@@ -118,8 +118,8 @@ func (l *Limiter) Begin(account, addr string, robot bool) (a *Attempt, delay tim
 			l.Refused.Add(1)
 			return nil, 0, true
 		}
-		if over := f.count + f.pending - r.slowAfter; r.slowAfter > 0 && over >= 0 {
-			delay = max(delay, min(time.Duration(over+1)*time.Second, l.cfg.MaxDelay))
+		if over := f.count + f.pending - r.slowAfter; r.slowAfter > 0 && over > 0 {
+			delay = max(delay, min(time.Duration(over)*time.Second, l.cfg.MaxDelay))
 		}
 		entries[i] = f
 	}
