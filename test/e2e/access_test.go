@@ -85,6 +85,15 @@ func TestDockerAccessControl(t *testing.T) {
 			c.t.Fatalf("anonymous pull from the public project: %v\n%s", err, out)
 		}
 	})
+	c.step("access control: an administrator's push into a missing project says why", func(c *client) {
+		srv.as(c, admin)
+		out, err := push(c, srv.Addr+"/nosuch/app:v1")()
+		if err == nil {
+			c.t.Fatalf("push into a missing project succeeded:\n%s", out)
+		}
+		mustContain(c.t, out, `project "nosuch" does not exist`)
+		c.run("logout", srv.Addr)
+	})
 	c.step("access control: disabled user cannot log in", func(c *client) {
 		out, err := srv.login(c, disabledUser)
 		if err == nil {

@@ -60,7 +60,9 @@ func startCluster(t *testing.T, n int, withAuth bool) *cluster {
 		if _, err := auth.LoadOrCreateKey(key); err != nil {
 			t.Fatal(err)
 		}
-		c.flags = append(c.flags, "--auth=true", "--token-key", key)
+		// nginx (on 127.0.0.1) is the trusted proxy: the replicas take the
+		// client's address from its X-Forwarded-For.
+		c.flags = append(c.flags, "--auth=true", "--token-key", key, "--trusted-proxies", "127.0.0.1/32")
 	} else {
 		c.flags = append(c.flags, "--auth=false")
 	}
