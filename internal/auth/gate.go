@@ -263,8 +263,16 @@ func contains(list []string, v string) bool {
 func (g *Gate) ServeToken(w http.ResponseWriter, r *http.Request) {
 	var id *Identity
 	var err error
+	// The epoch is read before the credentials are checked: a revocation
+	// landing while the token is made still applies to it.
+	var epoch int64
+	claimed, _, ok := r.BasicAuth()
+	if !ok {
+		claimed = AnonymousIdentity.Name
+	}
 	switch r.Method {
 	case http.MethodGet:
+		epoch = g.Tokens.Revocations.Epoch(claimed)
 		id, _, err = g.identify(r)
 		if err == nil && r.Header.Get("Authorization") != "" && strings.HasPrefix(strings.ToLower(r.Header.Get("Authorization")), "bearer") {
 			err = ErrBadCredentials // a token cannot buy another token
@@ -275,7 +283,9 @@ func (g *Gate) ServeToken(w http.ResponseWriter, r *http.Request) {
 			tokenError(w, http.StatusBadRequest, "UNSUPPORTED", "only the password grant is supported")
 			return
 		}
-		id, err = g.Auth.Login(r.Context(), r.PostForm.Get("username"), r.PostForm.Get("password"), r.RemoteAddr)
+		claimed = r.PostForm.Get("username")
+		epoch = g.Tokens.Revocations.Epoch(claimed)
+		id, err = g.Auth.Login(r.Context(), claimed, r.PostForm.Get("password"), r.RemoteAddr)
 	default:
 		tokenError(w, http.StatusMethodNotAllowed, "UNSUPPORTED", "use GET or POST")
 		return
@@ -322,7 +332,10 @@ func (g *Gate) ServeToken(w http.ResponseWriter, r *http.Request) {
 			access = append(access, Access{Type: s.Type, Name: s.Name, Actions: granted})
 		}
 	}
-	tok, issued, err := g.Tokens.Issue(id.Name, access)
+	if id.Name != claimed { // the account's own spelling keys its epoch
+		epoch = g.Tokens.Revocations.Epoch(id.Name)
+	}
+	tok, issued, err := g.Tokens.IssueAt(id.Name, epoch, access)
 	if err != nil {
 		tokenError(w, http.StatusInternalServerError, "UNKNOWN", "internal error")
 		return

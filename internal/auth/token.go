@@ -105,8 +105,16 @@ func NewTokenService(key *ecdsa.PrivateKey, issuer, service string, ttl time.Dur
 	return &TokenService{Issuer: issuer, Service: service, TTL: ttl, key: key, kid: hex.EncodeToString(sum[:8])}
 }
 
-// Issue signs a token for subject with the given grants.
+// Issue signs a token for subject with the given grants, at the subject's
+// current revocation epoch.
 func (t *TokenService) Issue(subject string, access []Access) (token string, issued time.Time, err error) {
+	return t.IssueAt(subject, t.Revocations.Epoch(subject), access)
+}
+
+// IssueAt signs a token at the revocation epoch read before the caller was
+// authenticated: a revocation that lands while the token is being made
+// then still applies to it.
+func (t *TokenService) IssueAt(subject string, epoch int64, access []Access) (token string, issued time.Time, err error) {
 	issued = time.Now().Truncate(time.Second)
 	var jti [16]byte
 	_, _ = rand.Read(jti[:])
@@ -117,7 +125,7 @@ func (t *TokenService) Issue(subject string, access []Access) (token string, iss
 			ExpiresAt: jwt.NewNumericDate(issued.Add(t.TTL)), ID: hex.EncodeToString(jti[:]),
 		},
 		Access: access,
-		Epoch:  t.Revocations.Epoch(subject),
+		Epoch:  epoch,
 	}
 	tok := jwt.NewWithClaims(jwt.SigningMethodES256, c)
 	tok.Header["kid"] = t.kid
