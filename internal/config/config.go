@@ -31,6 +31,7 @@ type Config struct {
 	Auth            Auth     // --auth, --token-*, --login-* (auth.go)
 	Database        Database // --database-url, --db-* (database.go)
 	Storage         Storage  // --storage, --s3-* (storage.go)
+	Limits          Limits   // --max-connections, --body-*, --write-idle-timeout, --health-addr (limits.go)
 }
 
 // Default returns the embedded default: listen on :5000, data in ./data.
@@ -49,6 +50,7 @@ func Default() Config {
 		Auth:            DefaultAuth(),
 		Database:        DefaultDatabase(),
 		Storage:         DefaultStorage(),
+		Limits:          DefaultLimits(),
 	}
 }
 
@@ -75,6 +77,7 @@ func (c *Config) FlagSet(name string) *flag.FlagSet {
 	c.TLS.flags(fs)
 	c.Database.flags(fs)
 	c.Storage.flags(fs)
+	c.Limits.flags(fs)
 	return fs
 }
 
@@ -176,6 +179,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.Storage.validate(); err != nil {
+		return err
+	}
+	if err := c.Limits.validate(); err != nil {
 		return err
 	}
 	if c.ShutdownTimeout < 0 {
