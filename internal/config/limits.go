@@ -33,8 +33,8 @@ func (l *Limits) flags(fs *flag.FlagSet) {
 	fs.IntVar(&l.MaxConnections, "max-connections", l.MaxConnections, "most client connections served at once (lowered to fit the open-file limit); a few more are accepted for /livez and /readyz only")
 	fs.DurationVar(&l.BodyIdleTimeout, "body-idle-timeout", l.BodyIdleTimeout, "a request body that delivers nothing for this long is cut (408); also the most credit a body can bank towards --body-min-rate")
 	fs.Int64Var(&l.BodyMinRate, "body-min-rate", l.BodyMinRate, "bytes/s a request body must average; a body whose deficit reaches --body-idle-timeout is cut (0: only the idle rule)")
-	fs.DurationVar(&l.WriteIdleTimeout, "write-idle-timeout", l.WriteIdleTimeout, "a response the client accepts no 256 KiB of for this long is cut")
-	fs.StringVar(&l.HealthAddr, "health-addr", l.HealthAddr, "optional plain-HTTP listener HOST:PORT serving only /livez and /readyz, outside the connection cap (for probes)")
+	fs.DurationVar(&l.WriteIdleTimeout, "write-idle-timeout", l.WriteIdleTimeout, "a response the client stops accepting for this long is cut")
+	fs.StringVar(&l.HealthAddr, "health-addr", l.HealthAddr, "optional plain-HTTP listener HOST:PORT serving only /livez and /readyz, outside the main connection cap (for probes)")
 }
 
 // validate names the first bad limit.
