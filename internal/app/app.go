@@ -96,8 +96,9 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if err := acc.mountAPI(mux, cfg, metaStore, log); err != nil {
 		return err
 	}
-	mux.HandleFunc("/livez", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
+	health := http.NewServeMux()
+	health.HandleFunc("/livez", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	health.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		if err := metaStore.Ping(ctx); err != nil {
@@ -110,11 +111,19 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
-
-	ln, err := net.Listen("tcp", cfg.Addr)
+	mux.Handle("/livez", health)
+	mux.Handle("/readyz", health)
+	stopHealth, err := startHealth(cfg, health, log)
 	if err != nil {
 		return err
 	}
+	defer stopHealth()
+
+	tcpLn, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	ln := limitListener(tcpLn, cfg, log)
 	tlsConfig, stopTLS, err := startTLS(cfg, ln.Addr(), log)
 	if err != nil {
 		ln.Close()
@@ -127,10 +136,14 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		return err
 	}
 	warnExposure(cfg, ln.Addr(), log)
+	// No ReadTimeout or WriteTimeout: they would cut a long push or pull
+	// that is making progress. limitHandler cuts transfers that stall,
+	// and the listener caps the connections (internal/httplimit).
 	srv := &http.Server{
 		// forwarded first: the access log, the limiter and the audit log
 		// see the client behind a trusted proxy.
-		Handler:           forwarded.Middleware(accesslog.Middleware(limitBodies(mux), log, cfg.AccessLog), proxies),
+		Handler:           forwarded.Middleware(accesslog.Middleware(limitHandler(limitBodies(mux), cfg), log, cfg.AccessLog), proxies),
+		ConnContext:       ln.ConnContext,
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,

@@ -21,6 +21,7 @@ import (
 	"golang.org/x/crypto/acme/autocert"
 
 	"github.com/berth-registry/berth/internal/config"
+	"github.com/berth-registry/berth/internal/httplimit"
 )
 
 // certCheckEvery is how often the --tls-cert/--tls-key files are checked
@@ -199,13 +200,18 @@ func startACME(cfg config.Config, mainAddr net.Addr, log *slog.Logger) (*tls.Con
 				challenges.ServeHTTP(w, r)
 			}),
 			ReadHeaderTimeout: 10 * time.Second,
-			IdleTimeout:       time.Minute,
-			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+			// Challenges and redirects are small and bodiless: whole-request
+			// timeouts and a small cap keep this listener from holding many
+			// descriptors for slow clients.
+			ReadTimeout:  30 * time.Second,
+			WriteTimeout: 30 * time.Second,
+			IdleTimeout:  time.Minute,
+			ErrorLog:     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		}
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			if err := srv.Serve(httplimit.Limit(ln, 64, 0)); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				log.Error("ACME HTTP-01 listener stopped", "err", err)
 			}
 		}()

@@ -32,6 +32,7 @@ type Config struct {
 	Database        Database // --database-url, --db-* (database.go)
 	Storage         Storage  // --storage, --s3-* (storage.go)
 	Proxy           Proxy    // --external-url, --trusted-proxies (proxy.go)
+	Limits          Limits   // --max-connections, --body-*, --write-idle-timeout, --health-addr (limits.go)
 }
 
 // Default returns the embedded default: listen on :5000, data in ./data.
@@ -50,6 +51,7 @@ func Default() Config {
 		Auth:            DefaultAuth(),
 		Database:        DefaultDatabase(),
 		Storage:         DefaultStorage(),
+		Limits:          DefaultLimits(),
 	}
 }
 
@@ -77,6 +79,7 @@ func (c *Config) FlagSet(name string) *flag.FlagSet {
 	c.Database.flags(fs)
 	c.Storage.flags(fs)
 	c.Proxy.flags(fs)
+	c.Limits.flags(fs)
 	return fs
 }
 
@@ -181,6 +184,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.Proxy.validate(); err != nil {
+		return err
+	}
+	if err := c.Limits.validate(); err != nil {
 		return err
 	}
 	if c.ShutdownTimeout < 0 {

@@ -130,7 +130,7 @@ func (r *Registry) readManifestBody(req *http.Request) ([]byte, error) {
 	}
 	n, err := buf.ReadFrom(io.LimitReader(req.Body, limit+1))
 	if err != nil {
-		return nil, CodeManifestInvalid.Err("reading manifest: %v", err)
+		return nil, bodyReadErr(CodeManifestInvalid, "reading manifest", err)
 	}
 	if n > limit {
 		return nil, tooLarge

@@ -9,6 +9,7 @@ import (
 	"hash"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 
 	"github.com/opencontainers/go-digest"
@@ -200,7 +201,7 @@ func (r *Registry) copyBody(w io.Writer, h hash.Hash, body io.Reader, declared, 
 			break
 		}
 		if rerr != nil {
-			return n, CodeBlobUploadInvalid.Err("reading request body: %v", rerr)
+			return n, bodyReadErr(CodeBlobUploadInvalid, "reading request body", rerr)
 		}
 	}
 	if declared >= 0 && n != declared {
@@ -211,6 +212,17 @@ func (r *Registry) copyBody(w io.Writer, h hash.Hash, body io.Reader, declared, 
 			Message: fmt.Sprintf("blob exceeds the maximum size of %d bytes", r.opt.MaxBlobSize)}
 	}
 	return n, nil
+}
+
+// bodyReadErr reports a request body that could not be read: 408 when it
+// was cut for stalling (internal/httplimit sets read deadlines), else the
+// code's status. Either way net/http then closes the connection.
+func bodyReadErr(c Code, what string, err error) *Error {
+	e := c.Err("%s: %v", what, err)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		e.Status = http.StatusRequestTimeout
+	}
+	return e
 }
 
 // loadUpload validates the id before it is used anywhere and fetches the
