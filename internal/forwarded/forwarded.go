@@ -172,15 +172,12 @@ func clientAddr(h http.Header, p Proxies) (netip.Addr, bool) {
 // X-Forwarded-Proto (the edge proxy's), or Forwarded's proto=.
 func proto(h http.Header) string {
 	v := strings.ToLower(firstValue(h.Get("X-Forwarded-Proto")))
-	if v == "" {
-		for _, el := range splitList(h.Values("Forwarded")) {
-			for _, pair := range strings.Split(el, ";") {
-				k, val, ok := strings.Cut(strings.TrimSpace(pair), "=")
-				if ok && strings.EqualFold(k, "proto") {
-					v = strings.ToLower(strings.Trim(val, `"`))
-				}
+	if els := splitList(h.Values("Forwarded")); v == "" && len(els) > 0 {
+		for _, pair := range strings.Split(els[0], ";") { // the edge proxy's element
+			k, val, ok := strings.Cut(strings.TrimSpace(pair), "=")
+			if ok && strings.EqualFold(k, "proto") {
+				v = strings.ToLower(strings.Trim(val, `"`))
 			}
-			break
 		}
 	}
 	if v == "http" || v == "https" {
