@@ -17,7 +17,7 @@ import (
 func main() { os.Exit(newCLI(os.Stdout, os.Stderr).run(os.Args[1:])) }
 
 // command is one `berth NAME`. A new command (backup, restore, migrate,
-// vulndb, …) is one more entry in commands: it gets `berth NAME --help`,
+// vulndb, …) is one more entry in newCLI's list: it gets `berth NAME --help`,
 // `berth help NAME`, a line in `berth --help` and the one-line errors of
 // cli.parse.
 type command struct {
@@ -123,7 +123,7 @@ func (c *cli) fail(who, msg, hint, see string) int {
 
 // help prints cmd's usage line, its help and its flags to w.
 func (c *cli) help(w io.Writer, cmd *command, fs *flag.FlagSet) {
-	fmt.Fprintf(w, "Usage: berth %s %s\n\n%s\n", cmd.name, cmd.args, cmd.help)
+	fmt.Fprintf(w, "Usage: %s\n\n%s\n", strings.TrimSpace("berth "+cmd.name+" "+cmd.args), cmd.help)
 	hasFlags := false
 	fs.VisitAll(func(*flag.Flag) { hasFlags = true })
 	if !hasFlags {
