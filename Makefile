@@ -5,7 +5,7 @@ LDFLAGS  := -s -w -X github.com/berth-registry/berth/internal/app.Version=$(VERS
 TOOLS    ?= $(HOME)/.cache/berth-tools
 FUZZTIME ?= 10s
 
-.PHONY: run build image deploy-check test unit lint conformance fuzz bench bench-smoke clients-report clean
+.PHONY: run build image deploy-check test unit unit-fast lint conformance fuzz bench bench-smoke clients-report clean
 
 ## run: start the registry on :5000 with data in ./data (embedded default)
 run:
@@ -28,13 +28,23 @@ image: build
 deploy-check:
 	$(GO) test -count=1 -v ./test/deploy
 
-## test: everything — lint, unit and integration tests (race detector on),
-## crash-safety tests against the real binary, the OCI conformance suite,
-## and a short run of every fuzz target
-test: lint unit conformance fuzz
+## test: everything, nothing skipped (scripts/test.sh) — installs the test tools first
+## (scripts/install-test-tools.sh, cached), then lint, unit and integration tests (race
+## detector on), crash-safety tests against the real binary, the OCI conformance suite and
+## a short run of every fuzz target; every step runs even if one fails, and the last line
+## sums up tests passed/failed/skipped (skipped and failed tests are named above it)
+test:
+	@TEST_TITLE="make test" FUZZTIME=$(FUZZTIME) scripts/test.sh
 
+## unit: only the Go tests (go test -race ./...), tools installed, nothing skipped, summary line
 unit:
-	$(GO) test -race -count=1 -timeout 20m ./...
+	@TEST_TITLE="make unit" scripts/test.sh unit
+
+## unit-fast: the quick check while developing — go test -short ./... without the race
+## detector and without installing anything: tests whose tools are missing skip, and the
+## summary names them (BERTH_E2E_REQUIRE=0 make unit does the same with -race, no -short)
+unit-fast:
+	@TEST_TITLE="make unit-fast" BERTH_E2E_REQUIRE=0 GOTESTFLAGS="-short -count=1 -timeout 10m" scripts/test.sh unit
 
 lint:
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
@@ -42,7 +52,7 @@ lint:
 	@if command -v staticcheck >/dev/null; then staticcheck ./...; \
 	elif [ -x "$(TOOLS)/bin/staticcheck" ]; then "$(TOOLS)/bin/staticcheck" ./...; \
 	elif [ -x "$$($(GO) env GOPATH)/bin/staticcheck" ]; then "$$($(GO) env GOPATH)/bin/staticcheck" ./...; \
-	elif [ -n "$$BERTH_E2E_REQUIRE" ]; then echo "staticcheck missing (run scripts/install-test-tools.sh)"; exit 1; \
+	elif [ "$$BERTH_E2E_REQUIRE" = 1 ]; then echo "staticcheck missing (run scripts/install-test-tools.sh go)"; exit 1; \
 	else echo "staticcheck not installed: skipped (scripts/install-test-tools.sh installs it)"; fi
 
 ## conformance: the official OCI distribution-spec conformance suite, open and with access control

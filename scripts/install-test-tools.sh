@@ -3,14 +3,17 @@
 # (default ~/.cache/berth-tools/bin): staticcheck and the real OCI clients
 # that test/e2e drives. Go builds are cached (one stamp file per tool and
 # version), Debian packages are checked with dpkg: a second run only checks
-# versions. Called by .ci/run; safe to run by hand.
+# versions and prints one line. Called by `make test` (scripts/test.sh);
+# safe to run by hand. Debian packages need root: without it, a missing
+# package fails at once, naming the command to run.
 #
 #   scripts/install-test-tools.sh            everything
-#   scripts/install-test-tools.sh go         only the Go-built tools
-#   scripts/install-test-tools.sh apt        only the Debian packages
+#   scripts/install-test-tools.sh go         only the Go-built tools (no root needed)
+#   scripts/install-test-tools.sh apt        only the Debian packages (as root)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TOOLS=${BERTH_TOOLS_DIR:-$HOME/.cache/berth-tools}
+started=$SECONDS
 mkdir -p "$TOOLS/bin"
 export GOBIN="$TOOLS/bin"
 what=${1:-all}
@@ -28,6 +31,9 @@ GO_TOOLS=(
   "cosign github.com/sigstore/cosign/v2/cmd/cosign v2.6.5"
   # pebble: a real local ACME server for the TLS/ACME test (internal/app)
   "pebble github.com/letsencrypt/pebble/v2/cmd/pebble v2.10.1"
+  # versitygw: an S3 gateway onto a local directory for the S3 blob store
+  # tests (test/s3server starts it on 127.0.0.1)
+  "versitygw github.com/versity/versitygw/cmd/versitygw v1.8.0"
 )
 # Debian packages, pinned by upstream version (the Debian revision may move
 # with security updates). containerd provides `ctr`.
@@ -40,12 +46,9 @@ APT_TOOLS=(
   "docker-compose *" # test/deploy: docker-compose config of deploy/docker-compose.yml
 )
 
-as_root() {
-  if [ "$(id -u)" = 0 ]; then "$@"; else echo "need root for: $*" >&2; return 1; fi
-}
-
-apt_install() {
-  local missing=() name ver have
+# apt_missing prints the Debian packages to install, one a line.
+apt_missing() {
+  local name ver have
   for spec in "${APT_TOOLS[@]}"; do
     read -r name ver <<<"$spec"
     have=$(dpkg-query -W -f '${Status} ${Version}' "$name" 2>/dev/null || true)
@@ -53,13 +56,34 @@ apt_install() {
       "install ok installed $ver"*) continue ;;
       "install ok installed "*) [ "$ver" = "*" ] && continue ;;
     esac
-    if [ "$ver" = "*" ]; then missing+=("$name"); else missing+=("$name=$ver*"); fi
+    if [ "$ver" = "*" ]; then echo "$name"; else echo "$name=$ver*"; fi
   done
+  # PostgreSQL 15 for the PostgreSQL metadata store tests: test/pgserver runs
+  # initdb and pg_ctl from /usr/lib/postgresql/15/bin to start throwaway
+  # servers on 127.0.0.1 (the cluster the package may create is not used).
+  [ -x /usr/lib/postgresql/15/bin/initdb ] || echo postgresql
+  # nginx for the high-availability test: test/ha runs its own nginx
+  # (-p PREFIX -c CONF, 127.0.0.1) in front of three berth replicas; the
+  # system service the package may set up is not used.
+  command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || echo nginx
+}
+
+# apt_install installs what apt_missing names. Without root it fails at once
+# with one line naming the command that installs them.
+apt_install() {
+  local missing
+  mapfile -t missing < <(apt_missing)
   [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" != 0 ]; then
+    echo "missing Debian packages (${missing[*]}): install them with sudo scripts/install-test-tools.sh apt" >&2
+    exit 1
+  fi
   echo "installing Debian packages: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  as_root apt-get update -qq
-  as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  [ -x /usr/lib/postgresql/15/bin/initdb ] || { echo "postgresql installed, but not version 15 (/usr/lib/postgresql/15/bin/initdb missing)" >&2; exit 1; }
+  [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || { echo "nginx installed, but /usr/sbin/nginx is missing" >&2; exit 1; }
 }
 
 go_install() { # name package version
@@ -80,6 +104,8 @@ go_install() { # name package version
   echo "  $name $ver ready in $((SECONDS - start))s"
 }
 
+# The Debian packages first: if they cannot be installed (not root), fail
+# before spending minutes on Go builds.
 if [ "$what" = all ] || [ "$what" = apt ]; then
   apt_install
 fi
@@ -89,37 +115,4 @@ if [ "$what" = all ] || [ "$what" = go ]; then
     go_install $spec
   done
 fi
-# PostgreSQL 15 (Debian package) for the PostgreSQL metadata store tests:
-# test/pgserver runs initdb and pg_ctl from /usr/lib/postgresql/15/bin to
-# start throwaway servers on 127.0.0.1 (the cluster the package may create
-# and start is not used). Self-contained: needs root only when missing.
-if [ "$what" = all ] || [ "$what" = apt ]; then
-  PG_BIN=/usr/lib/postgresql/15/bin
-  if [ ! -x "$PG_BIN/initdb" ]; then
-    if [ "$(id -u)" != 0 ]; then echo "PostgreSQL 15 missing and not root: apt-get install postgresql" >&2; exit 1; fi
-    echo "installing PostgreSQL 15 (postgresql)"
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
-    [ -x "$PG_BIN/initdb" ] || { echo "postgresql installed, but not version 15 ($PG_BIN/initdb missing)" >&2; exit 1; }
-  fi
-fi
-# versitygw (S3 gateway onto a local directory) for the S3 blob store tests:
-# test/s3server starts it on 127.0.0.1 with a temporary directory. Pinned,
-# built once (a few minutes), stamped like the tools above.
-if [ "$what" = all ] || [ "$what" = go ]; then
-  go_install versitygw github.com/versity/versitygw/cmd/versitygw v1.8.0
-fi
-# nginx (Debian package) for the high-availability test: test/ha runs its
-# own nginx (-p PREFIX -c CONF, one process, 127.0.0.1) in front of three
-# berth replicas; the system service the package may set up is not used.
-# Self-contained: needs root only when missing.
-if [ "$what" = all ] || [ "$what" = apt ]; then
-  if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
-    if [ "$(id -u)" != 0 ]; then echo "nginx missing and not root: apt-get install nginx" >&2; exit 1; fi
-    echo "installing nginx"
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null
-    [ -x /usr/sbin/nginx ] || { echo "nginx installed, but /usr/sbin/nginx is missing" >&2; exit 1; }
-  fi
-fi
-echo "tools ready in $TOOLS/bin: $(ls "$TOOLS/bin" | tr '\n' ' ')"
+echo "test tools ready in $TOOLS/bin (checked in $((SECONDS - started))s)"

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"net"
 	"net/http"
@@ -11,24 +12,24 @@ import (
 // healthcheck probes a running berth for container health checks (images
 // FROM scratch have no curl): GET URL, by default /readyz on the port of
 // BERTH_ADDR (or 5000) on loopback; exit status 0 only for 200.
-func healthcheck(args []string) int {
-	if len(args) > 1 {
-		fmt.Fprintln(os.Stderr, "usage: berth healthcheck [URL]")
-		return 2
+func healthcheck(c *cli, cmd *command, args []string) int {
+	fs := quiet(flag.NewFlagSet("berth healthcheck", flag.ContinueOnError))
+	if st, ok := c.parse(cmd, fs, args, 1); !ok {
+		return st
 	}
 	url := healthURL(os.Getenv("BERTH_ADDR"))
-	if len(args) == 1 {
-		url = args[0]
+	if fs.NArg() == 1 {
+		url = fs.Arg(0)
 	}
-	c := &http.Client{Timeout: 5 * time.Second}
-	res, err := c.Get(url)
+	hc := &http.Client{Timeout: 5 * time.Second}
+	res, err := hc.Get(url)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "berth healthcheck:", err)
+		fmt.Fprintln(c.stderr, "berth healthcheck:", err)
 		return 1
 	}
 	res.Body.Close()
 	if res.StatusCode != http.StatusOK {
-		fmt.Fprintln(os.Stderr, "berth healthcheck:", url, res.Status)
+		fmt.Fprintln(c.stderr, "berth healthcheck:", url, res.Status)
 		return 1
 	}
 	return 0

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -16,6 +17,9 @@ func TestHealthcheck(t *testing.T) {
 		w.WriteHeader(status)
 	}))
 	defer srv.Close()
+	c := newCLI(io.Discard, io.Discard)
+	hc := c.lookup("healthcheck")
+	healthcheck := func(args []string) int { return hc.run(c, hc, args) }
 	if got := healthcheck([]string{srv.URL + "/readyz"}); got != 0 {
 		t.Errorf("ready server: exit %d, want 0", got)
 	}

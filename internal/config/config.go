@@ -138,7 +138,7 @@ func (c *Config) Load(fs *flag.FlagSet, args []string, getenv func(string) strin
 			src = "config file setting " + f.Name
 		}
 		if err := fs.Set(f.Name, val); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", src, err))
+			errs = append(errs, fmt.Errorf("%s %q: %w", src, val, setError(f, err)))
 		}
 	})
 	if err := errors.Join(errs...); err != nil {
