@@ -34,6 +34,11 @@ type dialect struct {
 	// retryable reports whether a failed write transaction may simply be run
 	// again (serialization failure, deadlock victim); nil: never.
 	retryable func(error) bool
+	// busy reports an error that only says another connection holds a
+	// lock (SQLite: SQLITE_BUSY, SQLITE_LOCKED). Opening the database
+	// retries such errors for a while; nil where the database waits for
+	// its locks itself (PostgreSQL).
+	busy func(error) bool
 }
 
 // maxCachedQueries bounds the binder's cache. The package's queries are
