@@ -61,6 +61,9 @@ func OpenSQLiteWith(ctx context.Context, path string, opt SQLiteOptions) (*Store
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, err
 	}
+	if err := restrictMode(path); err != nil {
+		return nil, fmt.Errorf("sqlite %s: %w", path, err)
+	}
 	// Every pooled connection gets these (the driver runs busy_timeout
 	// first). synchronous=FULL: a commit is on disk before we acknowledge a
 	// push, even across a power loss, not only a process crash. WAL mode is
@@ -118,4 +121,27 @@ func enableWAL(ctx context.Context, db *sql.DB) error {
 		}
 		return nil
 	})
+}
+
+// restrictMode makes the database file readable by its owner only: it
+// holds password and robot secret hashes. A new file is created 0600
+// before SQLite opens it, because SQLite creates it 0644 and gives the
+// -wal and -shm files it makes later the mode of the database file. An
+// existing file (and its -wal and -shm) loses any group and other bits it
+// has; that is best effort: a file another user owns keeps its mode and
+// still opens, as it did before.
+func restrictMode(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if fi, err := os.Stat(p); err == nil && fi.Mode().Perm()&0o077 != 0 {
+			_ = os.Chmod(p, fi.Mode().Perm()&0o700)
+		}
+	}
+	return nil
 }

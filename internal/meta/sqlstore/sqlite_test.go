@@ -3,9 +3,11 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"os"
 	"path/filepath"
 	"reflect"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -203,6 +205,39 @@ func TestSQLiteBusyTimeoutOnEveryConnection(t *testing.T) {
 			t.Fatalf("connection %d: busy_timeout = %d, %v; want 1234", i, ms, err)
 		}
 	}
+}
+
+// TestSQLiteFileModes: meta.db holds password hashes, so it and the -wal
+// and -shm files SQLite makes beside it are readable by the owner only,
+// whatever the umask lets through; an existing, wider file is narrowed.
+func TestSQLiteFileModes(t *testing.T) {
+	defer syscall.Umask(syscall.Umask(0o022))
+	ctx := context.Background()
+	dir := t.TempDir()
+	check := func(path string) {
+		t.Helper()
+		s := openSQLite(t, path)
+		defer s.Close()
+		if err := s.CommitBlob(ctx, "r", digest.FromString("x"), 1, ""); err != nil { // makes the -wal
+			t.Fatal(err)
+		}
+		for _, p := range []string{path, path + "-wal", path + "-shm"} {
+			fi, err := os.Stat(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fi.Mode().Perm() != 0o600 {
+				t.Errorf("%s: mode %v, want -rw-------", filepath.Base(p), fi.Mode().Perm())
+			}
+		}
+	}
+	check(filepath.Join(dir, "new", "meta.db"))
+
+	old := filepath.Join(dir, "old.db")
+	if err := os.WriteFile(old, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	check(old)
 }
 
 // openConcurrently opens n stores on one new database at once; every open
