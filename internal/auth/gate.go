@@ -273,7 +273,7 @@ func (g *Gate) ServeToken(w http.ResponseWriter, r *http.Request) {
 			tokenError(w, http.StatusUnauthorized, "UNAUTHORIZED", err.Error())
 			return
 		}
-		tokenError(w, http.StatusInternalServerError, "UNKNOWN", "internal error")
+		tokenServerError(w, err)
 		return
 	}
 	q := r.URL.Query()
@@ -294,7 +294,7 @@ func (g *Gate) ServeToken(w http.ResponseWriter, r *http.Request) {
 			}
 			granted, err := g.grant(r.Context(), id, s)
 			if err != nil {
-				tokenError(w, http.StatusInternalServerError, "UNKNOWN", "internal error")
+				tokenServerError(w, err)
 				return
 			}
 			access = append(access, Access{Type: s.Type, Name: s.Name, Actions: granted})

@@ -99,7 +99,9 @@ func scanUser(row interface{ Scan(...any) error }) (*meta.User, error) {
 }
 
 // CreateUser implements meta.AccessStore.
-func (s *Store) CreateUser(ctx context.Context, u *meta.User) error {
+func (s *Store) CreateUser(ctx context.Context, u *meta.User) (err error) {
+	ctx, end := s.op(ctx, &err)
+	defer end()
 	t := now()
 	id, err := s.insertReturningID(ctx, `INSERT INTO users (username, email, realname, comment, password_hash, sysadmin, disabled, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, u.Username, u.Email, u.Realname, u.Comment, u.PasswordHash, b2i(u.SysAdmin), b2i(u.Disabled), t, t)
@@ -110,17 +112,23 @@ func (s *Store) CreateUser(ctx context.Context, u *meta.User) error {
 }
 
 // GetUser implements meta.AccessStore.
-func (s *Store) GetUser(ctx context.Context, id int64) (*meta.User, error) {
+func (s *Store) GetUser(ctx context.Context, id int64) (_ *meta.User, err error) {
+	ctx, end := s.op(ctx, &err)
+	defer end()
 	return scanUser(s.queryRow(ctx, `SELECT `+userCols+` FROM users WHERE id = ?`, id))
 }
 
 // GetUserByName implements meta.AccessStore.
-func (s *Store) GetUserByName(ctx context.Context, name string) (*meta.User, error) {
+func (s *Store) GetUserByName(ctx context.Context, name string) (_ *meta.User, err error) {
+	ctx, end := s.op(ctx, &err)
+	defer end()
 	return scanUser(s.queryRow(ctx, `SELECT `+userCols+` FROM users WHERE username = ?`, name))
 }
 
 // ListUsers implements meta.AccessStore.
-func (s *Store) ListUsers(ctx context.Context, username string, p meta.Page) ([]meta.User, int64, error) {
+func (s *Store) ListUsers(ctx context.Context, username string, p meta.Page) (_ []meta.User, _ int64, err error) {
+	ctx, end := s.op(ctx, &err)
+	defer end()
 	like := "%" + escapeLike(username) + "%"
 	var total int64
 	if err := s.queryRow(ctx, `SELECT COUNT(*) FROM users WHERE username LIKE ? ESCAPE '\'`, like).Scan(&total); err != nil {
@@ -148,9 +156,11 @@ func escapeLike(s string) string {
 }
 
 // UpdateUser implements meta.AccessStore (all mutable fields).
-func (s *Store) UpdateUser(ctx context.Context, u *meta.User) error {
+func (s *Store) UpdateUser(ctx context.Context, u *meta.User) (err error) {
+	ctx, end := s.op(ctx, &err)
+	defer end()
 	t := now()
-	err := affected(s.exec(ctx, `UPDATE users SET email = ?, realname = ?, comment = ?, password_hash = ?, sysadmin = ?, disabled = ?, updated_at = ?
+	err = affected(s.exec(ctx, `UPDATE users SET email = ?, realname = ?, comment = ?, password_hash = ?, sysadmin = ?, disabled = ?, updated_at = ?
 		WHERE id = ?`, u.Email, u.Realname, u.Comment, u.PasswordHash, b2i(u.SysAdmin), b2i(u.Disabled), t, u.ID))
 	if err == nil {
 		u.UpdatedAt = ms2t(t)
@@ -160,7 +170,7 @@ func (s *Store) UpdateUser(ctx context.Context, u *meta.User) error {
 
 // DeleteUser implements meta.AccessStore; memberships go with the user.
 func (s *Store) DeleteUser(ctx context.Context, id int64) error {
-	return s.inTx(ctx, func(tx tx) error {
+	return s.inTx(ctx, func(ctx context.Context, tx tx) error {
 		if _, err := tx.exec(ctx, `DELETE FROM project_members WHERE user_id = ?`, id); err != nil {
 			return err
 		}
@@ -185,7 +195,7 @@ func scanProject(row interface{ Scan(...any) error }) (*meta.Project, error) {
 // project admin in the same transaction.
 func (s *Store) CreateProject(ctx context.Context, p *meta.Project) error {
 	t := now()
-	return s.inTx(ctx, func(tx tx) error {
+	return s.inTx(ctx, func(ctx context.Context, tx tx) error {
 		var id int64
 		err := tx.queryRow(ctx, `INSERT INTO projects (name, public, owner_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?) RETURNING id`,
 			p.Name, b2i(p.Public), p.OwnerID, t, t).Scan(&id)
@@ -207,17 +217,23 @@ func (s *Store) CreateProject(ctx context.Context, p *meta.Project) error {
 }
 
 // GetProject implements meta.AccessStore.
-func (s *Store) GetProject(ctx context.Context, id int64) (*meta.Project, error) {
+func (s *Store) GetProject(ctx context.Context, id int64) (_ *meta.Project, err error) {
+	ctx, end := s.op(ctx, &err)
+	defer end()
 	return scanProject(s.queryRow(ctx, `SELECT `+projectCols+` FROM projects WHERE id = ?`, id))
 }
 
 // GetProjectByName implements meta.AccessStore.
-func (s *Store) GetProjectByName(ctx context.Context, name string) (*meta.Project, error) {
+func (s *Store) GetProjectByName(ctx context.Context, name string) (_ *meta.Project, err error) {
+	ctx, end := s.op(ctx, &err)
+	defer end()
 	return scanProject(s.queryRow(ctx, `SELECT `+projectCols+` FROM projects WHERE name = ?`, name))
 }
 
 // ListProjects implements meta.AccessStore.
-func (s *Store) ListProjects(ctx context.Context, q meta.ProjectQuery) ([]meta.Project, int64, error) {
+func (s *Store) ListProjects(ctx context.Context, q meta.ProjectQuery) (_ []meta.Project, _ int64, err error) {
+	ctx, end := s.op(ctx, &err)
+	defer end()
 	where := []string{`name LIKE ? ESCAPE '\'`}
 	args := []any{"%" + escapeLike(q.Name) + "%"}
 	if q.Public != nil {
@@ -252,7 +268,9 @@ func (s *Store) ListProjects(ctx context.Context, q meta.ProjectQuery) ([]meta.P
 }
 
 // UpdateProject implements meta.AccessStore.
-func (s *Store) UpdateProject(ctx context.Context, p *meta.Project) error {
+func (s *Store) UpdateProject(ctx context.Context, p *meta.Project) (err error) {
+	ctx, end := s.op(ctx, &err)
+	defer end()
 	return affected(s.exec(ctx, `UPDATE projects SET public = ?, owner_id = ?, updated_at = ? WHERE id = ?`,
 		b2i(p.Public), p.OwnerID, now(), p.ID))
 }
@@ -260,7 +278,7 @@ func (s *Store) UpdateProject(ctx context.Context, p *meta.Project) error {
 // DeleteProject implements meta.AccessStore. Members and project robots go
 // with it; the caller checks the project holds no repositories.
 func (s *Store) DeleteProject(ctx context.Context, id int64) error {
-	return s.inTx(ctx, func(tx tx) error {
+	return s.inTx(ctx, func(ctx context.Context, tx tx) error {
 		if _, err := tx.exec(ctx, `DELETE FROM project_members WHERE project_id = ?`, id); err != nil {
 			return err
 		}
@@ -272,8 +290,10 @@ func (s *Store) DeleteProject(ctx context.Context, id int64) error {
 }
 
 // SetMember implements meta.AccessStore (insert or change the role).
-func (s *Store) SetMember(ctx context.Context, projectID, userID int64, role int) error {
-	_, err := s.exec(ctx, `INSERT INTO project_members (project_id, user_id, role, created_at) VALUES (?, ?, ?, ?)
+func (s *Store) SetMember(ctx context.Context, projectID, userID int64, role int) (err error) {
+	ctx, end := s.op(ctx, &err)
+	defer end()
+	_, err = s.exec(ctx, `INSERT INTO project_members (project_id, user_id, role, created_at) VALUES (?, ?, ?, ?)
 		ON CONFLICT (project_id, user_id) DO UPDATE SET role = excluded.role`, projectID, userID, role, now())
 	if err != nil && strings.Contains(err.Error(), "FOREIGN KEY") || err != nil && strings.Contains(err.Error(), "23503") {
 		return meta.ErrNotFound
@@ -282,14 +302,18 @@ func (s *Store) SetMember(ctx context.Context, projectID, userID int64, role int
 }
 
 // RemoveMember implements meta.AccessStore.
-func (s *Store) RemoveMember(ctx context.Context, projectID, userID int64) error {
+func (s *Store) RemoveMember(ctx context.Context, projectID, userID int64) (err error) {
+	ctx, end := s.op(ctx, &err)
+	defer end()
 	return affected(s.exec(ctx, `DELETE FROM project_members WHERE project_id = ? AND user_id = ?`, projectID, userID))
 }
 
 // MemberRole implements meta.AccessStore.
-func (s *Store) MemberRole(ctx context.Context, projectID, userID int64) (int, error) {
+func (s *Store) MemberRole(ctx context.Context, projectID, userID int64) (_ int, err error) {
+	ctx, end := s.op(ctx, &err)
+	defer end()
 	var role int
-	err := s.queryRow(ctx, `SELECT role FROM project_members WHERE project_id = ? AND user_id = ?`, projectID, userID).Scan(&role)
+	err = s.queryRow(ctx, `SELECT role FROM project_members WHERE project_id = ? AND user_id = ?`, projectID, userID).Scan(&role)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	}
@@ -297,7 +321,9 @@ func (s *Store) MemberRole(ctx context.Context, projectID, userID int64) (int, e
 }
 
 // ListMembers implements meta.AccessStore.
-func (s *Store) ListMembers(ctx context.Context, projectID int64) ([]meta.Member, error) {
+func (s *Store) ListMembers(ctx context.Context, projectID int64) (_ []meta.Member, err error) {
+	ctx, end := s.op(ctx, &err)
+	defer end()
 	rows, err := s.query(ctx, `SELECT m.user_id, u.username, m.role FROM project_members m JOIN users u ON u.id = m.user_id
 		WHERE m.project_id = ? ORDER BY u.username`, projectID)
 	if err != nil {
@@ -333,7 +359,9 @@ func scanRobot(row interface{ Scan(...any) error }) (*meta.Robot, error) {
 }
 
 // CreateRobot implements meta.AccessStore.
-func (s *Store) CreateRobot(ctx context.Context, r *meta.Robot) error {
+func (s *Store) CreateRobot(ctx context.Context, r *meta.Robot) (err error) {
+	ctx, end := s.op(ctx, &err)
+	defer end()
 	perms, err := json.Marshal(r.Permissions)
 	if err != nil {
 		return err
@@ -348,17 +376,23 @@ func (s *Store) CreateRobot(ctx context.Context, r *meta.Robot) error {
 }
 
 // GetRobot implements meta.AccessStore.
-func (s *Store) GetRobot(ctx context.Context, id int64) (*meta.Robot, error) {
+func (s *Store) GetRobot(ctx context.Context, id int64) (_ *meta.Robot, err error) {
+	ctx, end := s.op(ctx, &err)
+	defer end()
 	return scanRobot(s.queryRow(ctx, `SELECT `+robotCols+` FROM robots WHERE id = ?`, id))
 }
 
 // GetRobotByName implements meta.AccessStore.
-func (s *Store) GetRobotByName(ctx context.Context, name string) (*meta.Robot, error) {
+func (s *Store) GetRobotByName(ctx context.Context, name string) (_ *meta.Robot, err error) {
+	ctx, end := s.op(ctx, &err)
+	defer end()
 	return scanRobot(s.queryRow(ctx, `SELECT `+robotCols+` FROM robots WHERE name = ?`, name))
 }
 
 // ListRobots implements meta.AccessStore.
-func (s *Store) ListRobots(ctx context.Context, projectID int64, p meta.Page) ([]meta.Robot, int64, error) {
+func (s *Store) ListRobots(ctx context.Context, projectID int64, p meta.Page) (_ []meta.Robot, _ int64, err error) {
+	ctx, end := s.op(ctx, &err)
+	defer end()
 	level := "project"
 	if projectID == 0 {
 		level = "system"
@@ -386,7 +420,9 @@ func (s *Store) ListRobots(ctx context.Context, projectID int64, p meta.Page) ([
 }
 
 // UpdateRobot implements meta.AccessStore.
-func (s *Store) UpdateRobot(ctx context.Context, r *meta.Robot) error {
+func (s *Store) UpdateRobot(ctx context.Context, r *meta.Robot) (err error) {
+	ctx, end := s.op(ctx, &err)
+	defer end()
 	perms, err := json.Marshal(r.Permissions)
 	if err != nil {
 		return err
@@ -396,7 +432,9 @@ func (s *Store) UpdateRobot(ctx context.Context, r *meta.Robot) error {
 }
 
 // DeleteRobot implements meta.AccessStore.
-func (s *Store) DeleteRobot(ctx context.Context, id int64) error {
+func (s *Store) DeleteRobot(ctx context.Context, id int64) (err error) {
+	ctx, end := s.op(ctx, &err)
+	defer end()
 	return affected(s.exec(ctx, `DELETE FROM robots WHERE id = ?`, id))
 }
 
@@ -405,7 +443,7 @@ func (s *Store) AppendAudit(ctx context.Context, recs []meta.AuditRecord) error 
 	if len(recs) == 0 {
 		return nil
 	}
-	return s.inTx(ctx, func(tx tx) error {
+	return s.inTx(ctx, func(ctx context.Context, tx tx) error {
 		for _, r := range recs {
 			if _, err := tx.exec(ctx, `INSERT INTO audit_log (at, username, remote, operation, resource_type, resource, project, success)
 				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, t2ms(r.At), r.Username, r.Remote, r.Operation, r.ResourceType, r.Resource, r.Project, b2i(r.Success)); err != nil {
@@ -417,7 +455,9 @@ func (s *Store) AppendAudit(ctx context.Context, recs []meta.AuditRecord) error 
 }
 
 // ListAudit implements meta.AccessStore, newest first.
-func (s *Store) ListAudit(ctx context.Context, q meta.AuditQuery) ([]meta.AuditRecord, int64, error) {
+func (s *Store) ListAudit(ctx context.Context, q meta.AuditQuery) (_ []meta.AuditRecord, _ int64, err error) {
+	ctx, end := s.op(ctx, &err)
+	defer end()
 	var where []string
 	var args []any
 	for _, f := range []struct{ col, val string }{{"project", q.Project}, {"username", q.Username}, {"operation", q.Operation}, {"resource", q.Resource}} {
@@ -464,7 +504,9 @@ func (s *Store) ListAudit(ctx context.Context, q meta.AuditQuery) ([]meta.AuditR
 }
 
 // PruneAudit implements meta.AccessStore.
-func (s *Store) PruneAudit(ctx context.Context, before time.Time) (int64, error) {
+func (s *Store) PruneAudit(ctx context.Context, before time.Time) (_ int64, err error) {
+	ctx, end := s.op(ctx, &err)
+	defer end()
 	res, err := s.exec(ctx, `DELETE FROM audit_log WHERE at < ?`, before.UnixMilli())
 	if err != nil {
 		return 0, err

@@ -39,6 +39,10 @@ type dialect struct {
 	// retries such errors for a while; nil where the database waits for
 	// its locks itself (PostgreSQL).
 	busy func(error) bool
+	// unavailable reports an error that says the database could not answer
+	// (unreachable, shutting down, locked past the busy timeout) rather
+	// than that the operation is wrong; Store.classify adds timeouts.
+	unavailable func(error) bool
 }
 
 // maxCachedQueries bounds the binder's cache. The package's queries are

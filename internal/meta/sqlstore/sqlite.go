@@ -23,6 +23,9 @@ var sqliteDialect = &dialect{
 	migrationsTable: `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`,
 	busy: sqliteBusy,
+	// Writers wait busy_timeout for the lock; still locked after that,
+	// another process holds the file (a backup, a stuck tool).
+	unavailable: sqliteBusy,
 }
 
 // sqliteBusy: SQLITE_BUSY or SQLITE_LOCKED (any extended code of them):
