@@ -362,13 +362,13 @@ func scanRobot(row interface{ Scan(...any) error }) (*meta.Robot, error) {
 func (s *Store) CreateRobot(ctx context.Context, r *meta.Robot) (err error) {
 	ctx, end := s.op(ctx, &err)
 	defer end()
-	perms, err := json.Marshal(r.Permissions)
+	perms, err := s.robotPermissionsJSON(ctx, r.Permissions)
 	if err != nil {
 		return err
 	}
 	t := now()
 	id, err := s.insertReturningID(ctx, `INSERT INTO robots (name, description, level, project_id, secret_hash, disabled, expires_at, permissions, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, r.Name, r.Description, r.Level, r.ProjectID, r.SecretHash, b2i(r.Disabled), t2ms(r.ExpiresAt), string(perms), t, t)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, r.Name, r.Description, r.Level, r.ProjectID, r.SecretHash, b2i(r.Disabled), t2ms(r.ExpiresAt), perms, t, t)
 	if err == nil {
 		r.ID, r.CreatedAt, r.UpdatedAt = id, ms2t(t), ms2t(t)
 	}
@@ -379,14 +379,23 @@ func (s *Store) CreateRobot(ctx context.Context, r *meta.Robot) (err error) {
 func (s *Store) GetRobot(ctx context.Context, id int64) (_ *meta.Robot, err error) {
 	ctx, end := s.op(ctx, &err)
 	defer end()
-	return scanRobot(s.queryRow(ctx, `SELECT `+robotCols+` FROM robots WHERE id = ?`, id))
+	return s.oneRobot(ctx, s.queryRow(ctx, `SELECT `+robotCols+` FROM robots WHERE id = ?`, id))
+}
+
+// oneRobot scans a robot and names the projects of its permissions.
+func (s *Store) oneRobot(ctx context.Context, row *sql.Row) (*meta.Robot, error) {
+	r, err := scanRobot(row)
+	if err != nil {
+		return nil, err
+	}
+	return r, s.nameRobotProjects(ctx, r)
 }
 
 // GetRobotByName implements meta.AccessStore.
 func (s *Store) GetRobotByName(ctx context.Context, name string) (_ *meta.Robot, err error) {
 	ctx, end := s.op(ctx, &err)
 	defer end()
-	return scanRobot(s.queryRow(ctx, `SELECT `+robotCols+` FROM robots WHERE name = ?`, name))
+	return s.oneRobot(ctx, s.queryRow(ctx, `SELECT `+robotCols+` FROM robots WHERE name = ?`, name))
 }
 
 // ListRobots implements meta.AccessStore.
@@ -416,19 +425,88 @@ func (s *Store) ListRobots(ctx context.Context, projectID int64, p meta.Page) (_
 		}
 		out = append(out, *r)
 	}
-	return out, total, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, 0, err
+	}
+	robots := make([]*meta.Robot, len(out))
+	for i := range out {
+		robots[i] = &out[i]
+	}
+	return out, total, s.nameRobotProjects(ctx, robots...)
+}
+
+// robotPermissionsJSON is the stored form of perms: each with the id of
+// its project, a permission given only a name resolved to the project of
+// that name now (meta.ErrNotFound if there is none).
+func (s *Store) robotPermissionsJSON(ctx context.Context, perms []meta.RobotPermission) (string, error) {
+	for i := range perms {
+		p := &perms[i]
+		if p.Project == "*" {
+			p.ProjectID = 0
+			continue
+		}
+		if p.ProjectID != 0 {
+			continue
+		}
+		if err := s.queryRow(ctx, `SELECT id FROM projects WHERE name = ?`, p.Project).Scan(&p.ProjectID); err != nil {
+			return "", notFound(err)
+		}
+	}
+	b, err := json.Marshal(perms)
+	return string(b), err
+}
+
+// nameRobotProjects sets each permission's Project to the current name of
+// its project, "" if it was deleted ("*" stays), with one query.
+func (s *Store) nameRobotProjects(ctx context.Context, robots ...*meta.Robot) error {
+	var ids []any
+	for _, r := range robots {
+		for _, p := range r.Permissions {
+			if p.ProjectID != 0 {
+				ids = append(ids, p.ProjectID)
+			}
+		}
+	}
+	names := map[int64]string{}
+	if len(ids) > 0 {
+		in := strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ")
+		rows, err := s.query(ctx, `SELECT id, name FROM projects WHERE id IN (`+in+`)`, ids...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id int64
+			var name string
+			if err := rows.Scan(&id, &name); err != nil {
+				return err
+			}
+			names[id] = name
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	for _, r := range robots {
+		for i := range r.Permissions {
+			if p := &r.Permissions[i]; p.Project != "*" {
+				p.Project = names[p.ProjectID]
+			}
+		}
+	}
+	return nil
 }
 
 // UpdateRobot implements meta.AccessStore.
 func (s *Store) UpdateRobot(ctx context.Context, r *meta.Robot) (err error) {
 	ctx, end := s.op(ctx, &err)
 	defer end()
-	perms, err := json.Marshal(r.Permissions)
+	perms, err := s.robotPermissionsJSON(ctx, r.Permissions)
 	if err != nil {
 		return err
 	}
 	return affected(s.exec(ctx, `UPDATE robots SET description = ?, secret_hash = ?, disabled = ?, expires_at = ?, permissions = ?, updated_at = ?
-		WHERE id = ?`, r.Description, r.SecretHash, b2i(r.Disabled), t2ms(r.ExpiresAt), string(perms), now(), r.ID))
+		WHERE id = ?`, r.Description, r.SecretHash, b2i(r.Disabled), t2ms(r.ExpiresAt), perms, now(), r.ID))
 }
 
 // DeleteRobot implements meta.AccessStore.
@@ -445,8 +523,15 @@ func (s *Store) AppendAudit(ctx context.Context, recs []meta.AuditRecord) error 
 	}
 	return s.inTx(ctx, func(ctx context.Context, tx tx) error {
 		for _, r := range recs {
-			if _, err := tx.exec(ctx, `INSERT INTO audit_log (at, username, remote, operation, resource_type, resource, project, success)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, t2ms(r.At), r.Username, r.Remote, r.Operation, r.ResourceType, r.Resource, r.Project, b2i(r.Success)); err != nil {
+			// A record that names its project only gets the id of the
+			// project of that name now, 0 if there is none.
+			projectID, idArgs := `?`, []any{r.ProjectID}
+			if r.ProjectID == 0 && r.Project != "" {
+				projectID, idArgs = `COALESCE((SELECT id FROM projects WHERE name = ?), 0)`, []any{r.Project}
+			}
+			args := append([]any{t2ms(r.At), r.Username, r.Remote, r.Operation, r.ResourceType, r.Resource, r.Project}, idArgs...)
+			if _, err := tx.exec(ctx, `INSERT INTO audit_log (at, username, remote, operation, resource_type, resource, project, project_id, success)
+				VALUES (?, ?, ?, ?, ?, ?, ?, `+projectID+`, ?)`, append(args, b2i(r.Success))...); err != nil {
 				return err
 			}
 		}
@@ -460,7 +545,11 @@ func (s *Store) ListAudit(ctx context.Context, q meta.AuditQuery) (_ []meta.Audi
 	defer end()
 	var where []string
 	var args []any
-	for _, f := range []struct{ col, val string }{{"project", q.Project}, {"username", q.Username}, {"operation", q.Operation}, {"resource", q.Resource}} {
+	if q.ProjectID != 0 {
+		where = append(where, "project_id = ?")
+		args = append(args, q.ProjectID)
+	}
+	for _, f := range []struct{ col, val string }{{"username", q.Username}, {"operation", q.Operation}, {"resource", q.Resource}} {
 		if f.val != "" {
 			where = append(where, f.col+" = ?")
 			args = append(args, f.val)
@@ -483,7 +572,7 @@ func (s *Store) ListAudit(ctx context.Context, q meta.AuditQuery) (_ []meta.Audi
 		return nil, 0, err
 	}
 	limit, offset := pageArgs(q.Page)
-	rows, err := s.query(ctx, `SELECT id, at, username, remote, operation, resource_type, resource, project, success FROM audit_log`+
+	rows, err := s.query(ctx, `SELECT id, at, username, remote, operation, resource_type, resource, project, project_id, success FROM audit_log`+
 		cond+` ORDER BY at DESC, id DESC LIMIT ? OFFSET ?`, append(args, limit, offset)...)
 	if err != nil {
 		return nil, 0, err
@@ -494,7 +583,7 @@ func (s *Store) ListAudit(ctx context.Context, q meta.AuditQuery) (_ []meta.Audi
 		var r meta.AuditRecord
 		var at int64
 		var ok int
-		if err := rows.Scan(&r.ID, &at, &r.Username, &r.Remote, &r.Operation, &r.ResourceType, &r.Resource, &r.Project, &ok); err != nil {
+		if err := rows.Scan(&r.ID, &at, &r.Username, &r.Remote, &r.Operation, &r.ResourceType, &r.Resource, &r.Project, &r.ProjectID, &ok); err != nil {
 			return nil, 0, err
 		}
 		r.At, r.Success = ms2t(at), ok != 0

@@ -31,6 +31,15 @@ type dialect struct {
 	// lockMigrations, run first in each migration transaction, serializes
 	// schema changes across processes; empty where BEGIN already does.
 	lockMigrations string
+	// migrationFKOff and migrationFKOn, run on the migration's connection
+	// before its transaction and after it, switch foreign key enforcement
+	// off around it, so that a migration may rebuild a referenced table
+	// (SQLite's way to change a table: create, copy, drop, rename; with
+	// the keys on, the drop would cascade to the referencing rows).
+	// migrationFKCheck, run before commit, lists any row the migration
+	// left violating a foreign key; the migration fails if there is one.
+	// Empty where tables change in place (PostgreSQL).
+	migrationFKOff, migrationFKOn, migrationFKCheck string
 	// retryable reports whether a failed write transaction may simply be run
 	// again (serialization failure, deadlock victim); nil: never.
 	retryable func(error) bool

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"fmt"
 	"io/fs"
@@ -97,15 +98,33 @@ func applyMigrations(ctx context.Context, db *sql.DB, d *dialect, ms []migration
 }
 
 // lockedOnce runs fn in one transaction that first takes the dialect's
-// migration lock.
+// migration lock, with foreign keys off around it where the dialect says.
 func lockedOnce(ctx context.Context, db *sql.DB, b *binder, fn func(tx tx) error) error {
-	t, err := db.BeginTx(ctx, nil)
+	d := b.d
+	conn, err := db.Conn(ctx) // the pragmas around the transaction need its connection
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if d.migrationFKOff != "" {
+		if _, err := conn.ExecContext(ctx, d.migrationFKOff); err != nil {
+			return err
+		}
+		// On the way back to the pool the connection must enforce keys
+		// again, or it is of no use: discard it if that fails.
+		defer func() {
+			if _, err := conn.ExecContext(context.WithoutCancel(ctx), d.migrationFKOn); err != nil {
+				_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+			}
+		}()
+	}
+	t, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	tx := tx{tx: t, b: b}
-	if b.d.lockMigrations != "" {
-		if _, err := tx.exec(ctx, b.d.lockMigrations); err != nil {
+	if d.lockMigrations != "" {
+		if _, err := tx.exec(ctx, d.lockMigrations); err != nil {
 			t.Rollback()
 			return fmt.Errorf("migration lock: %w", err)
 		}
@@ -114,7 +133,37 @@ func lockedOnce(ctx context.Context, db *sql.DB, b *binder, fn func(tx tx) error
 		t.Rollback()
 		return err
 	}
+	if d.migrationFKCheck != "" {
+		if err := noRows(ctx, tx, d.migrationFKCheck); err != nil {
+			t.Rollback()
+			return err
+		}
+	}
 	return t.Commit()
+}
+
+// noRows fails if q returns a row (a foreign key violation, for the check
+// after a migration).
+func noRows(ctx context.Context, tx tx, q string) error {
+	rows, err := tx.query(ctx, q)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if rows.Next() {
+		cols, _ := rows.Columns()
+		vals := make([]any, len(cols))
+		for i := range vals {
+			vals[i] = new(any)
+		}
+		_ = rows.Scan(vals...)
+		var desc []string
+		for i, c := range cols {
+			desc = append(desc, fmt.Sprintf("%s=%v", c, *(vals[i].(*any))))
+		}
+		return fmt.Errorf("foreign key violated after the migration: %s", strings.Join(desc, " "))
+	}
+	return rows.Err()
 }
 
 // Bounds of retryBusy: about 5s of pauses in all, each at most 1s.

@@ -22,7 +22,10 @@ var sqliteDialect = &dialect{
 	name: "sqlite",
 	migrationsTable: `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`,
-	busy: sqliteBusy,
+	busy:             sqliteBusy,
+	migrationFKOff:   `PRAGMA foreign_keys=OFF`,
+	migrationFKOn:    `PRAGMA foreign_keys=ON`,
+	migrationFKCheck: `PRAGMA foreign_key_check`,
 	// Writers wait busy_timeout for the lock; still locked after that,
 	// another process holds the file (a backup, a stuck tool).
 	unavailable: sqliteBusy,
