@@ -215,12 +215,18 @@ func ok(w http.ResponseWriter) error {
 	return nil
 }
 
-// record sends an audit record for a change made by the caller.
-func (s *Server) record(ctx context.Context, r *http.Request, operation, resourceType, resource, project string) {
-	s.opt.Audit(meta.AuditRecord{
+// record sends an audit record for a change made by the caller, in
+// project p (nil: none). The record holds the project's id, so it shows in
+// this project's log and not in that of a later project of the same name.
+func (s *Server) record(ctx context.Context, r *http.Request, operation, resourceType, resource string, p *meta.Project) {
+	rec := meta.AuditRecord{
 		Username: auth.FromContext(ctx).Name, Remote: r.RemoteAddr, Operation: operation,
-		ResourceType: resourceType, Resource: resource, Project: project, Success: true,
-	})
+		ResourceType: resourceType, Resource: resource, Success: true,
+	}
+	if p != nil {
+		rec.ProjectID, rec.Project = p.ID, p.Name
+	}
+	s.opt.Audit(rec)
 }
 
 // isNotFound reports any of the stores' not-found errors.

@@ -44,7 +44,7 @@ func TestProjectsPagingAndVisibility(t *testing.T) {
 		t.Errorf("anonymous sees %s: %s", resp.Header.Get("X-Total-Count"), body)
 	}
 	e.expect(200, cred{}, "GET", Prefix+"/projects?public=false", nil)
-	e.expect(403, alice, "GET", Prefix+"/projects/p01", nil)
+	e.expect(404, alice, "GET", Prefix+"/projects/p01", nil) // private, not hers: as if missing
 	e.expect(200, alice, "GET", Prefix+"/projects/p02", nil)
 
 	// Create, HEAD, read by id and by name (X-Is-Resource-Name), delete.
@@ -180,7 +180,7 @@ func TestMembers(t *testing.T) {
 		t.Errorf("members: %+v", list)
 	}
 	e.expect(200, owner, "DELETE", base+"/"+mid, nil)
-	e.expect(403, bob, "GET", base, nil)
+	e.expect(404, bob, "GET", base, nil) // no longer a member: the private project is gone for him
 	logs := decode[[]auditLog](t, e.expect(200, owner, "GET", Prefix+"/projects/p/logs?page_size=100", nil))
 	var ops []string
 	for _, l := range logs {

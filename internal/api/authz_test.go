@@ -62,7 +62,8 @@ var apiActions = []apiAction{
 
 // TestRoleMatrix walks every kind of caller × API action × private and
 // public project over real HTTP and checks allowed (2xx) or denied (401
-// for anonymous callers, 403 otherwise). The expectations are written out
+// for anonymous callers, 403 otherwise; a private project answers callers
+// outside it as a missing project does). The expectations are written out
 // here, not derived from rbac, so the two check each other.
 func TestRoleMatrix(t *testing.T) {
 	e := newEnv(t)
@@ -106,8 +107,16 @@ func TestRoleMatrix(t *testing.T) {
 				n++
 				want := strings.Contains(","+allowed[who]+",", ","+a.name+",") ||
 					project == "pub" && a.name == publicExtra
+				// A private project is invisible to who is not in it: it
+				// answers as a missing one would.
+				hidden := project == "priv" && (who == "outsider" || who == "anonymous")
 				got := a.do(e, c, project, n)
 				switch {
+				case hidden && a.name == "manage robots" && got != http.StatusBadRequest:
+					t.Errorf("%s / %s in %s: status %d, want 400 (no such project)", who, a.name, project, got)
+				case hidden && a.name != "manage robots" && got != http.StatusNotFound:
+					t.Errorf("%s / %s in %s: status %d, want 404", who, a.name, project, got)
+				case hidden:
 				case want && got/100 != 2:
 					t.Errorf("%s / %s in %s: status %d, want allowed", who, a.name, project, got)
 				case !want && who == "anonymous" && got != http.StatusUnauthorized:

@@ -38,6 +38,7 @@ type env struct {
 	t     *testing.T
 	ctx   context.Context
 	store *sqlstore.Store
+	path  string // of the store's database file
 	authn *auth.Authenticator
 	srv   *httptest.Server
 	admin cred
@@ -53,13 +54,20 @@ type recorded struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvWith(t, sqlstore.SQLiteOptions{})
+}
+
+func newEnvWith(t *testing.T, opt sqlstore.SQLiteOptions) *env {
+	t.Helper()
 	ctx := context.Background()
-	store, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "meta.db"))
+	path := filepath.Join(t.TempDir(), "meta.db")
+	store, err := sqlstore.OpenSQLiteWith(ctx, path, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	e := &env{t: t, ctx: ctx, store: store, authn: &auth.Authenticator{Store: store, Limiter: auth.NewLimiter(auth.DefaultLimiterConfig)}}
+	e := &env{t: t, ctx: ctx, store: store, path: path,
+		authn: &auth.Authenticator{Store: store, Limiter: auth.NewLimiter(auth.DefaultLimiterConfig)}}
 	e.admin = e.user("admin", true)
 	s := New(Options{Access: store, Store: store, Catalog: store, Auth: e.authn, Version: "test",
 		SessionKey: bytes.Repeat([]byte("k"), 32),

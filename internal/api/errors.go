@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/berth-registry/berth/internal/accesslog"
 	"github.com/berth-registry/berth/internal/meta"
@@ -44,9 +46,11 @@ type harborError struct {
 	Message string `json:"message"`
 }
 
-// writeError writes err as {"errors":[{"code":…,"message":…}]}. Errors
-// that are not *Error become 500 INTERNAL_SERVER_ERROR, logged with the
-// request id and never shown to the client.
+// writeError writes err as {"errors":[{"code":…,"message":…}]}. An
+// unavailable database (meta.ErrUnavailable) is 503 SERVICE_UNAVAILABLE
+// with Retry-After. Other errors that are not *Error become 500
+// INTERNAL_SERVER_ERROR, logged with the request id and never shown to the
+// client.
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	var e *Error
 	switch {
@@ -55,6 +59,12 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		e = &Error{http.StatusNotFound, "NOT_FOUND", err.Error()}
 	case errors.Is(err, meta.ErrConflict):
 		e = &Error{http.StatusConflict, "CONFLICT", err.Error()}
+	case meta.IsUnavailable(err):
+		// Not the request's fault nor a bug: clients retry a 503.
+		log.Warn("api request failed: database unavailable", "method", r.Method, "path", r.URL.Path, "err", err,
+			"request_id", accesslog.RequestID(r.Context()))
+		e = &Error{http.StatusServiceUnavailable, "SERVICE_UNAVAILABLE", "the registry's database is unavailable; try again later"}
+		w.Header().Set("Retry-After", strconv.Itoa(int(meta.RetryAfter/time.Second)))
 	default:
 		log.Error("api request failed", "method", r.Method, "path", r.URL.Path, "err", err,
 			"request_id", accesslog.RequestID(r.Context()))

@@ -102,7 +102,7 @@ func (s *Server) createMember(w http.ResponseWriter, r *http.Request) error {
 	if err := s.opt.Access.SetMember(r.Context(), p.ID, u.ID, req.RoleID); err != nil {
 		return err
 	}
-	s.record(r.Context(), r, "create", "member", u.Username+":"+rbac.Role(req.RoleID).Name(), p.Name)
+	s.record(r.Context(), r, "create", "member", u.Username+":"+rbac.Role(req.RoleID).Name(), p)
 	return created(w, fmt.Sprintf("%s/projects/%d/members/%d", Prefix, p.ID, u.ID))
 }
 
@@ -158,7 +158,7 @@ func (s *Server) updateMember(w http.ResponseWriter, r *http.Request) error {
 	if err := s.opt.Auth.Revoke(r.Context(), m.Username); err != nil { // tokens carry the old role
 		return err
 	}
-	s.record(r.Context(), r, "update", "member", m.Username+":"+rbac.Role(req.RoleID).Name(), p.Name)
+	s.record(r.Context(), r, "update", "member", m.Username+":"+rbac.Role(req.RoleID).Name(), p)
 	return ok(w)
 }
 
@@ -176,6 +176,6 @@ func (s *Server) deleteMember(w http.ResponseWriter, r *http.Request) error {
 	if err := s.opt.Auth.Revoke(r.Context(), m.Username); err != nil {
 		return err
 	}
-	s.record(r.Context(), r, "delete", "member", m.Username, p.Name)
+	s.record(r.Context(), r, "delete", "member", m.Username, p)
 	return ok(w)
 }

@@ -56,9 +56,17 @@ func (s *Server) lookupProject(r *http.Request, param string) (*meta.Project, er
 		p, err = s.opt.Access.GetProjectByName(r.Context(), v)
 	}
 	if isNotFound(err) {
-		return nil, errNotFound(fmt.Sprintf("project %s not found", v))
+		return nil, errProjectNotFound(v)
 	}
 	return p, err
+}
+
+// errProjectNotFound is the answer for a project that does not exist, and
+// the same answer, status and message, for one the caller may not see: it
+// names only what the caller asked for (an id stays an id), so neither the
+// project's existence nor its name leaks.
+func errProjectNotFound(asked string) error {
+	return errNotFound(fmt.Sprintf("project %s not found", asked))
 }
 
 // deny is the error for a refused action: 401 for anonymous callers, 403
@@ -71,20 +79,34 @@ func deny(ctx context.Context, what string) error {
 }
 
 // projectFor resolves the project in the path and checks the caller may do
-// action there.
+// action there. A project the caller may not see answers as a missing one
+// (404, whoever asks; Harbor tells anonymous callers 401 for a private
+// project, which says it exists).
 func (s *Server) projectFor(r *http.Request, param string, action rbac.Action) (*meta.Project, error) {
 	p, err := s.lookupProject(r, param)
 	if err != nil {
 		return nil, err
 	}
-	sub, _, err := s.opt.Auth.Subject(r.Context(), auth.FromContext(r.Context()), p.Name)
-	if err != nil {
+	if err := s.mayAct(r, p, action, errProjectNotFound(r.PathValue(param))); err != nil {
 		return nil, err
 	}
-	if !rbac.Allowed(sub, action) {
-		return nil, deny(r.Context(), string(action)+" in project "+p.Name)
-	}
 	return p, nil
+}
+
+// mayAct checks the caller may do action in p; hidden is the error for a
+// caller who may not even see p (what a missing project would get).
+func (s *Server) mayAct(r *http.Request, p *meta.Project, action rbac.Action, hidden error) error {
+	sub, _, err := s.opt.Auth.Subject(r.Context(), auth.FromContext(r.Context()), p.Name)
+	if isNotFound(err) || err == nil && !rbac.Visible(sub) {
+		return hidden
+	}
+	if err != nil {
+		return err
+	}
+	if !rbac.Allowed(sub, action) {
+		return deny(r.Context(), string(action)+" in project "+p.Name)
+	}
+	return nil
 }
 
 func (s *Server) projectJSON(ctx context.Context, p *meta.Project) (project, error) {
@@ -198,7 +220,7 @@ func (s *Server) createProject(w http.ResponseWriter, r *http.Request) error {
 	} else if err != nil {
 		return err
 	}
-	s.record(r.Context(), r, "create", "project", p.Name, p.Name)
+	s.record(r.Context(), r, "create", "project", p.Name, p)
 	loc := Prefix + "/projects/" + strconv.FormatInt(p.ID, 10)
 	if r.Header.Get("X-Resource-Name-In-Location") == "true" {
 		loc = Prefix + "/projects/" + p.Name
@@ -246,7 +268,7 @@ func (s *Server) updateProject(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	s.record(r.Context(), r, "update", "project", p.Name, p.Name)
+	s.record(r.Context(), r, "update", "project", p.Name, p)
 	return ok(w)
 }
 
@@ -279,7 +301,7 @@ func (s *Server) deleteProject(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	s.record(r.Context(), r, "delete", "project", p.Name, p.Name)
+	s.record(r.Context(), r, "delete", "project", p.Name, p)
 	return ok(w)
 }
 

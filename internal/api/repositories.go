@@ -166,7 +166,7 @@ func (s *Server) deleteRepository(w http.ResponseWriter, r *http.Request) error 
 	if err := s.opt.Catalog.DeleteRepository(r.Context(), repo); err != nil {
 		return err
 	}
-	s.record(r.Context(), r, "delete", "repository", repo, p.Name)
+	s.record(r.Context(), r, "delete", "repository", repo, p)
 	return ok(w)
 }
 
@@ -236,7 +236,7 @@ func (s *Server) deleteArtifact(w http.ResponseWriter, r *http.Request) error {
 	if err := s.opt.Store.DeleteManifest(r.Context(), repo, a.Digest); err != nil {
 		return err
 	}
-	s.record(r.Context(), r, "delete", "artifact", repo+"@"+string(a.Digest), p.Name)
+	s.record(r.Context(), r, "delete", "artifact", repo+"@"+string(a.Digest), p)
 	return ok(w)
 }
 
@@ -276,7 +276,7 @@ func (s *Server) createTag(w http.ResponseWriter, r *http.Request) error {
 	} else if err != nil {
 		return err
 	}
-	s.record(r.Context(), r, "create", "tag", repo+":"+req.Name, p.Name)
+	s.record(r.Context(), r, "create", "tag", repo+":"+req.Name, p)
 	return created(w, fmt.Sprintf("%s/projects/%s/repositories/%s/artifacts/%s/tags/%s", Prefix, p.Name,
 		url.PathEscape(url.PathEscape(strings.TrimPrefix(repo, p.Name+"/"))), a.Digest, req.Name))
 }
@@ -301,6 +301,6 @@ func (s *Server) deleteTag(w http.ResponseWriter, r *http.Request) error {
 	if err := s.opt.Store.DeleteTag(r.Context(), repo, name); err != nil {
 		return err
 	}
-	s.record(r.Context(), r, "delete", "tag", repo+":"+name, p.Name)
+	s.record(r.Context(), r, "delete", "tag", repo+":"+name, p)
 	return ok(w)
 }

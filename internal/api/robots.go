@@ -91,6 +91,9 @@ func robotJSON(rb *meta.Robot) robot {
 		out.Duration = int64(rb.ExpiresAt.Sub(rb.CreatedAt).Round(24*time.Hour) / (24 * time.Hour))
 	}
 	for _, p := range rb.Permissions {
+		if p.Project == "" { // its project was deleted: it grants nothing
+			continue
+		}
 		rp := robotPermission{Kind: "project", Namespace: p.Project, Access: []robotAccess{}}
 		for _, a := range p.Actions {
 			for _, m := range accessActions {
@@ -120,12 +123,17 @@ func (s *Server) robotPermissions(r *http.Request, level string, perms []robotPe
 		if p.Namespace != "*" {
 			var err error
 			if proj, err = s.opt.Access.GetProjectByName(r.Context(), p.Namespace); isNotFound(err) {
-				return nil, nil, errBadRequest("permissions: project " + p.Namespace + " not found")
+				return nil, nil, errNoSuchNamespace(p.Namespace)
 			} else if err != nil {
 				return nil, nil, err
 			}
 		}
+		// The grant is kept by project id: a project re-created under this
+		// name later is not granted.
 		mp := meta.RobotPermission{Project: p.Namespace}
+		if p.Namespace != "*" {
+			mp.ProjectID = proj.ID
+		}
 		for _, a := range p.Access {
 			act, err := accessAction(a)
 			if err != nil {
@@ -138,6 +146,12 @@ func (s *Server) robotPermissions(r *http.Request, level string, perms []robotPe
 		out = append(out, mp)
 	}
 	return out, proj, nil
+}
+
+// errNoSuchNamespace refuses a permission in a project that does not
+// exist, or that the caller may not see (the same answer).
+func errNoSuchNamespace(name string) error {
+	return errBadRequest("permissions: project " + name + " not found")
 }
 
 func accessAction(a robotAccess) (rbac.Action, error) {
@@ -154,8 +168,9 @@ func accessAction(a robotAccess) (rbac.Action, error) {
 
 // mayManageRobot checks the caller may manage robots of level in proj.
 // Project robots need WriteRobots (ReadRobots to read) in their project,
-// system robots a system administrator.
-func (s *Server) mayManageRobot(r *http.Request, level string, proj *meta.Project, action rbac.Action) error {
+// system robots a system administrator. hidden is the answer for a caller
+// who may not see proj: what a missing project or robot would get.
+func (s *Server) mayManageRobot(r *http.Request, level string, proj *meta.Project, action rbac.Action, hidden error) error {
 	id := auth.FromContext(r.Context())
 	if level != "project" || proj == nil {
 		if !id.SysAdmin {
@@ -163,14 +178,7 @@ func (s *Server) mayManageRobot(r *http.Request, level string, proj *meta.Projec
 		}
 		return nil
 	}
-	sub, _, err := s.opt.Auth.Subject(r.Context(), id, proj.Name)
-	if err != nil {
-		return err
-	}
-	if !rbac.Allowed(sub, action) {
-		return deny(r.Context(), string(action)+" in project "+proj.Name)
-	}
-	return nil
+	return s.mayAct(r, proj, action, hidden)
 }
 
 func expiry(from time.Time, days int64) (time.Time, error) {
@@ -197,11 +205,14 @@ func (s *Server) createRobot(w http.ResponseWriter, r *http.Request) error {
 	if !projectNameRE.MatchString(req.Name) {
 		return errBadRequest("robot name must be lower case letters, digits and . _ - separators")
 	}
+	if req.Level == "system" && !auth.FromContext(r.Context()).SysAdmin { // before its permissions say which projects exist
+		return deny(r.Context(), "manage system robot accounts")
+	}
 	perms, proj, err := s.robotPermissions(r, req.Level, req.Permissions)
 	if err != nil {
 		return err
 	}
-	if err := s.mayManageRobot(r, req.Level, proj, rbac.WriteRobots); err != nil {
+	if err := s.mayManageRobot(r, req.Level, proj, rbac.WriteRobots, errNoSuchNamespace(projectName(proj))); err != nil {
 		return err
 	}
 	rb := &meta.Robot{Name: auth.RobotPrefix + req.Name, Description: req.Description, Level: req.Level,
@@ -221,17 +232,10 @@ func (s *Server) createRobot(w http.ResponseWriter, r *http.Request) error {
 	} else if err != nil {
 		return err
 	}
-	s.record(r.Context(), r, "create", "robot", rb.Name, projectName(proj))
+	s.record(r.Context(), r, "create", "robot", rb.Name, proj)
 	w.Header().Set("Location", Prefix+"/robots/"+strconv.FormatInt(rb.ID, 10))
 	return writeJSON(w, http.StatusCreated, robotCreated{ID: rb.ID, Name: rb.Name, Secret: secret,
 		CreationTime: harborTime(rb.CreatedAt), ExpiresAt: robotJSON(rb).ExpiresAt})
-}
-
-func projectName(p *meta.Project) string {
-	if p == nil {
-		return ""
-	}
-	return p.Name
 }
 
 // robotFor loads {robot_id} and checks the caller may do action with it.
@@ -252,7 +256,7 @@ func (s *Server) robotFor(r *http.Request, action rbac.Action) (*meta.Robot, *me
 			return nil, nil, err
 		}
 	}
-	return rb, proj, s.mayManageRobot(r, rb.Level, proj, action)
+	return rb, proj, s.mayManageRobot(r, rb.Level, proj, action, errNotFound(fmt.Sprintf("robot %d not found", id)))
 }
 
 // listRobots: GET /robots?q=Level=system or q=Level=project,ProjectID=N.
@@ -266,18 +270,22 @@ func (s *Server) listRobots(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var proj *meta.Project
+	var hidden error
 	level := "system"
 	if q["Level"].value == "project" || q["ProjectID"].value != "" {
 		pid, err := strconv.ParseInt(q["ProjectID"].value, 10, 64)
 		if err != nil {
 			return errBadRequest("q: Level=project needs ProjectID=<project id>")
 		}
-		if proj, err = s.opt.Access.GetProject(r.Context(), pid); err != nil {
+		hidden = errProjectNotFound(strconv.FormatInt(pid, 10))
+		if proj, err = s.opt.Access.GetProject(r.Context(), pid); isNotFound(err) {
+			return hidden
+		} else if err != nil {
 			return err
 		}
 		level = "project"
 	}
-	if err := s.mayManageRobot(r, level, proj, rbac.ReadRobots); err != nil {
+	if err := s.mayManageRobot(r, level, proj, rbac.ReadRobots, hidden); err != nil {
 		return err
 	}
 	var pid int64
@@ -331,7 +339,7 @@ func (s *Server) updateRobot(w http.ResponseWriter, r *http.Request) error {
 	if err := s.opt.Auth.Revoke(r.Context(), rb.Name); err != nil { // tokens carry the old rights
 		return err
 	}
-	s.record(r.Context(), r, "update", "robot", rb.Name, projectName(proj))
+	s.record(r.Context(), r, "update", "robot", rb.Name, proj)
 	return ok(w)
 }
 
@@ -362,7 +370,7 @@ func (s *Server) refreshRobotSecret(w http.ResponseWriter, r *http.Request) erro
 	if err := s.opt.Auth.Revoke(r.Context(), rb.Name); err != nil { // tokens carry the old rights
 		return err
 	}
-	s.record(r.Context(), r, "update", "robot", rb.Name+" (secret refreshed)", projectName(proj))
+	s.record(r.Context(), r, "update", "robot", rb.Name+" (secret refreshed)", proj)
 	return writeJSON(w, http.StatusOK, struct {
 		Secret string `json:"secret"`
 	}{req.Secret})
@@ -380,6 +388,13 @@ func (s *Server) deleteRobot(w http.ResponseWriter, r *http.Request) error {
 	if err := s.opt.Auth.Revoke(r.Context(), rb.Name); err != nil { // tokens carry the old rights
 		return err
 	}
-	s.record(r.Context(), r, "delete", "robot", rb.Name, projectName(proj))
+	s.record(r.Context(), r, "delete", "robot", rb.Name, proj)
 	return ok(w)
+}
+
+func projectName(p *meta.Project) string {
+	if p == nil {
+		return ""
+	}
+	return p.Name
 }

@@ -95,7 +95,7 @@ func (s *Server) listProjectLogs(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	aq.Project = p.Name
+	aq.ProjectID = p.ID // not a deleted namesake's records
 	return s.writeAudit(w, r, aq)
 }
 

@@ -136,7 +136,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
 	} else if err != nil {
 		return err
 	}
-	s.record(r.Context(), r, "create", "user", u.Username, "")
+	s.record(r.Context(), r, "create", "user", u.Username, nil)
 	return created(w, Prefix+"/users/"+strconv.FormatInt(u.ID, 10))
 }
 
@@ -202,7 +202,7 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) error {
 		if err := s.opt.Auth.Revoke(r.Context(), u.Username); err != nil {
 			return err
 		}
-		s.record(r.Context(), r, map[bool]string{true: "disable", false: "enable"}[u.Disabled], "user", u.Username, "")
+		s.record(r.Context(), r, map[bool]string{true: "disable", false: "enable"}[u.Disabled], "user", u.Username, nil)
 	}
 	return ok(w)
 }
@@ -225,7 +225,7 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) error {
 	if err := s.opt.Auth.Revoke(r.Context(), u.Username); err != nil {
 		return err
 	}
-	s.record(r.Context(), r, "delete", "user", u.Username, "")
+	s.record(r.Context(), r, "delete", "user", u.Username, nil)
 	return ok(w)
 }
 
@@ -263,7 +263,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) error {
 	if err := s.opt.Auth.Revoke(r.Context(), u.Username); err != nil {
 		return err
 	}
-	s.record(r.Context(), r, "update", "user", u.Username+" (password)", "")
+	s.record(r.Context(), r, "update", "user", u.Username+" (password)", nil)
 	return ok(w)
 }
 
@@ -289,6 +289,6 @@ func (s *Server) setSysAdmin(w http.ResponseWriter, r *http.Request) error {
 	if err := s.opt.Auth.Revoke(r.Context(), u.Username); err != nil { // tokens carry the old rights
 		return err
 	}
-	s.record(r.Context(), r, "update", "user", fmt.Sprintf("%s (sysadmin=%t)", u.Username, u.SysAdmin), "")
+	s.record(r.Context(), r, "update", "user", fmt.Sprintf("%s (sysadmin=%t)", u.Username, u.SysAdmin), nil)
 	return ok(w)
 }

@@ -179,6 +179,8 @@ func (a *access) authorizer() registry.Authorizer {
 }
 
 // auditRegistry records a registry operation with the caller and address.
+// Only the project's name is known here; the store gives the record that
+// project's id when it writes it (within the sink's flush interval).
 func (a *access) auditRegistry(req *http.Request, operation, resourceType, repo, ref string) {
 	a.sink.Record(meta.AuditRecord{
 		Username: auth.FromContext(req.Context()).Name, Remote: req.RemoteAddr, Operation: operation,

@@ -296,7 +296,7 @@ func (g *Gate) ServeToken(w http.ResponseWriter, r *http.Request) {
 			tokenError(w, http.StatusUnauthorized, "UNAUTHORIZED", err.Error())
 			return
 		}
-		tokenError(w, http.StatusInternalServerError, "UNKNOWN", "internal error")
+		tokenServerError(w, err)
 		return
 	}
 	q := r.URL.Query()
@@ -317,7 +317,7 @@ func (g *Gate) ServeToken(w http.ResponseWriter, r *http.Request) {
 			}
 			granted, err := g.grant(r.Context(), id, s)
 			if err != nil {
-				tokenError(w, http.StatusInternalServerError, "UNKNOWN", "internal error")
+				tokenServerError(w, err)
 				return
 			}
 			// A token without push would make docker print only "denied:

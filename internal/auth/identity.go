@@ -223,7 +223,9 @@ func (a *Authenticator) Subject(ctx context.Context, id *Identity, project strin
 			return s, p, nil
 		}
 		for _, perm := range id.Robot.Permissions {
-			if perm.Project == p.Name || perm.Project == "*" {
+			// By id: a grant in a deleted project does not pass to a
+			// project re-created under its name.
+			if perm.Project == "*" || perm.ProjectID != 0 && perm.ProjectID == p.ID {
 				for _, act := range perm.Actions {
 					s.Robot = append(s.Robot, rbac.Action(act))
 				}

@@ -63,10 +63,16 @@ type Robot struct {
 }
 
 // RobotPermission grants actions (rbac action names) in one project, or in
-// every project with Project "*" (system robots only).
+// every project with Project "*" (system robots only). The project is
+// held by id, so a project re-created under a deleted one's name is not
+// granted; Project is its current name, filled in when the robot is read
+// ("" once the project is deleted: the permission grants nothing). A
+// permission written with only Project set is resolved to the project of
+// that name when it is stored (meta.ErrNotFound if there is none).
 type RobotPermission struct {
-	Project string
-	Actions []string
+	ProjectID int64 // 0 for "*"
+	Project   string
+	Actions   []string
 }
 
 // AuditRecord is one audit log entry. It never holds a secret.
@@ -78,8 +84,12 @@ type AuditRecord struct {
 	Operation    string // push, pull, delete, create, login, ...
 	ResourceType string // artifact, tag, user, project, member, robot, ...
 	Resource     string
-	Project      string
-	Success      bool
+	// ProjectID is the project the record belongs to (0: none); a record
+	// with only Project set is given the id of the project of that name
+	// when it is written. Project is the name, for display.
+	ProjectID int64
+	Project   string
+	Success   bool
 }
 
 // Page selects a page (1-based) of a listing.
@@ -89,7 +99,7 @@ type Page struct {
 
 // AuditQuery filters the audit log; empty fields match everything.
 type AuditQuery struct {
-	Project   string
+	ProjectID int64 // a project's records, by id: not a namesake's
 	Username  string
 	Operation string
 	Resource  string

@@ -119,6 +119,19 @@ func Allowed(s Subject, a Action) bool {
 	return s.Public && anonymousPublic[a]
 }
 
+// Visible reports whether s may know the project exists: it is public, or
+// s is a system administrator, a member, or a robot granted anything in
+// it. To anyone else a project answers as a missing one does.
+func Visible(s Subject) bool {
+	switch {
+	case s.Public:
+		return true
+	case s.Robot != nil: // a robot is never a member nor an administrator
+		return len(s.Robot) > 0
+	}
+	return s.SysAdmin || s.Role != 0
+}
+
 // RobotActions are the actions a robot account may be granted. Harbor's
 // robot permissions are resource/action pairs; we accept these names.
 var RobotActions = set(Pull, Push, DeleteArtifact, CreateTag, DeleteTag, ListRepos, ReadProject, ReadLogs)

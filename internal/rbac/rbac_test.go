@@ -55,6 +55,28 @@ func TestAllowed(t *testing.T) {
 	}
 }
 
+func TestVisible(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		s    Subject
+		want bool
+	}{
+		{"anonymous public", Subject{Public: true}, true},
+		{"anonymous private", Subject{}, false},
+		{"non-member private", Subject{Authenticated: true}, false},
+		{"guest private", Subject{Authenticated: true, Role: RoleGuest}, true},
+		{"sysadmin private", Subject{Authenticated: true, SysAdmin: true}, true},
+		{"robot granted here", Subject{Authenticated: true, Robot: []Action{Pull}}, true},
+		{"robot granted elsewhere", Subject{Authenticated: true, Robot: []Action{}}, false},
+		{"robot with sysadmin flag is still a robot", Subject{Authenticated: true, SysAdmin: true, Robot: []Action{}}, false},
+		{"robot granted elsewhere, public", Subject{Authenticated: true, Robot: []Action{}, Public: true}, true},
+	} {
+		if got := Visible(c.s); got != c.want {
+			t.Errorf("%s: got %v want %v", c.name, got, c.want)
+		}
+	}
+}
+
 func TestParseScope(t *testing.T) {
 	good := map[string]Scope{
 		"repository:dev/app:pull,push":        {"repository", "dev/app", []string{"pull", "push"}},

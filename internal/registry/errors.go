@@ -4,6 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/berth-registry/berth/internal/meta"
 )
 
 // Code is an OCI error code; each code owns its default HTTP status.
@@ -29,6 +33,10 @@ var (
 	CodeDenied              = Code{"DENIED", http.StatusForbidden}
 	CodeUnsupported         = Code{"UNSUPPORTED", http.StatusMethodNotAllowed}
 	CodeTooManyRequests     = Code{"TOOMANYREQUESTS", http.StatusTooManyRequests}
+	// CodeUnavailable is distribution's errcode for 503: the registry
+	// cannot serve now (its database is unavailable) and the client should
+	// retry after Retry-After.
+	CodeUnavailable = Code{"UNAVAILABLE", http.StatusServiceUnavailable}
 	// CodeRangeInvalid is sent with 416 for an out-of-order or overlapping
 	// chunk, as the spec requires for that case.
 	CodeRangeInvalid = Code{"RANGE_INVALID", http.StatusRequestedRangeNotSatisfiable}
@@ -80,4 +88,12 @@ func writeError(w http.ResponseWriter, e *Error) {
 	h.Set("Content-Length", fmt.Sprint(len(body)))
 	w.WriteHeader(e.status())
 	_, _ = w.Write(body)
+}
+
+// errUnavailable is the answer to a request that failed because the
+// metadata database is unavailable (meta.ErrUnavailable).
+func errUnavailable() *Error {
+	e := CodeUnavailable.Err("the registry's database is unavailable; try again later")
+	e.Header = http.Header{"Retry-After": {strconv.Itoa(int(meta.RetryAfter / time.Second))}}
+	return e
 }

@@ -36,7 +36,12 @@ func newEnv(t testing.TB, opt Options) *testEnv {
 
 func openEnv(t testing.TB, dir string, opt Options) *testEnv {
 	t.Helper()
-	m, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(dir, "meta.db"))
+	return openEnvWith(t, dir, opt, sqlstore.SQLiteOptions{})
+}
+
+func openEnvWith(t testing.TB, dir string, opt Options, sqlOpt sqlstore.SQLiteOptions) *testEnv {
+	t.Helper()
+	m, err := sqlstore.OpenSQLiteWith(context.Background(), filepath.Join(dir, "meta.db"), sqlOpt)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -182,8 +182,9 @@ func (r *Registry) base(w http.ResponseWriter, req *http.Request, _ route) error
 	return nil
 }
 
-// writeErr maps an error to its OCI response. Anything unexpected is a 500
-// that is logged with the request id; the client sees no internals.
+// writeErr maps an error to its OCI response. An unavailable database is a
+// 503 with Retry-After. Anything unexpected is a 500 that is logged with
+// the request id; the client sees no internals.
 func (r *Registry) writeErr(w http.ResponseWriter, req *http.Request, err error) {
 	var e *Error
 	var missing *meta.MissingRefError
@@ -213,6 +214,10 @@ func (r *Registry) writeErr(w http.ResponseWriter, req *http.Request, err error)
 	case errors.Is(err, context.Canceled) && req.Context().Err() != nil:
 		// The client went away; nobody reads the response.
 		e = &Error{Code: codeUnknown, Status: 499, Message: "client closed request"}
+	case meta.IsUnavailable(err):
+		// Not the request's fault nor a bug: clients retry a 503.
+		r.log.WarnContext(req.Context(), "request failed: database unavailable", "method", req.Method, "path", req.URL.Path, "err", err)
+		e = errUnavailable()
 	default:
 		r.log.ErrorContext(req.Context(), "request failed", "method", req.Method, "path", req.URL.Path, "err", err)
 		e = codeUnknown.Err("internal error")

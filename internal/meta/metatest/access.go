@@ -3,6 +3,7 @@ package metatest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -20,6 +21,9 @@ func RunAccess(t *testing.T, open func(t *testing.T) meta.AccessStore) {
 		{"ProjectsAndMembers", testProjects},
 		{"Robots", testRobots},
 		{"Audit", testAudit},
+		{"ProjectIDsNotReused", testProjectIDsNotReused},
+		{"AuditByProjectID", testAuditByProjectID},
+		{"RobotPermissionsByProjectID", testRobotPermissionsByProjectID},
 		{"Leases", testLeases},
 		{"Revocations", testRevocations},
 	} {
@@ -280,5 +284,101 @@ func testRevocations(t *testing.T, s meta.AccessStore) {
 	}
 	if list, _ := rs.ListRevocations(ctx, start); len(list) != 1 || list[0].Subject != "user:alice" {
 		t.Fatalf("after prune: %v", list)
+	}
+}
+
+// testProjectIDsNotReused: a project created after the newest one was
+// deleted gets a new id (SQLite reuses the largest rowid otherwise), since
+// audit records and robot grants are keyed by project id.
+func testProjectIDsNotReused(t *testing.T, s meta.AccessStore) {
+	ctx := context.Background()
+	a, b := &meta.Project{Name: "a"}, &meta.Project{Name: "b"}
+	noErr(t, s.CreateProject(ctx, a))
+	noErr(t, s.CreateProject(ctx, b))
+	noErr(t, s.DeleteProject(ctx, b.ID))
+	again := &meta.Project{Name: "b"}
+	noErr(t, s.CreateProject(ctx, again))
+	if again.ID == b.ID || again.ID == a.ID {
+		t.Fatalf("re-created project got id %d; deleted one had %d", again.ID, b.ID)
+	}
+}
+
+// testAuditByProjectID: records are kept by project id (a record given
+// only the name gets the id of the project of that name when written), so
+// a project re-created under a deleted one's name does not show its log.
+func testAuditByProjectID(t *testing.T, s meta.AccessStore) {
+	ctx := context.Background()
+	old := &meta.Project{Name: "dev"}
+	noErr(t, s.CreateProject(ctx, old))
+	at := time.Now().Truncate(time.Millisecond)
+	noErr(t, s.AppendAudit(ctx, []meta.AuditRecord{
+		{At: at, Username: "u", Operation: "push", ResourceType: "artifact", Resource: "dev/app:old", Project: "dev"},
+		{At: at, Username: "u", Operation: "create", ResourceType: "project", Resource: "dev", Project: "dev", ProjectID: old.ID},
+		{At: at, Username: "u", Operation: "push", ResourceType: "artifact", Resource: "nowhere/app:1", Project: "nowhere"},
+	}))
+	list, total, err := s.ListAudit(ctx, meta.AuditQuery{ProjectID: old.ID})
+	noErr(t, err)
+	if total != 2 || list[0].ProjectID != old.ID || list[1].ProjectID != old.ID || list[0].Project != "dev" {
+		t.Fatalf("old project's log: %d %+v", total, list)
+	}
+	noErr(t, s.DeleteProject(ctx, old.ID))
+	recreated := &meta.Project{Name: "dev"}
+	noErr(t, s.CreateProject(ctx, recreated))
+	noErr(t, s.AppendAudit(ctx, []meta.AuditRecord{
+		{At: at.Add(time.Second), Username: "v", Operation: "push", ResourceType: "artifact", Resource: "dev/app:new", Project: "dev"},
+	}))
+	list, total, err = s.ListAudit(ctx, meta.AuditQuery{ProjectID: recreated.ID})
+	noErr(t, err)
+	if total != 1 || list[0].Resource != "dev/app:new" {
+		t.Fatalf("re-created project's log shows %d records: %+v", total, list)
+	}
+	if _, total, _ := s.ListAudit(ctx, meta.AuditQuery{}); total != 4 {
+		t.Fatalf("all records: %d, want 4 (the deleted project's stay in the system log)", total)
+	}
+	if list, _, _ := s.ListAudit(ctx, meta.AuditQuery{Resource: "nowhere/app:1"}); len(list) != 1 || list[0].ProjectID != 0 || list[0].Project != "nowhere" {
+		t.Fatalf("record of an unknown project: %+v", list)
+	}
+}
+
+// testRobotPermissionsByProjectID: a robot's grant is kept by project id
+// (a permission given by name is resolved when stored); read back, it
+// names the project as it is now, and nothing once the project is gone,
+// also after a project of the same name is created; "*" stays "*".
+func testRobotPermissionsByProjectID(t *testing.T, s meta.AccessStore) {
+	ctx := context.Background()
+	dev := &meta.Project{Name: "dev"}
+	noErr(t, s.CreateProject(ctx, dev))
+	r := &meta.Robot{Name: "robot$ci", Level: "system", SecretHash: "h", Permissions: []meta.RobotPermission{
+		{Project: "dev", Actions: []string{"pull"}}, {Project: "*", Actions: []string{"pull"}}}}
+	noErr(t, s.CreateRobot(ctx, r))
+	if r.Permissions[0].ProjectID != dev.ID || r.Permissions[1].ProjectID != 0 {
+		t.Fatalf("CreateRobot resolved %+v, want project id %d", r.Permissions, dev.ID)
+	}
+	got, err := s.GetRobotByName(ctx, "robot$ci")
+	noErr(t, err)
+	if p := got.Permissions; len(p) != 2 || p[0].ProjectID != dev.ID || p[0].Project != "dev" || p[1].Project != "*" {
+		t.Fatalf("GetRobotByName: %+v", p)
+	}
+	isErr(t, s.CreateRobot(ctx, &meta.Robot{Name: "robot$bad", Level: "system", SecretHash: "h",
+		Permissions: []meta.RobotPermission{{Project: "ghost", Actions: []string{"pull"}}}}), meta.ErrNotFound)
+
+	noErr(t, s.DeleteProject(ctx, dev.ID))
+	noErr(t, s.CreateProject(ctx, &meta.Project{Name: "dev"}))
+	for _, read := range []func() (*meta.Robot, error){
+		func() (*meta.Robot, error) { return s.GetRobot(ctx, r.ID) },
+		func() (*meta.Robot, error) { return s.GetRobotByName(ctx, "robot$ci") },
+		func() (*meta.Robot, error) {
+			list, _, err := s.ListRobots(ctx, 0, meta.Page{})
+			if err != nil || len(list) != 1 {
+				return nil, fmt.Errorf("ListRobots: %d robots, %v", len(list), err)
+			}
+			return &list[0], nil
+		},
+	} {
+		got, err := read()
+		noErr(t, err)
+		if p := got.Permissions; len(p) != 2 || p[0].ProjectID != dev.ID || p[0].Project != "" || p[1].Project != "*" {
+			t.Fatalf("after the project was deleted and re-created: %+v; want the old id and no name", p)
+		}
 	}
 }

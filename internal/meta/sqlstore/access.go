@@ -99,7 +99,9 @@ func scanUser(row interface{ Scan(...any) error }) (*meta.User, error) {
 }
 
 // CreateUser implements meta.AccessStore.
-func (s *Store) CreateUser(ctx context.Context, u *meta.User) error {
+func (s *Store) CreateUser(ctx context.Context, u *meta.User) (err error) {
+	ctx, end := s.op(ctx, &err)
+	defer end()
 	t := now()
 	id, err := s.insertReturningID(ctx, `INSERT INTO users (username, email, realname, comment, password_hash, sysadmin, disabled, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, u.Username, u.Email, u.Realname, u.Comment, u.PasswordHash, b2i(u.SysAdmin), b2i(u.Disabled), t, t)
@@ -110,17 +112,23 @@ func (s *Store) CreateUser(ctx context.Context, u *meta.User) error {
 }
 
 // GetUser implements meta.AccessStore.
-func (s *Store) GetUser(ctx context.Context, id int64) (*meta.User, error) {
+func (s *Store) GetUser(ctx context.Context, id int64) (_ *meta.User, err error) {
+	ctx, end := s.op(ctx, &err)
+	defer end()
 	return scanUser(s.queryRow(ctx, `SELECT `+userCols+` FROM users WHERE id = ?`, id))
 }
 
 // GetUserByName implements meta.AccessStore.
-func (s *Store) GetUserByName(ctx context.Context, name string) (*meta.User, error) {
+func (s *Store) GetUserByName(ctx context.Context, name string) (_ *meta.User, err error) {
+	ctx, end := s.op(ctx, &err)
+	defer end()
 	return scanUser(s.queryRow(ctx, `SELECT `+userCols+` FROM users WHERE username = ?`, name))
 }
 
 // ListUsers implements meta.AccessStore.
-func (s *Store) ListUsers(ctx context.Context, username string, p meta.Page) ([]meta.User, int64, error) {
+func (s *Store) ListUsers(ctx context.Context, username string, p meta.Page) (_ []meta.User, _ int64, err error) {
+	ctx, end := s.op(ctx, &err)
+	defer end()
 	like := "%" + escapeLike(username) + "%"
 	var total int64
 	if err := s.queryRow(ctx, `SELECT COUNT(*) FROM users WHERE username LIKE ? ESCAPE '\'`, like).Scan(&total); err != nil {
@@ -148,9 +156,11 @@ func escapeLike(s string) string {
 }
 
 // UpdateUser implements meta.AccessStore (all mutable fields).
-func (s *Store) UpdateUser(ctx context.Context, u *meta.User) error {
+func (s *Store) UpdateUser(ctx context.Context, u *meta.User) (err error) {
+	ctx, end := s.op(ctx, &err)
+	defer end()
 	t := now()
-	err := affected(s.exec(ctx, `UPDATE users SET email = ?, realname = ?, comment = ?, password_hash = ?, sysadmin = ?, disabled = ?, updated_at = ?
+	err = affected(s.exec(ctx, `UPDATE users SET email = ?, realname = ?, comment = ?, password_hash = ?, sysadmin = ?, disabled = ?, updated_at = ?
 		WHERE id = ?`, u.Email, u.Realname, u.Comment, u.PasswordHash, b2i(u.SysAdmin), b2i(u.Disabled), t, u.ID))
 	if err == nil {
 		u.UpdatedAt = ms2t(t)
@@ -160,7 +170,7 @@ func (s *Store) UpdateUser(ctx context.Context, u *meta.User) error {
 
 // DeleteUser implements meta.AccessStore; memberships go with the user.
 func (s *Store) DeleteUser(ctx context.Context, id int64) error {
-	return s.inTx(ctx, func(tx tx) error {
+	return s.inTx(ctx, func(ctx context.Context, tx tx) error {
 		if _, err := tx.exec(ctx, `DELETE FROM project_members WHERE user_id = ?`, id); err != nil {
 			return err
 		}
@@ -185,7 +195,7 @@ func scanProject(row interface{ Scan(...any) error }) (*meta.Project, error) {
 // project admin in the same transaction.
 func (s *Store) CreateProject(ctx context.Context, p *meta.Project) error {
 	t := now()
-	return s.inTx(ctx, func(tx tx) error {
+	return s.inTx(ctx, func(ctx context.Context, tx tx) error {
 		var id int64
 		err := tx.queryRow(ctx, `INSERT INTO projects (name, public, owner_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?) RETURNING id`,
 			p.Name, b2i(p.Public), p.OwnerID, t, t).Scan(&id)
@@ -207,17 +217,23 @@ func (s *Store) CreateProject(ctx context.Context, p *meta.Project) error {
 }
 
 // GetProject implements meta.AccessStore.
-func (s *Store) GetProject(ctx context.Context, id int64) (*meta.Project, error) {
+func (s *Store) GetProject(ctx context.Context, id int64) (_ *meta.Project, err error) {
+	ctx, end := s.op(ctx, &err)
+	defer end()
 	return scanProject(s.queryRow(ctx, `SELECT `+projectCols+` FROM projects WHERE id = ?`, id))
 }
 
 // GetProjectByName implements meta.AccessStore.
-func (s *Store) GetProjectByName(ctx context.Context, name string) (*meta.Project, error) {
+func (s *Store) GetProjectByName(ctx context.Context, name string) (_ *meta.Project, err error) {
+	ctx, end := s.op(ctx, &err)
+	defer end()
 	return scanProject(s.queryRow(ctx, `SELECT `+projectCols+` FROM projects WHERE name = ?`, name))
 }
 
 // ListProjects implements meta.AccessStore.
-func (s *Store) ListProjects(ctx context.Context, q meta.ProjectQuery) ([]meta.Project, int64, error) {
+func (s *Store) ListProjects(ctx context.Context, q meta.ProjectQuery) (_ []meta.Project, _ int64, err error) {
+	ctx, end := s.op(ctx, &err)
+	defer end()
 	where := []string{`name LIKE ? ESCAPE '\'`}
 	args := []any{"%" + escapeLike(q.Name) + "%"}
 	if q.Public != nil {
@@ -252,7 +268,9 @@ func (s *Store) ListProjects(ctx context.Context, q meta.ProjectQuery) ([]meta.P
 }
 
 // UpdateProject implements meta.AccessStore.
-func (s *Store) UpdateProject(ctx context.Context, p *meta.Project) error {
+func (s *Store) UpdateProject(ctx context.Context, p *meta.Project) (err error) {
+	ctx, end := s.op(ctx, &err)
+	defer end()
 	return affected(s.exec(ctx, `UPDATE projects SET public = ?, owner_id = ?, updated_at = ? WHERE id = ?`,
 		b2i(p.Public), p.OwnerID, now(), p.ID))
 }
@@ -260,7 +278,7 @@ func (s *Store) UpdateProject(ctx context.Context, p *meta.Project) error {
 // DeleteProject implements meta.AccessStore. Members and project robots go
 // with it; the caller checks the project holds no repositories.
 func (s *Store) DeleteProject(ctx context.Context, id int64) error {
-	return s.inTx(ctx, func(tx tx) error {
+	return s.inTx(ctx, func(ctx context.Context, tx tx) error {
 		if _, err := tx.exec(ctx, `DELETE FROM project_members WHERE project_id = ?`, id); err != nil {
 			return err
 		}
@@ -272,8 +290,10 @@ func (s *Store) DeleteProject(ctx context.Context, id int64) error {
 }
 
 // SetMember implements meta.AccessStore (insert or change the role).
-func (s *Store) SetMember(ctx context.Context, projectID, userID int64, role int) error {
-	_, err := s.exec(ctx, `INSERT INTO project_members (project_id, user_id, role, created_at) VALUES (?, ?, ?, ?)
+func (s *Store) SetMember(ctx context.Context, projectID, userID int64, role int) (err error) {
+	ctx, end := s.op(ctx, &err)
+	defer end()
+	_, err = s.exec(ctx, `INSERT INTO project_members (project_id, user_id, role, created_at) VALUES (?, ?, ?, ?)
 		ON CONFLICT (project_id, user_id) DO UPDATE SET role = excluded.role`, projectID, userID, role, now())
 	if err != nil && strings.Contains(err.Error(), "FOREIGN KEY") || err != nil && strings.Contains(err.Error(), "23503") {
 		return meta.ErrNotFound
@@ -282,14 +302,18 @@ func (s *Store) SetMember(ctx context.Context, projectID, userID int64, role int
 }
 
 // RemoveMember implements meta.AccessStore.
-func (s *Store) RemoveMember(ctx context.Context, projectID, userID int64) error {
+func (s *Store) RemoveMember(ctx context.Context, projectID, userID int64) (err error) {
+	ctx, end := s.op(ctx, &err)
+	defer end()
 	return affected(s.exec(ctx, `DELETE FROM project_members WHERE project_id = ? AND user_id = ?`, projectID, userID))
 }
 
 // MemberRole implements meta.AccessStore.
-func (s *Store) MemberRole(ctx context.Context, projectID, userID int64) (int, error) {
+func (s *Store) MemberRole(ctx context.Context, projectID, userID int64) (_ int, err error) {
+	ctx, end := s.op(ctx, &err)
+	defer end()
 	var role int
-	err := s.queryRow(ctx, `SELECT role FROM project_members WHERE project_id = ? AND user_id = ?`, projectID, userID).Scan(&role)
+	err = s.queryRow(ctx, `SELECT role FROM project_members WHERE project_id = ? AND user_id = ?`, projectID, userID).Scan(&role)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	}
@@ -297,7 +321,9 @@ func (s *Store) MemberRole(ctx context.Context, projectID, userID int64) (int, e
 }
 
 // ListMembers implements meta.AccessStore.
-func (s *Store) ListMembers(ctx context.Context, projectID int64) ([]meta.Member, error) {
+func (s *Store) ListMembers(ctx context.Context, projectID int64) (_ []meta.Member, err error) {
+	ctx, end := s.op(ctx, &err)
+	defer end()
 	rows, err := s.query(ctx, `SELECT m.user_id, u.username, m.role FROM project_members m JOIN users u ON u.id = m.user_id
 		WHERE m.project_id = ? ORDER BY u.username`, projectID)
 	if err != nil {
@@ -333,14 +359,16 @@ func scanRobot(row interface{ Scan(...any) error }) (*meta.Robot, error) {
 }
 
 // CreateRobot implements meta.AccessStore.
-func (s *Store) CreateRobot(ctx context.Context, r *meta.Robot) error {
-	perms, err := json.Marshal(r.Permissions)
+func (s *Store) CreateRobot(ctx context.Context, r *meta.Robot) (err error) {
+	ctx, end := s.op(ctx, &err)
+	defer end()
+	perms, err := s.robotPermissionsJSON(ctx, r.Permissions)
 	if err != nil {
 		return err
 	}
 	t := now()
 	id, err := s.insertReturningID(ctx, `INSERT INTO robots (name, description, level, project_id, secret_hash, disabled, expires_at, permissions, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, r.Name, r.Description, r.Level, r.ProjectID, r.SecretHash, b2i(r.Disabled), t2ms(r.ExpiresAt), string(perms), t, t)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, r.Name, r.Description, r.Level, r.ProjectID, r.SecretHash, b2i(r.Disabled), t2ms(r.ExpiresAt), perms, t, t)
 	if err == nil {
 		r.ID, r.CreatedAt, r.UpdatedAt = id, ms2t(t), ms2t(t)
 	}
@@ -348,17 +376,32 @@ func (s *Store) CreateRobot(ctx context.Context, r *meta.Robot) error {
 }
 
 // GetRobot implements meta.AccessStore.
-func (s *Store) GetRobot(ctx context.Context, id int64) (*meta.Robot, error) {
-	return scanRobot(s.queryRow(ctx, `SELECT `+robotCols+` FROM robots WHERE id = ?`, id))
+func (s *Store) GetRobot(ctx context.Context, id int64) (_ *meta.Robot, err error) {
+	ctx, end := s.op(ctx, &err)
+	defer end()
+	return s.oneRobot(ctx, s.queryRow(ctx, `SELECT `+robotCols+` FROM robots WHERE id = ?`, id))
+}
+
+// oneRobot scans a robot and names the projects of its permissions.
+func (s *Store) oneRobot(ctx context.Context, row *sql.Row) (*meta.Robot, error) {
+	r, err := scanRobot(row)
+	if err != nil {
+		return nil, err
+	}
+	return r, s.nameRobotProjects(ctx, r)
 }
 
 // GetRobotByName implements meta.AccessStore.
-func (s *Store) GetRobotByName(ctx context.Context, name string) (*meta.Robot, error) {
-	return scanRobot(s.queryRow(ctx, `SELECT `+robotCols+` FROM robots WHERE name = ?`, name))
+func (s *Store) GetRobotByName(ctx context.Context, name string) (_ *meta.Robot, err error) {
+	ctx, end := s.op(ctx, &err)
+	defer end()
+	return s.oneRobot(ctx, s.queryRow(ctx, `SELECT `+robotCols+` FROM robots WHERE name = ?`, name))
 }
 
 // ListRobots implements meta.AccessStore.
-func (s *Store) ListRobots(ctx context.Context, projectID int64, p meta.Page) ([]meta.Robot, int64, error) {
+func (s *Store) ListRobots(ctx context.Context, projectID int64, p meta.Page) (_ []meta.Robot, _ int64, err error) {
+	ctx, end := s.op(ctx, &err)
+	defer end()
 	level := "project"
 	if projectID == 0 {
 		level = "system"
@@ -382,21 +425,94 @@ func (s *Store) ListRobots(ctx context.Context, projectID int64, p meta.Page) ([
 		}
 		out = append(out, *r)
 	}
-	return out, total, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, 0, err
+	}
+	robots := make([]*meta.Robot, len(out))
+	for i := range out {
+		robots[i] = &out[i]
+	}
+	return out, total, s.nameRobotProjects(ctx, robots...)
+}
+
+// robotPermissionsJSON is the stored form of perms: each with the id of
+// its project, a permission given only a name resolved to the project of
+// that name now (meta.ErrNotFound if there is none).
+func (s *Store) robotPermissionsJSON(ctx context.Context, perms []meta.RobotPermission) (string, error) {
+	for i := range perms {
+		p := &perms[i]
+		if p.Project == "*" {
+			p.ProjectID = 0
+			continue
+		}
+		if p.ProjectID != 0 {
+			continue
+		}
+		if err := s.queryRow(ctx, `SELECT id FROM projects WHERE name = ?`, p.Project).Scan(&p.ProjectID); err != nil {
+			return "", notFound(err)
+		}
+	}
+	b, err := json.Marshal(perms)
+	return string(b), err
+}
+
+// nameRobotProjects sets each permission's Project to the current name of
+// its project, "" if it was deleted ("*" stays), with one query.
+func (s *Store) nameRobotProjects(ctx context.Context, robots ...*meta.Robot) error {
+	var ids []any
+	for _, r := range robots {
+		for _, p := range r.Permissions {
+			if p.ProjectID != 0 {
+				ids = append(ids, p.ProjectID)
+			}
+		}
+	}
+	names := map[int64]string{}
+	if len(ids) > 0 {
+		in := strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ")
+		rows, err := s.query(ctx, `SELECT id, name FROM projects WHERE id IN (`+in+`)`, ids...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id int64
+			var name string
+			if err := rows.Scan(&id, &name); err != nil {
+				return err
+			}
+			names[id] = name
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	for _, r := range robots {
+		for i := range r.Permissions {
+			if p := &r.Permissions[i]; p.Project != "*" {
+				p.Project = names[p.ProjectID]
+			}
+		}
+	}
+	return nil
 }
 
 // UpdateRobot implements meta.AccessStore.
-func (s *Store) UpdateRobot(ctx context.Context, r *meta.Robot) error {
-	perms, err := json.Marshal(r.Permissions)
+func (s *Store) UpdateRobot(ctx context.Context, r *meta.Robot) (err error) {
+	ctx, end := s.op(ctx, &err)
+	defer end()
+	perms, err := s.robotPermissionsJSON(ctx, r.Permissions)
 	if err != nil {
 		return err
 	}
 	return affected(s.exec(ctx, `UPDATE robots SET description = ?, secret_hash = ?, disabled = ?, expires_at = ?, permissions = ?, updated_at = ?
-		WHERE id = ?`, r.Description, r.SecretHash, b2i(r.Disabled), t2ms(r.ExpiresAt), string(perms), now(), r.ID))
+		WHERE id = ?`, r.Description, r.SecretHash, b2i(r.Disabled), t2ms(r.ExpiresAt), perms, now(), r.ID))
 }
 
 // DeleteRobot implements meta.AccessStore.
-func (s *Store) DeleteRobot(ctx context.Context, id int64) error {
+func (s *Store) DeleteRobot(ctx context.Context, id int64) (err error) {
+	ctx, end := s.op(ctx, &err)
+	defer end()
 	return affected(s.exec(ctx, `DELETE FROM robots WHERE id = ?`, id))
 }
 
@@ -405,10 +521,17 @@ func (s *Store) AppendAudit(ctx context.Context, recs []meta.AuditRecord) error 
 	if len(recs) == 0 {
 		return nil
 	}
-	return s.inTx(ctx, func(tx tx) error {
+	return s.inTx(ctx, func(ctx context.Context, tx tx) error {
 		for _, r := range recs {
-			if _, err := tx.exec(ctx, `INSERT INTO audit_log (at, username, remote, operation, resource_type, resource, project, success)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, t2ms(r.At), r.Username, r.Remote, r.Operation, r.ResourceType, r.Resource, r.Project, b2i(r.Success)); err != nil {
+			// A record that names its project only gets the id of the
+			// project of that name now, 0 if there is none.
+			projectID, idArgs := `?`, []any{r.ProjectID}
+			if r.ProjectID == 0 && r.Project != "" {
+				projectID, idArgs = `COALESCE((SELECT id FROM projects WHERE name = ?), 0)`, []any{r.Project}
+			}
+			args := append([]any{t2ms(r.At), r.Username, r.Remote, r.Operation, r.ResourceType, r.Resource, r.Project}, idArgs...)
+			if _, err := tx.exec(ctx, `INSERT INTO audit_log (at, username, remote, operation, resource_type, resource, project, project_id, success)
+				VALUES (?, ?, ?, ?, ?, ?, ?, `+projectID+`, ?)`, append(args, b2i(r.Success))...); err != nil {
 				return err
 			}
 		}
@@ -417,10 +540,16 @@ func (s *Store) AppendAudit(ctx context.Context, recs []meta.AuditRecord) error 
 }
 
 // ListAudit implements meta.AccessStore, newest first.
-func (s *Store) ListAudit(ctx context.Context, q meta.AuditQuery) ([]meta.AuditRecord, int64, error) {
+func (s *Store) ListAudit(ctx context.Context, q meta.AuditQuery) (_ []meta.AuditRecord, _ int64, err error) {
+	ctx, end := s.op(ctx, &err)
+	defer end()
 	var where []string
 	var args []any
-	for _, f := range []struct{ col, val string }{{"project", q.Project}, {"username", q.Username}, {"operation", q.Operation}, {"resource", q.Resource}} {
+	if q.ProjectID != 0 {
+		where = append(where, "project_id = ?")
+		args = append(args, q.ProjectID)
+	}
+	for _, f := range []struct{ col, val string }{{"username", q.Username}, {"operation", q.Operation}, {"resource", q.Resource}} {
 		if f.val != "" {
 			where = append(where, f.col+" = ?")
 			args = append(args, f.val)
@@ -443,7 +572,7 @@ func (s *Store) ListAudit(ctx context.Context, q meta.AuditQuery) ([]meta.AuditR
 		return nil, 0, err
 	}
 	limit, offset := pageArgs(q.Page)
-	rows, err := s.query(ctx, `SELECT id, at, username, remote, operation, resource_type, resource, project, success FROM audit_log`+
+	rows, err := s.query(ctx, `SELECT id, at, username, remote, operation, resource_type, resource, project, project_id, success FROM audit_log`+
 		cond+` ORDER BY at DESC, id DESC LIMIT ? OFFSET ?`, append(args, limit, offset)...)
 	if err != nil {
 		return nil, 0, err
@@ -454,7 +583,7 @@ func (s *Store) ListAudit(ctx context.Context, q meta.AuditQuery) ([]meta.AuditR
 		var r meta.AuditRecord
 		var at int64
 		var ok int
-		if err := rows.Scan(&r.ID, &at, &r.Username, &r.Remote, &r.Operation, &r.ResourceType, &r.Resource, &r.Project, &ok); err != nil {
+		if err := rows.Scan(&r.ID, &at, &r.Username, &r.Remote, &r.Operation, &r.ResourceType, &r.Resource, &r.Project, &r.ProjectID, &ok); err != nil {
 			return nil, 0, err
 		}
 		r.At, r.Success = ms2t(at), ok != 0
@@ -464,7 +593,9 @@ func (s *Store) ListAudit(ctx context.Context, q meta.AuditQuery) ([]meta.AuditR
 }
 
 // PruneAudit implements meta.AccessStore.
-func (s *Store) PruneAudit(ctx context.Context, before time.Time) (int64, error) {
+func (s *Store) PruneAudit(ctx context.Context, before time.Time) (_ int64, err error) {
+	ctx, end := s.op(ctx, &err)
+	defer end()
 	res, err := s.exec(ctx, `DELETE FROM audit_log WHERE at < ?`, before.UnixMilli())
 	if err != nil {
 		return 0, err

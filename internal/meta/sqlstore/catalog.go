@@ -36,7 +36,9 @@ func scanRepoInfo(row interface{ Scan(...any) error }) (*meta.RepoInfo, error) {
 func projectPrefix(project string) string { return escapeLike(project) + "/%" }
 
 // ProjectRepositories implements meta.Catalog.
-func (s *Store) ProjectRepositories(ctx context.Context, project, nameLike string, p meta.Page) ([]meta.RepoInfo, int64, error) {
+func (s *Store) ProjectRepositories(ctx context.Context, project, nameLike string, p meta.Page) (_ []meta.RepoInfo, _ int64, err error) {
+	ctx, end := s.op(ctx, &err)
+	defer end()
 	cond := ` FROM repositories r WHERE r.name LIKE ? ESCAPE '\' AND r.name LIKE ? ESCAPE '\'`
 	args := []any{projectPrefix(project), "%" + escapeLike(nameLike) + "%"}
 	var total int64
@@ -61,14 +63,18 @@ func (s *Store) ProjectRepositories(ctx context.Context, project, nameLike strin
 }
 
 // RepositoryCount implements meta.Catalog.
-func (s *Store) RepositoryCount(ctx context.Context, project string) (int64, error) {
+func (s *Store) RepositoryCount(ctx context.Context, project string) (_ int64, err error) {
+	ctx, end := s.op(ctx, &err)
+	defer end()
 	var n int64
-	err := s.queryRow(ctx, `SELECT COUNT(*) FROM repositories WHERE name LIKE ? ESCAPE '\'`, projectPrefix(project)).Scan(&n)
+	err = s.queryRow(ctx, `SELECT COUNT(*) FROM repositories WHERE name LIKE ? ESCAPE '\'`, projectPrefix(project)).Scan(&n)
 	return n, err
 }
 
 // Repository implements meta.Catalog.
-func (s *Store) Repository(ctx context.Context, repo string) (*meta.RepoInfo, error) {
+func (s *Store) Repository(ctx context.Context, repo string) (_ *meta.RepoInfo, err error) {
+	ctx, end := s.op(ctx, &err)
+	defer end()
 	ri, err := scanRepoInfo(s.queryRow(ctx, `SELECT `+repoInfoCols+` FROM repositories r WHERE r.name = ?`, repo))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, meta.ErrRepoNotFound
@@ -92,7 +98,9 @@ func scanArtifact(row interface{ Scan(...any) error }) (*meta.ArtifactInfo, erro
 }
 
 // Artifacts implements meta.Catalog.
-func (s *Store) Artifacts(ctx context.Context, repo string, p meta.Page) ([]meta.ArtifactInfo, int64, error) {
+func (s *Store) Artifacts(ctx context.Context, repo string, p meta.Page) (_ []meta.ArtifactInfo, _ int64, err error) {
+	ctx, end := s.op(ctx, &err)
+	defer end()
 	var total int64
 	if err := s.queryRow(ctx, `SELECT COUNT(*) FROM manifests m WHERE m.repo = ?`+notIndexChild, repo).Scan(&total); err != nil {
 		return nil, 0, err
@@ -151,7 +159,9 @@ func (s *Store) attachTags(ctx context.Context, repo string, arts []meta.Artifac
 }
 
 // Artifact implements meta.Catalog.
-func (s *Store) Artifact(ctx context.Context, repo string, d digest.Digest) (*meta.ArtifactInfo, error) {
+func (s *Store) Artifact(ctx context.Context, repo string, d digest.Digest) (_ *meta.ArtifactInfo, err error) {
+	ctx, end := s.op(ctx, &err)
+	defer end()
 	a, err := scanArtifact(s.queryRow(ctx, `SELECT `+artifactCols+` FROM manifests m WHERE m.repo = ? AND m.digest = ?`, repo, string(d)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, meta.ErrManifestNotFound
@@ -168,7 +178,7 @@ func (s *Store) Artifact(ctx context.Context, repo string, d digest.Digest) (*me
 
 // CreateTag implements meta.Catalog.
 func (s *Store) CreateTag(ctx context.Context, repo, tag string, d digest.Digest) error {
-	return s.inTx(ctx, func(tx tx) error {
+	return s.inTx(ctx, func(ctx context.Context, tx tx) error {
 		var one int
 		err := tx.queryRow(ctx, tx.forShare(`SELECT 1 FROM manifests WHERE repo = ? AND digest = ?`), repo, string(d)).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -192,7 +202,7 @@ func (s *Store) CreateTag(ctx context.Context, repo, tag string, d digest.Digest
 
 // DeleteRepository implements meta.Catalog.
 func (s *Store) DeleteRepository(ctx context.Context, repo string) error {
-	return s.inTx(ctx, func(tx tx) error {
+	return s.inTx(ctx, func(ctx context.Context, tx tx) error {
 		res, err := tx.exec(ctx, `DELETE FROM repositories WHERE name = ?`, repo)
 		if err != nil {
 			return err

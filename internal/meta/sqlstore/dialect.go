@@ -31,9 +31,27 @@ type dialect struct {
 	// lockMigrations, run first in each migration transaction, serializes
 	// schema changes across processes; empty where BEGIN already does.
 	lockMigrations string
+	// migrationFKOff and migrationFKOn, run on the migration's connection
+	// before its transaction and after it, switch foreign key enforcement
+	// off around it, so that a migration may rebuild a referenced table
+	// (SQLite's way to change a table: create, copy, drop, rename; with
+	// the keys on, the drop would cascade to the referencing rows).
+	// migrationFKCheck, run before commit, lists any row the migration
+	// left violating a foreign key; the migration fails if there is one.
+	// Empty where tables change in place (PostgreSQL).
+	migrationFKOff, migrationFKOn, migrationFKCheck string
 	// retryable reports whether a failed write transaction may simply be run
 	// again (serialization failure, deadlock victim); nil: never.
 	retryable func(error) bool
+	// busy reports an error that only says another connection holds a
+	// lock (SQLite: SQLITE_BUSY, SQLITE_LOCKED). Opening the database
+	// retries such errors for a while; nil where the database waits for
+	// its locks itself (PostgreSQL).
+	busy func(error) bool
+	// unavailable reports an error that says the database could not answer
+	// (unreachable, shutting down, locked past the busy timeout) rather
+	// than that the operation is wrong; Store.classify adds timeouts.
+	unavailable func(error) bool
 }
 
 // maxCachedQueries bounds the binder's cache. The package's queries are

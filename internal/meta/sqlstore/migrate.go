@@ -3,9 +3,11 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"sort"
 	"strconv"
 	"strings"
@@ -59,25 +61,15 @@ func migrate(ctx context.Context, db *sql.DB, d *dialect) error {
 // dialect's migration lock (PostgreSQL: an advisory lock; SQLite: BEGIN
 // IMMEDIATE on the writer connection), then checks the record, so several
 // processes starting at once on a new database apply each migration once.
+//
+// On SQLite a process starting beside another may still be told "database
+// is locked" where SQLite's busy handler does not wait (for instance while
+// the other converts a new file to WAL mode, or opens a connection), so a
+// transaction failing that way is run again, a bounded number of times.
 func applyMigrations(ctx context.Context, db *sql.DB, d *dialect, ms []migration) error {
 	b := &binder{d: d}
 	locked := func(fn func(tx tx) error) error {
-		t, err := db.BeginTx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		tx := tx{tx: t, b: b}
-		if d.lockMigrations != "" {
-			if _, err := tx.exec(ctx, d.lockMigrations); err != nil {
-				t.Rollback()
-				return fmt.Errorf("migration lock: %w", err)
-			}
-		}
-		if err := fn(tx); err != nil {
-			t.Rollback()
-			return err
-		}
-		return t.Commit()
+		return retryBusy(ctx, d, func() error { return lockedOnce(ctx, db, b, fn) })
 	}
 	if err := locked(func(tx tx) error {
 		_, err := tx.exec(ctx, d.migrationsTable)
@@ -103,4 +95,101 @@ func applyMigrations(ctx context.Context, db *sql.DB, d *dialect, ms []migration
 		}
 	}
 	return nil
+}
+
+// lockedOnce runs fn in one transaction that first takes the dialect's
+// migration lock, with foreign keys off around it where the dialect says.
+func lockedOnce(ctx context.Context, db *sql.DB, b *binder, fn func(tx tx) error) error {
+	d := b.d
+	conn, err := db.Conn(ctx) // the pragmas around the transaction need its connection
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if d.migrationFKOff != "" {
+		if _, err := conn.ExecContext(ctx, d.migrationFKOff); err != nil {
+			return err
+		}
+		// On the way back to the pool the connection must enforce keys
+		// again, or it is of no use: discard it if that fails.
+		defer func() {
+			if _, err := conn.ExecContext(context.WithoutCancel(ctx), d.migrationFKOn); err != nil {
+				_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+			}
+		}()
+	}
+	t, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	tx := tx{tx: t, b: b}
+	if d.lockMigrations != "" {
+		if _, err := tx.exec(ctx, d.lockMigrations); err != nil {
+			t.Rollback()
+			return fmt.Errorf("migration lock: %w", err)
+		}
+	}
+	if err := fn(tx); err != nil {
+		t.Rollback()
+		return err
+	}
+	if d.migrationFKCheck != "" {
+		if err := noRows(ctx, tx, d.migrationFKCheck); err != nil {
+			t.Rollback()
+			return err
+		}
+	}
+	return t.Commit()
+}
+
+// noRows fails if q returns a row (a foreign key violation, for the check
+// after a migration).
+func noRows(ctx context.Context, tx tx, q string) error {
+	rows, err := tx.query(ctx, q)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if rows.Next() {
+		cols, _ := rows.Columns()
+		vals := make([]any, len(cols))
+		for i := range vals {
+			vals[i] = new(any)
+		}
+		_ = rows.Scan(vals...)
+		var desc []string
+		for i, c := range cols {
+			desc = append(desc, fmt.Sprintf("%s=%v", c, *(vals[i].(*any))))
+		}
+		return fmt.Errorf("foreign key violated after the migration: %s", strings.Join(desc, " "))
+	}
+	return rows.Err()
+}
+
+// Bounds of retryBusy: about 5s of pauses in all, each at most 1s.
+const (
+	maxBusyAttempts = 12
+	maxBusyPause    = time.Second
+)
+
+// retryBusy runs fn until it succeeds, fails with an error that is not the
+// dialect's busy error, or has failed maxBusyAttempts times, pausing
+// between attempts (doubling from 10ms, with jitter). fn must be safe to
+// run again after it failed: a whole transaction, not a statement in one.
+func retryBusy(ctx context.Context, d *dialect, fn func() error) error {
+	pause := 10 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := fn()
+		if err == nil || d.busy == nil || !d.busy(err) || attempt == maxBusyAttempts {
+			return err
+		}
+		t := time.NewTimer(pause/2 + rand.N(pause))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		pause = min(2*pause, maxBusyPause)
+	}
 }

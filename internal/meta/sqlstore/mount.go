@@ -7,7 +7,9 @@ import (
 )
 
 // BlobRepositories implements meta.Store.
-func (s *Store) BlobRepositories(ctx context.Context, d digest.Digest, limit int) ([]string, error) {
+func (s *Store) BlobRepositories(ctx context.Context, d digest.Digest, limit int) (_ []string, err error) {
+	ctx, end := s.op(ctx, &err)
+	defer end()
 	rows, err := s.query(ctx, `SELECT repo FROM repository_blobs WHERE digest = ? ORDER BY repo LIMIT ?`, string(d), limit)
 	if err != nil {
 		return nil, err

@@ -2,8 +2,13 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -26,6 +31,7 @@ var pgDialect = &dialect{
 		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`,
 	lockMigrations: fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", migrationLockKey),
 	retryable:      pgRetryable,
+	unavailable:    pgUnavailable,
 }
 
 // pgRetryable: serialization failure (40001) or deadlock victim (40P01);
@@ -33,6 +39,27 @@ var pgDialect = &dialect{
 func pgRetryable(err error) bool {
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
+}
+
+// pgUnavailable: the server could not be reached or let go of the
+// connection (refused, reset, network timeout, the connection closed
+// under the query), or says it cannot serve now: class 08 (connection
+// exception), too_many_connections, query_canceled (statement_timeout),
+// lock_not_available (lock_timeout), admin_shutdown, crash_shutdown,
+// cannot_connect_now.
+func pgUnavailable(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case "53300", "57014", "55P03", "57P01", "57P02", "57P03":
+			return true
+		}
+		return strings.HasPrefix(pe.Code, "08")
+	}
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	return pgconn.Timeout(err) || errors.As(err, &ce) || errors.As(err, &ne) ||
+		errors.Is(err, driver.ErrBadConn) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNREFUSED)
 }
 
 // PostgresOptions tune the connection pool of OpenPostgres.

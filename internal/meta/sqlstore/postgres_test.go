@@ -136,6 +136,9 @@ func TestPostgresPoolQueues(t *testing.T) {
 	if waited := time.Since(start); !errors.Is(err, context.DeadlineExceeded) || waited < timeout*9/10 {
 		t.Fatalf("BlobSize on an exhausted pool: %v after %s; want a deadline after about %s", err, waited, timeout)
 	}
+	if !meta.IsUnavailable(err) {
+		t.Fatalf("BlobSize on an exhausted pool: %v; want it marked meta.ErrUnavailable", err)
+	}
 	// A shorter caller deadline ends the wait sooner.
 	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 	start = time.Now()
@@ -310,7 +313,7 @@ func TestPostgresRetries(t *testing.T) {
 		{errors.New("plain"), 1, 1, true},
 	} {
 		calls := 0
-		err := s.inTx(ctx, func(tx tx) error {
+		err := s.inTx(ctx, func(ctx context.Context, tx tx) error {
 			calls++
 			if calls <= c.failures {
 				return c.err

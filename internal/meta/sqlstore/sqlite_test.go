@@ -2,10 +2,14 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
+	"os"
 	"path/filepath"
 	"reflect"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -132,6 +136,108 @@ func TestSQLiteReopenKeepsData(t *testing.T) {
 func TestSQLiteConcurrentOpen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "meta.db")
 	openConcurrently(t, "sqlite", 4, func() (*Store, error) { return OpenSQLite(context.Background(), path) })
+}
+
+// TestSQLiteOpenWhileFileIsWritten: a process opening a new database file
+// while another connection is about to write it (as a second berth
+// process is, converting the same new file to WAL mode) used to fail at
+// once with "database is locked": the conversion reads the file, then
+// needs the write lock another holds, and SQLite does not wait for a lock
+// there (it could deadlock), whatever the busy timeout. The open must wait
+// for the other writer and succeed.
+func TestSQLiteOpenWhileFileIsWritten(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "meta.db")
+	other, err := sql.Open("sqlite", "file:"+path+"?_txlock=immediate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	writer, err := other.BeginTx(ctx, nil) // BEGIN IMMEDIATE: the file's RESERVED lock
+	if err != nil {
+		t.Fatal(err)
+	}
+	const hold = 300 * time.Millisecond
+	released := time.AfterFunc(hold, func() { writer.Rollback() })
+	defer released.Stop()
+	start := time.Now()
+	s, err := OpenSQLite(ctx, path)
+	if err != nil {
+		t.Fatalf("OpenSQLite while another connection holds the write lock: %v", err)
+	}
+	defer s.Close()
+	if waited := time.Since(start); waited < hold*9/10 {
+		t.Fatalf("opened after %s, before the writer let go at %s: the test did not hold the lock", waited, hold)
+	}
+	if got, want := appliedMigrations(t, s), wantMigrations(t, "sqlite"); !reflect.DeepEqual(got, want) {
+		t.Fatalf("applied migrations %v, want %v", got, want)
+	}
+	var mode string
+	if err := s.r.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
+		t.Fatalf("journal_mode = %q, %v; want wal", mode, err)
+	}
+}
+
+// TestSQLiteBusyTimeoutOnEveryConnection: the busy timeout is a property of
+// a connection, not of the file, so every pooled connection (the writer
+// and each reader) must carry it.
+func TestSQLiteBusyTimeoutOnEveryConnection(t *testing.T) {
+	ctx := context.Background()
+	s, err := OpenSQLiteWith(ctx, filepath.Join(t.TempDir(), "meta.db"), SQLiteOptions{BusyTimeout: 1234 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var conns []*sql.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for i, db := range []*sql.DB{s.w, s.r, s.r, s.r} {
+		c, err := db.Conn(ctx) // held, so each reader is a new connection
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+		var ms int
+		if err := c.QueryRowContext(ctx, `PRAGMA busy_timeout`).Scan(&ms); err != nil || ms != 1234 {
+			t.Fatalf("connection %d: busy_timeout = %d, %v; want 1234", i, ms, err)
+		}
+	}
+}
+
+// TestSQLiteFileModes: meta.db holds password hashes, so it and the -wal
+// and -shm files SQLite makes beside it are readable by the owner only,
+// whatever the umask lets through; an existing, wider file is narrowed.
+func TestSQLiteFileModes(t *testing.T) {
+	defer syscall.Umask(syscall.Umask(0o022))
+	ctx := context.Background()
+	dir := t.TempDir()
+	check := func(path string) {
+		t.Helper()
+		s := openSQLite(t, path)
+		defer s.Close()
+		if err := s.CommitBlob(ctx, "r", digest.FromString("x"), 1, ""); err != nil { // makes the -wal
+			t.Fatal(err)
+		}
+		for _, p := range []string{path, path + "-wal", path + "-shm"} {
+			fi, err := os.Stat(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fi.Mode().Perm() != 0o600 {
+				t.Errorf("%s: mode %v, want -rw-------", filepath.Base(p), fi.Mode().Perm())
+			}
+		}
+	}
+	check(filepath.Join(dir, "new", "meta.db"))
+
+	old := filepath.Join(dir, "old.db")
+	if err := os.WriteFile(old, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	check(old)
 }
 
 // openConcurrently opens n stores on one new database at once; every open

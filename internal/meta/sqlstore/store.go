@@ -94,6 +94,31 @@ func (s *Store) bound(ctx context.Context) (context.Context, context.CancelFunc)
 	return context.WithTimeout(ctx, s.timeout)
 }
 
+// op starts an operation of the store: ctx gets the store's timeout, and
+// end, deferred, releases it and marks the error left in *errp as
+// meta.ErrUnavailable when it only says the database could not answer.
+func (s *Store) op(ctx context.Context, errp *error) (_ context.Context, end func()) {
+	ctx, cancel := s.bound(ctx)
+	return ctx, func() {
+		cancel()
+		*errp = s.classify(*errp)
+	}
+}
+
+// classify wraps err with meta.Unavailable if it is a timeout (the store's
+// own or the caller's deadline), or the dialect's sign of a database that
+// is unreachable or locked past the busy timeout. Anything else, a
+// cancelled request included, is returned as it is.
+func (s *Store) classify(err error) error {
+	if err == nil || meta.IsUnavailable(err) {
+		return err
+	}
+	if errors.Is(err, context.DeadlineExceeded) || s.b.d.unavailable != nil && s.b.d.unavailable(err) {
+		return meta.Unavailable(err)
+	}
+	return err
+}
+
 // Statements outside a transaction, rebound for the dialect.
 func (s *Store) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
 	return s.w.ExecContext(ctx, s.b.bind(q), args...)
@@ -113,10 +138,12 @@ const maxTxAttempts = 5
 
 // inTx runs fn in a write transaction, again (after a short random pause)
 // when the database says the transaction may simply be retried. fn must
-// have no effects outside the transaction.
-func (s *Store) inTx(ctx context.Context, fn func(tx tx) error) error {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
+// have no effects outside the transaction, and must run its statements
+// with the ctx it is given: that one carries the store's timeout. The
+// error is classified as op's is.
+func (s *Store) inTx(ctx context.Context, fn func(ctx context.Context, tx tx) error) (err error) {
+	ctx, end := s.op(ctx, &err)
+	defer end()
 	for attempt := 1; ; attempt++ {
 		err := s.tryTx(ctx, fn)
 		if err == nil || attempt == maxTxAttempts || s.b.d.retryable == nil || !s.b.d.retryable(err) {
@@ -132,12 +159,12 @@ func (s *Store) inTx(ctx context.Context, fn func(tx tx) error) error {
 	}
 }
 
-func (s *Store) tryTx(ctx context.Context, fn func(tx tx) error) error {
+func (s *Store) tryTx(ctx context.Context, fn func(ctx context.Context, tx tx) error) error {
 	sqlTx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
-	if err := fn(tx{tx: sqlTx, b: s.b}); err != nil {
+	if err := fn(ctx, tx{tx: sqlTx, b: s.b}); err != nil {
 		sqlTx.Rollback()
 		return err
 	}
@@ -150,11 +177,11 @@ func ensureRepo(ctx context.Context, tx tx, repo string) error {
 }
 
 // BlobSize implements meta.Store.
-func (s *Store) BlobSize(ctx context.Context, repo string, d digest.Digest) (int64, error) {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
+func (s *Store) BlobSize(ctx context.Context, repo string, d digest.Digest) (_ int64, err error) {
+	ctx, end := s.op(ctx, &err)
+	defer end()
 	var size int64
-	err := s.stBlobSize.QueryRowContext(ctx, repo, string(d)).Scan(&size)
+	err = s.stBlobSize.QueryRowContext(ctx, repo, string(d)).Scan(&size)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, meta.ErrBlobNotFound
 	}
@@ -172,7 +199,7 @@ func linkBlob(ctx context.Context, tx tx, repo string, d digest.Digest) error {
 
 // CommitBlob implements meta.Store.
 func (s *Store) CommitBlob(ctx context.Context, repo string, d digest.Digest, size int64, uploadID string) error {
-	return s.inTx(ctx, func(tx tx) error {
+	return s.inTx(ctx, func(ctx context.Context, tx tx) error {
 		if _, err := tx.exec(ctx, `INSERT INTO blobs (digest, size, created_at) VALUES (?, ?, ?)
 			ON CONFLICT (digest) DO NOTHING`, string(d), size, now()); err != nil {
 			return err
@@ -195,7 +222,7 @@ func (s *Store) CommitBlob(ctx context.Context, repo string, d digest.Digest, si
 // the blob row (which garbage collection must lock to delete it).
 func (s *Store) MountBlob(ctx context.Context, repo, from string, d digest.Digest) (int64, error) {
 	var size int64
-	err := s.inTx(ctx, func(tx tx) error {
+	err := s.inTx(ctx, func(ctx context.Context, tx tx) error {
 		var err error
 		if from != "" {
 			err = tx.queryRow(ctx, tx.forShare(`SELECT b.size FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest
@@ -216,9 +243,9 @@ func (s *Store) MountBlob(ctx context.Context, repo, from string, d digest.Diges
 }
 
 // UnlinkBlob implements meta.Store.
-func (s *Store) UnlinkBlob(ctx context.Context, repo string, d digest.Digest) error {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
+func (s *Store) UnlinkBlob(ctx context.Context, repo string, d digest.Digest) (err error) {
+	ctx, end := s.op(ctx, &err)
+	defer end()
 	res, err := s.exec(ctx, `DELETE FROM repository_blobs WHERE repo = ? AND digest = ?`, repo, string(d))
 	if err != nil {
 		return err
@@ -230,22 +257,22 @@ func (s *Store) UnlinkBlob(ctx context.Context, repo string, d digest.Digest) er
 }
 
 // CreateUpload implements meta.Store.
-func (s *Store) CreateUpload(ctx context.Context, u meta.Upload) error {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
+func (s *Store) CreateUpload(ctx context.Context, u meta.Upload) (err error) {
+	ctx, end := s.op(ctx, &err)
+	defer end()
 	t := now()
-	_, err := s.exec(ctx, `INSERT INTO uploads (id, repo, received, hash_state, created_at, updated_at)
+	_, err = s.exec(ctx, `INSERT INTO uploads (id, repo, received, hash_state, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?)`, u.ID, u.Repo, u.Offset, u.HashState, t, t)
 	return err
 }
 
 // GetUpload implements meta.Store.
-func (s *Store) GetUpload(ctx context.Context, repo, id string) (meta.Upload, error) {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
+func (s *Store) GetUpload(ctx context.Context, repo, id string) (_ meta.Upload, err error) {
+	ctx, end := s.op(ctx, &err)
+	defer end()
 	u := meta.Upload{ID: id}
 	var created, updated int64
-	err := s.queryRow(ctx, `SELECT repo, received, hash_state, created_at, updated_at FROM uploads WHERE id = ?`, id).
+	err = s.queryRow(ctx, `SELECT repo, received, hash_state, created_at, updated_at FROM uploads WHERE id = ?`, id).
 		Scan(&u.Repo, &u.Offset, &u.HashState, &created, &updated)
 	if errors.Is(err, sql.ErrNoRows) || err == nil && u.Repo != repo {
 		return meta.Upload{}, meta.ErrUploadNotFound
@@ -258,9 +285,9 @@ func (s *Store) GetUpload(ctx context.Context, repo, id string) (meta.Upload, er
 // on PostgreSQL a concurrent UPDATE of the row waits for the first to
 // commit and then re-checks received against the new row, so exactly one
 // of several racing advances wins, as with SQLite's single writer.
-func (s *Store) AdvanceUpload(ctx context.Context, id string, from, to int64, hashState []byte) error {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
+func (s *Store) AdvanceUpload(ctx context.Context, id string, from, to int64, hashState []byte) (err error) {
+	ctx, end := s.op(ctx, &err)
+	defer end()
 	res, err := s.exec(ctx, `UPDATE uploads SET received = ?, hash_state = ?, updated_at = ? WHERE id = ? AND received = ?`,
 		to, hashState, now(), id, from)
 	if err != nil {
@@ -273,9 +300,9 @@ func (s *Store) AdvanceUpload(ctx context.Context, id string, from, to int64, ha
 }
 
 // DeleteUpload implements meta.Store.
-func (s *Store) DeleteUpload(ctx context.Context, id string) error {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
+func (s *Store) DeleteUpload(ctx context.Context, id string) (err error) {
+	ctx, end := s.op(ctx, &err)
+	defer end()
 	res, err := s.exec(ctx, `DELETE FROM uploads WHERE id = ?`, id)
 	if err != nil {
 		return err
@@ -287,18 +314,18 @@ func (s *Store) DeleteUpload(ctx context.Context, id string) error {
 }
 
 // UploadExists implements meta.Store.
-func (s *Store) UploadExists(ctx context.Context, id string) (bool, error) {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
+func (s *Store) UploadExists(ctx context.Context, id string) (_ bool, err error) {
+	ctx, end := s.op(ctx, &err)
+	defer end()
 	var n int
-	err := s.queryRow(ctx, `SELECT COUNT(*) FROM uploads WHERE id = ?`, id).Scan(&n)
+	err = s.queryRow(ctx, `SELECT COUNT(*) FROM uploads WHERE id = ?`, id).Scan(&n)
 	return n > 0, err
 }
 
 // StaleUploads implements meta.Store.
-func (s *Store) StaleUploads(ctx context.Context, before time.Time, limit int) ([]meta.Upload, error) {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
+func (s *Store) StaleUploads(ctx context.Context, before time.Time, limit int) (_ []meta.Upload, err error) {
+	ctx, end := s.op(ctx, &err)
+	defer end()
 	rows, err := s.query(ctx, `SELECT id, repo, received, created_at, updated_at FROM uploads
 		WHERE updated_at < ? ORDER BY updated_at LIMIT ?`, before.UnixMilli(), limit)
 	if err != nil {
@@ -359,7 +386,7 @@ func (s *Store) PutManifest(ctx context.Context, m *meta.Manifest, tags []string
 	if !slices.IsSorted(tags) {
 		tags = slices.Sorted(slices.Values(tags))
 	}
-	return s.inTx(ctx, func(tx tx) error {
+	return s.inTx(ctx, func(ctx context.Context, tx tx) error {
 		for _, ref := range m.Refs {
 			if err := checkRef(ctx, tx, m.Repo, ref); err != nil {
 				return err
@@ -434,9 +461,9 @@ func addTagHistory(ctx context.Context, tx tx, repo, tag, d, action string, t in
 }
 
 // GetManifest implements meta.Store.
-func (s *Store) GetManifest(ctx context.Context, repo, ref string, withBody bool) (*meta.Manifest, error) {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
+func (s *Store) GetManifest(ctx context.Context, repo, ref string, withBody bool) (_ *meta.Manifest, err error) {
+	ctx, end := s.op(ctx, &err)
+	defer end()
 	var st *sql.Stmt
 	switch byDigest := oci.IsDigest(ref); {
 	case byDigest && withBody:
@@ -454,7 +481,7 @@ func (s *Store) GetManifest(ctx context.Context, repo, ref string, withBody bool
 	if withBody {
 		dest = append(dest, &m.Body)
 	}
-	err := st.QueryRowContext(ctx, repo, ref).Scan(dest...)
+	err = st.QueryRowContext(ctx, repo, ref).Scan(dest...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, meta.ErrManifestNotFound
 	}
@@ -469,7 +496,7 @@ func (s *Store) GetManifest(ctx context.Context, repo, ref string, withBody bool
 // DELETE itself returns, so tag_history records exactly those even if a
 // concurrent push moves one of them away meanwhile.
 func (s *Store) DeleteManifest(ctx context.Context, repo string, d digest.Digest) error {
-	return s.inTx(ctx, func(tx tx) error {
+	return s.inTx(ctx, func(ctx context.Context, tx tx) error {
 		res, err := tx.exec(ctx, `DELETE FROM manifests WHERE repo = ? AND digest = ?`, repo, string(d))
 		if err != nil {
 			return err
@@ -498,7 +525,7 @@ func (s *Store) DeleteManifest(ctx context.Context, repo string, d digest.Digest
 
 // DeleteTag implements meta.Store.
 func (s *Store) DeleteTag(ctx context.Context, repo, tag string) error {
-	return s.inTx(ctx, func(tx tx) error {
+	return s.inTx(ctx, func(ctx context.Context, tx tx) error {
 		var d string
 		err := tx.queryRow(ctx, `DELETE FROM tags WHERE repo = ? AND name = ? RETURNING digest`, repo, tag).Scan(&d)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -512,9 +539,9 @@ func (s *Store) DeleteTag(ctx context.Context, repo, tag string) error {
 }
 
 // Tags implements meta.Store.
-func (s *Store) Tags(ctx context.Context, repo, last string, n int) ([]string, error) {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
+func (s *Store) Tags(ctx context.Context, repo, last string, n int) (_ []string, err error) {
+	ctx, end := s.op(ctx, &err)
+	defer end()
 	rows, err := s.stTagsPage.QueryContext(ctx, repo, last, n)
 	if err != nil {
 		return nil, err
@@ -533,9 +560,9 @@ func (s *Store) Tags(ctx context.Context, repo, last string, n int) ([]string, e
 }
 
 // Repositories implements meta.Store.
-func (s *Store) Repositories(ctx context.Context, last string, n int) ([]string, error) {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
+func (s *Store) Repositories(ctx context.Context, last string, n int) (_ []string, err error) {
+	ctx, end := s.op(ctx, &err)
+	defer end()
 	rows, err := s.query(ctx, `SELECT name FROM repositories WHERE name > ? ORDER BY name LIMIT ?`, last, n)
 	if err != nil {
 		return nil, err
@@ -557,9 +584,9 @@ func scanStrings(rows *sql.Rows, capacity int) ([]string, error) {
 }
 
 // Referrers implements meta.Store.
-func (s *Store) Referrers(ctx context.Context, repo string, d digest.Digest, artifactType string) ([]oci.Descriptor, error) {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
+func (s *Store) Referrers(ctx context.Context, repo string, d digest.Digest, artifactType string) (_ []oci.Descriptor, err error) {
+	ctx, end := s.op(ctx, &err)
+	defer end()
 	q := `SELECT digest, media_type, size, artifact_type, annotations FROM manifests WHERE repo = ? AND subject = ?`
 	args := []any{repo, string(d)}
 	if artifactType != "" {

@@ -1,0 +1,153 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"testing"
+
+	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/test/pgserver"
+)
+
+// TestMigrationProjectIDs upgrades a database holding data from before
+// 0005 (audit records and robot permissions by project name) and checks
+// that each record and grant goes to the project of its name only if that
+// project existed when it was written, and that rebuilding SQLite's
+// projects table kept the memberships.
+func TestMigrationProjectIDs(t *testing.T) {
+	for _, c := range []struct {
+		dialect *dialect
+		open    func(t *testing.T) *sql.DB
+	}{
+		{sqliteDialect, func(t *testing.T) *sql.DB {
+			db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "meta.db")+"?_pragma=foreign_keys(ON)&_txlock=immediate")
+			if err != nil {
+				t.Fatal(err)
+			}
+			db.SetMaxOpenConns(1)
+			return db
+		}},
+		{pgDialect, func(t *testing.T) *sql.DB {
+			db, err := sql.Open("pgx", pgserver.Database(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return db
+		}},
+	} {
+		t.Run(c.dialect.name, func(t *testing.T) {
+			db := c.open(t)
+			defer db.Close()
+			ctx := context.Background()
+			all, err := loadMigrations(c.dialect.name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var before []migration
+			for _, m := range all {
+				if m.version < 5 {
+					before = append(before, m)
+				}
+			}
+			if err := applyMigrations(ctx, db, c.dialect, before); err != nil {
+				t.Fatal(err)
+			}
+			b := &binder{d: c.dialect}
+			exec := func(q string, args ...any) {
+				t.Helper()
+				if _, err := db.ExecContext(ctx, b.bind(q), args...); err != nil {
+					t.Fatalf("%s: %v", q, err)
+				}
+			}
+			// "dev" was created at 2000 (a namesake existed before), "ops" at 1000.
+			exec(`INSERT INTO users (id, username, password_hash, created_at, updated_at) VALUES (7, 'u', 'h', 1, 1)`)
+			exec(`INSERT INTO projects (id, name, owner_id, created_at, updated_at) VALUES (3, 'dev', 7, 2000, 2000)`)
+			exec(`INSERT INTO projects (id, name, owner_id, created_at, updated_at) VALUES (4, 'ops', 7, 1000, 1000)`)
+			exec(`INSERT INTO project_members (project_id, user_id, role, created_at) VALUES (3, 7, 1, 2000)`)
+			for _, r := range []struct {
+				at      int64
+				project string
+			}{{1500, "dev"}, {2500, "dev"}, {2500, "ops"}, {2500, "gone"}, {2500, ""}} {
+				exec(`INSERT INTO audit_log (at, username, operation, resource_type, resource, project) VALUES (?, 'u', 'push', 'artifact', 'x', ?)`, r.at, r.project)
+			}
+			exec(`INSERT INTO robots (id, name, level, secret_hash, permissions, created_at, updated_at) VALUES (1, 'robot$old', 'system', 'h', ?, 1500, 3000)`,
+				`[{"Project":"dev","Actions":["pull"]},{"Project":"ops","Actions":["pull"]}]`)
+			exec(`INSERT INTO robots (id, name, level, secret_hash, permissions, created_at, updated_at) VALUES (2, 'robot$new', 'system', 'h', ?, 2500, 2500)`,
+				`[{"Project":"dev","Actions":["pull","push"]},{"Project":"*","Actions":["pull"]},{"Project":"gone","Actions":["pull"]}]`)
+			exec(`INSERT INTO robots (id, name, level, secret_hash, permissions, created_at, updated_at) VALUES (3, 'robot$none', 'system', 'h', '[]', 2500, 2500)`)
+
+			if err := applyMigrations(ctx, db, c.dialect, all); err != nil {
+				t.Fatal(err)
+			}
+			var role int
+			if err := db.QueryRowContext(ctx, b.bind(`SELECT role FROM project_members WHERE project_id = 3 AND user_id = 7`)).Scan(&role); err != nil || role != 1 {
+				t.Fatalf("membership after the migration: role %d, %v", role, err)
+			}
+			rows, err := db.QueryContext(ctx, `SELECT project, at, project_id FROM audit_log ORDER BY id`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for rows.Next() {
+				var p string
+				var at, id int64
+				if err := rows.Scan(&p, &at, &id); err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, p+"@"+itoa(at)+"="+itoa(id))
+			}
+			rows.Close()
+			if want := []string{"dev@1500=0", "dev@2500=3", "ops@2500=4", "gone@2500=0", "@2500=0"}; !reflect.DeepEqual(got, want) {
+				t.Fatalf("audit project ids %q, want %q", got, want)
+			}
+			for id, want := range map[int][]meta.RobotPermission{
+				1: {{ProjectID: 0, Project: "dev", Actions: []string{"pull"}}, {ProjectID: 4, Project: "ops", Actions: []string{"pull"}}},
+				2: {{ProjectID: 3, Project: "dev", Actions: []string{"pull", "push"}}, {ProjectID: 0, Project: "*", Actions: []string{"pull"}},
+					{ProjectID: 0, Project: "gone", Actions: []string{"pull"}}},
+				3: {},
+			} {
+				var text string
+				if err := db.QueryRowContext(ctx, b.bind(`SELECT permissions FROM robots WHERE id = ?`), id).Scan(&text); err != nil {
+					t.Fatal(err)
+				}
+				perms := []meta.RobotPermission{}
+				if err := json.Unmarshal([]byte(text), &perms); err != nil || !reflect.DeepEqual(perms, want) {
+					t.Fatalf("robot %d permissions %s (%v), want %+v", id, text, err, want)
+				}
+			}
+		})
+	}
+}
+
+func itoa(v int64) string { return strconv.FormatInt(v, 10) }
+
+// TestMigrationsAcceptGaps: numbers may have gaps (0005 lands before
+// another branch's 0004), and a migration that arrives later with a lower
+// number than one already applied is applied then, once.
+func TestMigrationsAcceptGaps(t *testing.T) {
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "meta.db")+"?_txlock=immediate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	one := migration{version: 1, name: "0001_a.sql", sql: "CREATE TABLE a (x INTEGER)"}
+	two := migration{version: 2, name: "0002_b.sql", sql: "CREATE TABLE b (x INTEGER)"}
+	three := migration{version: 3, name: "0003_c.sql", sql: "CREATE TABLE c (x INTEGER)"}
+	for _, ms := range [][]migration{{one, three}, {one, two, three}, {one, two, three}} {
+		if err := applyMigrations(ctx, db, sqliteDialect, ms); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil || n != 3 {
+		t.Fatalf("%d migrations recorded, %v; want 3", n, err)
+	}
+	if _, err := db.ExecContext(ctx, `INSERT INTO b VALUES (1)`); err != nil {
+		t.Fatalf("the late 0002 was not applied: %v", err)
+	}
+}
