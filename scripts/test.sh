@@ -71,7 +71,9 @@ for step in "${steps[@]}"; do
     fuzz)
       FUZZTIME=$FUZZTIME scripts/fuzz.sh 2>&1 | tee "$out/fuzz.log"
       if [ "${PIPESTATUS[0]}" = 0 ]; then r=ok; else r=FAILED; fi
-      r="$r ($(grep -c '^fuzz .*: ok' "$out/fuzz.log") targets x $FUZZTIME,"
+      ok=$(grep -c '^fuzz .*: ok' "$out/fuzz.log")
+      bad=$(grep '^fuzz .*: FAILED' "$out/fuzz.log" | awk '{print $3}' | sed 's/:$//' | paste -sd, -)
+      if [ -n "$bad" ]; then r="$r ($bad; $ok more ok x $FUZZTIME,"; else r="$r ($ok targets x $FUZZTIME,"; fi
       ;;
   esac
   case "$r" in *,) r="$r $(took "$t"))" ;; *) r="$r ($(took "$t"))" ;; esac

@@ -96,6 +96,7 @@ func setupAccess(ctx context.Context, cfg config.Config, store meta.AccessStore,
 		Realm:              cfg.Auth.TokenRealm,
 		ExternalURL:        cfg.Proxy.ExternalURL,
 		AutoCreateProjects: cfg.Auth.AutoCreateProjects,
+		Log:                log,
 	}
 	return a, nil
 }

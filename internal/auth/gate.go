@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -30,6 +31,8 @@ type Gate struct {
 	// AutoCreateProjects lets a system administrator's push create a
 	// missing project (private, owned by the administrator).
 	AutoCreateProjects bool
+	// Log receives the causes of internal errors (nil: not logged).
+	Log *slog.Logger
 }
 
 // TokenPath is where the token endpoint is served.
@@ -296,7 +299,7 @@ func (g *Gate) ServeToken(w http.ResponseWriter, r *http.Request) {
 			tokenError(w, http.StatusUnauthorized, "UNAUTHORIZED", err.Error())
 			return
 		}
-		tokenServerError(w, err)
+		g.tokenServerError(w, r, err)
 		return
 	}
 	q := r.URL.Query()
@@ -317,7 +320,7 @@ func (g *Gate) ServeToken(w http.ResponseWriter, r *http.Request) {
 			}
 			granted, err := g.grant(r.Context(), id, s)
 			if err != nil {
-				tokenServerError(w, err)
+				g.tokenServerError(w, r, err)
 				return
 			}
 			// A token without push would make docker print only "denied:
@@ -337,7 +340,7 @@ func (g *Gate) ServeToken(w http.ResponseWriter, r *http.Request) {
 	}
 	tok, issued, err := g.Tokens.IssueAt(id.Name, epoch, access)
 	if err != nil {
-		tokenError(w, http.StatusInternalServerError, "UNKNOWN", "internal error")
+		g.tokenServerError(w, r, err)
 		return
 	}
 	body, _ := json.Marshal(map[string]any{

@@ -75,24 +75,29 @@ type ctxKey struct{}
 // external scheme when the peer is a trusted proxy. It runs first, so the
 // access log, the limiter and the audit log all see the client.
 func Middleware(next http.Handler, p Proxies) http.Handler {
+	if len(p.nets) == 0 {
+		return next
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		in := info{scheme: "http"}
+		peer, ok := addrOf(r.RemoteAddr)
+		if !ok || !p.Trusts(peer) {
+			// Nothing to record: fromRequest works it out from the
+			// request itself, and the hot path allocates nothing here.
+			next.ServeHTTP(w, r)
+			return
+		}
+		in := info{scheme: "http", hostTrusted: true}
 		if r.TLS != nil {
 			in.scheme = "https"
 		}
-		peer, ok := addrOf(r.RemoteAddr)
-		in.hostTrusted = ok && peer.IsLoopback()
-		if ok && p.Trusts(peer) {
-			if client, found := clientAddr(r.Header, p); found {
-				r.RemoteAddr = net.JoinHostPort(client.String(), "0")
-			}
-			if s := proto(r.Header); s != "" {
-				in.scheme = s
-			}
-			if h := firstValue(r.Header.Get("X-Forwarded-Host")); h != "" && validHost(h) {
-				r.Host = h
-			}
-			in.hostTrusted = true
+		if client, found := clientAddr(r.Header, p); found {
+			r.RemoteAddr = net.JoinHostPort(client.String(), "0")
+		}
+		if s := proto(r.Header); s != "" {
+			in.scheme = s
+		}
+		if h := firstValue(r.Header.Get("X-Forwarded-Host")); h != "" && validHost(h) {
+			r.Host = h
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, in)))
 	})
