@@ -58,6 +58,7 @@ func Binary(t testing.TB) string {
 
 // LogLine is one JSON line berth wrote to stderr.
 type LogLine struct {
+	Level string `json:"level"`
 	Msg   string `json:"msg"`
 	Addr  string `json:"addr"`
 	Count int    `json:"count"`
@@ -111,7 +112,12 @@ func StartEnv(t testing.TB, dir string, env []string, extra ...string) *Server {
 	}
 	pw.Close() // the child holds its own copy
 	s := &Server{t: t, Cmd: cmd, Dir: dir, logDone: make(chan struct{}), done: make(chan struct{})}
-	t.Cleanup(func() { s.Kill() })
+	t.Cleanup(func() {
+		s.Kill()
+		if t.Failed() { // what berth said went wrong, to explain the failure
+			t.Logf("berth %s warnings and errors:\n%s", s.Addr, s.problems())
+		}
+	})
 	go func() {
 		defer close(s.logDone)
 		defer pr.Close()
@@ -179,6 +185,19 @@ func (s *Server) WaitLog(msg string, d time.Duration) bool {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// problems returns the lines logged at WARN or ERROR, at most the last 50.
+func (s *Server) problems() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, l := range s.lines {
+		if l.Level == "WARN" || l.Level == "ERROR" {
+			out = append(out, l.Raw)
+		}
+	}
+	return strings.Join(out[max(0, len(out)-50):], "\n")
 }
 
 // Logs returns everything logged so far.
