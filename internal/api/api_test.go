@@ -175,7 +175,7 @@ func TestMembers(t *testing.T) {
 	}
 	e.expect(403, bob, "PUT", base+"/"+mid, map[string]int{"role_id": 1})
 	e.expect(200, owner, "PUT", base+"/"+mid, map[string]int{"role_id": 4})
-	list := decode[[]member](t, e.expect(200, bob, "GET", base+"?entityname=bo", nil))
+	list := decode[[]member](t, e.expect(200, bob, "GET", base+"?entityname=BO", nil))
 	if len(list) != 1 || list[0].RoleName != "maintainer" {
 		t.Errorf("members: %+v", list)
 	}
