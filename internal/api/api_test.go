@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/rbac"
 )
 
@@ -47,10 +48,19 @@ func TestProjectsPagingAndVisibility(t *testing.T) {
 	e.expect(404, alice, "GET", Prefix+"/projects/p01", nil) // private, not hers: as if missing
 	e.expect(200, alice, "GET", Prefix+"/projects/p02", nil)
 
-	// Create, HEAD, read by id and by name (X-Is-Resource-Name), delete.
-	resp, _ = e.req(alice, "POST", Prefix+"/projects", map[string]any{"project_name": "123", "metadata": map[string]string{"public": "true"}})
+	// Create; an all-digit name, which would read as an id, is refused.
+	resp, _ = e.req(alice, "POST", Prefix+"/projects", map[string]any{"project_name": "p123", "metadata": map[string]string{"public": "true"}})
 	if resp.StatusCode != 201 || !strings.HasPrefix(resp.Header.Get("Location"), Prefix+"/projects/") {
 		t.Fatalf("create: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	resp, body = e.req(alice, "POST", Prefix+"/projects", map[string]any{"project_name": "123"})
+	if errs := decode[harborErrors](t, body); resp.StatusCode != 400 || len(errs.Errors) != 1 || errs.Errors[0].Code != "BAD_REQUEST" {
+		t.Fatalf("create an all-digit project: %d %s", resp.StatusCode, body)
+	}
+	// One that exists from before stays readable: HEAD, by name
+	// (X-Is-Resource-Name) and by id, update and delete.
+	if err := e.store.CreateProject(e.ctx, &meta.Project{Name: "123", Public: true, OwnerID: e.userID("alice")}); err != nil {
+		t.Fatal(err)
 	}
 	e.expect(200, alice, "HEAD", Prefix+"/projects?project_name=123", nil)
 	e.expect(404, alice, "HEAD", Prefix+"/projects?project_name=nope", nil)
@@ -175,7 +185,7 @@ func TestMembers(t *testing.T) {
 	}
 	e.expect(403, bob, "PUT", base+"/"+mid, map[string]int{"role_id": 1})
 	e.expect(200, owner, "PUT", base+"/"+mid, map[string]int{"role_id": 4})
-	list := decode[[]member](t, e.expect(200, bob, "GET", base+"?entityname=bo", nil))
+	list := decode[[]member](t, e.expect(200, bob, "GET", base+"?entityname=BO", nil))
 	if len(list) != 1 || list[0].RoleName != "maintainer" {
 		t.Errorf("members: %+v", list)
 	}

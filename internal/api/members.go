@@ -58,10 +58,10 @@ func (s *Server) listMembers(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	name := r.URL.Query().Get("entityname")
+	name := strings.ToLower(r.URL.Query().Get("entityname")) // ignoring case, as every name search
 	out := []member{}
 	for _, m := range all {
-		if strings.Contains(m.Username, name) {
+		if strings.Contains(strings.ToLower(m.Username), name) {
 			out = append(out, memberJSON(m))
 		}
 	}

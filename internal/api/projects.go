@@ -206,6 +206,9 @@ func (s *Server) createProject(w http.ResponseWriter, r *http.Request) error {
 	if len(req.ProjectName) > 255 || !projectNameRE.MatchString(req.ProjectName) {
 		return errBadRequest("project name is not in lower case or contains illegal characters")
 	}
+	if auth.NumericName(req.ProjectName) {
+		return errBadRequest("project name must not be all digits: it would read as a project id")
+	}
 	public := req.Public != nil && *req.Public
 	if req.Metadata.Public != "" {
 		b, err := strconv.ParseBool(req.Metadata.Public)

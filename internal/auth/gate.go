@@ -177,7 +177,7 @@ func (g *Gate) grant(ctx context.Context, id *Identity, s rbac.Scope) ([]string,
 		return nil, nil
 	}
 	subj, _, err := g.Auth.Subject(ctx, id, project)
-	if errors.Is(err, meta.ErrNotFound) && g.AutoCreateProjects && id.Kind == UserKind && id.SysAdmin && contains(s.Actions, "push") {
+	if errors.Is(err, meta.ErrNotFound) && g.AutoCreateProjects && id.Kind == UserKind && id.SysAdmin && contains(s.Actions, "push") && !NumericName(project) {
 		err = g.Auth.Store.CreateProject(ctx, &meta.Project{Name: project, OwnerID: id.UserID})
 		if errors.Is(err, meta.ErrConflict) {
 			err = nil

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/opencontainers/go-digest"
 
 	"github.com/berth-registry/berth/internal/meta"
 )
@@ -24,6 +27,7 @@ func RunAccess(t *testing.T, open func(t *testing.T) meta.AccessStore) {
 		{"ProjectIDsNotReused", testProjectIDsNotReused},
 		{"AuditByProjectID", testAuditByProjectID},
 		{"RobotPermissionsByProjectID", testRobotPermissionsByProjectID},
+		{"NameSearch", testNameSearch},
 		{"Leases", testLeases},
 		{"Revocations", testRevocations},
 	} {
@@ -380,5 +384,106 @@ func testRobotPermissionsByProjectID(t *testing.T, s meta.AccessStore) {
 		if p := got.Permissions; len(p) != 2 || p[0].ProjectID != dev.ID || p[0].Project != "" || p[1].Project != "*" {
 			t.Fatalf("after the project was deleted and re-created: %+v; want the old id and no name", p)
 		}
+	}
+}
+
+// testNameSearch: searching users, projects and repositories by part of
+// the name ignores the case of letters on every database, and takes %, _
+// and \ in the query literally (not as LIKE wildcards). Repositories are
+// searched within their project only. The store must also be a meta.Store
+// and a meta.Catalog, as every SQL store is.
+func testNameSearch(t *testing.T, s meta.AccessStore) {
+	ctx := context.Background()
+	for _, n := range []string{"Alice", "bob_smith", "BOBBY", "carol%x", `dan\e`, "bobXsmith"} {
+		noErr(t, s.CreateUser(ctx, &meta.User{Username: n, PasswordHash: "x"}))
+	}
+	users := func(q string) []string {
+		t.Helper()
+		list, total, err := s.ListUsers(ctx, q, meta.Page{Size: 100})
+		noErr(t, err)
+		if int(total) != len(list) {
+			t.Fatalf("ListUsers(%q): total %d, %d listed", q, total, len(list))
+		}
+		var out []string
+		for _, u := range list {
+			out = append(out, u.Username)
+		}
+		slices.Sort(out)
+		return out
+	}
+	for q, want := range map[string][]string{
+		"ALI": {"Alice"}, "alice": {"Alice"}, "Bob": {"BOBBY", "bobXsmith", "bob_smith"}, "_": {"bob_smith"},
+		"B_S": {"bob_smith"}, "%": {"carol%x"}, "L%X": {"carol%x"}, `\`: {`dan\e`}, `N\E`: {`dan\e`}, "%x": {"carol%x"}, "%a": nil, "x_": nil, "": {"Alice", "BOBBY", "bobXsmith", "bob_smith", "carol%x", `dan\e`},
+	} {
+		if got := users(q); !slices.Equal(got, want) {
+			t.Errorf("ListUsers(%q) = %q, want %q", q, got, want)
+		}
+	}
+
+	for _, n := range []string{"Team-Web", "team_api", "teamxapi", "ops%1"} {
+		noErr(t, s.CreateProject(ctx, &meta.Project{Name: n}))
+	}
+	projects := func(q string) []string {
+		t.Helper()
+		list, total, err := s.ListProjects(ctx, meta.ProjectQuery{Name: q, Page: meta.Page{Size: 100}})
+		noErr(t, err)
+		if int(total) != len(list) {
+			t.Fatalf("ListProjects(%q): total %d, %d listed", q, total, len(list))
+		}
+		var out []string
+		for _, p := range list {
+			out = append(out, p.Name)
+		}
+		slices.Sort(out)
+		return out
+	}
+	for q, want := range map[string][]string{
+		"TEAM": {"Team-Web", "team_api", "teamxapi"}, "web": {"Team-Web"}, "M_A": {"team_api"}, "_": {"team_api"}, "S%": {"ops%1"}, "%": {"ops%1"},
+	} {
+		if got := projects(q); !slices.Equal(got, want) {
+			t.Errorf("ListProjects(%q) = %q, want %q", q, got, want)
+		}
+	}
+
+	cat, ok := s.(interface {
+		meta.Store
+		meta.Catalog
+	})
+	if !ok {
+		t.Fatalf("%T is not a meta.Store and meta.Catalog", s)
+	}
+	for _, repo := range []string{"team_api/web-app", "team_api/web_app", "team_api/api", "teamxapi/web_app", "team_api2/web_app"} {
+		noErr(t, cat.CommitBlob(ctx, repo, digest.FromString("x"), 1, ""))
+	}
+	repos := func(project, q string) []string {
+		t.Helper()
+		list, total, err := cat.ProjectRepositories(ctx, project, q, meta.Page{Size: 100})
+		noErr(t, err)
+		if int(total) != len(list) {
+			t.Fatalf("ProjectRepositories(%q, %q): total %d, %d listed", project, q, total, len(list))
+		}
+		var out []string
+		for _, r := range list {
+			out = append(out, r.Name)
+		}
+		return out
+	}
+	for _, c := range []struct {
+		project, q string
+		want       []string
+	}{
+		{"team_api", "", []string{"team_api/api", "team_api/web-app", "team_api/web_app"}},
+		{"team_api", "WEB", []string{"team_api/web-app", "team_api/web_app"}},
+		{"team_api", "B_A", []string{"team_api/web_app"}},
+		{"team_api", "%", nil},
+		{"teamxapi", "web", []string{"teamxapi/web_app"}},
+		{"team%", "", nil},
+	} {
+		if got := repos(c.project, c.q); !slices.Equal(got, c.want) {
+			t.Errorf("ProjectRepositories(%q, %q) = %q, want %q", c.project, c.q, got, c.want)
+		}
+	}
+	if n, err := cat.RepositoryCount(ctx, "team_api"); err != nil || n != 3 {
+		t.Errorf("RepositoryCount(team_api) = %d, %v; want 3", n, err)
 	}
 }

@@ -129,13 +129,13 @@ func (s *Store) GetUserByName(ctx context.Context, name string) (_ *meta.User, e
 func (s *Store) ListUsers(ctx context.Context, username string, p meta.Page) (_ []meta.User, _ int64, err error) {
 	ctx, end := s.op(ctx, &err)
 	defer end()
-	like := "%" + escapeLike(username) + "%"
+	cond, like := s.b.d.likeFold("username"), containsFold(username)
 	var total int64
-	if err := s.queryRow(ctx, `SELECT COUNT(*) FROM users WHERE username LIKE ? ESCAPE '\'`, like).Scan(&total); err != nil {
+	if err := s.queryRow(ctx, `SELECT COUNT(*) FROM users WHERE `+cond, like).Scan(&total); err != nil {
 		return nil, 0, err
 	}
 	limit, offset := pageArgs(p)
-	rows, err := s.query(ctx, `SELECT `+userCols+` FROM users WHERE username LIKE ? ESCAPE '\' ORDER BY id LIMIT ? OFFSET ?`, like, limit, offset)
+	rows, err := s.query(ctx, `SELECT `+userCols+` FROM users WHERE `+cond+` ORDER BY id LIMIT ? OFFSET ?`, like, limit, offset)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -151,8 +151,23 @@ func (s *Store) ListUsers(ctx context.Context, username string, p meta.Page) (_ 
 	return out, total, rows.Err()
 }
 
+// escapeLike makes %, _ and \ in s match themselves in a LIKE pattern
+// with ESCAPE '\'.
 func escapeLike(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// containsFold is the pattern for dialect.likeFold that matches names
+// containing q, whatever the case of its ASCII letters; q's %, _ and \
+// are literal.
+func containsFold(q string) string {
+	lower := strings.Map(func(r rune) rune {
+		if 'A' <= r && r <= 'Z' {
+			return r + 'a' - 'A'
+		}
+		return r
+	}, q)
+	return "%" + escapeLike(lower) + "%"
 }
 
 // UpdateUser implements meta.AccessStore (all mutable fields).
@@ -234,8 +249,8 @@ func (s *Store) GetProjectByName(ctx context.Context, name string) (_ *meta.Proj
 func (s *Store) ListProjects(ctx context.Context, q meta.ProjectQuery) (_ []meta.Project, _ int64, err error) {
 	ctx, end := s.op(ctx, &err)
 	defer end()
-	where := []string{`name LIKE ? ESCAPE '\'`}
-	args := []any{"%" + escapeLike(q.Name) + "%"}
+	where := []string{s.b.d.likeFold("name")}
+	args := []any{containsFold(q.Name)}
 	if q.Public != nil {
 		where = append(where, `public = ?`)
 		args = append(args, b2i(*q.Public))

@@ -33,14 +33,24 @@ func scanRepoInfo(row interface{ Scan(...any) error }) (*meta.RepoInfo, error) {
 	return &ri, nil
 }
 
-func projectPrefix(project string) string { return escapeLike(project) + "/%" }
+// inProject is the condition "repository r.name is in the project bound to
+// the two ?" (args from projectRange): a range of the primary key, exact
+// and served by its index on both databases (names compare byte-wise:
+// "C" collation on PostgreSQL, BINARY on SQLite).
+const inProject = `r.name >= ? AND r.name < ?`
 
-// ProjectRepositories implements meta.Catalog.
+// projectRange is the arguments of inProject: every name that starts with
+// "project/" sorts from "project/" up to, not including, "project0" ('0'
+// follows '/').
+func projectRange(project string) []any { return []any{project + "/", project + "0"} }
+
+// ProjectRepositories implements meta.Catalog: nameLike matches anywhere
+// in the name, ignoring case.
 func (s *Store) ProjectRepositories(ctx context.Context, project, nameLike string, p meta.Page) (_ []meta.RepoInfo, _ int64, err error) {
 	ctx, end := s.op(ctx, &err)
 	defer end()
-	cond := ` FROM repositories r WHERE r.name LIKE ? ESCAPE '\' AND r.name LIKE ? ESCAPE '\'`
-	args := []any{projectPrefix(project), "%" + escapeLike(nameLike) + "%"}
+	cond := ` FROM repositories r WHERE ` + inProject + ` AND ` + s.b.d.likeFold("r.name")
+	args := append(projectRange(project), containsFold(nameLike))
 	var total int64
 	if err := s.queryRow(ctx, `SELECT COUNT(*)`+cond, args...).Scan(&total); err != nil {
 		return nil, 0, err
@@ -67,7 +77,7 @@ func (s *Store) RepositoryCount(ctx context.Context, project string) (_ int64, e
 	ctx, end := s.op(ctx, &err)
 	defer end()
 	var n int64
-	err = s.queryRow(ctx, `SELECT COUNT(*) FROM repositories WHERE name LIKE ? ESCAPE '\'`, projectPrefix(project)).Scan(&n)
+	err = s.queryRow(ctx, `SELECT COUNT(*) FROM repositories r WHERE `+inProject, projectRange(project)...).Scan(&n)
 	return n, err
 }
 

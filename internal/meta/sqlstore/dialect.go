@@ -48,6 +48,12 @@ type dialect struct {
 	// retries such errors for a while; nil where the database waits for
 	// its locks itself (PostgreSQL).
 	busy func(error) bool
+	// likeFold is the condition "col contains the pattern bound to ?",
+	// ignoring the case of ASCII letters; the caller binds a pattern made
+	// by containsFold. SQLite's LIKE folds ASCII case itself (and can use a
+	// NOCASE index); PostgreSQL's does not, so it compares lower(col), which
+	// folds ASCII only under the names' "C" collation, and is indexed.
+	likeFold func(col string) string
 	// unavailable reports an error that says the database could not answer
 	// (unreachable, shutting down, locked past the busy timeout) rather
 	// than that the operation is wrong; Store.classify adds timeouts.

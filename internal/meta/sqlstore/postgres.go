@@ -32,6 +32,7 @@ var pgDialect = &dialect{
 	lockMigrations: fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", migrationLockKey),
 	retryable:      pgRetryable,
 	unavailable:    pgUnavailable,
+	likeFold:       func(col string) string { return "lower(" + col + `) LIKE ? ESCAPE '\'` },
 }
 
 // pgRetryable: serialization failure (40001) or deadlock victim (40P01);

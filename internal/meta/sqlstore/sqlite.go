@@ -23,6 +23,7 @@ var sqliteDialect = &dialect{
 	migrationsTable: `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`,
 	busy:             sqliteBusy,
+	likeFold:         func(col string) string { return col + ` LIKE ? ESCAPE '\'` },
 	migrationFKOff:   `PRAGMA foreign_keys=OFF`,
 	migrationFKOn:    `PRAGMA foreign_keys=ON`,
 	migrationFKCheck: `PRAGMA foreign_key_check`,
