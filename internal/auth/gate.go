@@ -147,6 +147,9 @@ func (g *Gate) missingProject(ctx context.Context, id *Identity, s rbac.Scope) s
 		return ""
 	}
 	if _, err := g.Auth.Store.GetProjectByName(ctx, ProjectOf(s.Name)); errors.Is(err, meta.ErrNotFound) {
+		if g.AutoCreateProjects && NumericName(ProjectOf(s.Name)) {
+			return fmt.Sprintf("project %q does not exist and is not created: a project name must not be all digits", ProjectOf(s.Name))
+		}
 		return fmt.Sprintf("project %q does not exist: create it first", ProjectOf(s.Name))
 	}
 	return ""
