@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -59,6 +60,10 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		e = &Error{http.StatusNotFound, "NOT_FOUND", err.Error()}
 	case errors.Is(err, meta.ErrConflict):
 		e = &Error{http.StatusConflict, "CONFLICT", err.Error()}
+	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
+		// The client went away: nothing failed here, and nobody reads
+		// the answer (499 in the access log, as nginx and /v2 do).
+		e = &Error{499, "CLIENT_CLOSED_REQUEST", "client closed request"}
 	case meta.IsUnavailable(err):
 		// Not the request's fault nor a bug: clients retry a 503.
 		log.Warn("api request failed: database unavailable", "method", r.Method, "path", r.URL.Path, "err", err,

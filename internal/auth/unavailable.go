@@ -1,6 +1,8 @@
 package auth
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -12,6 +14,12 @@ import (
 // the caller: 503 with Retry-After when the database is unavailable (the
 // client may simply retry), 500 otherwise.
 func (g *Gate) tokenServerError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		// The client went away (crane cancels the token requests it no
+		// longer needs): not a server error; 499 in the access log.
+		tokenError(w, 499, "UNKNOWN", "client closed request")
+		return
+	}
 	if meta.IsUnavailable(err) {
 		w.Header().Set("Retry-After", strconv.Itoa(int(meta.RetryAfter/time.Second)))
 		tokenError(w, http.StatusServiceUnavailable, "UNAVAILABLE", "the registry's database is unavailable; try again later")
