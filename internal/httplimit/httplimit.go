@@ -52,20 +52,22 @@ func slack(timeout time.Duration) time.Duration { return min(time.Second, timeou
 // put back as soon as the response starts and again when h returns.
 func Handler(h http.Handler, o Options) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctl := http.NewResponseController(w)
 		if Overflow(r.Context()) && (o.Reserved == nil || !o.Reserved(r)) {
-			shed(w, r, ctl, o.WriteIdleTimeout)
+			shed(w, r, http.NewResponseController(w), o.WriteIdleTimeout)
 			return
 		}
-		lw := &writer{ResponseWriter: w, ctl: ctl, idle: o.WriteIdleTimeout, slack: slack(o.WriteIdleTimeout)}
+		// On HTTP/1 a small response needs no deadline (see smallResponse);
+		// on HTTP/2 every write gets one, as flow control can stall any.
+		lw := &writer{ResponseWriter: w, idle: o.WriteIdleTimeout, slack: slack(o.WriteIdleTimeout), lazy: r.ProtoMajor == 1}
 		if r.Body != nil && r.Body != http.NoBody {
-			b := newBody(r, ctl, o)
+			b := newBody(r, lw.controller(), o)
 			lw.req, lw.orig, lw.wrapped = r, r.Body, b
 			r.Body = b
 			defer lw.restoreBody()
 		}
-		// net/http flushes what is buffered after h returns: bound that too.
-		defer lw.extend()
+		// net/http flushes what is buffered after h returns: bound that
+		// too, unless the response is too small to block.
+		defer lw.finish()
 		h.ServeHTTP(lw, r)
 	})
 }

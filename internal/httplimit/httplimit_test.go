@@ -31,9 +31,47 @@ type outcome struct {
 // server (so that it sees net/http's own request) and returns its address.
 func serve(t *testing.T, o Options, h http.HandlerFunc) string {
 	t.Helper()
-	srv := httptest.NewServer(Handler(h, o))
+	srv := httptest.NewUnstartedServer(Handler(h, o))
+	lim := Limit(srv.Listener, 1000, 10) // as berth serves: per-connection state
+	srv.Listener, srv.Config.ConnContext = lim, lim.ConnContext
+	srv.Start()
 	t.Cleanup(srv.Close)
 	return srv.Listener.Addr().String()
+}
+
+// TestKeepAliveAfterLargeResponse: a large response sets a write deadline
+// on the connection; a small response on the same connection after that
+// deadline has passed sets none of its own (smallResponse) and must still
+// be written — which holds because net/http clears the deadline after each
+// request; this guards that assumption.
+func TestKeepAliveAfterLargeResponse(t *testing.T) {
+	addr := serve(t, opts, func(w http.ResponseWriter, r *http.Request) {
+		size := 100
+		if r.URL.Path == "/big" {
+			size = 1 << 20
+		}
+		_, _ = w.Write(make([]byte, size))
+	})
+	// One raw connection, so that no client retries on another one.
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	for _, path := range []string{"/big", "/small", "/small"} {
+		fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path)
+		res, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("%s on the kept-alive connection: %v", path, err)
+		}
+		n, err := io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if err != nil || res.StatusCode != 200 || n == 0 {
+			t.Fatalf("%s: %d, %d bytes, %v", path, res.StatusCode, n, err)
+		}
+		time.Sleep(2 * idle) // past the deadline the last response left
+	}
 }
 
 // readAll is a handler that reads the whole body and reports on done.

@@ -19,10 +19,14 @@ const writeChunk = 256 << 10
 // net/http, which then still uses sendfile.
 type writer struct {
 	http.ResponseWriter
-	ctl   *http.ResponseController
+	ctl   *http.ResponseController // made on first use
 	idle  time.Duration
 	slack time.Duration
 	set   time.Time // the write deadline last given to the connection
+
+	lazy    bool // HTTP/1: no deadline until the body passes smallResponse
+	written int  // body bytes written so far
+	armed   bool // a deadline bounds this response's writes
 
 	// With a wrapped body: the request, its original body and the wrapper.
 	req     *http.Request
@@ -35,9 +39,43 @@ type writer struct {
 // it is a timer, so a handler that pauses for longer between two writes
 // (after its first) loses the stream.
 func (w *writer) extend() {
+	w.armed = true
 	d := time.Now().Add(w.idle)
-	if d.Sub(w.set) >= w.slack && w.ctl.SetWriteDeadline(d) == nil {
+	if d.Sub(w.set) >= w.slack && w.controller().SetWriteDeadline(d) == nil {
 		w.set = d
+	}
+}
+
+func (w *writer) controller() *http.ResponseController {
+	if w.ctl == nil {
+		w.ctl = http.NewResponseController(w.ResponseWriter)
+	}
+	return w.ctl
+}
+
+// smallResponse is the most body a response may have and still be
+// written with no deadline: with its headers it fits in the smallest send
+// buffer Linux gives a socket (tcp_wmem's minimum, 4 KiB), so writing it
+// cannot block whatever the client does. Manifests, tag lists, tokens and
+// most API answers are this small: the hot path sets no deadline of its
+// own (net/http clears the connection's write deadline after every
+// request, so none is left over from an earlier one).
+const smallResponse = 3 << 10
+
+// willWrite is called before n more body bytes are written: past
+// smallResponse, or on HTTP/2, the write gets a deadline.
+func (w *writer) willWrite(n int) {
+	w.written += n
+	if w.armed || !w.lazy || w.written > smallResponse {
+		w.extend()
+	}
+}
+
+// finish bounds net/http's final flush after the handler returns, unless
+// the response is small enough not to need it.
+func (w *writer) finish() {
+	if w.armed || !w.lazy {
+		w.extend()
 	}
 }
 
@@ -53,20 +91,22 @@ func (w *writer) WriteHeader(code int) {
 	if code >= 200 {
 		w.restoreBody()
 	}
-	w.extend() // 1xx answers are written at once
+	if code < 200 {
+		w.extend() // 1xx answers are written at once
+	}
 	w.ResponseWriter.WriteHeader(code)
 }
 
 func (w *writer) Write(p []byte) (int, error) {
 	w.restoreBody()
 	if len(p) == 0 {
-		w.extend()
+		w.willWrite(0)
 		return w.ResponseWriter.Write(p)
 	}
 	var n int
 	for len(p) > 0 {
 		c := min(len(p), writeChunk)
-		w.extend()
+		w.willWrite(c)
 		m, err := w.ResponseWriter.Write(p[:c])
 		n += m
 		if err != nil {

@@ -100,8 +100,8 @@ func scanUser(row interface{ Scan(...any) error }) (*meta.User, error) {
 
 // CreateUser implements meta.AccessStore.
 func (s *Store) CreateUser(ctx context.Context, u *meta.User) (err error) {
-	ctx, end := s.op(ctx, &err)
-	defer end()
+	ctx, cancel := s.bound(ctx)
+	defer s.end(cancel, &err)
 	t := now()
 	id, err := s.insertReturningID(ctx, `INSERT INTO users (username, email, realname, comment, password_hash, sysadmin, disabled, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, u.Username, u.Email, u.Realname, u.Comment, u.PasswordHash, b2i(u.SysAdmin), b2i(u.Disabled), t, t)
@@ -113,22 +113,22 @@ func (s *Store) CreateUser(ctx context.Context, u *meta.User) (err error) {
 
 // GetUser implements meta.AccessStore.
 func (s *Store) GetUser(ctx context.Context, id int64) (_ *meta.User, err error) {
-	ctx, end := s.op(ctx, &err)
-	defer end()
+	ctx, cancel := s.bound(ctx)
+	defer s.end(cancel, &err)
 	return scanUser(s.queryRow(ctx, `SELECT `+userCols+` FROM users WHERE id = ?`, id))
 }
 
 // GetUserByName implements meta.AccessStore.
 func (s *Store) GetUserByName(ctx context.Context, name string) (_ *meta.User, err error) {
-	ctx, end := s.op(ctx, &err)
-	defer end()
+	ctx, cancel := s.bound(ctx)
+	defer s.end(cancel, &err)
 	return scanUser(s.queryRow(ctx, `SELECT `+userCols+` FROM users WHERE username = ?`, name))
 }
 
 // ListUsers implements meta.AccessStore.
 func (s *Store) ListUsers(ctx context.Context, username string, p meta.Page) (_ []meta.User, _ int64, err error) {
-	ctx, end := s.op(ctx, &err)
-	defer end()
+	ctx, cancel := s.bound(ctx)
+	defer s.end(cancel, &err)
 	cond, like := s.b.d.likeFold("username"), containsFold(username)
 	var total int64
 	if err := s.queryRow(ctx, `SELECT COUNT(*) FROM users WHERE `+cond, like).Scan(&total); err != nil {
@@ -172,8 +172,8 @@ func containsFold(q string) string {
 
 // UpdateUser implements meta.AccessStore (all mutable fields).
 func (s *Store) UpdateUser(ctx context.Context, u *meta.User) (err error) {
-	ctx, end := s.op(ctx, &err)
-	defer end()
+	ctx, cancel := s.bound(ctx)
+	defer s.end(cancel, &err)
 	t := now()
 	err = affected(s.exec(ctx, `UPDATE users SET email = ?, realname = ?, comment = ?, password_hash = ?, sysadmin = ?, disabled = ?, updated_at = ?
 		WHERE id = ?`, u.Email, u.Realname, u.Comment, u.PasswordHash, b2i(u.SysAdmin), b2i(u.Disabled), t, u.ID))
@@ -233,22 +233,22 @@ func (s *Store) CreateProject(ctx context.Context, p *meta.Project) error {
 
 // GetProject implements meta.AccessStore.
 func (s *Store) GetProject(ctx context.Context, id int64) (_ *meta.Project, err error) {
-	ctx, end := s.op(ctx, &err)
-	defer end()
+	ctx, cancel := s.bound(ctx)
+	defer s.end(cancel, &err)
 	return scanProject(s.queryRow(ctx, `SELECT `+projectCols+` FROM projects WHERE id = ?`, id))
 }
 
 // GetProjectByName implements meta.AccessStore.
 func (s *Store) GetProjectByName(ctx context.Context, name string) (_ *meta.Project, err error) {
-	ctx, end := s.op(ctx, &err)
-	defer end()
+	ctx, cancel := s.bound(ctx)
+	defer s.end(cancel, &err)
 	return scanProject(s.queryRow(ctx, `SELECT `+projectCols+` FROM projects WHERE name = ?`, name))
 }
 
 // ListProjects implements meta.AccessStore.
 func (s *Store) ListProjects(ctx context.Context, q meta.ProjectQuery) (_ []meta.Project, _ int64, err error) {
-	ctx, end := s.op(ctx, &err)
-	defer end()
+	ctx, cancel := s.bound(ctx)
+	defer s.end(cancel, &err)
 	where := []string{s.b.d.likeFold("name")}
 	args := []any{containsFold(q.Name)}
 	if q.Public != nil {
@@ -284,8 +284,8 @@ func (s *Store) ListProjects(ctx context.Context, q meta.ProjectQuery) (_ []meta
 
 // UpdateProject implements meta.AccessStore.
 func (s *Store) UpdateProject(ctx context.Context, p *meta.Project) (err error) {
-	ctx, end := s.op(ctx, &err)
-	defer end()
+	ctx, cancel := s.bound(ctx)
+	defer s.end(cancel, &err)
 	return affected(s.exec(ctx, `UPDATE projects SET public = ?, owner_id = ?, updated_at = ? WHERE id = ?`,
 		b2i(p.Public), p.OwnerID, now(), p.ID))
 }
@@ -306,8 +306,8 @@ func (s *Store) DeleteProject(ctx context.Context, id int64) error {
 
 // SetMember implements meta.AccessStore (insert or change the role).
 func (s *Store) SetMember(ctx context.Context, projectID, userID int64, role int) (err error) {
-	ctx, end := s.op(ctx, &err)
-	defer end()
+	ctx, cancel := s.bound(ctx)
+	defer s.end(cancel, &err)
 	_, err = s.exec(ctx, `INSERT INTO project_members (project_id, user_id, role, created_at) VALUES (?, ?, ?, ?)
 		ON CONFLICT (project_id, user_id) DO UPDATE SET role = excluded.role`, projectID, userID, role, now())
 	if err != nil && strings.Contains(err.Error(), "FOREIGN KEY") || err != nil && strings.Contains(err.Error(), "23503") {
@@ -318,15 +318,15 @@ func (s *Store) SetMember(ctx context.Context, projectID, userID int64, role int
 
 // RemoveMember implements meta.AccessStore.
 func (s *Store) RemoveMember(ctx context.Context, projectID, userID int64) (err error) {
-	ctx, end := s.op(ctx, &err)
-	defer end()
+	ctx, cancel := s.bound(ctx)
+	defer s.end(cancel, &err)
 	return affected(s.exec(ctx, `DELETE FROM project_members WHERE project_id = ? AND user_id = ?`, projectID, userID))
 }
 
 // MemberRole implements meta.AccessStore.
 func (s *Store) MemberRole(ctx context.Context, projectID, userID int64) (_ int, err error) {
-	ctx, end := s.op(ctx, &err)
-	defer end()
+	ctx, cancel := s.bound(ctx)
+	defer s.end(cancel, &err)
 	var role int
 	err = s.queryRow(ctx, `SELECT role FROM project_members WHERE project_id = ? AND user_id = ?`, projectID, userID).Scan(&role)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -337,8 +337,8 @@ func (s *Store) MemberRole(ctx context.Context, projectID, userID int64) (_ int,
 
 // ListMembers implements meta.AccessStore.
 func (s *Store) ListMembers(ctx context.Context, projectID int64) (_ []meta.Member, err error) {
-	ctx, end := s.op(ctx, &err)
-	defer end()
+	ctx, cancel := s.bound(ctx)
+	defer s.end(cancel, &err)
 	rows, err := s.query(ctx, `SELECT m.user_id, u.username, m.role FROM project_members m JOIN users u ON u.id = m.user_id
 		WHERE m.project_id = ? ORDER BY u.username`, projectID)
 	if err != nil {
@@ -375,8 +375,8 @@ func scanRobot(row interface{ Scan(...any) error }) (*meta.Robot, error) {
 
 // CreateRobot implements meta.AccessStore.
 func (s *Store) CreateRobot(ctx context.Context, r *meta.Robot) (err error) {
-	ctx, end := s.op(ctx, &err)
-	defer end()
+	ctx, cancel := s.bound(ctx)
+	defer s.end(cancel, &err)
 	perms, err := s.robotPermissionsJSON(ctx, r.Permissions)
 	if err != nil {
 		return err
@@ -392,8 +392,8 @@ func (s *Store) CreateRobot(ctx context.Context, r *meta.Robot) (err error) {
 
 // GetRobot implements meta.AccessStore.
 func (s *Store) GetRobot(ctx context.Context, id int64) (_ *meta.Robot, err error) {
-	ctx, end := s.op(ctx, &err)
-	defer end()
+	ctx, cancel := s.bound(ctx)
+	defer s.end(cancel, &err)
 	return s.oneRobot(ctx, s.queryRow(ctx, `SELECT `+robotCols+` FROM robots WHERE id = ?`, id))
 }
 
@@ -408,15 +408,15 @@ func (s *Store) oneRobot(ctx context.Context, row *sql.Row) (*meta.Robot, error)
 
 // GetRobotByName implements meta.AccessStore.
 func (s *Store) GetRobotByName(ctx context.Context, name string) (_ *meta.Robot, err error) {
-	ctx, end := s.op(ctx, &err)
-	defer end()
+	ctx, cancel := s.bound(ctx)
+	defer s.end(cancel, &err)
 	return s.oneRobot(ctx, s.queryRow(ctx, `SELECT `+robotCols+` FROM robots WHERE name = ?`, name))
 }
 
 // ListRobots implements meta.AccessStore.
 func (s *Store) ListRobots(ctx context.Context, projectID int64, p meta.Page) (_ []meta.Robot, _ int64, err error) {
-	ctx, end := s.op(ctx, &err)
-	defer end()
+	ctx, cancel := s.bound(ctx)
+	defer s.end(cancel, &err)
 	level := "project"
 	if projectID == 0 {
 		level = "system"
@@ -514,8 +514,8 @@ func (s *Store) nameRobotProjects(ctx context.Context, robots ...*meta.Robot) er
 
 // UpdateRobot implements meta.AccessStore.
 func (s *Store) UpdateRobot(ctx context.Context, r *meta.Robot) (err error) {
-	ctx, end := s.op(ctx, &err)
-	defer end()
+	ctx, cancel := s.bound(ctx)
+	defer s.end(cancel, &err)
 	perms, err := s.robotPermissionsJSON(ctx, r.Permissions)
 	if err != nil {
 		return err
@@ -526,8 +526,8 @@ func (s *Store) UpdateRobot(ctx context.Context, r *meta.Robot) (err error) {
 
 // DeleteRobot implements meta.AccessStore.
 func (s *Store) DeleteRobot(ctx context.Context, id int64) (err error) {
-	ctx, end := s.op(ctx, &err)
-	defer end()
+	ctx, cancel := s.bound(ctx)
+	defer s.end(cancel, &err)
 	return affected(s.exec(ctx, `DELETE FROM robots WHERE id = ?`, id))
 }
 
@@ -556,8 +556,8 @@ func (s *Store) AppendAudit(ctx context.Context, recs []meta.AuditRecord) error 
 
 // ListAudit implements meta.AccessStore, newest first.
 func (s *Store) ListAudit(ctx context.Context, q meta.AuditQuery) (_ []meta.AuditRecord, _ int64, err error) {
-	ctx, end := s.op(ctx, &err)
-	defer end()
+	ctx, cancel := s.bound(ctx)
+	defer s.end(cancel, &err)
 	var where []string
 	var args []any
 	if q.ProjectID != 0 {
@@ -609,8 +609,8 @@ func (s *Store) ListAudit(ctx context.Context, q meta.AuditQuery) (_ []meta.Audi
 
 // PruneAudit implements meta.AccessStore.
 func (s *Store) PruneAudit(ctx context.Context, before time.Time) (_ int64, err error) {
-	ctx, end := s.op(ctx, &err)
-	defer end()
+	ctx, cancel := s.bound(ctx)
+	defer s.end(cancel, &err)
 	res, err := s.exec(ctx, `DELETE FROM audit_log WHERE at < ?`, before.UnixMilli())
 	if err != nil {
 		return 0, err

@@ -47,8 +47,8 @@ func projectRange(project string) []any { return []any{project + "/", project + 
 // ProjectRepositories implements meta.Catalog: nameLike matches anywhere
 // in the name, ignoring case.
 func (s *Store) ProjectRepositories(ctx context.Context, project, nameLike string, p meta.Page) (_ []meta.RepoInfo, _ int64, err error) {
-	ctx, end := s.op(ctx, &err)
-	defer end()
+	ctx, cancel := s.bound(ctx)
+	defer s.end(cancel, &err)
 	cond := ` FROM repositories r WHERE ` + inProject + ` AND ` + s.b.d.likeFold("r.name")
 	args := append(projectRange(project), containsFold(nameLike))
 	var total int64
@@ -74,8 +74,8 @@ func (s *Store) ProjectRepositories(ctx context.Context, project, nameLike strin
 
 // RepositoryCount implements meta.Catalog.
 func (s *Store) RepositoryCount(ctx context.Context, project string) (_ int64, err error) {
-	ctx, end := s.op(ctx, &err)
-	defer end()
+	ctx, cancel := s.bound(ctx)
+	defer s.end(cancel, &err)
 	var n int64
 	err = s.queryRow(ctx, `SELECT COUNT(*) FROM repositories r WHERE `+inProject, projectRange(project)...).Scan(&n)
 	return n, err
@@ -83,8 +83,8 @@ func (s *Store) RepositoryCount(ctx context.Context, project string) (_ int64, e
 
 // Repository implements meta.Catalog.
 func (s *Store) Repository(ctx context.Context, repo string) (_ *meta.RepoInfo, err error) {
-	ctx, end := s.op(ctx, &err)
-	defer end()
+	ctx, cancel := s.bound(ctx)
+	defer s.end(cancel, &err)
 	ri, err := scanRepoInfo(s.queryRow(ctx, `SELECT `+repoInfoCols+` FROM repositories r WHERE r.name = ?`, repo))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, meta.ErrRepoNotFound
@@ -109,8 +109,8 @@ func scanArtifact(row interface{ Scan(...any) error }) (*meta.ArtifactInfo, erro
 
 // Artifacts implements meta.Catalog.
 func (s *Store) Artifacts(ctx context.Context, repo string, p meta.Page) (_ []meta.ArtifactInfo, _ int64, err error) {
-	ctx, end := s.op(ctx, &err)
-	defer end()
+	ctx, cancel := s.bound(ctx)
+	defer s.end(cancel, &err)
 	var total int64
 	if err := s.queryRow(ctx, `SELECT COUNT(*) FROM manifests m WHERE m.repo = ?`+notIndexChild, repo).Scan(&total); err != nil {
 		return nil, 0, err
@@ -170,8 +170,8 @@ func (s *Store) attachTags(ctx context.Context, repo string, arts []meta.Artifac
 
 // Artifact implements meta.Catalog.
 func (s *Store) Artifact(ctx context.Context, repo string, d digest.Digest) (_ *meta.ArtifactInfo, err error) {
-	ctx, end := s.op(ctx, &err)
-	defer end()
+	ctx, cancel := s.bound(ctx)
+	defer s.end(cancel, &err)
 	a, err := scanArtifact(s.queryRow(ctx, `SELECT `+artifactCols+` FROM manifests m WHERE m.repo = ? AND m.digest = ?`, repo, string(d)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, meta.ErrManifestNotFound

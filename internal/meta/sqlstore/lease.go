@@ -12,8 +12,8 @@ var _ meta.Leaser = (*Store)(nil)
 // TryLease implements meta.Leaser with one atomic upsert: the row changes
 // only if the lease is free, expired, or already the holder's.
 func (s *Store) TryLease(ctx context.Context, name, holder string, ttl time.Duration) (_ bool, err error) {
-	ctx, end := s.op(ctx, &err)
-	defer end()
+	ctx, cancel := s.bound(ctx)
+	defer s.end(cancel, &err)
 	t := time.Now()
 	res, err := s.exec(ctx, `INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?)
 		ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at

@@ -94,15 +94,14 @@ func (s *Store) bound(ctx context.Context) (context.Context, context.CancelFunc)
 	return context.WithTimeout(ctx, s.timeout)
 }
 
-// op starts an operation of the store: ctx gets the store's timeout, and
-// end, deferred, releases it and marks the error left in *errp as
-// meta.ErrUnavailable when it only says the database could not answer.
-func (s *Store) op(ctx context.Context, errp *error) (_ context.Context, end func()) {
-	ctx, cancel := s.bound(ctx)
-	return ctx, func() {
-		cancel()
-		*errp = s.classify(*errp)
-	}
+// end finishes an operation of the store begun with
+// ctx, cancel := s.bound(ctx): it releases the timeout and marks the error
+// left in *errp as meta.ErrUnavailable when it only says the database
+// could not answer. Deferred as a plain call (not a closure), it costs the
+// hot read paths no allocation.
+func (s *Store) end(cancel context.CancelFunc, errp *error) {
+	cancel()
+	*errp = s.classify(*errp)
 }
 
 // classify wraps err with meta.Unavailable if it is a timeout (the store's
@@ -142,8 +141,8 @@ const maxTxAttempts = 5
 // with the ctx it is given: that one carries the store's timeout. The
 // error is classified as op's is.
 func (s *Store) inTx(ctx context.Context, fn func(ctx context.Context, tx tx) error) (err error) {
-	ctx, end := s.op(ctx, &err)
-	defer end()
+	ctx, cancel := s.bound(ctx)
+	defer s.end(cancel, &err)
 	for attempt := 1; ; attempt++ {
 		err := s.tryTx(ctx, fn)
 		if err == nil || attempt == maxTxAttempts || s.b.d.retryable == nil || !s.b.d.retryable(err) {
@@ -178,8 +177,8 @@ func ensureRepo(ctx context.Context, tx tx, repo string) error {
 
 // BlobSize implements meta.Store.
 func (s *Store) BlobSize(ctx context.Context, repo string, d digest.Digest) (_ int64, err error) {
-	ctx, end := s.op(ctx, &err)
-	defer end()
+	ctx, cancel := s.bound(ctx)
+	defer s.end(cancel, &err)
 	var size int64
 	err = s.stBlobSize.QueryRowContext(ctx, repo, string(d)).Scan(&size)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -244,8 +243,8 @@ func (s *Store) MountBlob(ctx context.Context, repo, from string, d digest.Diges
 
 // UnlinkBlob implements meta.Store.
 func (s *Store) UnlinkBlob(ctx context.Context, repo string, d digest.Digest) (err error) {
-	ctx, end := s.op(ctx, &err)
-	defer end()
+	ctx, cancel := s.bound(ctx)
+	defer s.end(cancel, &err)
 	res, err := s.exec(ctx, `DELETE FROM repository_blobs WHERE repo = ? AND digest = ?`, repo, string(d))
 	if err != nil {
 		return err
@@ -258,8 +257,8 @@ func (s *Store) UnlinkBlob(ctx context.Context, repo string, d digest.Digest) (e
 
 // CreateUpload implements meta.Store.
 func (s *Store) CreateUpload(ctx context.Context, u meta.Upload) (err error) {
-	ctx, end := s.op(ctx, &err)
-	defer end()
+	ctx, cancel := s.bound(ctx)
+	defer s.end(cancel, &err)
 	t := now()
 	_, err = s.exec(ctx, `INSERT INTO uploads (id, repo, received, hash_state, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?)`, u.ID, u.Repo, u.Offset, u.HashState, t, t)
@@ -268,8 +267,8 @@ func (s *Store) CreateUpload(ctx context.Context, u meta.Upload) (err error) {
 
 // GetUpload implements meta.Store.
 func (s *Store) GetUpload(ctx context.Context, repo, id string) (_ meta.Upload, err error) {
-	ctx, end := s.op(ctx, &err)
-	defer end()
+	ctx, cancel := s.bound(ctx)
+	defer s.end(cancel, &err)
 	u := meta.Upload{ID: id}
 	var created, updated int64
 	err = s.queryRow(ctx, `SELECT repo, received, hash_state, created_at, updated_at FROM uploads WHERE id = ?`, id).
@@ -286,8 +285,8 @@ func (s *Store) GetUpload(ctx context.Context, repo, id string) (_ meta.Upload, 
 // commit and then re-checks received against the new row, so exactly one
 // of several racing advances wins, as with SQLite's single writer.
 func (s *Store) AdvanceUpload(ctx context.Context, id string, from, to int64, hashState []byte) (err error) {
-	ctx, end := s.op(ctx, &err)
-	defer end()
+	ctx, cancel := s.bound(ctx)
+	defer s.end(cancel, &err)
 	res, err := s.exec(ctx, `UPDATE uploads SET received = ?, hash_state = ?, updated_at = ? WHERE id = ? AND received = ?`,
 		to, hashState, now(), id, from)
 	if err != nil {
@@ -301,8 +300,8 @@ func (s *Store) AdvanceUpload(ctx context.Context, id string, from, to int64, ha
 
 // DeleteUpload implements meta.Store.
 func (s *Store) DeleteUpload(ctx context.Context, id string) (err error) {
-	ctx, end := s.op(ctx, &err)
-	defer end()
+	ctx, cancel := s.bound(ctx)
+	defer s.end(cancel, &err)
 	res, err := s.exec(ctx, `DELETE FROM uploads WHERE id = ?`, id)
 	if err != nil {
 		return err
@@ -315,8 +314,8 @@ func (s *Store) DeleteUpload(ctx context.Context, id string) (err error) {
 
 // UploadExists implements meta.Store.
 func (s *Store) UploadExists(ctx context.Context, id string) (_ bool, err error) {
-	ctx, end := s.op(ctx, &err)
-	defer end()
+	ctx, cancel := s.bound(ctx)
+	defer s.end(cancel, &err)
 	var n int
 	err = s.queryRow(ctx, `SELECT COUNT(*) FROM uploads WHERE id = ?`, id).Scan(&n)
 	return n > 0, err
@@ -324,8 +323,8 @@ func (s *Store) UploadExists(ctx context.Context, id string) (_ bool, err error)
 
 // StaleUploads implements meta.Store.
 func (s *Store) StaleUploads(ctx context.Context, before time.Time, limit int) (_ []meta.Upload, err error) {
-	ctx, end := s.op(ctx, &err)
-	defer end()
+	ctx, cancel := s.bound(ctx)
+	defer s.end(cancel, &err)
 	rows, err := s.query(ctx, `SELECT id, repo, received, created_at, updated_at FROM uploads
 		WHERE updated_at < ? ORDER BY updated_at LIMIT ?`, before.UnixMilli(), limit)
 	if err != nil {
@@ -462,8 +461,8 @@ func addTagHistory(ctx context.Context, tx tx, repo, tag, d, action string, t in
 
 // GetManifest implements meta.Store.
 func (s *Store) GetManifest(ctx context.Context, repo, ref string, withBody bool) (_ *meta.Manifest, err error) {
-	ctx, end := s.op(ctx, &err)
-	defer end()
+	ctx, cancel := s.bound(ctx)
+	defer s.end(cancel, &err)
 	var st *sql.Stmt
 	switch byDigest := oci.IsDigest(ref); {
 	case byDigest && withBody:
@@ -540,8 +539,8 @@ func (s *Store) DeleteTag(ctx context.Context, repo, tag string) error {
 
 // Tags implements meta.Store.
 func (s *Store) Tags(ctx context.Context, repo, last string, n int) (_ []string, err error) {
-	ctx, end := s.op(ctx, &err)
-	defer end()
+	ctx, cancel := s.bound(ctx)
+	defer s.end(cancel, &err)
 	rows, err := s.stTagsPage.QueryContext(ctx, repo, last, n)
 	if err != nil {
 		return nil, err
@@ -561,8 +560,8 @@ func (s *Store) Tags(ctx context.Context, repo, last string, n int) (_ []string,
 
 // Repositories implements meta.Store.
 func (s *Store) Repositories(ctx context.Context, last string, n int) (_ []string, err error) {
-	ctx, end := s.op(ctx, &err)
-	defer end()
+	ctx, cancel := s.bound(ctx)
+	defer s.end(cancel, &err)
 	rows, err := s.query(ctx, `SELECT name FROM repositories WHERE name > ? ORDER BY name LIMIT ?`, last, n)
 	if err != nil {
 		return nil, err
@@ -585,8 +584,8 @@ func scanStrings(rows *sql.Rows, capacity int) ([]string, error) {
 
 // Referrers implements meta.Store.
 func (s *Store) Referrers(ctx context.Context, repo string, d digest.Digest, artifactType string) (_ []oci.Descriptor, err error) {
-	ctx, end := s.op(ctx, &err)
-	defer end()
+	ctx, cancel := s.bound(ctx)
+	defer s.end(cancel, &err)
 	q := `SELECT digest, media_type, size, artifact_type, annotations FROM manifests WHERE repo = ? AND subject = ?`
 	args := []any{repo, string(d)}
 	if artifactType != "" {
