@@ -11,20 +11,20 @@ import (
 var _ meta.RevocationStore = (*Store)(nil)
 
 // Revoke implements meta.RevocationStore with one atomic upsert.
-func (s *Store) Revoke(ctx context.Context, subject string) (int64, error) {
+func (s *Store) Revoke(ctx context.Context, subject string) (_ int64, err error) {
 	ctx, cancel := s.bound(ctx)
-	defer cancel()
+	defer s.end(cancel, &err)
 	var epoch int64
-	err := s.w.QueryRowContext(ctx, s.b.bind(`INSERT INTO revocations (subject, epoch, changed_at) VALUES (?, 1, ?)
+	err = s.w.QueryRowContext(ctx, s.b.bind(`INSERT INTO revocations (subject, epoch, changed_at) VALUES (?, 1, ?)
 		ON CONFLICT (subject) DO UPDATE SET epoch = revocations.epoch + 1, changed_at = excluded.changed_at
 		RETURNING epoch`), subject, time.Now().UnixMilli()).Scan(&epoch)
 	return epoch, err
 }
 
 // ListRevocations implements meta.RevocationStore.
-func (s *Store) ListRevocations(ctx context.Context, since time.Time) ([]meta.Revocation, error) {
+func (s *Store) ListRevocations(ctx context.Context, since time.Time) (_ []meta.Revocation, err error) {
 	ctx, cancel := s.bound(ctx)
-	defer cancel()
+	defer s.end(cancel, &err)
 	rows, err := s.query(ctx, `SELECT subject, epoch, changed_at FROM revocations WHERE changed_at >= ? ORDER BY changed_at`,
 		since.UnixMilli())
 	if err != nil {
@@ -45,9 +45,9 @@ func (s *Store) ListRevocations(ctx context.Context, since time.Time) ([]meta.Re
 }
 
 // PruneRevocations implements meta.RevocationStore.
-func (s *Store) PruneRevocations(ctx context.Context, prefix string, before time.Time) (int64, error) {
+func (s *Store) PruneRevocations(ctx context.Context, prefix string, before time.Time) (_ int64, err error) {
 	ctx, cancel := s.bound(ctx)
-	defer cancel()
+	defer s.end(cancel, &err)
 	// A range on the primary key instead of LIKE: prefix may hold % or _.
 	res, err := s.exec(ctx, `DELETE FROM revocations WHERE subject >= ? AND subject < ? AND changed_at < ?`,
 		prefix, prefixEnd(prefix), before.UnixMilli())
