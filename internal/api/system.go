@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	_ "embed"
 	"net/http"
 	"strings"
 	"time"
@@ -145,14 +144,4 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
 		Status     string            `json:"status"`
 		Components []componentHealth `json:"components"`
 	}{db.Status, []componentHealth{db}})
-}
-
-//go:embed openapi.json
-var openAPIDoc []byte
-
-// openAPI: GET /openapi.json, the OpenAPI 3 document of this API.
-func (s *Server) openAPI(w http.ResponseWriter, _ *http.Request) error {
-	w.Header().Set("Content-Type", "application/json")
-	_, err := w.Write(openAPIDoc)
-	return err
 }
