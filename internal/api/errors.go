@@ -54,8 +54,11 @@ type harborError struct {
 // client.
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	var e *Error
+	var qe *meta.QueryError
 	switch {
 	case errors.As(err, &e):
+	case errors.As(err, &qe): // a list query the store cannot answer: names the key
+		e = &Error{http.StatusBadRequest, "BAD_REQUEST", "q: " + qe.Error()}
 	case errors.Is(err, meta.ErrNotFound), isNotFound(err):
 		e = &Error{http.StatusNotFound, "NOT_FOUND", err.Error()}
 	case errors.Is(err, meta.ErrConflict):

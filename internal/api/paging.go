@@ -3,8 +3,6 @@ package api
 import (
 	"fmt"
 	"net/http"
-	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -12,7 +10,10 @@ import (
 	"github.com/berth-registry/berth/internal/meta"
 )
 
-// Harbor's paging: page from 1, page_size 10 by default and at most 100.
+// Harbor's paging: page from 1 (0 is read as 1), page_size 10 by default
+// and at most 100 — or 0, Harbor's "no paging" (src/lib/orm/query.go),
+// which harbor-cli sends to list everything: that gets up to
+// meta.MaxListSize items, with a Link to the next page past that.
 const (
 	defaultPageSize = 10
 	maxPageSize     = 100
@@ -30,13 +31,19 @@ func pageOf(r *http.Request) (meta.Page, error) {
 			continue
 		}
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			return p, errBadRequest(f.name + " must be a positive integer")
+		if err != nil || n < 0 {
+			return p, errBadRequest(f.name + " must be a non-negative integer")
 		}
 		*f.dst = n
 	}
-	if p.Size > maxPageSize {
-		return p, errBadRequest(fmt.Sprintf("page_size must be at most %d", maxPageSize))
+	if p.Page == 0 {
+		p.Page = 1
+	}
+	switch {
+	case p.Size == 0:
+		p.Size = meta.MaxListSize
+	case p.Size > maxPageSize:
+		return p, errBadRequest(fmt.Sprintf("page_size must be at most %d (or 0 for everything)", maxPageSize))
 	}
 	return p, nil
 }
@@ -80,58 +87,6 @@ func pageSlice[T any](all []T, p meta.Page) []T {
 	return all[start:min(start+p.Size, len(all))]
 }
 
-// term is one condition of Harbor's q parameter.
-type term struct {
-	value    string // exact (k=v) or fuzzy (k=~v) match
-	fuzzy    bool
-	from, to string // range k=[from~to]
-}
-
-// parseQ parses Harbor's q syntax "k1=v1,k2=~v2,k3=[min~max]" for the keys
-// allowed. Lists ({a b}, (a b)) are not supported.
-func parseQ(r *http.Request, allowed ...string) (map[string]term, error) {
-	q := r.URL.Query().Get("q")
-	out := map[string]term{}
-	if q == "" {
-		return out, nil
-	}
-	if u, err := url.QueryUnescape(q); err == nil {
-		q = u
-	}
-	for _, part := range strings.Split(q, ",") {
-		k, v, found := strings.Cut(part, "=")
-		k = strings.TrimSpace(k)
-		if !found || k == "" {
-			return nil, errBadRequest("invalid q: " + part)
-		}
-		if !slices.Contains(allowed, k) {
-			return nil, errBadRequest(fmt.Sprintf("q: unsupported key %q (supported: %s)", k, strings.Join(allowed, ", ")))
-		}
-		var t term
-		switch {
-		case strings.HasPrefix(v, "~"):
-			t = term{value: unquote(v[1:]), fuzzy: true}
-		case strings.HasPrefix(v, "[") && strings.HasSuffix(v, "]"):
-			from, to, _ := strings.Cut(v[1:len(v)-1], "~")
-			t = term{from: unquote(from), to: unquote(to)}
-		case strings.HasPrefix(v, "{") || strings.HasPrefix(v, "("):
-			return nil, errBadRequest("q: lists are not supported: " + part)
-		default:
-			t = term{value: unquote(v)}
-		}
-		out[k] = t
-	}
-	return out, nil
-}
-
-func unquote(s string) string {
-	s = strings.TrimSpace(s)
-	if len(s) >= 2 && (s[0] == '"' || s[0] == '\'') && s[len(s)-1] == s[0] {
-		return s[1 : len(s)-1]
-	}
-	return s
-}
-
 // harborTime is how Harbor formats times ("2006-01-02T15:04:05.000Z").
 type harborTime time.Time
 
@@ -144,17 +99,4 @@ func (t *harborTime) UnmarshalJSON(b []byte) error {
 	v, err := time.Parse(`"2006-01-02T15:04:05.000Z"`, string(b))
 	*t = harborTime(v)
 	return err
-}
-
-// parseTime accepts Harbor's q time format and RFC 3339.
-func parseTime(s string) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
-	}
-	for _, layout := range []string{"2006-01-02 15:04:05", time.RFC3339} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t, nil
-		}
-	}
-	return time.Time{}, errBadRequest("invalid time " + s + `: want "2006-01-02 15:04:05"`)
 }

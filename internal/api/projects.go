@@ -138,28 +138,27 @@ func (s *Server) projectJSON(ctx context.Context, p *meta.Project) (project, err
 // administrators see every project, users public ones and their own,
 // anonymous callers and robots public ones.
 func (s *Server) listProjects(w http.ResponseWriter, r *http.Request) error {
-	pg, err := pageOf(r)
+	lq, err := listQuery(r)
 	if err != nil {
 		return err
 	}
-	q := meta.ProjectQuery{Name: r.URL.Query().Get("name"), Page: pg}
-	if v := r.URL.Query().Get("public"); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return errBadRequest("public must be true or false")
+	pg := lq.Page
+	// Harbor's own parameters: name (contains), public, owner (user name).
+	for _, f := range []struct {
+		key string
+		op  meta.Op
+	}{{"name", meta.Fuzzy}, {"public", meta.Equal}, {"owner", meta.Equal}} {
+		if v := r.URL.Query().Get(f.key); v != "" {
+			lq = lq.With(meta.Cond{Key: f.key, Op: f.op, Values: []string{v}})
 		}
-		q.Public = &b
 	}
+	q := meta.ProjectQuery{ListQuery: lq}
 	switch id := auth.FromContext(r.Context()); {
 	case id.SysAdmin:
 	case id.Kind == auth.UserKind:
 		q.VisibleTo = id.UserID
-	case q.Public != nil && !*q.Public: // private projects only: none visible
-		setPaging(w, r, pg, 0)
-		return writeJSON(w, http.StatusOK, []project{})
-	default:
-		public := true
-		q.Public = &public
+	default: // anonymous callers and robots: public projects only
+		q.ListQuery = q.With(meta.Cond{Key: "public", Values: []string{"true"}})
 	}
 	list, total, err := s.opt.Access.ListProjects(r.Context(), q)
 	if err != nil {
@@ -312,7 +311,7 @@ func (s *Server) deleteProject(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) projectRobotNames(ctx context.Context, projectID int64) ([]string, error) {
 	var names []string
 	for page := 1; ; page++ {
-		list, total, err := s.opt.Access.ListRobots(ctx, projectID, meta.Page{Page: page, Size: 100})
+		list, total, err := s.opt.Access.ListRobots(ctx, projectID, meta.ListQuery{Page: meta.Page{Page: page, Size: 100}})
 		if err != nil {
 			return nil, err
 		}

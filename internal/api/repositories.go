@@ -126,19 +126,15 @@ func (s *Server) listRepositories(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	pg, err := pageOf(r)
+	lq, err := listQuery(r)
 	if err != nil {
 		return err
 	}
-	q, err := parseQ(r, "name")
+	list, total, err := s.opt.Catalog.ProjectRepositories(r.Context(), p.Name, lq)
 	if err != nil {
 		return err
 	}
-	list, total, err := s.opt.Catalog.ProjectRepositories(r.Context(), p.Name, q["name"].value, pg)
-	if err != nil {
-		return err
-	}
-	return writeList(w, r, pg, total, list, func(ri *meta.RepoInfo) repository { return repositoryJSON(p, *ri) })
+	return writeList(w, r, lq.Page, total, list, func(ri *meta.RepoInfo) repository { return repositoryJSON(p, *ri) })
 }
 
 // getRepository: GET /projects/{project_name}/repositories/{repository_name}.
@@ -176,18 +172,18 @@ func (s *Server) listArtifacts(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	pg, err := pageOf(r)
+	lq, err := listQuery(r)
 	if err != nil {
 		return err
 	}
 	if _, err := s.opt.Catalog.Repository(r.Context(), repo); err != nil {
 		return err
 	}
-	list, total, err := s.opt.Catalog.Artifacts(r.Context(), repo, pg)
+	list, total, err := s.opt.Catalog.Artifacts(r.Context(), repo, lq)
 	if err != nil {
 		return err
 	}
-	return writeList(w, r, pg, total, list, func(a *meta.ArtifactInfo) artifact { return artifactJSON(p, repo, *a) })
+	return writeList(w, r, lq.Page, total, list, func(a *meta.ArtifactInfo) artifact { return artifactJSON(p, repo, *a) })
 }
 
 // artifactFor authorizes action and resolves {reference} (tag or digest).

@@ -261,19 +261,31 @@ func (s *Server) robotFor(r *http.Request, action rbac.Action) (*meta.Robot, *me
 
 // listRobots: GET /robots?q=Level=system or q=Level=project,ProjectID=N.
 func (s *Server) listRobots(w http.ResponseWriter, r *http.Request) error {
-	pg, err := pageOf(r)
+	lq, err := listQuery(r)
 	if err != nil {
 		return err
 	}
-	q, err := parseQ(r, "Level", "ProjectID")
-	if err != nil {
-		return err
+	// Harbor selects the robots' level and project in q with these two
+	// keys (Level=system, or Level=project,ProjectID=N); the other terms
+	// filter the robots.
+	var levelValue, projectValue string
+	rest := lq.Where[:0:0]
+	for _, c := range lq.Where {
+		switch {
+		case c.Key == "Level" && c.Op == meta.Equal:
+			levelValue = c.Values[0]
+		case c.Key == "ProjectID" && c.Op == meta.Equal:
+			projectValue = c.Values[0]
+		default:
+			rest = append(rest, c)
+		}
 	}
+	lq.Where = rest
 	var proj *meta.Project
 	var hidden error
 	level := "system"
-	if q["Level"].value == "project" || q["ProjectID"].value != "" {
-		pid, err := strconv.ParseInt(q["ProjectID"].value, 10, 64)
+	if levelValue == "project" || projectValue != "" {
+		pid, err := strconv.ParseInt(projectValue, 10, 64)
 		if err != nil {
 			return errBadRequest("q: Level=project needs ProjectID=<project id>")
 		}
@@ -292,11 +304,11 @@ func (s *Server) listRobots(w http.ResponseWriter, r *http.Request) error {
 	if proj != nil {
 		pid = proj.ID
 	}
-	list, total, err := s.opt.Access.ListRobots(r.Context(), pid, pg)
+	list, total, err := s.opt.Access.ListRobots(r.Context(), pid, lq)
 	if err != nil {
 		return err
 	}
-	return writeList(w, r, pg, total, list, robotJSON)
+	return writeList(w, r, lq.Page, total, list, robotJSON)
 }
 
 // getRobot: GET /robots/{robot_id}.

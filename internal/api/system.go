@@ -27,29 +27,8 @@ type auditLog struct {
 // auditQuery reads q (operation, username, resource: exact; op_time:
 // range) and paging.
 func auditQuery(r *http.Request) (meta.AuditQuery, error) {
-	var aq meta.AuditQuery
-	var err error
-	if aq.Page, err = pageOf(r); err != nil {
-		return aq, err
-	}
-	q, err := parseQ(r, "operation", "username", "resource", "resource_type", "op_time")
-	if err != nil {
-		return aq, err
-	}
-	for k, t := range q {
-		if t.fuzzy {
-			return aq, errBadRequest("q: fuzzy match (" + k + "=~) is not supported; use an exact match")
-		}
-	}
-	if q["resource_type"].value != "" {
-		return aq, errBadRequest("q: resource_type is not supported")
-	}
-	aq.Operation, aq.Username, aq.Resource = q["operation"].value, q["username"].value, q["resource"].value
-	if aq.From, err = parseTime(q["op_time"].from); err != nil {
-		return aq, err
-	}
-	aq.To, err = parseTime(q["op_time"].to)
-	return aq, err
+	lq, err := listQuery(r)
+	return meta.AuditQuery{ListQuery: lq}, err
 }
 
 func (s *Server) writeAudit(w http.ResponseWriter, r *http.Request, aq meta.AuditQuery) error {

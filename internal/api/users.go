@@ -91,23 +91,18 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) error {
 	if err := requireAdmin(r); err != nil {
 		return err
 	}
-	pg, err := pageOf(r)
+	lq, err := listQuery(r)
 	if err != nil {
 		return err
 	}
-	q, err := parseQ(r, "username")
+	if v := r.URL.Query().Get("username"); v != "" { // contains, as q=username=~v
+		lq = lq.With(meta.Cond{Key: "username", Op: meta.Fuzzy, Values: []string{v}})
+	}
+	list, total, err := s.opt.Access.ListUsers(r.Context(), lq)
 	if err != nil {
 		return err
 	}
-	name := r.URL.Query().Get("username")
-	if t, ok := q["username"]; ok {
-		name = t.value
-	}
-	list, total, err := s.opt.Access.ListUsers(r.Context(), name, pg)
-	if err != nil {
-		return err
-	}
-	return writeList(w, r, pg, total, list, userJSON)
+	return writeList(w, r, lq.Page, total, list, userJSON)
 }
 
 // createUser: POST /users (administrators).

@@ -97,23 +97,20 @@ type Page struct {
 	Page, Size int
 }
 
-// AuditQuery filters the audit log; empty fields match everything.
+// AuditQuery filters the audit log. Keys: username, operation, resource,
+// resource_type, project, id, op_time.
 type AuditQuery struct {
 	ProjectID int64 // a project's records, by id: not a namesake's
-	Username  string
-	Operation string
-	Resource  string
-	From, To  time.Time
-	Page
+	ListQuery
 }
 
 // ProjectQuery filters projects. With VisibleTo set (a user id), only public
-// projects and those the user is a member of are listed.
+// projects and those the user is a member of are listed. Keys: name,
+// project_id, public, owner (user name), owner_id, creation_time,
+// update_time.
 type ProjectQuery struct {
-	Name      string // substring match
-	Public    *bool
 	VisibleTo int64
-	Page
+	ListQuery
 }
 
 // AccessStore keeps users, projects, memberships, robots and the audit log.
@@ -121,7 +118,9 @@ type AccessStore interface {
 	CreateUser(ctx context.Context, u *User) error
 	GetUser(ctx context.Context, id int64) (*User, error)
 	GetUserByName(ctx context.Context, username string) (*User, error)
-	ListUsers(ctx context.Context, username string, p Page) ([]User, int64, error)
+	// ListUsers keys: username, email, realname, user_id, sysadmin_flag,
+	// creation_time, update_time.
+	ListUsers(ctx context.Context, q ListQuery) ([]User, int64, error)
 	UpdateUser(ctx context.Context, u *User) error
 	DeleteUser(ctx context.Context, id int64) error
 
@@ -140,7 +139,10 @@ type AccessStore interface {
 	CreateRobot(ctx context.Context, r *Robot) error
 	GetRobot(ctx context.Context, id int64) (*Robot, error)
 	GetRobotByName(ctx context.Context, name string) (*Robot, error)
-	ListRobots(ctx context.Context, projectID int64, p Page) ([]Robot, int64, error) // projectID 0: system robots
+	// ListRobots lists a project's robots (projectID 0: system robots).
+	// Keys: name, description, disabled, id, creation_time, update_time,
+	// expires_at.
+	ListRobots(ctx context.Context, projectID int64, q ListQuery) ([]Robot, int64, error)
 	UpdateRobot(ctx context.Context, r *Robot) error
 	DeleteRobot(ctx context.Context, id int64) error
 

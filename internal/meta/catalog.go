@@ -38,16 +38,19 @@ type ArtifactInfo struct {
 // Catalog answers the management API's read queries over repositories and
 // artifacts, and the few writes it needs beyond Store.
 type Catalog interface {
-	// ProjectRepositories lists the repositories of project whose name
-	// contains nameLike, ordered by name, with the total count.
-	ProjectRepositories(ctx context.Context, project, nameLike string, p Page) ([]RepoInfo, int64, error)
+	// ProjectRepositories lists the repositories of project, ordered by
+	// name, with the total count. Keys: name (the full name,
+	// "project/repo"), creation_time.
+	ProjectRepositories(ctx context.Context, project string, q ListQuery) ([]RepoInfo, int64, error)
 	// RepositoryCount counts the repositories of project.
 	RepositoryCount(ctx context.Context, project string) (int64, error)
 	// Repository returns one repository; ErrRepoNotFound if absent.
 	Repository(ctx context.Context, repo string) (*RepoInfo, error)
 	// Artifacts lists the top-level artifacts of repo, newest first, with
-	// their tags, and the total count.
-	Artifacts(ctx context.Context, repo string, p Page) ([]ArtifactInfo, int64, error)
+	// their tags, and the total count. Keys: digest, media_type,
+	// artifact_type, push_time, tags (tags=* tagged, tags=nil untagged,
+	// tags=NAME, tags=~PART, tags={A B}, tags=(A B)).
+	Artifacts(ctx context.Context, repo string, q ListQuery) ([]ArtifactInfo, int64, error)
 	// Artifact returns one artifact by digest with its tags;
 	// ErrManifestNotFound if absent.
 	Artifact(ctx context.Context, repo string, d digest.Digest) (*ArtifactInfo, error)

@@ -76,12 +76,12 @@ func testUsers(t *testing.T, s meta.AccessStore) {
 	for _, n := range []string{"bob", "carol", "a_b", "a%b"} {
 		noErr(t, s.CreateUser(ctx, &meta.User{Username: n, PasswordHash: "x"}))
 	}
-	list, total, err := s.ListUsers(ctx, "", meta.Page{Page: 1, Size: 2})
+	list, total, err := s.ListUsers(ctx, meta.ListQuery{Page: meta.Page{Page: 1, Size: 2}})
 	noErr(t, err)
 	if total != 5 || len(list) != 2 || list[0].Username != "alice" {
 		t.Fatalf("ListUsers page 1: %d %+v", total, list)
 	}
-	list, total, err = s.ListUsers(ctx, "_", meta.Page{})
+	list, total, err = s.ListUsers(ctx, contains("username", "_", meta.Page{}))
 	noErr(t, err)
 	if total != 1 || list[0].Username != "a_b" {
 		t.Fatalf("LIKE wildcards must be literal: %d %+v", total, list)
@@ -129,8 +129,7 @@ func testProjects(t *testing.T, s meta.AccessStore) {
 	if total != 1 || visible[0].Name != "pub" {
 		t.Fatalf("stranger sees %+v", visible)
 	}
-	f := false
-	if _, total, _ := s.ListProjects(ctx, meta.ProjectQuery{Public: &f}); total != 1 {
+	if _, total, _ := s.ListProjects(ctx, meta.ProjectQuery{ListQuery: meta.ListQuery{Where: []meta.Cond{{Key: "public", Values: []string{"false"}}}}}); total != 1 {
 		t.Fatalf("private projects: %d", total)
 	}
 	priv.Public = true
@@ -170,10 +169,10 @@ func testRobots(t *testing.T, s meta.AccessStore) {
 	if !again.Disabled || again.SecretHash != "h2" || !again.ExpiresAt.IsZero() {
 		t.Fatalf("UpdateRobot: %+v", again)
 	}
-	if list, total, _ := s.ListRobots(ctx, p.ID, meta.Page{}); total != 1 || list[0].Name != "robot$proj+ci" {
+	if list, total, _ := s.ListRobots(ctx, p.ID, meta.ListQuery{}); total != 1 || list[0].Name != "robot$proj+ci" {
 		t.Fatalf("project robots: %+v", list)
 	}
-	if list, total, _ := s.ListRobots(ctx, 0, meta.Page{}); total != 1 || list[0].Name != "robot$sys" {
+	if list, total, _ := s.ListRobots(ctx, 0, meta.ListQuery{}); total != 1 || list[0].Name != "robot$sys" {
 		t.Fatalf("system robots: %+v", list)
 	}
 	noErr(t, s.DeleteProject(ctx, p.ID))
@@ -191,15 +190,15 @@ func testAudit(t *testing.T, s meta.AccessStore) {
 			Operation: []string{"push", "pull", "delete"}[i%3], ResourceType: "artifact", Resource: "p/r:t", Project: "p", Success: i != 3})
 	}
 	noErr(t, s.AppendAudit(ctx, recs))
-	list, total, err := s.ListAudit(ctx, meta.AuditQuery{Page: meta.Page{Page: 1, Size: 10}})
+	list, total, err := s.ListAudit(ctx, meta.AuditQuery{ListQuery: meta.ListQuery{Page: meta.Page{Page: 1, Size: 10}}})
 	noErr(t, err)
 	if total != 25 || len(list) != 10 || !list[0].At.Equal(recs[24].At) {
 		t.Fatalf("newest first: %d %+v", total, list[0])
 	}
-	if _, total, _ := s.ListAudit(ctx, meta.AuditQuery{Operation: "push", Username: "a"}); total != 5 {
+	if _, total, _ := s.ListAudit(ctx, meta.AuditQuery{ListQuery: meta.ListQuery{Where: []meta.Cond{{Key: "operation", Values: []string{"push"}}, {Key: "username", Values: []string{"a"}}}}}); total != 5 {
 		t.Fatalf("push by a: %d", total)
 	}
-	if _, total, _ := s.ListAudit(ctx, meta.AuditQuery{From: base.Add(20 * time.Minute)}); total != 5 {
+	if _, total, _ := s.ListAudit(ctx, meta.AuditQuery{ListQuery: meta.ListQuery{Where: []meta.Cond{{Key: "op_time", Op: meta.Range, Values: []string{base.Add(20 * time.Minute).UTC().Format(time.RFC3339Nano), ""}}}}}); total != 5 {
 		t.Fatalf("from: %d", total)
 	}
 	n, err := s.PruneAudit(ctx, base.Add(10*time.Minute))
@@ -339,7 +338,7 @@ func testAuditByProjectID(t *testing.T, s meta.AccessStore) {
 	if _, total, _ := s.ListAudit(ctx, meta.AuditQuery{}); total != 4 {
 		t.Fatalf("all records: %d, want 4 (the deleted project's stay in the system log)", total)
 	}
-	if list, _, _ := s.ListAudit(ctx, meta.AuditQuery{Resource: "nowhere/app:1"}); len(list) != 1 || list[0].ProjectID != 0 || list[0].Project != "nowhere" {
+	if list, _, _ := s.ListAudit(ctx, meta.AuditQuery{ListQuery: meta.ListQuery{Where: []meta.Cond{{Key: "resource", Values: []string{"nowhere/app:1"}}}}}); len(list) != 1 || list[0].ProjectID != 0 || list[0].Project != "nowhere" {
 		t.Fatalf("record of an unknown project: %+v", list)
 	}
 }
@@ -372,7 +371,7 @@ func testRobotPermissionsByProjectID(t *testing.T, s meta.AccessStore) {
 		func() (*meta.Robot, error) { return s.GetRobot(ctx, r.ID) },
 		func() (*meta.Robot, error) { return s.GetRobotByName(ctx, "robot$ci") },
 		func() (*meta.Robot, error) {
-			list, _, err := s.ListRobots(ctx, 0, meta.Page{})
+			list, _, err := s.ListRobots(ctx, 0, meta.ListQuery{})
 			if err != nil || len(list) != 1 {
 				return nil, fmt.Errorf("ListRobots: %d robots, %v", len(list), err)
 			}
@@ -399,7 +398,7 @@ func testNameSearch(t *testing.T, s meta.AccessStore) {
 	}
 	users := func(q string) []string {
 		t.Helper()
-		list, total, err := s.ListUsers(ctx, q, meta.Page{Size: 100})
+		list, total, err := s.ListUsers(ctx, contains("username", q, meta.Page{Size: 100}))
 		noErr(t, err)
 		if int(total) != len(list) {
 			t.Fatalf("ListUsers(%q): total %d, %d listed", q, total, len(list))
@@ -425,7 +424,7 @@ func testNameSearch(t *testing.T, s meta.AccessStore) {
 	}
 	projects := func(q string) []string {
 		t.Helper()
-		list, total, err := s.ListProjects(ctx, meta.ProjectQuery{Name: q, Page: meta.Page{Size: 100}})
+		list, total, err := s.ListProjects(ctx, meta.ProjectQuery{ListQuery: contains("name", q, meta.Page{Size: 100})})
 		noErr(t, err)
 		if int(total) != len(list) {
 			t.Fatalf("ListProjects(%q): total %d, %d listed", q, total, len(list))
@@ -457,7 +456,7 @@ func testNameSearch(t *testing.T, s meta.AccessStore) {
 	}
 	repos := func(project, q string) []string {
 		t.Helper()
-		list, total, err := cat.ProjectRepositories(ctx, project, q, meta.Page{Size: 100})
+		list, total, err := cat.ProjectRepositories(ctx, project, contains("name", q, meta.Page{Size: 100}))
 		noErr(t, err)
 		if int(total) != len(list) {
 			t.Fatalf("ProjectRepositories(%q, %q): total %d, %d listed", project, q, total, len(list))
@@ -486,4 +485,13 @@ func testNameSearch(t *testing.T, s meta.AccessStore) {
 	if n, err := cat.RepositoryCount(ctx, "team_api"); err != nil || n != 3 {
 		t.Errorf("RepositoryCount(team_api) = %d, %v; want 3", n, err)
 	}
+}
+
+// contains is a listing query for key containing v (all rows for v "").
+func contains(key, v string, p meta.Page) meta.ListQuery {
+	q := meta.ListQuery{Page: p}
+	if v != "" {
+		q.Where = []meta.Cond{{Key: key, Op: meta.Fuzzy, Values: []string{v}}}
+	}
+	return q
 }

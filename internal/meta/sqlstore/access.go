@@ -57,7 +57,7 @@ func pageArgs(p meta.Page) (limit, offset int) {
 	if size <= 0 {
 		size = 10
 	}
-	size = min(size, 100)
+	size = min(size, meta.MaxListSize)
 	page := max(p.Page, 1)
 	return size, (page - 1) * size
 }
@@ -126,16 +126,23 @@ func (s *Store) GetUserByName(ctx context.Context, name string) (_ *meta.User, e
 }
 
 // ListUsers implements meta.AccessStore.
-func (s *Store) ListUsers(ctx context.Context, username string, p meta.Page) (_ []meta.User, _ int64, err error) {
+func (s *Store) ListUsers(ctx context.Context, q meta.ListQuery) (_ []meta.User, _ int64, err error) {
 	ctx, cancel := s.bound(ctx)
 	defer s.end(cancel, &err)
-	cond, like := s.b.d.likeFold("username"), containsFold(username)
-	var total int64
-	if err := s.queryRow(ctx, `SELECT COUNT(*) FROM users WHERE `+cond, like).Scan(&total); err != nil {
+	cond, args, err := s.where(userListing, q, nil, nil)
+	if err != nil {
 		return nil, 0, err
 	}
-	limit, offset := pageArgs(p)
-	rows, err := s.query(ctx, `SELECT `+userCols+` FROM users WHERE `+cond+` ORDER BY id LIMIT ? OFFSET ?`, like, limit, offset)
+	order, err := userListing.orderBy(q, "id")
+	if err != nil {
+		return nil, 0, err
+	}
+	var total int64
+	if err := s.queryRow(ctx, `SELECT COUNT(*) FROM users WHERE `+cond, args...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	limit, offset := pageArgs(q.Page)
+	rows, err := s.query(ctx, `SELECT `+userCols+` FROM users WHERE `+cond+` ORDER BY `+order+` LIMIT ? OFFSET ?`, append(args, limit, offset)...)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -149,6 +156,17 @@ func (s *Store) ListUsers(ctx context.Context, username string, p meta.Page) (_ 
 		out = append(out, *u)
 	}
 	return out, total, rows.Err()
+}
+
+// userListing is the keys of ListUsers (Harbor's names).
+var userListing = listing{
+	"username":      {expr: "username"},
+	"email":         {expr: "email"},
+	"realname":      {expr: "realname"},
+	"user_id":       {expr: "id", kind: intValue},
+	"sysadmin_flag": {expr: "sysadmin", kind: boolValue},
+	"creation_time": {expr: "created_at", kind: timeValue},
+	"update_time":   {expr: "updated_at", kind: timeValue},
 }
 
 // escapeLike makes %, _ and \ in s match themselves in a LIKE pattern
@@ -249,23 +267,26 @@ func (s *Store) GetProjectByName(ctx context.Context, name string) (_ *meta.Proj
 func (s *Store) ListProjects(ctx context.Context, q meta.ProjectQuery) (_ []meta.Project, _ int64, err error) {
 	ctx, cancel := s.bound(ctx)
 	defer s.end(cancel, &err)
-	where := []string{s.b.d.likeFold("name")}
-	args := []any{containsFold(q.Name)}
-	if q.Public != nil {
-		where = append(where, `public = ?`)
-		args = append(args, b2i(*q.Public))
-	}
+	var fixed []string
+	var args []any
 	if q.VisibleTo != 0 {
-		where = append(where, `(public = 1 OR id IN (SELECT project_id FROM project_members WHERE user_id = ?))`)
+		fixed = append(fixed, `(public = 1 OR id IN (SELECT project_id FROM project_members WHERE user_id = ?))`)
 		args = append(args, q.VisibleTo)
 	}
-	cond := strings.Join(where, " AND ")
+	cond, args, err := s.where(projectListing, q.ListQuery, fixed, args)
+	if err != nil {
+		return nil, 0, err
+	}
+	order, err := projectListing.orderBy(q.ListQuery, "name, id")
+	if err != nil {
+		return nil, 0, err
+	}
 	var total int64
 	if err := s.queryRow(ctx, `SELECT COUNT(*) FROM projects WHERE `+cond, args...).Scan(&total); err != nil {
 		return nil, 0, err
 	}
 	limit, offset := pageArgs(q.Page)
-	rows, err := s.query(ctx, `SELECT `+projectCols+` FROM projects WHERE `+cond+` ORDER BY name LIMIT ? OFFSET ?`,
+	rows, err := s.query(ctx, `SELECT `+projectCols+` FROM projects WHERE `+cond+` ORDER BY `+order+` LIMIT ? OFFSET ?`,
 		append(args, limit, offset)...)
 	if err != nil {
 		return nil, 0, err
@@ -280,6 +301,23 @@ func (s *Store) ListProjects(ctx context.Context, q meta.ProjectQuery) (_ []meta
 		out = append(out, *p)
 	}
 	return out, total, rows.Err()
+}
+
+// projectListing is the keys of ListProjects (Harbor's names).
+var projectListing = listing{
+	"name":          {expr: "name"},
+	"project_id":    {expr: "id", kind: intValue},
+	"public":        {expr: "public", kind: boolValue},
+	"owner_id":      {expr: "owner_id", kind: intValue},
+	"creation_time": {expr: "created_at", kind: timeValue},
+	"update_time":   {expr: "updated_at", kind: timeValue},
+	// owner: the owner's user name, exact.
+	"owner": {match: func(c meta.Cond) (string, []any, error) {
+		if c.Op != meta.Equal {
+			return "", nil, errOp(c, "owner=NAME")
+		}
+		return `owner_id IN (SELECT id FROM users WHERE username = ?)`, []any{c.Values[0]}, nil
+	}},
 }
 
 // UpdateProject implements meta.AccessStore.
@@ -414,20 +452,28 @@ func (s *Store) GetRobotByName(ctx context.Context, name string) (_ *meta.Robot,
 }
 
 // ListRobots implements meta.AccessStore.
-func (s *Store) ListRobots(ctx context.Context, projectID int64, p meta.Page) (_ []meta.Robot, _ int64, err error) {
+func (s *Store) ListRobots(ctx context.Context, projectID int64, q meta.ListQuery) (_ []meta.Robot, _ int64, err error) {
 	ctx, cancel := s.bound(ctx)
 	defer s.end(cancel, &err)
 	level := "project"
 	if projectID == 0 {
 		level = "system"
 	}
-	var total int64
-	if err := s.queryRow(ctx, `SELECT COUNT(*) FROM robots WHERE project_id = ? AND level = ?`, projectID, level).Scan(&total); err != nil {
+	cond, args, err := s.where(robotListing, q, []string{"project_id = ?", "level = ?"}, []any{projectID, level})
+	if err != nil {
 		return nil, 0, err
 	}
-	limit, offset := pageArgs(p)
-	rows, err := s.query(ctx, `SELECT `+robotCols+` FROM robots WHERE project_id = ? AND level = ? ORDER BY id LIMIT ? OFFSET ?`,
-		projectID, level, limit, offset)
+	order, err := robotListing.orderBy(q, "id")
+	if err != nil {
+		return nil, 0, err
+	}
+	var total int64
+	if err := s.queryRow(ctx, `SELECT COUNT(*) FROM robots WHERE `+cond, args...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	limit, offset := pageArgs(q.Page)
+	rows, err := s.query(ctx, `SELECT `+robotCols+` FROM robots WHERE `+cond+` ORDER BY `+order+` LIMIT ? OFFSET ?`,
+		append(args, limit, offset)...)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -448,6 +494,17 @@ func (s *Store) ListRobots(ctx context.Context, projectID int64, p meta.Page) (_
 		robots[i] = &out[i]
 	}
 	return out, total, s.nameRobotProjects(ctx, robots...)
+}
+
+// robotListing is the keys of ListRobots (Harbor's names).
+var robotListing = listing{
+	"name":          {expr: "name"},
+	"description":   {expr: "description"},
+	"disabled":      {expr: "disabled", kind: boolValue},
+	"id":            {expr: "id", kind: intValue},
+	"creation_time": {expr: "created_at", kind: timeValue},
+	"update_time":   {expr: "updated_at", kind: timeValue},
+	"expires_at":    {expr: "expires_at", kind: timeValue},
 }
 
 // robotPermissionsJSON is the stored form of perms: each with the id of
@@ -554,41 +611,43 @@ func (s *Store) AppendAudit(ctx context.Context, recs []meta.AuditRecord) error 
 	})
 }
 
+// auditListing is the keys of ListAudit (Harbor's names).
+var auditListing = listing{
+	"username":      {expr: "username"},
+	"operation":     {expr: "operation"},
+	"resource":      {expr: "resource"},
+	"resource_type": {expr: "resource_type"},
+	"op_time":       {expr: "at", kind: timeValue},
+	"project":       {expr: "project"},
+	"id":            {expr: "id", kind: intValue},
+}
+
 // ListAudit implements meta.AccessStore, newest first.
 func (s *Store) ListAudit(ctx context.Context, q meta.AuditQuery) (_ []meta.AuditRecord, _ int64, err error) {
 	ctx, cancel := s.bound(ctx)
 	defer s.end(cancel, &err)
-	var where []string
+	var fixed []string
 	var args []any
 	if q.ProjectID != 0 {
-		where = append(where, "project_id = ?")
+		fixed = append(fixed, "project_id = ?")
 		args = append(args, q.ProjectID)
 	}
-	for _, f := range []struct{ col, val string }{{"username", q.Username}, {"operation", q.Operation}, {"resource", q.Resource}} {
-		if f.val != "" {
-			where = append(where, f.col+" = ?")
-			args = append(args, f.val)
-		}
+	cond, args, err := s.where(auditListing, q.ListQuery, fixed, args)
+	if err != nil {
+		return nil, 0, err
 	}
-	if !q.From.IsZero() {
-		where = append(where, "at >= ?")
-		args = append(args, q.From.UnixMilli())
+	order, err := auditListing.orderBy(q.ListQuery, "at DESC, id DESC")
+	if err != nil {
+		return nil, 0, err
 	}
-	if !q.To.IsZero() {
-		where = append(where, "at <= ?")
-		args = append(args, q.To.UnixMilli())
-	}
-	cond := ""
-	if len(where) > 0 {
-		cond = " WHERE " + strings.Join(where, " AND ")
-	}
+	cond = " WHERE " + cond
 	var total int64
 	if err := s.queryRow(ctx, `SELECT COUNT(*) FROM audit_log`+cond, args...).Scan(&total); err != nil {
 		return nil, 0, err
 	}
 	limit, offset := pageArgs(q.Page)
 	rows, err := s.query(ctx, `SELECT id, at, username, remote, operation, resource_type, resource, project, project_id, success FROM audit_log`+
-		cond+` ORDER BY at DESC, id DESC LIMIT ? OFFSET ?`, append(args, limit, offset)...)
+		cond+` ORDER BY `+order+` LIMIT ? OFFSET ?`, append(args, limit, offset)...)
 	if err != nil {
 		return nil, 0, err
 	}

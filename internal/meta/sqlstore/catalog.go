@@ -44,19 +44,25 @@ const inProject = `r.name >= ? AND r.name < ?`
 // follows '/').
 func projectRange(project string) []any { return []any{project + "/", project + "0"} }
 
-// ProjectRepositories implements meta.Catalog: nameLike matches anywhere
-// in the name, ignoring case.
-func (s *Store) ProjectRepositories(ctx context.Context, project, nameLike string, p meta.Page) (_ []meta.RepoInfo, _ int64, err error) {
+// ProjectRepositories implements meta.Catalog.
+func (s *Store) ProjectRepositories(ctx context.Context, project string, q meta.ListQuery) (_ []meta.RepoInfo, _ int64, err error) {
 	ctx, cancel := s.bound(ctx)
 	defer s.end(cancel, &err)
-	cond := ` FROM repositories r WHERE ` + inProject + ` AND ` + s.b.d.likeFold("r.name")
-	args := append(projectRange(project), containsFold(nameLike))
+	where, args, err := s.where(repoListing, q, []string{inProject}, projectRange(project))
+	if err != nil {
+		return nil, 0, err
+	}
+	order, err := repoListing.orderBy(q, "r.name")
+	if err != nil {
+		return nil, 0, err
+	}
+	cond := ` FROM repositories r WHERE ` + where
 	var total int64
 	if err := s.queryRow(ctx, `SELECT COUNT(*)`+cond, args...).Scan(&total); err != nil {
 		return nil, 0, err
 	}
-	limit, offset := pageArgs(p)
-	rows, err := s.query(ctx, `SELECT `+repoInfoCols+cond+` ORDER BY r.name LIMIT ? OFFSET ?`, append(args, limit, offset)...)
+	limit, offset := pageArgs(q.Page)
+	rows, err := s.query(ctx, `SELECT `+repoInfoCols+cond+` ORDER BY `+order+` LIMIT ? OFFSET ?`, append(args, limit, offset)...)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -70,6 +76,12 @@ func (s *Store) ProjectRepositories(ctx context.Context, project, nameLike strin
 		out = append(out, *ri)
 	}
 	return out, total, rows.Err()
+}
+
+// repoListing is the keys of ProjectRepositories (Harbor's names).
+var repoListing = listing{
+	"name":          {expr: "r.name"},
+	"creation_time": {expr: "r.created_at", kind: timeValue},
 }
 
 // RepositoryCount implements meta.Catalog.
@@ -108,16 +120,24 @@ func scanArtifact(row interface{ Scan(...any) error }) (*meta.ArtifactInfo, erro
 }
 
 // Artifacts implements meta.Catalog.
-func (s *Store) Artifacts(ctx context.Context, repo string, p meta.Page) (_ []meta.ArtifactInfo, _ int64, err error) {
+func (s *Store) Artifacts(ctx context.Context, repo string, q meta.ListQuery) (_ []meta.ArtifactInfo, _ int64, err error) {
 	ctx, cancel := s.bound(ctx)
 	defer s.end(cancel, &err)
-	var total int64
-	if err := s.queryRow(ctx, `SELECT COUNT(*) FROM manifests m WHERE m.repo = ?`+notIndexChild, repo).Scan(&total); err != nil {
+	where, args, err := s.where(artifactListing, q, []string{"m.repo = ?" + notIndexChild}, []any{repo})
+	if err != nil {
 		return nil, 0, err
 	}
-	limit, offset := pageArgs(p)
-	rows, err := s.query(ctx, `SELECT `+artifactCols+` FROM manifests m WHERE m.repo = ?`+notIndexChild+
-		` ORDER BY m.created_at DESC, m.digest LIMIT ? OFFSET ?`, repo, limit, offset)
+	order, err := artifactListing.orderBy(q, "m.created_at DESC, m.digest")
+	if err != nil {
+		return nil, 0, err
+	}
+	var total int64
+	if err := s.queryRow(ctx, `SELECT COUNT(*) FROM manifests m WHERE `+where, args...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	limit, offset := pageArgs(q.Page)
+	rows, err := s.query(ctx, `SELECT `+artifactCols+` FROM manifests m WHERE `+where+
+		` ORDER BY `+order+` LIMIT ? OFFSET ?`, append(args, limit, offset)...)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -134,6 +154,49 @@ func (s *Store) Artifacts(ctx context.Context, repo string, p meta.Page) (_ []me
 		return nil, 0, err
 	}
 	return out, total, s.attachTags(ctx, repo, out)
+}
+
+// artifactListing is the keys of Artifacts (Harbor's names).
+var artifactListing = listing{
+	"digest":        {expr: "m.digest"},
+	"media_type":    {expr: "m.media_type"},
+	"artifact_type": {expr: "m.artifact_type"},
+	"push_time":     {expr: "m.created_at", kind: timeValue},
+	"tags":          {match: matchTags},
+}
+
+// matchTags is the condition on an artifact's tags: tags=* (tagged),
+// tags=nil (untagged), tags=NAME, tags=~PART, tags={A B} (any of them),
+// tags=(A B) (all of them).
+func matchTags(c meta.Cond) (string, []any, error) {
+	const has = `EXISTS (SELECT 1 FROM tags t WHERE t.repo = m.repo AND t.digest = m.digest`
+	switch c.Op {
+	case meta.Equal:
+		switch c.Values[0] {
+		case "*":
+			return has + `)`, nil, nil
+		case "nil":
+			return `NOT ` + has + `)`, nil, nil
+		}
+		return has + ` AND t.name = ?)`, []any{c.Values[0]}, nil
+	case meta.Fuzzy:
+		return has + ` AND t.name LIKE ? ESCAPE '\')`, []any{"%" + escapeLike(c.Values[0]) + "%"}, nil
+	case meta.AnyOf, meta.AllOf:
+		if len(c.Values) == 0 {
+			return "1 = 0", nil, nil
+		}
+		var parts []string
+		var args []any
+		for _, v := range c.Values {
+			parts, args = append(parts, has+` AND t.name = ?)`), append(args, v)
+		}
+		join := " OR "
+		if c.Op == meta.AllOf {
+			join = " AND "
+		}
+		return "(" + strings.Join(parts, join) + ")", args, nil
+	}
+	return "", nil, errOp(c, "tags=*, tags=nil, tags=NAME, tags=~PART, tags={A B} and tags=(A B)")
 }
 
 // attachTags fills in the tags of arts with one query.

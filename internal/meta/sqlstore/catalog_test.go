@@ -34,14 +34,14 @@ func catalogSuite(t *testing.T, s *Store) {
 	put("p/b", "two", nil)
 	put("q_x/c", "three", nil) // "_" must not act as a LIKE wildcard for project "q_x" vs "qax"
 
-	repos, total, err := s.ProjectRepositories(ctx, "p", "", meta.Page{Page: 1, Size: 10})
+	repos, total, err := s.ProjectRepositories(ctx, "p", meta.ListQuery{Page: meta.Page{Page: 1, Size: 10}})
 	if err != nil || total != 2 || len(repos) != 2 || repos[0].Name != "p/a" || repos[0].ArtifactCount != 1 {
 		t.Fatalf("ProjectRepositories: %+v %d %v", repos, total, err)
 	}
 	if n, err := s.RepositoryCount(ctx, "qax"); err != nil || n != 0 {
 		t.Errorf("RepositoryCount(qax) = %d, %v", n, err)
 	}
-	arts, total, err := s.Artifacts(ctx, "p/a", meta.Page{Page: 1, Size: 10})
+	arts, total, err := s.Artifacts(ctx, "p/a", meta.ListQuery{Page: meta.Page{Page: 1, Size: 10}})
 	if err != nil || total != 1 || arts[0].Digest != d || arts[0].Size != 3+100 || len(arts[0].Tags) != 2 {
 		t.Fatalf("Artifacts: %+v %d %v", arts, total, err)
 	}
