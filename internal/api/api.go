@@ -11,6 +11,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/berth-registry/berth/internal/auth"
@@ -87,7 +88,15 @@ func New(opt Options) *Server {
 	return s
 }
 
+// routes is every operation: the core resources here, each later
+// capability's in its own file (routes_*.go), so adding one touches no
+// other's list.
 func (s *Server) routes() []route {
+	return slices.Concat(s.coreRoutes(), s.projectExtraRoutes(), s.artifactExtraRoutes(), s.labelRoutes(),
+		s.userExtraRoutes(), s.systemExtraRoutes())
+}
+
+func (s *Server) coreRoutes() []route {
 	return []route{
 		{"GET", "/projects", s.listProjects},
 		{"HEAD", "/projects", s.headProject},
