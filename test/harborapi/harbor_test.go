@@ -265,9 +265,23 @@ func validatePayload(resp any) error {
 
 // describe spells out a go-client error: its typed errors print as
 // "[GET /x][404] getXNotFound &{Payload:0xc000...}", without Harbor's
-// error message, so their Payload is rendered as JSON too.
+// error message, so their Payload is rendered as JSON too; for a status
+// Harbor's document does not list, the go-client says neither which
+// request it was nor what berth answered, so the last request (the tests
+// do not run in parallel) is shown.
 func describe(err error) string {
 	msg := err.Error()
+	var api *runtime.APIError
+	if errors.As(err, &api) {
+		calls.Lock()
+		if n := len(calls.list); n > 0 && calls.list[n-1].status == api.Code {
+			last := calls.list[n-1]
+			msg = fmt.Sprintf("%s %s%s: status %d, not in Harbor's document for it: %s", last.method, last.path,
+				map[bool]string{true: "?" + last.query}[last.query != ""], last.status, strings.TrimSpace(last.answer))
+		}
+		calls.Unlock()
+		return msg
+	}
 	v := reflect.ValueOf(err)
 	for v.Kind() == reflect.Pointer && !v.IsNil() {
 		v = v.Elem()
