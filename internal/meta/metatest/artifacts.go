@@ -30,7 +30,7 @@ func RunArtifacts(t *testing.T, open func(t *testing.T) ArtifactStore) {
 		{"AccessoriesQuery", testAccessoriesQuery},
 		{"OrphanAccessoryIsAnArtifact", testOrphanAccessory},
 		{"ManifestDetails", testManifestDetails},
-		{"ParentIndexes", testParentIndexes},
+		{"ParentIndexesAndTaggedChildren", testParentIndexes},
 		{"CopyArtifact", testCopyArtifact},
 		{"CopyArtifactAtomic", testCopyArtifactAtomic},
 	} {
@@ -268,6 +268,15 @@ func testParentIndexes(t *testing.T, s ArtifactStore) {
 	got, err = s.ParentIndexes(t.Context(), repo, i1.Digest, 10)
 	must(t, err, "ParentIndexes(i1)")
 	equal(t, len(got), 0, "parents of an index nobody references")
+
+	// As in Harbor, a child of an index is listed as an artifact only if
+	// it is tagged.
+	equal(t, artifactDigests(t, s, repo), digests(i1, i2), "artifacts")
+	must(t, s.CreateTag(t.Context(), repo, "c2", c2.Digest), "CreateTag")
+	equal(t, artifactDigests(t, s, repo), digests(i1, i2, c2), "artifacts with a tagged child")
+	ri, err := s.Repository(t.Context(), repo)
+	must(t, err, "Repository")
+	equal(t, ri.ArtifactCount, int64(3), "artifact count with a tagged child")
 }
 
 func testCopyArtifact(t *testing.T, s ArtifactStore) {
@@ -298,7 +307,7 @@ func testCopyArtifact(t *testing.T, s ArtifactStore) {
 		"sha256-"+c1.Digest.Encoded()+".sig"), "tags of the destination")
 	checkManifest(t, s, dst, "latest", idx)
 	checkManifest(t, s, src, "latest", idx) // the source is unchanged
-	equal(t, artifactDigests(t, s, dst), digests(idx, old), "artifacts of the destination")
+	equal(t, artifactDigests(t, s, dst), digests(idx, old, c1), "artifacts of the destination (c1 is tagged)")
 	accs, _ := accessories(t, s, dst, idx.Digest, meta.ListQuery{})
 	equal(t, accessoryTypes(accs), map[digest.Digest]string{sig.Digest: meta.AccessoryCosign, sbom.Digest: meta.AccessorySubject},
 		"accessories of the copy")

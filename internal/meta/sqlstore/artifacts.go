@@ -36,14 +36,16 @@ const (
 )
 
 // notAccessory keeps manifests m that are not an accessory of an artifact
-// in their repository; with notIndexChild it makes Harbor's top-level
-// artifacts, what the artifact list and count show.
+// in their repository.
 const notAccessory = ` AND NOT (m.subject IS NOT NULL AND EXISTS (SELECT 1 FROM manifests s WHERE s.repo = m.repo AND s.digest = m.subject))
 	AND NOT EXISTS (SELECT 1 FROM tags t JOIN manifests s ON s.repo = t.repo AND s.digest = ` + cosignSubject + `
 		WHERE t.repo = m.repo AND t.digest = m.digest AND ` + cosignTagShape + `)`
 
-// topLevel is the condition on manifests m listed as artifacts.
-const topLevel = notIndexChild + notAccessory
+// topLevel is the condition on manifests m listed as artifacts, Harbor's
+// (src/pkg/artifact/dao): tagged or not the child of an index, and not an
+// accessory. ("1 = 1" + notIndexChild is notIndexChild without its AND.)
+const topLevel = ` AND (1 = 1` + notIndexChild + ` OR EXISTS (SELECT 1 FROM tags tg WHERE tg.repo = m.repo AND tg.digest = m.digest))` +
+	notAccessory
 
 // manifestSize is a manifest's size plus that of the blobs it references.
 const manifestSize = `m.size + COALESCE((SELECT SUM(b.size) FROM manifest_refs r JOIN blobs b ON b.digest = r.ref
