@@ -262,10 +262,30 @@ func repoPathSegment(p *meta.Project, repo string) string {
 // (listAccessories pages through all of them).
 const maxEmbeddedAccessories = 100
 
-// artifactsJSON describes arts of repo in Harbor's shape: one query for
-// their bodies, one for the sizes of their indexes' children, then the
-// configs that extra_attrs need, read concurrently.
+// artifactChunk is how many artifacts artifactsJSON describes at a time,
+// so that a long list (page_size=0) does not hold every manifest body at
+// once.
+const artifactChunk = 100
+
+// artifactsJSON describes arts of repo in Harbor's shape, a chunk at a
+// time: per chunk, one query for the bodies, one for the sizes of the
+// indexes' children, then the configs that extra_attrs need, read
+// concurrently.
 func (s *Server) artifactsJSON(ctx context.Context, p *meta.Project, repo string, arts []meta.ArtifactInfo, o artifactOptions) ([]artifact, error) {
+	out := make([]artifact, 0, len(arts))
+	for len(arts) > 0 {
+		chunk := arts[:min(len(arts), artifactChunk)]
+		arts = arts[len(chunk):]
+		part, err := s.artifactChunkJSON(ctx, p, repo, chunk, o)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, part...)
+	}
+	return out, nil
+}
+
+func (s *Server) artifactChunkJSON(ctx context.Context, p *meta.Project, repo string, arts []meta.ArtifactInfo, o artifactOptions) ([]artifact, error) {
 	ds := make([]digest.Digest, len(arts))
 	for i := range arts {
 		ds[i] = arts[i].Digest

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"net/url"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -459,4 +461,26 @@ func TestCopyArtifact(t *testing.T) {
 	}
 	copyTo(dev, 409, "dst", "broken", "src/broken:v1")
 	e.expect(404, dev, "GET", Prefix+"/projects/dst/repositories/broken", nil)
+}
+
+// TestListArtifactsInChunks: a list longer than a chunk of artifactsJSON
+// (page_size=0) keeps the store's order and describes every artifact.
+func TestListArtifactsInChunks(t *testing.T) {
+	e := newEnv(t)
+	e.project("many", true, nil)
+	want := map[string]bool{}
+	for i := range artifactChunk + 5 {
+		want[string(e.push("many/app", "t"+strconv.Itoa(i)))] = true
+	}
+	resp, body := e.req(cred{}, "GET", artifactsPath("many", "app")+"?page_size=0", nil)
+	list := decode[[]artifact](t, body)
+	if resp.Header.Get("X-Total-Count") != strconv.Itoa(artifactChunk+5) || len(list) != artifactChunk+5 {
+		t.Fatalf("%s artifacts, %d listed", resp.Header.Get("X-Total-Count"), len(list))
+	}
+	for i, a := range list {
+		if !want[a.Digest] || len(a.Tags) != 1 || a.Type != "IMAGE" || i > 0 && time.Time(a.PushTime).After(time.Time(list[i-1].PushTime)) {
+			t.Fatalf("artifact %d: %+v", i, a)
+		}
+		delete(want, a.Digest)
+	}
 }
