@@ -2,7 +2,9 @@ package metatest
 
 import (
 	"errors"
+	"fmt"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
@@ -33,6 +35,7 @@ func RunArtifacts(t *testing.T, open func(t *testing.T) ArtifactStore) {
 		{"ParentIndexesAndTaggedChildren", testParentIndexes},
 		{"CopyArtifact", testCopyArtifact},
 		{"CopyArtifactAtomic", testCopyArtifactAtomic},
+		{"CopyArtifactRacesDelete", testCopyRacesDelete},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)
@@ -350,4 +353,48 @@ func testCopyArtifactAtomic(t *testing.T, s ArtifactStore) {
 	}
 	noManifest(t, s, dst, string(c1.Digest))
 	noBlob(t, s, dst, c1.Refs[0].Digest)
+}
+
+// testCopyRacesDelete copies an index while its child, its signature or
+// the index itself is deleted from the source: either the copy is whole,
+// or it fails and the destination has nothing; no tag points at nothing.
+func testCopyRacesDelete(t *testing.T, s ArtifactStore) {
+	for i := range 12 {
+		src, dst := fmt.Sprintf("p/race%d", i), fmt.Sprintf("q/race%d", i)
+		c1 := pushImage(t, s, src, "c1")
+		c2 := pushImage(t, s, src, "c2")
+		idx := manifestOf(t, src, indexBody(manifestDesc(c1), manifestDesc(c2)))
+		put(t, s, idx, "multi")
+		sig := cosignSig(t, s, src, idx, ".sig")
+		victim := []*meta.Manifest{c2, sig, idx}[i%3]
+		var wg sync.WaitGroup
+		var copyErr, delErr error
+		wg.Add(2)
+		go func() { defer wg.Done(); _, copyErr = s.CopyArtifact(t.Context(), src, dst, idx.Digest) }()
+		go func() { defer wg.Done(); delErr = s.DeleteManifest(t.Context(), src, victim.Digest) }()
+		wg.Wait()
+		must(t, delErr, "DeleteManifest(%s)", victim.Digest)
+		var mre *meta.MissingRefError
+		switch {
+		case copyErr == nil:
+			for _, m := range []*meta.Manifest{idx, c1, c2} {
+				checkManifest(t, s, dst, string(m.Digest), m)
+			}
+			names := tags(t, s, dst, "", 10)
+			for _, n := range names {
+				if _, err := s.GetManifest(t.Context(), dst, n, false); err != nil {
+					t.Fatalf("round %d: tag %s of %s points at nothing: %v", i, n, dst, err)
+				}
+			}
+			if !slices.Contains(names, "multi") {
+				t.Fatalf("round %d: tags of the copy %v", i, names)
+			}
+		case errors.Is(copyErr, meta.ErrManifestNotFound), errors.As(copyErr, &mre):
+			if _, err := s.Tags(t.Context(), dst, "", 10); !errors.Is(err, meta.ErrRepoNotFound) {
+				t.Fatalf("round %d: a failed copy left %s: %v", i, dst, err)
+			}
+		default:
+			t.Fatalf("round %d: CopyArtifact: %v", i, copyErr)
+		}
+	}
 }

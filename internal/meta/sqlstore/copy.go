@@ -31,12 +31,21 @@ func (s *Store) CopyArtifact(ctx context.Context, from, to string, root digest.D
 			return err
 		}
 		t := now()
+		copied := make(map[digest.Digest]bool, len(order))
 		for _, d := range order {
-			if err := copyManifest(ctx, tx, from, to, d, t); err != nil {
+			ok, err := copyManifest(ctx, tx, from, to, d, t)
+			if err != nil {
 				return err
 			}
+			if !ok && d == root {
+				return meta.ErrManifestNotFound
+			}
+			copied[d] = ok
 		}
 		for _, d := range order {
+			if !copied[d] {
+				continue // deleted from the source meanwhile: no tag may point at it
+			}
 			names, err := tagsOf(ctx, tx, from, d)
 			if err != nil {
 				return err
@@ -128,19 +137,23 @@ func copyClosure(ctx context.Context, tx tx, repo string, root digest.Digest) ([
 }
 
 // copyManifest links d's blobs into to and stores d there, as PutManifest
-// would: every reference must then exist in to.
-func copyManifest(ctx context.Context, tx tx, from, to string, d digest.Digest, t int64) error {
+// would: every reference must then exist in to. It reports whether d is in
+// to afterwards: not if d left from after copyClosure found it (only
+// possible on PostgreSQL, where the closure's rows other than the root's
+// are not locked; a child's absence then fails its index's reference
+// check).
+func copyManifest(ctx context.Context, tx tx, from, to string, d digest.Digest, t int64) (bool, error) {
 	// The source links of d's blobs, locked with their blob rows.
 	linked, err := queryDigests(ctx, tx, tx.forShare(`SELECT rb.digest FROM manifest_refs r
 		JOIN repository_blobs rb ON rb.repo = r.repo AND rb.digest = r.ref
 		JOIN blobs b ON b.digest = rb.digest
 		WHERE r.repo = ? AND r.manifest = ? AND r.kind = 0`), from, string(d))
 	if err != nil {
-		return err
+		return false, err
 	}
 	for _, b := range linked {
 		if err := linkBlob(ctx, tx, to, b); err != nil {
-			return err
+			return false, err
 		}
 	}
 	// What d references and to lacks: a blob no longer linked in from, or
@@ -152,10 +165,10 @@ func copyManifest(ctx context.Context, tx tx, from, to string, d digest.Digest, 
 			OR r.kind = 1 AND EXISTS (SELECT 1 FROM manifests c WHERE c.repo = ? AND c.digest = r.ref))
 		ORDER BY r.ref LIMIT 1`, from, string(d), to, to).Scan(&missing, &kind)
 	if err == nil {
-		return &meta.MissingRefError{Ref: oci.Ref{Digest: digest.Digest(missing), Kind: oci.RefKind(kind)}, ActualSize: -1}
+		return false, &meta.MissingRefError{Ref: oci.Ref{Digest: digest.Digest(missing), Kind: oci.RefKind(kind)}, ActualSize: -1}
 	}
 	if !errors.Is(err, sql.ErrNoRows) {
-		return err
+		return false, err
 	}
 	res, err := tx.exec(ctx, `INSERT INTO manifests
 		(repo, digest, media_type, artifact_type, subject, annotations, size, body, created_at)
@@ -163,15 +176,22 @@ func copyManifest(ctx context.Context, tx tx, from, to string, d digest.Digest, 
 		FROM manifests WHERE repo = ? AND digest = ?
 		ON CONFLICT (repo, digest) DO UPDATE SET created_at = manifests.created_at WHERE false`, to, t, from, string(d))
 	if err != nil {
-		return err
+		return false, err
 	}
-	if n, err := res.RowsAffected(); err != nil || n == 0 {
-		return err // already in to, with its references
+	if n, err := res.RowsAffected(); err != nil {
+		return false, err
+	} else if n == 0 { // already in to, with its references, or gone from from
+		var one int
+		err := tx.queryRow(ctx, `SELECT 1 FROM manifests WHERE repo = ? AND digest = ?`, to, string(d)).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return false, nil
+		}
+		return err == nil, err
 	}
 	_, err = tx.exec(ctx, `INSERT INTO manifest_refs (repo, manifest, ref, kind)
 		SELECT CAST(? AS TEXT), manifest, ref, kind FROM manifest_refs WHERE repo = ? AND manifest = ?
 		ON CONFLICT (repo, manifest, ref) DO NOTHING`, to, from, string(d))
-	return err
+	return err == nil, err
 }
 
 // tagsOf lists the tags of d in repo, by name.
