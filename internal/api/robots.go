@@ -61,25 +61,6 @@ type robotCreated struct {
 	ExpiresAt    int64      `json:"expires_at"`
 }
 
-// accessActions maps Harbor's access resource/action pairs to rbac
-// actions; the first pair of an action is the one reported back.
-var accessActions = []struct {
-	resource, action string
-	act              rbac.Action
-}{
-	{"repository", "pull", rbac.Pull},
-	{"repository", "push", rbac.Push},
-	{"artifact", "delete", rbac.DeleteArtifact},
-	{"tag", "create", rbac.CreateTag},
-	{"tag", "delete", rbac.DeleteTag},
-	{"repository", "list", rbac.ListRepos},
-	{"artifact", "list", rbac.ListRepos},
-	{"artifact", "read", rbac.ListRepos},
-	{"repository", "read", rbac.ListRepos},
-	{"project", "read", rbac.ReadProject},
-	{"log", "list", rbac.ReadLogs},
-}
-
 const defaultRobotDays = 30
 
 func robotJSON(rb *meta.Robot) robot {
@@ -96,11 +77,8 @@ func robotJSON(rb *meta.Robot) robot {
 		}
 		rp := robotPermission{Kind: "project", Namespace: p.Project, Access: []robotAccess{}}
 		for _, a := range p.Actions {
-			for _, m := range accessActions {
-				if string(m.act) == a {
-					rp.Access = append(rp.Access, robotAccess{Resource: m.resource, Action: m.action})
-					break
-				}
+			if pair, ok := rbac.PermissionOf(rbac.Action(a)); ok {
+				rp.Access = append(rp.Access, robotAccess{Resource: pair.Resource, Action: pair.Action})
 			}
 		}
 		out.Permissions = append(out.Permissions, rp)
@@ -158,10 +136,8 @@ func accessAction(a robotAccess) (rbac.Action, error) {
 	if a.Effect != "" && a.Effect != "allow" {
 		return "", errBadRequest(`permissions: only effect "allow" is supported`)
 	}
-	for _, m := range accessActions {
-		if m.resource == a.Resource && m.action == a.Action && rbac.RobotActions[m.act] {
-			return m.act, nil
-		}
+	if act, ok := rbac.RobotGrant(a.Resource, a.Action); ok { // what GET /permissions offers
+		return act, nil
 	}
 	return "", errBadRequest(fmt.Sprintf("permissions: unsupported access %s/%s", a.Resource, a.Action))
 }
