@@ -21,6 +21,9 @@ type user struct {
 	Comment         string `json:"comment"`
 	SysadminFlag    bool   `json:"sysadmin_flag"`
 	AdminRoleInAuth bool   `json:"admin_role_in_auth"`
+	// OIDCUserMeta is Harbor's OIDCUserInfo of a user onboarded through
+	// OIDC: always null, berth has no OIDC users.
+	OIDCUserMeta *struct{} `json:"oidc_user_meta"`
 	// Disabled is berth's addition: a disabled account cannot log in.
 	Disabled     bool       `json:"disabled"`
 	CreationTime harborTime `json:"creation_time"`
