@@ -127,6 +127,10 @@ func TestCurrentUserPermissions(t *testing.T) {
 	if got := perms(bot, "scope=/system"); len(got) != 0 {
 		t.Errorf("robot system scope: %v", got)
 	}
+	// A robot is no user: Harbor's 412, which harbor-cli's login expects.
+	if body := e.expect(412, bot, "GET", Prefix+"/users/current", nil); !strings.Contains(body, `"code":"PRECONDITION"`) {
+		t.Errorf("robot's current user: %s", body)
+	}
 
 	e.expect(400, dev, "GET", Prefix+"/users/current/permissions?"+scope+"&relative=maybe", nil)
 	e.expect(401, cred{}, "GET", Prefix+"/users/current/permissions?"+scope, nil)
