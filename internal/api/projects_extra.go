@@ -80,13 +80,12 @@ func onePair(r *http.Request) (string, string, error) {
 	if err := readJSON(r, &body); err != nil {
 		return "", "", err
 	}
-	if len(body) != 1 {
-		return "", "", errBadRequest("only allow one key/value pair")
+	if len(body) == 1 {
+		for k, v := range body {
+			return k, v, nil
+		}
 	}
-	for k, v := range body {
-		return k, v, nil
-	}
-	panic("unreachable")
+	return "", "", errBadRequest("only allow one key/value pair")
 }
 
 // addProjectMetadatas: POST /projects/{project_name_or_id}/metadatas/ adds
