@@ -8,7 +8,7 @@
 // One berth, with access control on, serves the whole test binary. Each
 // area has its own file (projects_test.go, users_test.go, ...); a new
 // operation gets its calls in the file of its area, and TestMain fails the
-// binary while any served Harbor operation is never called (calls.go
+// binary while any served Harbor operation is never called (calls_test.go
 // records every request the client sends, so the check cannot be fooled
 // by a forgotten annotation). harborcli_test.go replays what harbor-cli's
 // commands send.
@@ -163,7 +163,7 @@ func client(t testing.TB) *v2client.HarborAPI {
 
 // clientAs is Harbor's v2 client signed in with HTTP Basic as user. It is
 // built the way harbor.NewClientSet builds one (harbor.Config.ToV2Config),
-// with the recording transport of calls.go underneath.
+// with the recording transport of calls_test.go underneath.
 func clientAs(t testing.TB, user, password string) *v2client.HarborAPI {
 	t.Helper()
 	u, err := url.Parse(server(t).URL + v2client.DefaultBasePath)
@@ -265,9 +265,23 @@ func validatePayload(resp any) error {
 
 // describe spells out a go-client error: its typed errors print as
 // "[GET /x][404] getXNotFound &{Payload:0xc000...}", without Harbor's
-// error message, so their Payload is rendered as JSON too.
+// error message, so their Payload is rendered as JSON too; for a status
+// Harbor's document does not list, the go-client says neither which
+// request it was nor what berth answered, so the last request (the tests
+// do not run in parallel) is shown.
 func describe(err error) string {
 	msg := err.Error()
+	var api *runtime.APIError
+	if errors.As(err, &api) {
+		calls.Lock()
+		if n := len(calls.list); n > 0 && calls.list[n-1].status == api.Code {
+			last := calls.list[n-1]
+			msg = fmt.Sprintf("%s %s%s: status %d, not in Harbor's document for it: %s", last.method, last.path,
+				map[bool]string{true: "?" + last.query}[last.query != ""], last.status, strings.TrimSpace(last.answer))
+		}
+		calls.Unlock()
+		return msg
+	}
 	v := reflect.ValueOf(err)
 	for v.Kind() == reflect.Pointer && !v.IsNil() {
 		v = v.Elem()
