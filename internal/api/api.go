@@ -98,7 +98,7 @@ func New(opt Options) *Server {
 // other's list.
 func (s *Server) routes() []route {
 	return slices.Concat(s.coreRoutes(), s.projectExtraRoutes(), s.artifactExtraRoutes(), s.labelRoutes(),
-		s.userExtraRoutes(), s.systemExtraRoutes())
+		s.userExtraRoutes(), s.systemExtraRoutes(), s.immutableRoutes())
 }
 
 func (s *Server) coreRoutes() []route {
