@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"time"
 
@@ -501,7 +502,35 @@ func (s *Store) ListRobots(ctx context.Context, projectID int64, q meta.ListQuer
 
 // robotListing is the keys of ListRobots (Harbor's names).
 var robotListing = listing{
-	"name":          {expr: "name"},
+	// name: Harbor stores a robot's name without the "robot$" prefix and
+	// harbor-cli looks robots up by that bare name (q=name=ci); berth
+	// stores the full name, so a value without the prefix is compared
+	// with the name after it.
+	"name": {match: func(c meta.Cond) (string, []any, error) {
+		expr := func(v string) string {
+			if strings.HasPrefix(v, meta.RobotPrefix) {
+				return "name"
+			}
+			return "SUBSTR(name, " + strconv.Itoa(len(meta.RobotPrefix)+1) + ")"
+		}
+		switch c.Op {
+		case meta.Equal:
+			return expr(c.Values[0]) + " = ?", []any{c.Values[0]}, nil
+		case meta.Fuzzy:
+			return "name LIKE ? ESCAPE '\\'", []any{"%" + escapeLike(c.Values[0]) + "%"}, nil
+		case meta.AnyOf:
+			if len(c.Values) == 0 {
+				return "1 = 0", nil, nil
+			}
+			var parts []string
+			var args []any
+			for _, v := range c.Values {
+				parts, args = append(parts, expr(v)+" = ?"), append(args, v)
+			}
+			return "(" + strings.Join(parts, " OR ") + ")", args, nil
+		}
+		return "", nil, errOp(c, "name=NAME, name=~PART and name={A B}")
+	}},
 	"description":   {expr: "description"},
 	"disabled":      {expr: "disabled", kind: boolValue},
 	"id":            {expr: "id", kind: intValue},
