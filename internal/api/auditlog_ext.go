@@ -31,6 +31,7 @@ type auditLogExt struct {
 // records the code writes.
 var auditEventTypes = []string{
 	"create_project", "update_project", "delete_project",
+	"create_project_metadata", "update_project_metadata", "delete_project_metadata",
 	"create_member", "update_member", "delete_member",
 	"delete_repository",
 	"push_artifact", "pull_artifact", "delete_artifact", "delete_blob",

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/berth-registry/berth/internal/auth"
@@ -269,7 +268,7 @@ func (s *Server) listRobots(w http.ResponseWriter, r *http.Request) error {
 		case c.Key == "ProjectID" && c.Op == meta.Equal:
 			projectValue = c.Values[0]
 		default:
-			rest = append(rest, robotNameCond(c))
+			rest = append(rest, c)
 		}
 	}
 	lq.Where = rest
@@ -301,24 +300,6 @@ func (s *Server) listRobots(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return writeList(w, r, lq.Page, total, list, robotJSON)
-}
-
-// robotNameCond reads Harbor's name key: Harbor keeps a robot's name
-// without the "robot$" prefix ("p+ci", "ci") and adds it only when it
-// shows one, so clients match names without it (harbor-cli strips it to
-// find a robot by name). berth keeps the full name: an exact name without
-// the prefix gets it; a contains (=~) match needs nothing.
-func robotNameCond(c meta.Cond) meta.Cond {
-	if c.Key != "name" || c.Op == meta.Fuzzy || c.Op == meta.Range {
-		return c
-	}
-	c.Values = slices.Clone(c.Values)
-	for i, v := range c.Values {
-		if !strings.HasPrefix(v, auth.RobotPrefix) {
-			c.Values[i] = auth.RobotPrefix + v
-		}
-	}
-	return c
 }
 
 // getRobot: GET /robots/{robot_id}.

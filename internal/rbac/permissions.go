@@ -27,7 +27,7 @@ type projectPermission struct {
 // accepts are all read from it: a new action (or a new pair for an
 // existing one) is added here. The first pair of an action is the one a
 // stored robot grant is reported as. Pairs for features berth does not
-// have (scan, label, quota, tag-retention, immutable-tag, …) are not
+// have (scan, label, tag-retention, immutable-tag, …) are not
 // listed: no caller holds them.
 var projectPermissions = []projectPermission{
 	{Permission{"repository", "pull"}, Pull},
@@ -42,13 +42,14 @@ var projectPermissions = []projectPermission{
 	{Permission{"artifact", "read"}, ListRepos},
 	{Permission{"tag", "list"}, ListRepos},
 	{Permission{"project", "read"}, ReadProject},
-	{Permission{"metadata", "read"}, ReadProject},
-	{Permission{"metadata", "list"}, ReadProject},
 	{Permission{"project", "update"}, WriteProject},
 	{Permission{"project", "delete"}, WriteProject},
-	{Permission{"metadata", "create"}, WriteProject},
-	{Permission{"metadata", "update"}, WriteProject},
-	{Permission{"metadata", "delete"}, WriteProject},
+	{Permission{"metadata", "read"}, ReadMetadata},
+	{Permission{"metadata", "list"}, ReadMetadata},
+	{Permission{"metadata", "create"}, WriteMetadata},
+	{Permission{"metadata", "update"}, WriteMetadata},
+	{Permission{"metadata", "delete"}, WriteMetadata},
+	{Permission{"quota", "read"}, ReadQuota},
 	{Permission{"member", "read"}, ReadMembers},
 	{Permission{"member", "list"}, ReadMembers},
 	{Permission{"member", "create"}, WriteMembers},

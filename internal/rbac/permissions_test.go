@@ -18,21 +18,19 @@ func pairs(ps []Permission) string {
 // as berth enforces it (":read" is the project itself).
 func TestRolePermissions(t *testing.T) {
 	const (
-		read = "repository:pull repository:list repository:read artifact:list artifact:read tag:list :read metadata:read metadata:list"
+		read = "repository:list repository:read artifact:list artifact:read tag:list :read" // after repository:pull
 		crew = "member:read member:list robot:read robot:list log:list"
 	)
 	want := map[Role]string{
-		RoleProjectAdmin: "repository:pull repository:push artifact:delete repository:delete tag:create tag:delete " +
-			"repository:list repository:read artifact:list artifact:read tag:list :read metadata:read metadata:list " +
-			":update :delete metadata:create metadata:update metadata:delete " +
+		RoleProjectAdmin: "repository:pull repository:push artifact:delete repository:delete tag:create tag:delete " + read +
+			" :update :delete metadata:read metadata:list metadata:create metadata:update metadata:delete quota:read " +
 			"member:read member:list member:create member:update member:delete " +
 			"robot:read robot:list robot:create robot:update robot:delete log:list",
-		RoleMaintainer: "repository:pull repository:push artifact:delete repository:delete tag:create tag:delete " +
-			"repository:list repository:read artifact:list artifact:read tag:list :read metadata:read metadata:list " + crew,
-		RoleDeveloper: "repository:pull repository:push tag:create " +
-			"repository:list repository:read artifact:list artifact:read tag:list :read metadata:read metadata:list " + crew,
-		RoleGuest:        read + " " + crew,
-		RoleLimitedGuest: read,
+		RoleMaintainer: "repository:pull repository:push artifact:delete repository:delete tag:create tag:delete " + read +
+			" metadata:read metadata:list quota:read " + crew,
+		RoleDeveloper:    "repository:pull repository:push tag:create " + read + " quota:read " + crew,
+		RoleGuest:        "repository:pull " + read + " quota:read " + crew,
+		RoleLimitedGuest: "repository:pull " + read + " quota:read",
 		RoleNone:         "",
 	}
 	for role, w := range want {
@@ -79,7 +77,7 @@ func TestProjectPermissionsSubjects(t *testing.T) {
 	}{
 		{"anonymous private", Subject{}, ""},
 		{"non-member private", Subject{Authenticated: true}, ""},
-		{"anonymous public", Subject{Public: true}, "repository:pull repository:list repository:read artifact:list artifact:read tag:list :read metadata:read metadata:list"},
+		{"anonymous public", Subject{Public: true}, "repository:pull repository:list repository:read artifact:list artifact:read tag:list :read"},
 		{"pull robot", Subject{Authenticated: true, Robot: []Action{Pull}}, "repository:pull"},
 		{"robot granted elsewhere", Subject{Authenticated: true, Robot: []Action{}}, ""},
 	} {
@@ -97,7 +95,7 @@ func TestProjectPermissionsSubjects(t *testing.T) {
 func TestRobotPermissions(t *testing.T) {
 	offered := RobotPermissions()
 	want := "repository:pull repository:push artifact:delete repository:delete tag:create tag:delete " +
-		"repository:list repository:read artifact:list artifact:read tag:list project:read metadata:read metadata:list log:list"
+		"repository:list repository:read artifact:list artifact:read tag:list project:read log:list"
 	if got := pairs(offered); got != want {
 		t.Errorf("robot permissions:\n got %s\nwant %s", got, want)
 	}
@@ -113,7 +111,7 @@ func TestRobotPermissions(t *testing.T) {
 			t.Errorf("%v: accepted=%v, offered=%v", p.Permission, accepted, listed)
 		}
 	}
-	for _, bad := range [][2]string{{"member", "create"}, {"robot", "create"}, {"project", "delete"}, {"user", "create"}, {"repository", "*"}, {"", ""}} {
+	for _, bad := range [][2]string{{"member", "create"}, {"robot", "create"}, {"project", "delete"}, {"metadata", "update"}, {"user", "create"}, {"repository", "*"}, {"", ""}} {
 		if act, ok := RobotGrant(bad[0], bad[1]); ok {
 			t.Errorf("%v granted %s", bad, act)
 		}

@@ -8,7 +8,7 @@
 // One berth, with access control on, serves the whole test binary. Each
 // area has its own file (projects_test.go, users_test.go, ...); a new
 // operation gets its calls in the file of its area, and TestMain fails the
-// binary while any served Harbor operation is never called (calls.go
+// binary while any served Harbor operation is never called (calls_test.go
 // records every request the client sends, so the check cannot be fooled
 // by a forgotten annotation). harborcli_test.go replays what harbor-cli's
 // commands send.
@@ -163,7 +163,7 @@ func client(t testing.TB) *v2client.HarborAPI {
 
 // clientAs is Harbor's v2 client signed in with HTTP Basic as user. It is
 // built the way harbor.NewClientSet builds one (harbor.Config.ToV2Config),
-// with the recording transport of calls.go underneath.
+// with the recording transport of calls_test.go underneath.
 func clientAs(t testing.TB, user, password string) *v2client.HarborAPI {
 	t.Helper()
 	u, err := url.Parse(server(t).URL + v2client.DefaultBasePath)
