@@ -285,6 +285,34 @@ func (s *Server) artifactsJSON(ctx context.Context, p *meta.Project, repo string
 	return out, nil
 }
 
+// projectArtifactsJSON describes artifacts of several repositories of p
+// (listArtifactsOfProject), in their order, each repository's together.
+func (s *Server) projectArtifactsJSON(ctx context.Context, p *meta.Project, list []meta.ProjectArtifact, o artifactOptions) ([]artifact, error) {
+	byRepo := map[string][]int{}
+	var repos []string
+	for i := range list {
+		if byRepo[list[i].Repo] == nil {
+			repos = append(repos, list[i].Repo)
+		}
+		byRepo[list[i].Repo] = append(byRepo[list[i].Repo], i)
+	}
+	out := make([]artifact, len(list))
+	for _, repo := range repos {
+		arts := make([]meta.ArtifactInfo, len(byRepo[repo]))
+		for j, i := range byRepo[repo] {
+			arts[j] = list[i].ArtifactInfo
+		}
+		described, err := s.artifactsJSON(ctx, p, repo, arts, o)
+		if err != nil {
+			return nil, err
+		}
+		for j, i := range byRepo[repo] {
+			out[i] = described[j]
+		}
+	}
+	return out, nil
+}
+
 func (s *Server) artifactChunkJSON(ctx context.Context, p *meta.Project, repo string, arts []meta.ArtifactInfo, o artifactOptions) ([]artifact, error) {
 	ds := make([]digest.Digest, len(arts))
 	for i := range arts {

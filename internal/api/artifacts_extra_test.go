@@ -411,7 +411,7 @@ func TestCopyArtifact(t *testing.T) {
 	}
 	// Copied blobs are readable there (the build history of the child).
 	e.expect(200, dev, "GET", artifactsPath("dst", "app")+"/"+string(amd.Digest)+"/additions/build_history", nil)
-	logs := e.expect(200, dev, "GET", Prefix+"/projects/dst/logs?q="+url.QueryEscape("operation=create,resource_type=artifact"), nil)
+	logs := e.expect(200, dev, "GET", Prefix+"/projects/dst/logs?q="+url.QueryEscape("operation=push,resource_type=artifact"), nil)
 	if got := decode[[]auditLog](t, logs); len(got) != 1 || got[0].Resource != "dst/app@"+string(idx.Digest) || got[0].Username != "dev" {
 		t.Errorf("audit: %s", logs)
 	}

@@ -90,7 +90,7 @@ func (s *Server) copyArtifact(w http.ResponseWriter, r *http.Request) error {
 	case err != nil:
 		return err
 	}
-	s.record(r.Context(), r, "create", "artifact", dst+"@"+string(m.Digest), p)
+	s.record(r.Context(), r, "push", "artifact", dst+"@"+string(m.Digest), p) // a copy is a push (Harbor: create_artifact)
 	for _, t := range res.Tags {
 		s.record(r.Context(), r, "create", "tag", dst+":"+t, p)
 	}
