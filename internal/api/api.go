@@ -42,6 +42,9 @@ type Options struct {
 	// DeletesDisabled refuses deletes of repositories, artifacts and tags,
 	// as --delete-enabled=false does on /v2.
 	DeletesDisabled bool
+	// System is the deployment the system resources report on, and the
+	// run-time settings (see SystemOptions).
+	System SystemOptions
 }
 
 // checkDelete refuses a delete when deletes are switched off.
@@ -169,6 +172,9 @@ func (s *Server) unmatched(r *http.Request) error {
 func (s *Server) adapt(h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, err := s.authenticate(w, r)
+		if err == nil {
+			err = s.checkWritable(r)
+		}
 		if err == nil {
 			err = h(w, r.WithContext(ctx))
 		}

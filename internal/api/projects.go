@@ -11,6 +11,7 @@ import (
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/rbac"
+	"github.com/berth-registry/berth/internal/settings"
 )
 
 // project is Harbor's Project.
@@ -192,11 +193,15 @@ func (s *Server) headProject(w http.ResponseWriter, r *http.Request) error {
 }
 
 // createProject: POST /projects. Any signed-in user may create a project
-// and becomes its project admin.
+// (only system administrators when project_creation_restriction is
+// adminonly) and becomes its project admin.
 func (s *Server) createProject(w http.ResponseWriter, r *http.Request) error {
 	id := auth.FromContext(r.Context())
 	if id.Kind != auth.UserKind {
 		return deny(r.Context(), "create projects")
+	}
+	if s.opt.System.Settings.Get().ProjectCreationRestriction == settings.AdminOnly && !id.SysAdmin {
+		return errForbidden("Only system admin can create project") // Harbor's words
 	}
 	var req projectReq
 	if err := readJSON(r, &req); err != nil {
