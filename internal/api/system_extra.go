@@ -226,12 +226,8 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) error {
 		Project    []project          `json:"project"`
 		Repository []searchRepository `json:"repository"`
 	}{Project: []project{}, Repository: []searchRepository{}}
-	for i := range projects {
-		pj, err := s.projectJSON(r.Context(), &projects[i])
-		if err != nil {
-			return err
-		}
-		out.Project = append(out.Project, pj)
+	if out.Project, err = s.projectsJSON(r.Context(), projects); err != nil {
+		return err
 	}
 	hits, err := s.opt.Catalog.SearchRepositories(r.Context(), rq)
 	if err != nil {

@@ -149,4 +149,5 @@ type AccessStore interface {
 	AppendAudit(ctx context.Context, recs []AuditRecord) error
 	ListAudit(ctx context.Context, q AuditQuery) ([]AuditRecord, int64, error)
 	PruneAudit(ctx context.Context, before time.Time) (int64, error)
+	ProjectSettingsStore
 }

@@ -227,26 +227,29 @@ func scanProject(row interface{ Scan(...any) error }) (*meta.Project, error) {
 // CreateProject implements meta.AccessStore. The owner becomes its
 // project admin in the same transaction.
 func (s *Store) CreateProject(ctx context.Context, p *meta.Project) error {
+	return s.inTx(ctx, func(ctx context.Context, tx tx) error { return createProject(ctx, tx, p) })
+}
+
+// createProject inserts p and makes its owner its project admin, in tx.
+func createProject(ctx context.Context, tx tx, p *meta.Project) error {
 	t := now()
-	return s.inTx(ctx, func(ctx context.Context, tx tx) error {
-		var id int64
-		err := tx.queryRow(ctx, `INSERT INTO projects (name, public, owner_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?) RETURNING id`,
-			p.Name, b2i(p.Public), p.OwnerID, t, t).Scan(&id)
-		if isUniqueViolation(err) {
-			return meta.ErrConflict
-		}
-		if err != nil {
+	var id int64
+	err := tx.queryRow(ctx, `INSERT INTO projects (name, public, owner_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?) RETURNING id`,
+		p.Name, b2i(p.Public), p.OwnerID, t, t).Scan(&id)
+	if isUniqueViolation(err) {
+		return meta.ErrConflict
+	}
+	if err != nil {
+		return err
+	}
+	if p.OwnerID != 0 {
+		if _, err := tx.exec(ctx, `INSERT INTO project_members (project_id, user_id, role, created_at) VALUES (?, ?, 1, ?)`,
+			id, p.OwnerID, t); err != nil {
 			return err
 		}
-		if p.OwnerID != 0 {
-			if _, err := tx.exec(ctx, `INSERT INTO project_members (project_id, user_id, role, created_at) VALUES (?, ?, 1, ?)`,
-				id, p.OwnerID, t); err != nil {
-				return err
-			}
-		}
-		p.ID, p.CreatedAt, p.UpdatedAt = id, ms2t(t), ms2t(t)
-		return nil
-	})
+	}
+	p.ID, p.CreatedAt, p.UpdatedAt = id, ms2t(t), ms2t(t)
+	return nil
 }
 
 // GetProject implements meta.AccessStore.
