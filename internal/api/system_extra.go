@@ -34,9 +34,6 @@ type SystemOptions struct {
 	TokenTTL time.Duration
 }
 
-// authMode is Harbor's name of berth's only sign-in: its own user database.
-const authMode = "db_auth"
-
 func (s *Server) storageProvider() string {
 	if s.opt.System.StorageProvider == "" {
 		return "filesystem"
