@@ -91,10 +91,9 @@ type generalInfo struct {
 	PrimaryAuthMode  *bool   `json:"primary_auth_mode,omitempty"`
 	SelfRegistration *bool   `json:"self_registration,omitempty"`
 	BannerMessage    *string `json:"banner_message,omitempty"`
-	// OIDCProviderName is "" (berth has no OIDC sign-in).
+	// OIDCProviderName is "" (berth has no OIDC sign-in). Harbor's
+	// authproxy_settings, sent in its http_auth mode only, is never sent.
 	OIDCProviderName *string `json:"oidc_provider_name,omitempty"`
-	// AuthproxySettings is for Harbor's http_auth mode only: never set.
-	AuthproxySettings *struct{} `json:"authproxy_settings,omitempty"`
 
 	// Signed-in callers only.
 	CurrentTime                 *harborTime `json:"current_time,omitempty"`

@@ -55,7 +55,10 @@ func (s *Server) checkWritable(r *http.Request) error {
 	return nil
 }
 
-// ping: GET /ping answers "Pong" in plain text, touching nothing else.
+// ping: GET /ping answers "Pong" in plain text and checks nothing else.
+// Anyone may call it; as on every operation, credentials that are sent
+// must be right (Harbor skips authentication here, so bad ones still get
+// Pong there).
 func (s *Server) ping(w http.ResponseWriter, _ *http.Request) error {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	_, err := w.Write([]byte("Pong"))
