@@ -27,6 +27,7 @@ import (
 	v2client "github.com/goharbor/go-client/pkg/sdk/v2.0/client"
 	"github.com/goharbor/go-client/pkg/sdk/v2.0/client/configure"
 	"github.com/goharbor/go-client/pkg/sdk/v2.0/client/icon"
+	"github.com/goharbor/go-client/pkg/sdk/v2.0/client/permissions"
 	"github.com/goharbor/go-client/pkg/sdk/v2.0/client/ping"
 	"github.com/goharbor/go-client/pkg/sdk/v2.0/client/project"
 	"github.com/goharbor/go-client/pkg/sdk/v2.0/client/robot"
@@ -264,15 +265,14 @@ func testChain(t *testing.T) (caPEM, chain, keyPEM []byte) {
 }
 
 // TestHarborCLIProjectRobotCreate replays harbor project robot create
-// --project P --name N --description D --duration 90 (cmd/harbor/root/
-// project/robot/create.go with pkg/api/robot_handler.go and
-// project_handler.go) from the point where the permissions are chosen:
-// every way of choosing them (--all-permission, the prompt, a config file)
-// first reads GET /permissions, an operation of its own. What follows is
-// the project by name, CheckRobotWithNameExists (the project's robots
-// with a q harbor-cli escapes itself, the project again by id, the
-// configuration for robot_name_prefix), then CreateRobot. Run again, the
-// same preamble finds the robot and harbor-cli stops before creating.
+// --project P --name N --description D --duration 90 --all-permission
+// (cmd/harbor/root/project/robot/create.go with pkg/api/robot_handler.go
+// and project_handler.go): every project permission there is
+// (GetPermissions), the project by name, CheckRobotWithNameExists (the
+// project's robots with a q harbor-cli escapes itself, the project again
+// by id, the configuration for robot_name_prefix), then CreateRobot. Run
+// again, the same preamble finds the robot and harbor-cli stops before
+// creating it.
 func TestHarborCLIProjectRobotCreate(t *testing.T) {
 	c := client(t)
 	proj := newProject(t, c)
@@ -311,13 +311,20 @@ func TestHarborCLIProjectRobotCreate(t *testing.T) {
 	}
 
 	t.Run("project robot create", func(t *testing.T) {
-		r := cli(t, preamble...)
+		r := cli(t, append([]string{"GET /permissions"}, preamble...)...)
+		perms := must(c.Permissions.GetPermissions(ctx(t), &permissions.GetPermissionsParams{}))(t).Payload
+		if len(perms.Project) == 0 {
+			t.Fatal("getPermissions lists no project permission")
+		}
+		var access []*models.Access
+		for _, p := range perms.Project {
+			access = append(access, &models.Access{Action: p.Action, Resource: p.Resource})
+		}
 		if exists(t) {
 			t.Fatalf("robot %s exists before it was created", name)
 		}
 		req := &models.RobotCreate{Description: "from harbor-cli", Duration: 90, Level: "project", Name: name,
-			Permissions: []*models.RobotPermission{{Kind: "project", Namespace: proj, Access: []*models.Access{
-				{Action: "pull", Resource: "repository"}, {Action: "push", Resource: "repository"}}}}}
+			Permissions: []*models.RobotPermission{{Kind: "project", Namespace: proj, Access: access}}}
 		r.expect("POST /robots " + body(req))
 		created := must(c.Robot.CreateRobot(ctx(t), &robot.CreateRobotParams{Robot: req}))(t).Payload
 		if created.Name != "robot$"+proj+"+"+name || created.Secret == "" || created.ExpiresAt <= time.Now().Unix() {
