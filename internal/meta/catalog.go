@@ -64,4 +64,5 @@ type Catalog interface {
 	DeleteRepository(ctx context.Context, repo string) error
 
 	ArtifactDetails
+	SystemStore
 }
