@@ -60,4 +60,5 @@ type Catalog interface {
 	// DeleteRepository removes a repository with its manifests, tags and
 	// blob links (the bytes stay for garbage collection).
 	DeleteRepository(ctx context.Context, repo string) error
+	ImmutableStore
 }
