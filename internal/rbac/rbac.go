@@ -64,9 +64,18 @@ const (
 	ReadQuota     Action = "quota-read"     // the project's quota (in its summary)
 )
 
+// Tag immutability rules (Harbor's immutable-tag resource: its create,
+// update, delete and list are project admins' and maintainers' only; no
+// other role may even list the rules).
+const (
+	ReadImmutable  Action = "immutable-read"  // list the rules
+	WriteImmutable Action = "immutable-write" // create, update, delete them
+)
+
 // AllActions lists every action, for tables and tests.
 var AllActions = []Action{Pull, Push, DeleteArtifact, CreateTag, DeleteTag, ListRepos, ReadProject, WriteProject,
-	ReadMembers, WriteMembers, ReadRobots, WriteRobots, ReadLogs, ReadMetadata, WriteMetadata, ReadQuota}
+	ReadMembers, WriteMembers, ReadRobots, WriteRobots, ReadLogs, ReadMetadata, WriteMetadata, ReadQuota,
+	ReadImmutable, WriteImmutable}
 
 func set(as ...Action) map[Action]bool {
 	m := make(map[Action]bool, len(as))
@@ -85,7 +94,7 @@ func set(as ...Action) map[Action]bool {
 var rolePolicies = map[Role]map[Action]bool{
 	RoleProjectAdmin: set(AllActions...),
 	RoleMaintainer: set(Pull, Push, DeleteArtifact, CreateTag, DeleteTag, ListRepos, ReadProject,
-		ReadMembers, ReadRobots, ReadLogs, ReadMetadata, ReadQuota),
+		ReadMembers, ReadRobots, ReadLogs, ReadMetadata, ReadQuota, ReadImmutable, WriteImmutable),
 	RoleDeveloper:    set(Pull, Push, CreateTag, ListRepos, ReadProject, ReadMembers, ReadRobots, ReadLogs, ReadQuota),
 	RoleGuest:        set(Pull, ListRepos, ReadProject, ReadMembers, ReadRobots, ReadLogs, ReadQuota),
 	RoleLimitedGuest: set(Pull, ListRepos, ReadProject, ReadQuota),
