@@ -3,6 +3,7 @@ module github.com/berth-registry/berth
 go 1.26.8
 
 require (
+	github.com/bmatcuk/doublestar/v4 v4.10.4
 	github.com/go-openapi/runtime v0.28.0
 	github.com/go-openapi/strfmt v0.27.0
 	github.com/goharbor/go-client v0.213.1
@@ -16,7 +17,6 @@ require (
 )
 
 require (
-	github.com/bmatcuk/doublestar/v4 v4.10.4 // indirect
 	github.com/docker/cli v29.7.2+incompatible // indirect
 	github.com/docker/docker-credential-helpers v0.9.3 // indirect
 	github.com/go-logr/logr v1.4.3 // indirect

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/berth-registry/berth/internal/auth"
+	"github.com/berth-registry/berth/internal/blob"
 	"github.com/berth-registry/berth/internal/meta"
 )
 
@@ -43,6 +44,13 @@ type Options struct {
 	// DeletesDisabled refuses deletes of repositories, artifacts and tags,
 	// as --delete-enabled=false does on /v2.
 	DeletesDisabled bool
+	// Blobs holds the bytes of the blobs the store records: the API reads
+	// image and chart configs and chart archives from it (nil: artifacts
+	// are described without them, and their additions are not found).
+	Blobs blob.Store
+	// System is the deployment the system resources report on, and the
+	// run-time settings (see SystemOptions).
+	System SystemOptions
 }
 
 // checkDelete refuses a delete when deletes are switched off.
@@ -174,6 +182,9 @@ func (s *Server) unmatched(r *http.Request) error {
 func (s *Server) adapt(h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, err := s.authenticate(w, r)
+		if err == nil {
+			err = s.checkWritable(r)
+		}
 		if err == nil {
 			err = h(w, r.WithContext(ctx))
 		}

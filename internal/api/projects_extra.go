@@ -333,9 +333,18 @@ func (s *Server) listArtifactsOfProject(w http.ResponseWriter, r *http.Request) 
 			return errBadRequest("either 'media_type' or 'artifact_type' must be specified, but not both, when querying with latest_in_repository")
 		}
 	}
+	o, err := artifactOptionsOf(r)
+	if err != nil {
+		return err
+	}
 	list, total, err := s.opt.Access.ProjectArtifacts(r.Context(), p.Name, q)
 	if err != nil {
 		return err
 	}
-	return writeList(w, r, q.Page, total, list, func(a *meta.ProjectArtifact) artifact { return artifactJSON(p, a.Repo, a.ArtifactInfo) })
+	out, err := s.projectArtifactsJSON(r.Context(), p, list, o)
+	if err != nil {
+		return err
+	}
+	setPaging(w, r, q.Page, total)
+	return writeJSON(w, http.StatusOK, out)
 }

@@ -3,7 +3,6 @@ package api
 import (
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"net/http"
 	"net/url"
 	"strings"
@@ -25,42 +24,6 @@ type repository struct {
 	PullCount     int64      `json:"pull_count"`
 	CreationTime  harborTime `json:"creation_time"`
 	UpdateTime    harborTime `json:"update_time"`
-}
-
-// artifact is Harbor's Artifact (the fields berth knows).
-type artifact struct {
-	ID                int64      `json:"id"`
-	Type              string     `json:"type"`
-	MediaType         string     `json:"media_type"`
-	ManifestMediaType string     `json:"manifest_media_type"`
-	ProjectID         int64      `json:"project_id"`
-	RepositoryID      int64      `json:"repository_id"`
-	RepositoryName    string     `json:"repository_name"`
-	Digest            string     `json:"digest"`
-	Size              int64      `json:"size"`
-	PushTime          harborTime `json:"push_time"`
-	PullTime          harborTime `json:"pull_time"`
-	Tags              []tag      `json:"tags"`
-}
-
-// tag is Harbor's Tag.
-type tag struct {
-	ID           int64      `json:"id"`
-	RepositoryID int64      `json:"repository_id"`
-	ArtifactID   int64      `json:"artifact_id"`
-	Name         string     `json:"name"`
-	PushTime     harborTime `json:"push_time"`
-	PullTime     harborTime `json:"pull_time"`
-	Immutable    bool       `json:"immutable"`
-	Signed       bool       `json:"signed"`
-}
-
-// stableID gives rows without a numeric key (repositories, artifacts,
-// tags are keyed by name and digest) a stable id that fits a JSON number.
-func stableID(parts ...string) int64 {
-	h := fnv.New64a()
-	h.Write([]byte(strings.Join(parts, "\x00")))
-	return int64(h.Sum64() & (1<<53 - 1))
 }
 
 // repoFor authorizes action in {project_name} and returns the project and
@@ -87,41 +50,6 @@ func (s *Server) repoFor(r *http.Request, action rbac.Action) (*meta.Project, st
 func repositoryJSON(p *meta.Project, ri meta.RepoInfo) repository {
 	return repository{ID: stableID(ri.Name), ProjectID: p.ID, Name: ri.Name, ArtifactCount: ri.ArtifactCount,
 		CreationTime: harborTime(ri.CreatedAt), UpdateTime: harborTime(ri.UpdatedAt)}
-}
-
-// artifactType is Harbor's artifact type and media type (the config's for
-// images, the manifest's for indexes).
-func artifactType(a meta.ArtifactInfo) (typ, mediaType string) {
-	mediaType = a.ArtifactType
-	if mediaType == "" {
-		mediaType = a.MediaType
-	}
-	switch {
-	case a.ArtifactType == "application/vnd.oci.image.config.v1+json",
-		a.ArtifactType == "application/vnd.docker.container.image.v1+json",
-		a.ArtifactType == "" && oci.IsIndexType(a.MediaType):
-		return "IMAGE", mediaType
-	case a.ArtifactType == "application/vnd.cncf.helm.config.v1+json":
-		return "CHART", mediaType
-	case a.ArtifactType == "application/vnd.cnab.manifest.v1":
-		return "CNAB", mediaType
-	}
-	return "UNKNOWN", mediaType
-}
-
-func artifactJSON(p *meta.Project, repo string, a meta.ArtifactInfo) artifact {
-	typ, mt := artifactType(a)
-	repoID, artID := stableID(repo), stableID(repo, string(a.Digest))
-	out := artifact{ID: artID, Type: typ, MediaType: mt, ManifestMediaType: a.MediaType, ProjectID: p.ID,
-		RepositoryID: repoID, RepositoryName: repo, Digest: string(a.Digest), Size: a.Size, PushTime: harborTime(a.PushedAt), Tags: []tag{}}
-	if a.Tags == nil { // not read (with_tag=false): null, as Harbor
-		out.Tags = nil
-	}
-	for _, t := range a.Tags {
-		out.Tags = append(out.Tags, tag{ID: stableID(repo, t.Name), RepositoryID: repoID, ArtifactID: artID, Name: t.Name,
-			PushTime: harborTime(t.PushedAt)})
-	}
-	return out
 }
 
 // listRepositories: GET /projects/{project_name}/repositories (q=name=~x).
@@ -180,6 +108,10 @@ func (s *Server) listArtifacts(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	o, err := artifactOptionsOf(r)
+	if err != nil {
+		return err
+	}
 	if _, err := s.opt.Catalog.Repository(r.Context(), repo); err != nil {
 		return err
 	}
@@ -187,7 +119,12 @@ func (s *Server) listArtifacts(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeList(w, r, lq.Page, total, list, func(a *meta.ArtifactInfo) artifact { return artifactJSON(p, repo, *a) })
+	out, err := s.artifactsJSON(r.Context(), p, repo, list, o)
+	if err != nil {
+		return err
+	}
+	setPaging(w, r, lq.Page, total)
+	return writeJSON(w, http.StatusOK, out)
 }
 
 // artifactFor authorizes action and resolves {reference} (tag or digest).
@@ -216,11 +153,19 @@ func (s *Server) artifactFor(r *http.Request, action rbac.Action) (*meta.Project
 
 // getArtifact: GET .../artifacts/{reference}.
 func (s *Server) getArtifact(w http.ResponseWriter, r *http.Request) error {
+	o, err := artifactOptionsOf(r)
+	if err != nil {
+		return err
+	}
 	p, repo, a, err := s.artifactFor(r, rbac.ListRepos)
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, artifactJSON(p, repo, *a))
+	out, err := s.artifactsJSON(r.Context(), p, repo, []meta.ArtifactInfo{*a}, o)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, out[0])
 }
 
 // deleteArtifact: DELETE .../artifacts/{reference} removes the manifest
@@ -242,17 +187,20 @@ func (s *Server) deleteArtifact(w http.ResponseWriter, r *http.Request) error {
 
 // listTags: GET .../artifacts/{reference}/tags.
 func (s *Server) listTags(w http.ResponseWriter, r *http.Request) error {
-	p, repo, a, err := s.artifactFor(r, rbac.ListRepos)
+	_, repo, a, err := s.artifactFor(r, rbac.ListRepos)
 	if err != nil {
 		return err
 	}
-	pg, err := pageOf(r)
+	lq, err := listQuery(r)
 	if err != nil {
 		return err
 	}
-	tags := artifactJSON(p, repo, *a).Tags
-	setPaging(w, r, pg, int64(len(tags)))
-	return writeJSON(w, http.StatusOK, pageSlice(tags, pg))
+	tags, err := queryTags(tagsJSON(repo, a), lq)
+	if err != nil {
+		return err
+	}
+	setPaging(w, r, lq.Page, int64(len(tags)))
+	return writeJSON(w, http.StatusOK, pageSlice(tags, lq.Page))
 }
 
 // createTag: POST .../artifacts/{reference}/tags {"name": …}.

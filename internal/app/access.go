@@ -13,6 +13,7 @@ import (
 	"github.com/berth-registry/berth/internal/api"
 	"github.com/berth-registry/berth/internal/audit"
 	"github.com/berth-registry/berth/internal/auth"
+	"github.com/berth-registry/berth/internal/blob"
 	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/meta/sqlstore"
@@ -30,6 +31,9 @@ type access struct {
 	revoked   *auth.Revocations
 	retention time.Duration
 	log       *slog.Logger
+	// system is what the API reports about the deployment, and the
+	// run-time settings (shared with the registry).
+	system api.SystemOptions
 }
 
 // sessionRevocationAge is how long a logged-out session's id is kept:
@@ -151,7 +155,7 @@ func bootstrap(ctx context.Context, store meta.AccessStore, log *slog.Logger) er
 // mountAPI serves the management API (/api/v2.0) and its login endpoints
 // (/c/) on mux. Without --auth there are no accounts to manage: nothing is
 // mounted.
-func (a *access) mountAPI(mux *http.ServeMux, cfg config.Config, store *sqlstore.Store, log *slog.Logger) error {
+func (a *access) mountAPI(mux *http.ServeMux, cfg config.Config, store *sqlstore.Store, blobs blob.Store, log *slog.Logger) error {
 	if a.authn == nil {
 		return nil
 	}
@@ -165,7 +169,8 @@ func (a *access) mountAPI(mux *http.ServeMux, cfg config.Config, store *sqlstore
 	}
 	h := api.New(api.Options{Access: a.store, Store: store, Catalog: store, Auth: a.authn, Audit: a.sink.Record,
 		DeletesDisabled: !cfg.DeleteEnabled, ExternalURL: cfg.Proxy.ExternalURL,
-		SessionKey: key, Version: Version, Logger: log})
+		SessionKey: key, Version: Version, Logger: log, Blobs: blobs,
+		System: a.system})
 	mux.Handle(api.Prefix+"/", h)
 	mux.Handle("/c/", h)
 	return nil

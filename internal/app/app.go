@@ -21,6 +21,7 @@ import (
 	"github.com/berth-registry/berth/internal/forwarded"
 	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/registry"
+	"github.com/berth-registry/berth/internal/settings"
 )
 
 // Version is set at build time with -ldflags "-X .../app.Version=...".
@@ -68,6 +69,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		return err
 	}
 	defer acc.close()
+	st := settings.New(metaStore, log)
+	if err := st.Refresh(ctx); err != nil {
+		return fmt.Errorf("reading settings: %w", err)
+	}
+	acc.system = systemOptions(cfg, st, blobStore)
 	reg := registry.New(metaStore, blobStore, registry.Options{
 		MaxManifestSize: cfg.MaxManifestSize,
 		MaxBlobSize:     cfg.MaxBlobSize,
@@ -77,6 +83,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		Authorizer:      acc.authorizer(),
 		Audit:           acc.auditRegistry,
 		RedirectTTL:     blobRedirectTTL(cfg),
+		ReadOnly:        st.ReadOnly,
 	})
 	// We hold the data directory lock, so upload bytes without a session
 	// can only be leftovers of a crash: remove them all now (in a store
@@ -93,7 +100,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if acc.gate != nil {
 		mux.HandleFunc(auth.TokenPath, acc.gate.ServeToken)
 	}
-	if err := acc.mountAPI(mux, cfg, metaStore, log); err != nil {
+	if err := acc.mountAPI(mux, cfg, metaStore, blobStore, log); err != nil {
 		return err
 	}
 	health := http.NewServeMux()
@@ -210,6 +217,7 @@ func runJobs(ctx context.Context, r *jobs.Runner, reg *registry.Registry, acc *a
 	if acc.revoked != nil { // every replica reads every other's revocations
 		wg.Go(func() { acc.revoked.Run(ctx) })
 	}
+	wg.Go(func() { acc.system.Settings.Run(ctx) }) // and every other's settings
 	wg.Wait()
 }
 

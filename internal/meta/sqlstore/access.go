@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"time"
 
@@ -397,14 +398,14 @@ func (s *Store) ListMembers(ctx context.Context, projectID int64) (_ []meta.Memb
 	return out, rows.Err()
 }
 
-const robotCols = `id, name, description, level, project_id, secret_hash, disabled, expires_at, permissions, created_at, updated_at`
+const robotCols = `id, name, description, level, project_id, secret_hash, disabled, expires_at, permissions, creator_type, creator_ref, created_at, updated_at`
 
 func scanRobot(row interface{ Scan(...any) error }) (*meta.Robot, error) {
 	var r meta.Robot
 	var disabled int
 	var exp, c, up int64
 	var perms string
-	if err := row.Scan(&r.ID, &r.Name, &r.Description, &r.Level, &r.ProjectID, &r.SecretHash, &disabled, &exp, &perms, &c, &up); err != nil {
+	if err := row.Scan(&r.ID, &r.Name, &r.Description, &r.Level, &r.ProjectID, &r.SecretHash, &disabled, &exp, &perms, &r.CreatorType, &r.CreatorRef, &c, &up); err != nil {
 		return nil, notFound(err)
 	}
 	if err := json.Unmarshal([]byte(perms), &r.Permissions); err != nil {
@@ -423,8 +424,9 @@ func (s *Store) CreateRobot(ctx context.Context, r *meta.Robot) (err error) {
 		return err
 	}
 	t := now()
-	id, err := s.insertReturningID(ctx, `INSERT INTO robots (name, description, level, project_id, secret_hash, disabled, expires_at, permissions, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, r.Name, r.Description, r.Level, r.ProjectID, r.SecretHash, b2i(r.Disabled), t2ms(r.ExpiresAt), perms, t, t)
+	id, err := s.insertReturningID(ctx, `INSERT INTO robots (name, description, level, project_id, secret_hash, disabled, expires_at, permissions,
+		creator_type, creator_ref, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.Name, r.Description, r.Level, r.ProjectID, r.SecretHash, b2i(r.Disabled), t2ms(r.ExpiresAt), perms, r.CreatorType, r.CreatorRef, t, t)
 	if err == nil {
 		r.ID, r.CreatedAt, r.UpdatedAt = id, ms2t(t), ms2t(t)
 	}
@@ -501,7 +503,35 @@ func (s *Store) ListRobots(ctx context.Context, projectID int64, q meta.ListQuer
 
 // robotListing is the keys of ListRobots (Harbor's names).
 var robotListing = listing{
-	"name":          {expr: "name"},
+	// name: Harbor stores a robot's name without the "robot$" prefix and
+	// harbor-cli looks robots up by that bare name (q=name=ci); berth
+	// stores the full name, so a value without the prefix is compared
+	// with the name after it.
+	"name": {match: func(c meta.Cond) (string, []any, error) {
+		expr := func(v string) string {
+			if strings.HasPrefix(v, meta.RobotPrefix) {
+				return "name"
+			}
+			return "SUBSTR(name, " + strconv.Itoa(len(meta.RobotPrefix)+1) + ")"
+		}
+		switch c.Op {
+		case meta.Equal:
+			return expr(c.Values[0]) + " = ?", []any{c.Values[0]}, nil
+		case meta.Fuzzy:
+			return "name LIKE ? ESCAPE '\\'", []any{"%" + escapeLike(c.Values[0]) + "%"}, nil
+		case meta.AnyOf:
+			if len(c.Values) == 0 {
+				return "1 = 0", nil, nil
+			}
+			var parts []string
+			var args []any
+			for _, v := range c.Values {
+				parts, args = append(parts, expr(v)+" = ?"), append(args, v)
+			}
+			return "(" + strings.Join(parts, " OR ") + ")", args, nil
+		}
+		return "", nil, errOp(c, "name=NAME, name=~PART and name={A B}")
+	}},
 	"description":   {expr: "description"},
 	"disabled":      {expr: "disabled", kind: boolValue},
 	"id":            {expr: "id", kind: intValue},
