@@ -87,3 +87,14 @@ func (g *Guard) DeleteRepository(ctx context.Context, repo string) error {
 	}
 	return g.store.DeleteRepositoryGuarded(ctx, repo, guard)
 }
+
+// CopyArtifact copies artifact d from one repository to another with its
+// tags, refusing with *meta.ImmutableTagError to move an immutable tag of
+// the destination to another digest.
+func (g *Guard) CopyArtifact(ctx context.Context, from, to string, d digest.Digest) (meta.CopyResult, error) {
+	guard, err := g.TagGuard(ctx, to)
+	if err != nil {
+		return meta.CopyResult{}, err
+	}
+	return g.store.CopyArtifactGuarded(ctx, from, to, d, guard)
+}

@@ -109,4 +109,8 @@ type ImmutableStore interface {
 	// DeleteRepositoryGuarded is Catalog.DeleteRepository refusing, with
 	// *ImmutableTagError, when any tag of repo is protected.
 	DeleteRepositoryGuarded(ctx context.Context, repo string, guard TagGuard) error
+	// CopyArtifactGuarded is ArtifactDetails.CopyArtifact refusing, with
+	// *ImmutableTagError, to move a tag of the destination (to) that guard
+	// protects.
+	CopyArtifactGuarded(ctx context.Context, from, to string, d digest.Digest, guard TagGuard) (CopyResult, error)
 }

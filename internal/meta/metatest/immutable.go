@@ -32,6 +32,7 @@ func RunImmutable(t *testing.T, open func(t *testing.T) ImmutableFullStore) {
 		{"RulesGoWithProject", testImmutableRulesGoWithProject},
 		{"GuardedPut", testGuardedPut},
 		{"GuardedDeletes", testGuardedDeletes},
+		{"GuardedCopy", testGuardedCopy},
 		{"GuardedPutRace", testGuardedPutRace},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
@@ -314,6 +315,32 @@ func testGuardedDeletes(t *testing.T, s ImmutableFullStore) {
 	c := pushImage(t, s, "p/lib", "c", "v1")
 	noErr(t, s.DeleteTagGuarded(ctx, "p/lib", "v1", nil))
 	noErr(t, s.DeleteManifestGuarded(ctx, "p/lib", c.Digest, nil))
+}
+
+func testGuardedCopy(t *testing.T, s ImmutableFullStore) {
+	ctx := t.Context()
+	guard := protect("v1")
+	a := pushImage(t, s, "p/src", "a", "v1", "latest")
+	b := pushImage(t, s, "p/dst", "b", "v1")
+
+	// The destination's protected tag would move: refused, nothing copied.
+	_, err := s.CopyArtifactGuarded(ctx, "p/src", "p/dst", a.Digest, guard)
+	immutableErr(t, err, "p/dst", "v1", b.Digest, false)
+	checkManifest(t, s, "p/dst", "v1", b)
+	noManifest(t, s, "p/dst", string(a.Digest))
+	noManifest(t, s, "p/dst", "latest")
+
+	// Where it does not exist yet, or points at the same digest, it is set.
+	res, err := s.CopyArtifactGuarded(ctx, "p/src", "p/new", a.Digest, guard)
+	noErr(t, err)
+	equal(t, res.Tags, []string{"latest", "v1"}, "tags copied")
+	checkManifest(t, s, "p/new", "v1", a)
+	_, err = s.CopyArtifactGuarded(ctx, "p/src", "p/new", a.Digest, guard)
+	noErr(t, err)
+	// A nil guard moves it.
+	_, err = s.CopyArtifactGuarded(ctx, "p/src", "p/dst", a.Digest, nil)
+	noErr(t, err)
+	checkManifest(t, s, "p/dst", "v1", a)
 }
 
 // testGuardedPutRace: pushes of different digests racing to create one
