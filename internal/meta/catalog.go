@@ -13,8 +13,15 @@ type RepoInfo struct {
 	// ArtifactCount counts top-level manifests (not the children of an index).
 	ArtifactCount int64
 	CreatedAt     time.Time
-	// UpdatedAt is the latest manifest push or tag change (CreatedAt if none).
+	// UpdatedAt is the latest manifest push, tag change or description
+	// change (CreatedAt if none).
 	UpdatedAt time.Time
+	// ID is Harbor's numeric repository id, never reused.
+	ID int64
+	// ProjectID is filled in by AllRepositories only.
+	ProjectID   int64
+	Description string
+	PullCount   int64
 }
 
 // TagInfo is a tag and when it was last pointed at its manifest.
@@ -22,6 +29,7 @@ type TagInfo struct {
 	Name     string
 	Digest   digest.Digest
 	PushedAt time.Time
+	PulledAt time.Time // zero: never pulled by this tag
 }
 
 // ArtifactInfo describes a manifest for the management API.
@@ -33,6 +41,9 @@ type ArtifactInfo struct {
 	Size     int64
 	PushedAt time.Time
 	Tags     []TagInfo
+	PulledAt time.Time // zero: never pulled
+	// RepositoryID is the repository's RepoInfo.ID.
+	RepositoryID int64
 }
 
 // Catalog answers the management API's read queries over repositories and
@@ -40,7 +51,7 @@ type ArtifactInfo struct {
 type Catalog interface {
 	// ProjectRepositories lists the repositories of project, ordered by
 	// name, with the total count. Keys: name (the full name,
-	// "project/repo"), creation_time.
+	// "project/repo"), creation_time, pull_count.
 	ProjectRepositories(ctx context.Context, project string, q ListQuery) ([]RepoInfo, int64, error)
 	// RepositoryCount counts the repositories of project.
 	RepositoryCount(ctx context.Context, project string) (int64, error)
@@ -48,8 +59,9 @@ type Catalog interface {
 	Repository(ctx context.Context, repo string) (*RepoInfo, error)
 	// Artifacts lists the top-level artifacts of repo, newest first, with
 	// their tags, and the total count. Keys: digest, media_type,
-	// artifact_type, push_time, tags (tags=* tagged, tags=nil untagged,
-	// tags=NAME, tags=~PART, tags={A B}, tags=(A B)).
+	// artifact_type, push_time, pull_time, tags (tags=* tagged, tags=nil
+	// untagged, tags=NAME, tags=~PART, tags={A B}, tags=(A B)), labels
+	// (label ids: labels=ID, labels={A B} any of them, labels=(A B) all).
 	Artifacts(ctx context.Context, repo string, q ListQuery) ([]ArtifactInfo, int64, error)
 	// Artifact returns one artifact by digest with its tags;
 	// ErrManifestNotFound if absent.
@@ -60,4 +72,6 @@ type Catalog interface {
 	// DeleteRepository removes a repository with its manifests, tags and
 	// blob links (the bytes stay for garbage collection).
 	DeleteRepository(ctx context.Context, repo string) error
+
+	LabelCatalog
 }
