@@ -55,11 +55,23 @@ const (
 	ReadRobots     Action = "robot-read"    // list project robots
 	WriteRobots    Action = "robot-write"   // create, change, delete project robots
 	ReadLogs       Action = "log-read"      // the project's audit log
+	// Harbor's "label" resource (a project's labels) and "artifact-label"
+	// (adding labels to artifacts and removing them), and repository
+	// updates (the description).
+	CreateLabel         Action = "label-create"
+	ReadLabel           Action = "label-read"
+	UpdateLabel         Action = "label-update"
+	DeleteLabel         Action = "label-delete"
+	ListLabels          Action = "label-list"
+	AddArtifactLabel    Action = "artifact-label-create"
+	RemoveArtifactLabel Action = "artifact-label-delete"
+	UpdateRepo          Action = "repo-update"
 )
 
 // AllActions lists every action, for tables and tests.
 var AllActions = []Action{Pull, Push, DeleteArtifact, CreateTag, DeleteTag, ListRepos, ReadProject, WriteProject,
-	ReadMembers, WriteMembers, ReadRobots, WriteRobots, ReadLogs}
+	ReadMembers, WriteMembers, ReadRobots, WriteRobots, ReadLogs,
+	CreateLabel, ReadLabel, UpdateLabel, DeleteLabel, ListLabels, AddArtifactLabel, RemoveArtifactLabel, UpdateRepo}
 
 func set(as ...Action) map[Action]bool {
 	m := make(map[Action]bool, len(as))
@@ -74,14 +86,17 @@ func set(as ...Action) map[Action]bool {
 var rolePolicies = map[Role]map[Action]bool{
 	RoleProjectAdmin: set(AllActions...),
 	RoleMaintainer: set(Pull, Push, DeleteArtifact, CreateTag, DeleteTag, ListRepos, ReadProject,
-		ReadMembers, ReadRobots, ReadLogs),
-	RoleDeveloper:    set(Pull, Push, CreateTag, ListRepos, ReadProject, ReadMembers, ReadRobots, ReadLogs),
-	RoleGuest:        set(Pull, ListRepos, ReadProject, ReadMembers, ReadRobots, ReadLogs),
+		ReadMembers, ReadRobots, ReadLogs,
+		CreateLabel, ReadLabel, UpdateLabel, DeleteLabel, ListLabels, AddArtifactLabel, RemoveArtifactLabel, UpdateRepo),
+	RoleDeveloper: set(Pull, Push, CreateTag, ListRepos, ReadProject, ReadMembers, ReadRobots, ReadLogs,
+		ReadLabel, ListLabels, AddArtifactLabel, RemoveArtifactLabel, UpdateRepo),
+	RoleGuest:        set(Pull, ListRepos, ReadProject, ReadMembers, ReadRobots, ReadLogs, ReadLabel, ListLabels),
 	RoleLimitedGuest: set(Pull, ListRepos, ReadProject),
 }
 
-// anonymousPublic is what anyone may do in a public project.
-var anonymousPublic = set(Pull, ListRepos, ReadProject)
+// anonymousPublic is what anyone may do in a public project
+// (publicProjectPolicies in Harbor's src/common/rbac/project/rbac_util.go).
+var anonymousPublic = set(Pull, ListRepos, ReadProject, ReadLabel, ListLabels)
 
 // RoleAllows reports whether a project role permits a.
 func RoleAllows(r Role, a Action) bool { return rolePolicies[r][a] }
