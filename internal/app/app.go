@@ -20,6 +20,7 @@ import (
 	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/forwarded"
 	"github.com/berth-registry/berth/internal/jobs"
+	"github.com/berth-registry/berth/internal/pullstats"
 	"github.com/berth-registry/berth/internal/registry"
 )
 
@@ -68,6 +69,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		return err
 	}
 	defer acc.close()
+	// Pull statistics are gathered in memory and written every second;
+	// deferred after the store's Close, this runs before it: what the
+	// drained requests pulled is written on the way out.
+	pulls := pullstats.New(metaStore, pullstats.Options{Logger: log})
+	defer pulls.Close()
 	reg := registry.New(metaStore, blobStore, registry.Options{
 		MaxManifestSize: cfg.MaxManifestSize,
 		MaxBlobSize:     cfg.MaxBlobSize,
@@ -77,6 +83,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		Authorizer:      acc.authorizer(),
 		Audit:           acc.auditRegistry,
 		RedirectTTL:     blobRedirectTTL(cfg),
+		Pulls:           pulls,
 	})
 	// We hold the data directory lock, so upload bytes without a session
 	// can only be leftovers of a crash: remove them all now (in a store

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/opencontainers/go-digest"
+
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/blob"
 	"github.com/berth-registry/berth/internal/meta"
@@ -39,6 +41,17 @@ type Options struct {
 	// RedirectTTL > 0 makes blob GETs answer 307 to a presigned URL valid
 	// this long, when the blob store can make one (blob.Redirector).
 	RedirectTTL time.Duration
+	// Pulls, if set, is told of every manifest GET answered with the
+	// manifest (not HEAD, not 304), as Harbor counts pulls. It must not
+	// block.
+	Pulls PullRecorder
+}
+
+// PullRecorder gathers pull statistics (pullstats.Recorder). tag is the
+// tag the manifest was pulled by, "" for a pull by digest; ctx is the
+// request's, which tells pulls of berth's own jobs apart.
+type PullRecorder interface {
+	Pulled(ctx context.Context, repo, tag string, d digest.Digest)
 }
 
 // Authorizer decides whether a request may act on scopes. On success the
