@@ -40,6 +40,7 @@ type artifact struct {
 	PushTime          harborTime `json:"push_time"`
 	PullTime          harborTime `json:"pull_time"`
 	Tags              []tag      `json:"tags"`
+	Labels            []label    `json:"labels"` // null unless asked for (with_label=true)
 }
 
 // tag is Harbor's Tag.
@@ -83,9 +84,9 @@ func (s *Server) repoFor(r *http.Request, action rbac.Action) (*meta.Project, st
 	return p, full, nil
 }
 
-func repositoryJSON(p *meta.Project, ri meta.RepoInfo) repository {
-	return repository{ID: stableID(ri.Name), ProjectID: p.ID, Name: ri.Name, ArtifactCount: ri.ArtifactCount,
-		CreationTime: harborTime(ri.CreatedAt), UpdateTime: harborTime(ri.UpdatedAt)}
+func repositoryJSON(projectID int64, ri meta.RepoInfo) repository {
+	return repository{ID: ri.ID, ProjectID: projectID, Name: ri.Name, Description: ri.Description, ArtifactCount: ri.ArtifactCount,
+		PullCount: ri.PullCount, CreationTime: harborTime(ri.CreatedAt), UpdateTime: harborTime(ri.UpdatedAt)}
 }
 
 // artifactType is Harbor's artifact type and media type (the config's for
@@ -110,12 +111,13 @@ func artifactType(a meta.ArtifactInfo) (typ, mediaType string) {
 
 func artifactJSON(p *meta.Project, repo string, a meta.ArtifactInfo) artifact {
 	typ, mt := artifactType(a)
-	repoID, artID := stableID(repo), stableID(repo, string(a.Digest))
+	repoID, artID := a.RepositoryID, stableID(repo, string(a.Digest))
 	out := artifact{ID: artID, Type: typ, MediaType: mt, ManifestMediaType: a.MediaType, ProjectID: p.ID,
-		RepositoryID: repoID, Digest: string(a.Digest), Size: a.Size, PushTime: harborTime(a.PushedAt), Tags: []tag{}}
+		RepositoryID: repoID, Digest: string(a.Digest), Size: a.Size, PushTime: harborTime(a.PushedAt), Tags: []tag{},
+		PullTime: harborTime(a.PulledAt)}
 	for _, t := range a.Tags {
 		out.Tags = append(out.Tags, tag{ID: stableID(repo, t.Name), RepositoryID: repoID, ArtifactID: artID, Name: t.Name,
-			PushTime: harborTime(t.PushedAt)})
+			PushTime: harborTime(t.PushedAt), PullTime: harborTime(t.PulledAt)})
 	}
 	return out
 }
@@ -134,7 +136,7 @@ func (s *Server) listRepositories(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	return writeList(w, r, lq.Page, total, list, func(ri *meta.RepoInfo) repository { return repositoryJSON(p, *ri) })
+	return writeList(w, r, lq.Page, total, list, func(ri *meta.RepoInfo) repository { return repositoryJSON(p.ID, *ri) })
 }
 
 // getRepository: GET /projects/{project_name}/repositories/{repository_name}.
@@ -147,7 +149,7 @@ func (s *Server) getRepository(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, repositoryJSON(p, *ri))
+	return writeJSON(w, http.StatusOK, repositoryJSON(p.ID, *ri))
 }
 
 // deleteRepository: DELETE /projects/{project_name}/repositories/{repository_name}.
@@ -183,7 +185,11 @@ func (s *Server) listArtifacts(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeList(w, r, lq.Page, total, list, func(a *meta.ArtifactInfo) artifact { return artifactJSON(p, repo, *a) })
+	labels, err := s.artifactLabels(r, repo, list...)
+	if err != nil {
+		return err
+	}
+	return writeList(w, r, lq.Page, total, list, func(a *meta.ArtifactInfo) artifact { return withLabels(artifactJSON(p, repo, *a), labels) })
 }
 
 // artifactFor authorizes action and resolves {reference} (tag or digest).
@@ -216,7 +222,11 @@ func (s *Server) getArtifact(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, artifactJSON(p, repo, *a))
+	labels, err := s.artifactLabels(r, repo, *a)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, withLabels(artifactJSON(p, repo, *a), labels))
 }
 
 // deleteArtifact: DELETE .../artifacts/{reference} removes the manifest
