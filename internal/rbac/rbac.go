@@ -149,4 +149,5 @@ func Visible(s Subject) bool {
 
 // RobotActions are the actions a robot account may be granted. Harbor's
 // robot permissions are resource/action pairs; we accept these names.
-var RobotActions = set(Pull, Push, DeleteArtifact, CreateTag, DeleteTag, ListRepos, ReadProject, ReadLogs)
+var RobotActions = set(Pull, Push, DeleteArtifact, CreateTag, DeleteTag, ListRepos, ReadProject, ReadLogs,
+	CreateLabel, ReadLabel, UpdateLabel, DeleteLabel, ListLabels, AddArtifactLabel, RemoveArtifactLabel, UpdateRepo)
