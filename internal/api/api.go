@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/berth-registry/berth/internal/auth"
@@ -81,7 +82,11 @@ func New(opt Options) *Server {
 	}
 	s := &Server{opt: opt, mux: http.NewServeMux()}
 	for _, rt := range s.routes() {
-		s.mux.Handle(rt.method+" "+Prefix+rt.path, s.adapt(rt.h))
+		pattern := rt.method + " " + Prefix + rt.path
+		if strings.HasSuffix(pattern, "/") { // Harbor's ".../metadatas/": that path, not a subtree
+			pattern += "{$}"
+		}
+		s.mux.Handle(pattern, s.adapt(rt.h))
 	}
 	s.mux.Handle("POST /c/login", s.plain(s.login))
 	s.mux.Handle("GET /c/logout", s.plain(s.logout))
@@ -93,7 +98,7 @@ func New(opt Options) *Server {
 // other's list.
 func (s *Server) routes() []route {
 	return slices.Concat(s.coreRoutes(), s.projectExtraRoutes(), s.artifactExtraRoutes(), s.labelRoutes(),
-		s.userExtraRoutes(), s.systemExtraRoutes())
+		s.userExtraRoutes(), s.systemExtraRoutes(), s.immutableRoutes())
 }
 
 func (s *Server) coreRoutes() []route {

@@ -41,7 +41,7 @@ func TestProjectsPagingAndVisibility(t *testing.T) {
 	}
 	resp, body = e.req(cred{}, "GET", Prefix+"/projects?page_size=100&name=p0", nil)
 	got := decode[[]project](t, body)
-	if resp.Header.Get("X-Total-Count") != "5" || len(got) != 5 || got[0].Metadata.Public != "true" {
+	if resp.Header.Get("X-Total-Count") != "5" || len(got) != 5 || got[0].Metadata["public"] != "true" {
 		t.Errorf("anonymous sees %s: %s", resp.Header.Get("X-Total-Count"), body)
 	}
 	e.expect(200, cred{}, "GET", Prefix+"/projects?public=false", nil)
@@ -65,7 +65,7 @@ func TestProjectsPagingAndVisibility(t *testing.T) {
 	e.expect(200, alice, "HEAD", Prefix+"/projects?project_name=123", nil)
 	e.expect(404, alice, "HEAD", Prefix+"/projects?project_name=nope", nil)
 	byName := decode[project](t, e.expect(200, alice, "GET", Prefix+"/projects/123", nil, "X-Is-Resource-Name", "true"))
-	if byName.Name != "123" || byName.OwnerName != "alice" || byName.CurrentUserRoleID != 1 || byName.Metadata.Public != "true" {
+	if byName.Name != "123" || byName.OwnerName != "alice" || byName.CurrentUserRoleID != 1 || byName.Metadata["public"] != "true" {
 		t.Errorf("by name: %+v", byName)
 	}
 	byID := decode[project](t, e.expect(200, alice, "GET", fmt.Sprintf("%s/projects/%d", Prefix, byName.ProjectID), nil))

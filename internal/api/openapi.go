@@ -22,6 +22,11 @@ var openAPIFragments embed.FS
 // openAPIDoc is the merged document, served by GET /openapi.json.
 var openAPIDoc = mustMergeOpenAPI(openAPIFragments)
 
+// OpenAPIDocument returns the merged OpenAPI document (what GET
+// /api/v2.0/openapi.json serves), for tools that measure the API without
+// running a server (internal/api/apicoverage, test/harborapi).
+func OpenAPIDocument() []byte { return bytes.Clone(openAPIDoc) }
+
 func mustMergeOpenAPI(fsys fs.FS) []byte {
 	b, err := mergeOpenAPI(fsys)
 	if err != nil {

@@ -13,30 +13,36 @@ import (
 	"github.com/berth-registry/berth/internal/rbac"
 )
 
-// project is Harbor's Project.
+// project is Harbor's Project (go-client models.Project).
 type project struct {
 	ProjectID          int64           `json:"project_id"`
 	Name               string          `json:"name"`
 	OwnerID            int64           `json:"owner_id"`
 	OwnerName          string          `json:"owner_name"`
+	RegistryID         *int64          `json:"registry_id"` // a proxy cache project's registry: none yet
 	CreationTime       harborTime      `json:"creation_time"`
 	UpdateTime         harborTime      `json:"update_time"`
+	Deleted            bool            `json:"deleted"`
+	Togglable          bool            `json:"togglable"` // the caller may change public
 	RepoCount          int64           `json:"repo_count"`
 	CurrentUserRoleID  int             `json:"current_user_role_id"`
 	CurrentUserRoleIDs []int           `json:"current_user_role_ids"`
 	Metadata           projectMetadata `json:"metadata"`
+	CVEAllowlist       cveAllowlist    `json:"cve_allowlist"`
 }
 
-// projectMetadata is Harbor's ProjectMetadata: booleans as "true"/"false".
-type projectMetadata struct {
-	Public string `json:"public,omitempty"`
-}
+// projectMetadata is Harbor's ProjectMetadata: string values ("true" and
+// "false" for booleans), the keys of projectMetadataKeys.
+type projectMetadata map[string]string
 
-// projectReq is Harbor's ProjectReq (the fields berth uses).
+// projectReq is Harbor's ProjectReq.
 type projectReq struct {
-	ProjectName string          `json:"project_name"`
-	Public      *bool           `json:"public"`
-	Metadata    projectMetadata `json:"metadata"`
+	ProjectName  string           `json:"project_name"`
+	Public       *bool            `json:"public"` // deprecated: metadata.public wins
+	Metadata     projectMetadata  `json:"metadata"`
+	CVEAllowlist *cveAllowlistReq `json:"cve_allowlist"`
+	StorageLimit *int64           `json:"storage_limit"`
+	RegistryID   *int64           `json:"registry_id"`
 }
 
 // projectNameRE is Harbor's rule for project names.
@@ -109,9 +115,11 @@ func (s *Server) mayAct(r *http.Request, p *meta.Project, action rbac.Action, hi
 	return nil
 }
 
-func (s *Server) projectJSON(ctx context.Context, p *meta.Project) (project, error) {
+// projectJSON is p for the caller in ctx, with its settings ps.
+func (s *Server) projectJSON(ctx context.Context, p *meta.Project, ps *meta.ProjectSettings) (project, error) {
 	out := project{ProjectID: p.ID, Name: p.Name, OwnerID: p.OwnerID, CreationTime: harborTime(p.CreatedAt),
-		UpdateTime: harborTime(p.UpdatedAt), Metadata: projectMetadata{Public: strconv.FormatBool(p.Public)}, CurrentUserRoleIDs: []int{}}
+		UpdateTime: harborTime(p.UpdatedAt), Metadata: metadataJSON(p, ps), CVEAllowlist: cveAllowlistJSON(ps.CVEAllowlist),
+		CurrentUserRoleIDs: []int{}}
 	if owner, err := s.opt.Access.GetUser(ctx, p.OwnerID); err == nil {
 		out.OwnerName = owner.Username
 	} else if !isNotFound(err) {
@@ -130,6 +138,33 @@ func (s *Server) projectJSON(ctx context.Context, p *meta.Project) (project, err
 		if out.CurrentUserRoleID = role; role != 0 {
 			out.CurrentUserRoleIDs = []int{role}
 		}
+		// Robots are never granted project-write: only users toggle.
+		out.Togglable = id.SysAdmin || rbac.RoleAllows(rbac.Role(role), rbac.WriteProject)
+	}
+	return out, nil
+}
+
+// projectsJSON is projectJSON for each of ps, their settings read at once.
+func (s *Server) projectsJSON(ctx context.Context, ps []meta.Project) ([]project, error) {
+	ids := make([]int64, len(ps))
+	for i := range ps {
+		ids[i] = ps[i].ID
+	}
+	settings, err := s.opt.Access.ProjectSettings(ctx, ids...)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]project, 0, len(ps))
+	for i := range ps {
+		st := settings[ps[i].ID]
+		if st == nil { // deleted since it was listed
+			st = &meta.ProjectSettings{StorageLimit: meta.UnlimitedStorage, CVEAllowlist: meta.CVEAllowlist{ProjectID: ps[i].ID}}
+		}
+		pj, err := s.projectJSON(ctx, &ps[i], st)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, pj)
 	}
 	return out, nil
 }
@@ -164,13 +199,9 @@ func (s *Server) listProjects(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := make([]project, 0, len(list))
-	for i := range list {
-		pj, err := s.projectJSON(r.Context(), &list[i])
-		if err != nil {
-			return err
-		}
-		out = append(out, pj)
+	out, err := s.projectsJSON(r.Context(), list)
+	if err != nil {
+		return err
 	}
 	setPaging(w, r, pg, total)
 	return writeJSON(w, http.StatusOK, out)
@@ -192,7 +223,9 @@ func (s *Server) headProject(w http.ResponseWriter, r *http.Request) error {
 }
 
 // createProject: POST /projects. Any signed-in user may create a project
-// and becomes its project admin.
+// and becomes its project admin. The metadata, CVE allowlist and storage
+// limit of the request are checked first and stored with the project in
+// one transaction (Harbor drops a cve_allowlist given here; berth keeps it).
 func (s *Server) createProject(w http.ResponseWriter, r *http.Request) error {
 	id := auth.FromContext(r.Context())
 	if id.Kind != auth.UserKind {
@@ -208,16 +241,18 @@ func (s *Server) createProject(w http.ResponseWriter, r *http.Request) error {
 	if auth.NumericName(req.ProjectName) {
 		return errBadRequest("project name must not be all digits: it would read as a project id")
 	}
-	public := req.Public != nil && *req.Public
-	if req.Metadata.Public != "" {
-		b, err := strconv.ParseBool(req.Metadata.Public)
-		if err != nil {
-			return errBadRequest(`metadata.public must be "true" or "false"`)
-		}
-		public = b
+	if err := checkRegistryID(id, req.RegistryID); err != nil {
+		return err
 	}
-	p := &meta.Project{Name: req.ProjectName, Public: public, OwnerID: id.UserID}
-	if err := s.opt.Access.CreateProject(r.Context(), p); errors.Is(err, meta.ErrConflict) {
+	c, err := projectChange(&req, 0, nil)
+	if err != nil {
+		return err
+	}
+	if c.StorageLimit, err = createStorageLimit(id, req.StorageLimit); err != nil {
+		return err
+	}
+	p := &meta.Project{Name: req.ProjectName, OwnerID: id.UserID}
+	if err := s.opt.Access.CreateProjectWith(r.Context(), p, c); errors.Is(err, meta.ErrConflict) {
 		return errConflict(fmt.Sprintf("The project named %s already exists", p.Name))
 	} else if err != nil {
 		return err
@@ -236,14 +271,17 @@ func (s *Server) getProject(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out, err := s.projectJSON(r.Context(), p)
+	out, err := s.projectsJSON(r.Context(), []meta.Project{*p})
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, out)
+	return writeJSON(w, http.StatusOK, out[0])
 }
 
-// updateProject: PUT /projects/{project_name_or_id} changes metadata.public.
+// updateProject: PUT /projects/{project_name_or_id} sets the metadata keys
+// given (the others stay) and replaces the CVE allowlist if one is given.
+// Unlike Harbor, an unknown metadata key or a bad value is refused (400,
+// naming it) rather than dropped.
 func (s *Server) updateProject(w http.ResponseWriter, r *http.Request) error {
 	p, err := s.projectFor(r, "project_name_or_id", rbac.WriteProject)
 	if err != nil {
@@ -253,25 +291,44 @@ func (s *Server) updateProject(w http.ResponseWriter, r *http.Request) error {
 	if err := readJSON(r, &req); err != nil {
 		return err
 	}
-	if req.Public != nil {
-		p.Public = *req.Public
-	}
-	if req.Metadata.Public != "" {
-		if p.Public, err = strconv.ParseBool(req.Metadata.Public); err != nil {
-			return errBadRequest(`metadata.public must be "true" or "false"`)
-		}
-	}
-	wasPublic := p.Public
-	if err := s.opt.Access.UpdateProject(r.Context(), p); err != nil {
+	settings, err := s.opt.Access.ProjectSettings(r.Context(), p.ID)
+	if err != nil {
 		return err
 	}
-	if wasPublic && !p.Public { // anonymous tokens granted pull here
-		if err := s.opt.Auth.Revoke(r.Context(), auth.AnonymousIdentity.Name); err != nil {
-			return err
-		}
+	cur := settings[p.ID]
+	if cur == nil {
+		return errProjectNotFound(r.PathValue("project_name_or_id"))
+	}
+	c, err := projectChange(&req, p.ID, cur)
+	if err != nil {
+		return err
+	}
+	if req.StorageLimit != nil && *req.StorageLimit != cur.StorageLimit {
+		// Harbor ignores it here; its quota API changes a limit.
+		return errBadRequest("storage_limit is set when a project is created; it cannot be changed here")
+	}
+	if req.RegistryID != nil {
+		return errBadRequest("registry_id is set when a project is created; it cannot be changed")
+	}
+	if err := s.changeProject(r, p, c); err != nil {
+		return err
 	}
 	s.record(r.Context(), r, "update", "project", p.Name, p)
 	return ok(w)
+}
+
+// changeProject applies c to p; when p stops being public, the anonymous
+// tokens granted pull in it stop working.
+func (s *Server) changeProject(r *http.Request, p *meta.Project, c meta.ProjectChange) error {
+	if err := s.opt.Access.ChangeProject(r.Context(), p.ID, c); isNotFound(err) {
+		return errProjectNotFound(r.PathValue("project_name_or_id"))
+	} else if err != nil {
+		return err
+	}
+	if p.Public && c.Public != nil && !*c.Public {
+		return s.opt.Auth.Revoke(r.Context(), auth.AnonymousIdentity.Name)
+	}
+	return nil
 }
 
 // deleteProject: DELETE /projects/{project_name_or_id}; refused with 412
@@ -286,7 +343,7 @@ func (s *Server) deleteProject(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if n > 0 {
-		return errPrecondition("the project contains repositories, can not be deleted")
+		return errPrecondition(errNotDeletable)
 	}
 	robots, err := s.projectRobotNames(r.Context(), p.ID)
 	if err != nil {

@@ -35,6 +35,7 @@ type artifact struct {
 	ManifestMediaType string     `json:"manifest_media_type"`
 	ProjectID         int64      `json:"project_id"`
 	RepositoryID      int64      `json:"repository_id"`
+	RepositoryName    string     `json:"repository_name"`
 	Digest            string     `json:"digest"`
 	Size              int64      `json:"size"`
 	PushTime          harborTime `json:"push_time"`
@@ -113,8 +114,11 @@ func artifactJSON(p *meta.Project, repo string, a meta.ArtifactInfo) artifact {
 	typ, mt := artifactType(a)
 	repoID, artID := a.RepositoryID, stableID(repo, string(a.Digest))
 	out := artifact{ID: artID, Type: typ, MediaType: mt, ManifestMediaType: a.MediaType, ProjectID: p.ID,
-		RepositoryID: repoID, Digest: string(a.Digest), Size: a.Size, PushTime: harborTime(a.PushedAt), Tags: []tag{},
+		RepositoryID: repoID, RepositoryName: repo, Digest: string(a.Digest), Size: a.Size, PushTime: harborTime(a.PushedAt), Tags: []tag{},
 		PullTime: harborTime(a.PulledAt)}
+	if a.Tags == nil { // not read (with_tag=false): null, as Harbor
+		out.Tags = nil
+	}
 	for _, t := range a.Tags {
 		out.Tags = append(out.Tags, tag{ID: stableID(repo, t.Name), RepositoryID: repoID, ArtifactID: artID, Name: t.Name,
 			PushTime: harborTime(t.PushedAt), PullTime: harborTime(t.PulledAt)})

@@ -55,7 +55,7 @@ var (
 )
 
 // RobotPrefix starts every robot account name, as in Harbor.
-const RobotPrefix = "robot$"
+const RobotPrefix = meta.RobotPrefix
 
 // Authenticator checks credentials against the access store, with the
 // brute-force limiter in front and a short-lived cache of verified

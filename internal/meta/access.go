@@ -46,6 +46,9 @@ type Member struct {
 	Role      int
 }
 
+// RobotPrefix starts every robot account's name (auth.RobotPrefix).
+const RobotPrefix = "robot$"
+
 // Robot is a robot account. Name is the full "robot$<project>+<name>" (or
 // "robot$<name>" for a system robot). SecretHash is a bcrypt hash.
 type Robot struct {
@@ -149,4 +152,5 @@ type AccessStore interface {
 	AppendAudit(ctx context.Context, recs []AuditRecord) error
 	ListAudit(ctx context.Context, q AuditQuery) ([]AuditRecord, int64, error)
 	PruneAudit(ctx context.Context, before time.Time) (int64, error)
+	ProjectSettingsStore
 }

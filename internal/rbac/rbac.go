@@ -68,9 +68,16 @@ const (
 	UpdateRepo          Action = "repo-update"
 )
 
+// Project metadata and quota (Harbor's metadata and quota resources).
+const (
+	ReadMetadata  Action = "metadata-read"  // the /metadatas endpoints' reads
+	WriteMetadata Action = "metadata-write" // add, change, remove project metadata
+	ReadQuota     Action = "quota-read"     // the project's quota (in its summary)
+)
+
 // AllActions lists every action, for tables and tests.
 var AllActions = []Action{Pull, Push, DeleteArtifact, CreateTag, DeleteTag, ListRepos, ReadProject, WriteProject,
-	ReadMembers, WriteMembers, ReadRobots, WriteRobots, ReadLogs,
+	ReadMembers, WriteMembers, ReadRobots, WriteRobots, ReadLogs, ReadMetadata, WriteMetadata, ReadQuota,
 	CreateLabel, ReadLabel, UpdateLabel, DeleteLabel, ListLabels, AddArtifactLabel, RemoveArtifactLabel, UpdateRepo}
 
 func set(as ...Action) map[Action]bool {
@@ -82,16 +89,20 @@ func set(as ...Action) map[Action]bool {
 }
 
 // rolePolicies is Harbor's matrix (src/common/rbac/project/rbac_role.go)
-// restricted to the actions above.
+// restricted to the actions above. Metadata: project admins read and
+// write, maintainers read (Harbor's metadata read; its list needs a
+// "metadata list" no role has, so Harbor's project admins cannot list their
+// own project's metadata: here ReadMetadata covers both). Quota: every
+// role reads, as in Harbor; anonymous visitors of a public project do not.
 var rolePolicies = map[Role]map[Action]bool{
 	RoleProjectAdmin: set(AllActions...),
 	RoleMaintainer: set(Pull, Push, DeleteArtifact, CreateTag, DeleteTag, ListRepos, ReadProject,
-		ReadMembers, ReadRobots, ReadLogs,
+		ReadMembers, ReadRobots, ReadLogs, ReadMetadata, ReadQuota,
 		CreateLabel, ReadLabel, UpdateLabel, DeleteLabel, ListLabels, AddArtifactLabel, RemoveArtifactLabel, UpdateRepo),
-	RoleDeveloper: set(Pull, Push, CreateTag, ListRepos, ReadProject, ReadMembers, ReadRobots, ReadLogs,
+	RoleDeveloper: set(Pull, Push, CreateTag, ListRepos, ReadProject, ReadMembers, ReadRobots, ReadLogs, ReadQuota,
 		ReadLabel, ListLabels, AddArtifactLabel, RemoveArtifactLabel, UpdateRepo),
-	RoleGuest:        set(Pull, ListRepos, ReadProject, ReadMembers, ReadRobots, ReadLogs, ReadLabel, ListLabels),
-	RoleLimitedGuest: set(Pull, ListRepos, ReadProject),
+	RoleGuest:        set(Pull, ListRepos, ReadProject, ReadMembers, ReadRobots, ReadLogs, ReadQuota, ReadLabel, ListLabels),
+	RoleLimitedGuest: set(Pull, ListRepos, ReadProject, ReadQuota),
 }
 
 // anonymousPublic is what anyone may do in a public project

@@ -9,20 +9,20 @@ import (
 // own tables (labels_test.go), and TestEveryActionTabled checks none is
 // left out.
 var coreActions = []Action{Pull, Push, DeleteArtifact, CreateTag, DeleteTag, ListRepos, ReadProject, WriteProject,
-	ReadMembers, WriteMembers, ReadRobots, WriteRobots, ReadLogs}
+	ReadMembers, WriteMembers, ReadRobots, WriteRobots, ReadLogs, ReadMetadata, WriteMetadata, ReadQuota}
 
 // TestRoleMatrix pins Harbor's matrix for every role and the core actions.
 func TestRoleMatrix(t *testing.T) {
 	y := true
 	n := false
-	//                        pull push del  tag+ tag- list pRd  pWr  mRd  mWr  rRd  rWr  log
+	//                        pull push del  tag+ tag- list pRd  pWr  mRd  mWr  rRd  rWr  log  mdR  mdW  qRd
 	want := map[Role][]bool{
-		RoleProjectAdmin: {y, y, y, y, y, y, y, y, y, y, y, y, y},
-		RoleMaintainer:   {y, y, y, y, y, y, y, n, y, n, y, n, y},
-		RoleDeveloper:    {y, y, n, y, n, y, y, n, y, n, y, n, y},
-		RoleGuest:        {y, n, n, n, n, y, y, n, y, n, y, n, y},
-		RoleLimitedGuest: {y, n, n, n, n, y, y, n, n, n, n, n, n},
-		RoleNone:         {n, n, n, n, n, n, n, n, n, n, n, n, n},
+		RoleProjectAdmin: {y, y, y, y, y, y, y, y, y, y, y, y, y, y, y, y},
+		RoleMaintainer:   {y, y, y, y, y, y, y, n, y, n, y, n, y, y, n, y},
+		RoleDeveloper:    {y, y, n, y, n, y, y, n, y, n, y, n, y, n, n, y},
+		RoleGuest:        {y, n, n, n, n, y, y, n, y, n, y, n, y, n, n, y},
+		RoleLimitedGuest: {y, n, n, n, n, y, y, n, n, n, n, n, n, n, n, y},
+		RoleNone:         {n, n, n, n, n, n, n, n, n, n, n, n, n, n, n, n},
 	}
 	for role, row := range want {
 		for i, a := range coreActions {
@@ -53,6 +53,11 @@ func TestAllowed(t *testing.T) {
 		{"pull robot pull", Subject{Authenticated: true, Robot: []Action{Pull}}, Pull, true},
 		{"robot with sysadmin flag is still a robot", Subject{Authenticated: true, SysAdmin: true, Robot: []Action{Pull}}, Push, false},
 		{"robot without grant, public pull", Subject{Authenticated: true, Robot: []Action{}, Public: true}, Pull, true},
+		{"anonymous public metadata", Subject{Public: true}, ReadMetadata, false},
+		{"anonymous public quota", Subject{Public: true}, ReadQuota, false},
+		{"non-member public quota", Subject{Authenticated: true, Public: true}, ReadQuota, false},
+		{"sysadmin metadata write", Subject{Authenticated: true, SysAdmin: true}, WriteMetadata, true},
+		{"maintainer metadata write", Subject{Authenticated: true, Role: RoleMaintainer}, WriteMetadata, false},
 	}
 	for _, c := range cases {
 		if got := Allowed(c.s, c.a); got != c.want {

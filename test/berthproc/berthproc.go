@@ -37,6 +37,14 @@ func Cleanup() {
 // Binary builds cmd/berth once per test binary and returns its path.
 func Binary(t testing.TB) string {
 	t.Helper()
+	p, err := build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func build() (string, error) {
 	buildOnce.Do(func() {
 		buildDir, buildErr = os.MkdirTemp("", "berth-bin-")
 		if buildErr != nil {
@@ -50,10 +58,7 @@ func Binary(t testing.TB) string {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
 	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
+	return binPath, buildErr
 }
 
 // LogLine is one JSON line berth wrote to stderr.
@@ -92,32 +97,53 @@ func Start(t testing.TB, dir string, extra ...string) *Server {
 // e.g. BERTH_ADMIN_PASSWORD for a server with access control.
 func StartEnv(t testing.TB, dir string, env []string, extra ...string) *Server {
 	t.Helper()
-	args := []string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dir, "--log-format", "json"}
-	if !hasFlag(extra, "--auth") {
-		args = append(args, "--auth=false") // tests of access control pass --auth themselves
-	}
-	cmd := exec.Command(Binary(t), append(args, extra...)...)
-	if env != nil {
-		cmd.Env = append(os.Environ(), env...)
-	}
-	pr, pw, err := os.Pipe()
+	s, err := launch(t, dir, env, extra...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Stderr = pw
-	if err := cmd.Start(); err != nil {
-		pr.Close()
-		pw.Close()
-		t.Fatal(err)
-	}
-	pw.Close() // the child holds its own copy
-	s := &Server{t: t, Cmd: cmd, Dir: dir, logDone: make(chan struct{}), done: make(chan struct{})}
 	t.Cleanup(func() {
 		s.Kill()
 		if t.Failed() { // what berth said went wrong, to explain the failure
 			t.Logf("berth %s warnings and errors:\n%s", s.Addr, s.problems())
 		}
 	})
+	return s
+}
+
+// Launch is StartEnv for a server that outlives any one test, such as one
+// shared by a whole test binary (testenv.Shared): no test owns it, and
+// Stop ends it.
+func Launch(dir string, env []string, extra ...string) (*Server, error) {
+	return launch(nil, dir, env, extra...)
+}
+
+// launch starts berth and waits for it to listen; on error the process
+// is gone. t (nil for Launch) is whom Kill reports to.
+func launch(t testing.TB, dir string, env []string, extra ...string) (*Server, error) {
+	bin, err := build()
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dir, "--log-format", "json"}
+	if !hasFlag(extra, "--auth") {
+		args = append(args, "--auth=false") // tests of access control pass --auth themselves
+	}
+	cmd := exec.Command(bin, append(args, extra...)...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stderr = pw
+	if err := cmd.Start(); err != nil {
+		pr.Close()
+		pw.Close()
+		return nil, err
+	}
+	pw.Close() // the child holds its own copy
+	s := &Server{t: t, Cmd: cmd, Dir: dir, logDone: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(s.logDone)
 		defer pr.Close()
@@ -139,17 +165,17 @@ func StartEnv(t testing.TB, dir string, env []string, extra ...string) *Server {
 	for time.Now().Before(deadline) {
 		if l, ok := s.Find("berth listening"); ok && l.Addr != "" {
 			s.Addr, s.URL = l.Addr, "http://"+l.Addr
-			return s
+			return s, nil
 		}
 		select {
 		case <-s.done:
 			<-s.logDone
-			t.Fatalf("berth exited before listening: %v\n%s", s.waitErr, s.Logs())
+			return nil, fmt.Errorf("berth exited before listening: %v\n%s", s.waitErr, s.Logs())
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
-	t.Fatalf("berth did not log %q within 30s\n%s", "berth listening", s.Logs())
-	return nil
+	_ = s.Stop()
+	return nil, fmt.Errorf("berth did not log %q within 30s\n%s", "berth listening", s.Logs())
 }
 
 func hasFlag(args []string, name string) bool {
@@ -242,11 +268,24 @@ func (s *Server) Wait(d time.Duration) bool {
 
 // Kill sends SIGKILL and waits for the process to be reaped.
 func (s *Server) Kill() {
-	s.Signal(syscall.SIGKILL)
-	if !s.Wait(10 * time.Second) {
-		s.t.Errorf("berth pid %d still running 10s after SIGKILL", s.Cmd.Process.Pid)
+	if err := s.Stop(); err != nil && s.t != nil {
+		s.t.Error(err)
 	}
 }
+
+// Stop is Kill for a Launch-ed server: the error says if the process
+// outlived SIGKILL by 10s.
+func (s *Server) Stop() error {
+	s.Signal(syscall.SIGKILL)
+	if !s.Wait(10 * time.Second) {
+		return fmt.Errorf("berth pid %d still running 10s after SIGKILL", s.Cmd.Process.Pid)
+	}
+	return nil
+}
+
+// Problems returns the lines berth logged at WARN or ERROR, at most the
+// last 50, to explain a failure.
+func (s *Server) Problems() string { return s.problems() }
 
 // ExitCode is the process's exit code (-1 if killed by a signal).
 func (s *Server) ExitCode() int { return s.Cmd.ProcessState.ExitCode() }

@@ -175,6 +175,18 @@ func testRobots(t *testing.T, s meta.AccessStore) {
 	if list, total, _ := s.ListRobots(ctx, 0, meta.ListQuery{}); total != 1 || list[0].Name != "robot$sys" {
 		t.Fatalf("system robots: %+v", list)
 	}
+	// Harbor's clients name robots without the prefix (q=name=proj+ci).
+	for _, c := range []meta.Cond{
+		{Key: "name", Values: []string{"proj+ci"}}, {Key: "name", Values: []string{"robot$proj+ci"}},
+		{Key: "name", Op: meta.Fuzzy, Values: []string{"+c"}}, {Key: "name", Op: meta.AnyOf, Values: []string{"x", "proj+ci"}},
+	} {
+		if list, total, err := s.ListRobots(ctx, p.ID, meta.ListQuery{Where: []meta.Cond{c}}); err != nil || total != 1 || len(list) != 1 {
+			t.Fatalf("ListRobots %+v: %d %+v %v", c, total, list, err)
+		}
+	}
+	if _, total, _ := s.ListRobots(ctx, p.ID, meta.ListQuery{Where: []meta.Cond{{Key: "name", Values: []string{"ci"}}}}); total != 0 {
+		t.Fatalf("ListRobots name=ci matched robot$proj+ci")
+	}
 	noErr(t, s.DeleteProject(ctx, p.ID))
 	_, err = s.GetRobot(ctx, got.ID)
 	isErr(t, err, meta.ErrNotFound)

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"time"
 
@@ -227,26 +228,29 @@ func scanProject(row interface{ Scan(...any) error }) (*meta.Project, error) {
 // CreateProject implements meta.AccessStore. The owner becomes its
 // project admin in the same transaction.
 func (s *Store) CreateProject(ctx context.Context, p *meta.Project) error {
+	return s.inTx(ctx, func(ctx context.Context, tx tx) error { return createProject(ctx, tx, p) })
+}
+
+// createProject inserts p and makes its owner its project admin, in tx.
+func createProject(ctx context.Context, tx tx, p *meta.Project) error {
 	t := now()
-	return s.inTx(ctx, func(ctx context.Context, tx tx) error {
-		var id int64
-		err := tx.queryRow(ctx, `INSERT INTO projects (name, public, owner_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?) RETURNING id`,
-			p.Name, b2i(p.Public), p.OwnerID, t, t).Scan(&id)
-		if isUniqueViolation(err) {
-			return meta.ErrConflict
-		}
-		if err != nil {
+	var id int64
+	err := tx.queryRow(ctx, `INSERT INTO projects (name, public, owner_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?) RETURNING id`,
+		p.Name, b2i(p.Public), p.OwnerID, t, t).Scan(&id)
+	if isUniqueViolation(err) {
+		return meta.ErrConflict
+	}
+	if err != nil {
+		return err
+	}
+	if p.OwnerID != 0 {
+		if _, err := tx.exec(ctx, `INSERT INTO project_members (project_id, user_id, role, created_at) VALUES (?, ?, 1, ?)`,
+			id, p.OwnerID, t); err != nil {
 			return err
 		}
-		if p.OwnerID != 0 {
-			if _, err := tx.exec(ctx, `INSERT INTO project_members (project_id, user_id, role, created_at) VALUES (?, ?, 1, ?)`,
-				id, p.OwnerID, t); err != nil {
-				return err
-			}
-		}
-		p.ID, p.CreatedAt, p.UpdatedAt = id, ms2t(t), ms2t(t)
-		return nil
-	})
+	}
+	p.ID, p.CreatedAt, p.UpdatedAt = id, ms2t(t), ms2t(t)
+	return nil
 }
 
 // GetProject implements meta.AccessStore.
@@ -498,7 +502,35 @@ func (s *Store) ListRobots(ctx context.Context, projectID int64, q meta.ListQuer
 
 // robotListing is the keys of ListRobots (Harbor's names).
 var robotListing = listing{
-	"name":          {expr: "name"},
+	// name: Harbor stores a robot's name without the "robot$" prefix and
+	// harbor-cli looks robots up by that bare name (q=name=ci); berth
+	// stores the full name, so a value without the prefix is compared
+	// with the name after it.
+	"name": {match: func(c meta.Cond) (string, []any, error) {
+		expr := func(v string) string {
+			if strings.HasPrefix(v, meta.RobotPrefix) {
+				return "name"
+			}
+			return "SUBSTR(name, " + strconv.Itoa(len(meta.RobotPrefix)+1) + ")"
+		}
+		switch c.Op {
+		case meta.Equal:
+			return expr(c.Values[0]) + " = ?", []any{c.Values[0]}, nil
+		case meta.Fuzzy:
+			return "name LIKE ? ESCAPE '\\'", []any{"%" + escapeLike(c.Values[0]) + "%"}, nil
+		case meta.AnyOf:
+			if len(c.Values) == 0 {
+				return "1 = 0", nil, nil
+			}
+			var parts []string
+			var args []any
+			for _, v := range c.Values {
+				parts, args = append(parts, expr(v)+" = ?"), append(args, v)
+			}
+			return "(" + strings.Join(parts, " OR ") + ")", args, nil
+		}
+		return "", nil, errOp(c, "name=NAME, name=~PART and name={A B}")
+	}},
 	"description":   {expr: "description"},
 	"disabled":      {expr: "disabled", kind: boolValue},
 	"id":            {expr: "id", kind: intValue},
