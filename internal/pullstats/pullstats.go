@@ -6,6 +6,12 @@
 // Close. When its buffer is full an event is dropped and counted: pulls
 // never wait for statistics.
 //
+// The Recorder takes the events from its buffer on a short tick rather
+// than waiting on the buffer: a pull then only copies its event into the
+// buffer, and never wakes a parked goroutine (which costs more than all
+// the rest together when pulls come one at a time). Events are stamped
+// when they are taken, so a pull time may be up to DrainEvery late.
+//
 // Pulls made by berth itself (a job reading a manifest through the
 // registry) are not counted: their context is marked with Uncounted.
 package pullstats
@@ -45,9 +51,13 @@ type Options struct {
 	// manifests and tags) are pending (default 1024): it bounds memory and
 	// the size of one transaction.
 	MaxPending int
-	// Buffer is how many events may wait for the recorder (default 8192).
+	// Buffer is how many events may wait for the recorder (default 16384).
 	Buffer int
-	Logger *slog.Logger
+	// DrainEvery is how often the recorder takes the events from the
+	// buffer (default 50ms): with the default buffer, up to about 300,000
+	// pulls a second are counted.
+	DrainEvery time.Duration
+	Logger     *slog.Logger
 }
 
 // event is one pull. Its strings are those of the request and the stored
@@ -55,7 +65,6 @@ type Options struct {
 type event struct {
 	repo, tag string
 	digest    digest.Digest
-	at        int64 // Unix milliseconds
 }
 
 type manifestKey struct {
@@ -91,7 +100,10 @@ func New(store meta.PullStore, opt Options) *Recorder {
 		opt.MaxPending = 1024
 	}
 	if opt.Buffer <= 0 {
-		opt.Buffer = 8192
+		opt.Buffer = 16384
+	}
+	if opt.DrainEvery <= 0 {
+		opt.DrainEvery = 50 * time.Millisecond
 	}
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
@@ -114,7 +126,7 @@ func (r *Recorder) Pulled(ctx context.Context, repo, tag string, d digest.Digest
 		return
 	}
 	select {
-	case r.ch <- event{repo: repo, tag: tag, digest: d, at: time.Now().UnixMilli()}:
+	case r.ch <- event{repo: repo, tag: tag, digest: d}:
 	default:
 		r.dropped.Add(1)
 	}
@@ -156,14 +168,14 @@ func (r *Recorder) run() {
 	defer close(r.done)
 	t := time.NewTicker(r.opt.FlushEvery)
 	defer t.Stop()
+	drain := time.NewTicker(r.opt.DrainEvery)
+	defer drain.Stop()
 	for {
 		select {
-		case e := <-r.ch:
-			r.add(e)
-			if len(r.counts)+len(r.times) >= r.opt.MaxPending {
-				r.write()
-			}
+		case <-drain.C:
+			r.drain()
 		case <-t.C:
+			r.drain()
 			r.write()
 		case reply := <-r.flush:
 			r.drain()
@@ -176,23 +188,28 @@ func (r *Recorder) run() {
 	}
 }
 
-// drain adds up the events waiting in the buffer.
+// drain adds up the events waiting in the buffer, writing the sums
+// whenever MaxPending rows are pending.
 func (r *Recorder) drain() {
+	now := time.Now().UnixMilli()
 	for {
 		select {
 		case e := <-r.ch:
-			r.add(e)
+			r.add(e, now)
+			if len(r.counts)+len(r.times) >= r.opt.MaxPending {
+				r.write()
+			}
 		default:
 			return
 		}
 	}
 }
 
-func (r *Recorder) add(e event) {
+func (r *Recorder) add(e event, at int64) {
 	r.counts[e.repo]++
 	k := manifestKey{repo: e.repo, digest: e.digest, tag: e.tag}
-	if e.at > r.times[k] {
-		r.times[k] = e.at
+	if at > r.times[k] {
+		r.times[k] = at
 	}
 }
 
