@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/berth-registry/berth/internal/auth"
+	"github.com/berth-registry/berth/internal/blob"
 	"github.com/berth-registry/berth/internal/meta"
 )
 
@@ -43,6 +44,10 @@ type Options struct {
 	// DeletesDisabled refuses deletes of repositories, artifacts and tags,
 	// as --delete-enabled=false does on /v2.
 	DeletesDisabled bool
+	// Blobs holds the bytes of the blobs the store records: the API reads
+	// image and chart configs and chart archives from it (nil: artifacts
+	// are described without them, and their additions are not found).
+	Blobs blob.Store
 }
 
 // checkDelete refuses a delete when deletes are switched off.

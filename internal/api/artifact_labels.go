@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -12,46 +13,25 @@ import (
 	"github.com/berth-registry/berth/internal/rbac"
 )
 
-// artifactLabels returns the labels of arts, by digest, when the request
-// asks with_label=true; nil otherwise, which leaves each artifact's labels
-// null as Harbor does.
-func (s *Server) artifactLabels(r *http.Request, repo string, arts ...meta.ArtifactInfo) (map[digest.Digest][]label, error) {
-	v := r.URL.Query().Get("with_label")
-	if v == "" {
-		return nil, nil
-	}
-	want, err := strconv.ParseBool(v)
-	if err != nil {
-		return nil, errBadRequest("with_label must be true or false")
-	}
-	if !want {
-		return nil, nil
-	}
+// fillLabels sets the labels of arts, artifacts of repo (with_label=true),
+// with one query.
+func (s *Server) fillLabels(ctx context.Context, repo string, arts []artifact) error {
 	ds := make([]digest.Digest, 0, len(arts))
-	for _, a := range arts {
-		ds = append(ds, a.Digest)
+	for i := range arts {
+		ds = append(ds, digest.Digest(arts[i].Digest))
 	}
-	byDigest, err := s.opt.Catalog.ArtifactLabels(r.Context(), repo, ds)
+	byDigest, err := s.opt.Catalog.ArtifactLabels(ctx, repo, ds)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	out := make(map[digest.Digest][]label, len(ds))
-	for _, d := range ds {
-		ls := make([]label, 0, len(byDigest[d]))
-		for i := range byDigest[d] {
-			ls = append(ls, labelJSON(&byDigest[d][i]))
+	for i := range arts {
+		ls := byDigest[digest.Digest(arts[i].Digest)]
+		arts[i].Labels = make([]label, 0, len(ls))
+		for j := range ls {
+			arts[i].Labels = append(arts[i].Labels, labelJSON(&ls[j]))
 		}
-		out[d] = ls
 	}
-	return out, nil
-}
-
-// withLabels sets a's labels from those artifactLabels returned.
-func withLabels(a artifact, labels map[digest.Digest][]label) artifact {
-	if labels != nil {
-		a.Labels = labels[digest.Digest(a.Digest)]
-	}
-	return a
+	return nil
 }
 
 // addLabel: POST .../artifacts/{reference}/labels {"id": …}. The label may

@@ -298,9 +298,8 @@ func boolParam(r *http.Request, name string, def bool) (bool, error) {
 // with repository_name set. q and sort take the keys of a repository's
 // artifact list and repository_name; latest_in_repository keeps the newest
 // match of each repository and, as in Harbor, needs exactly one of
-// media_type and artifact_type in q. Harbor's with_label,
-// with_scan_overview, with_sbom_overview, with_immutable_status and
-// with_accessory add nothing yet: berth has none of those. As in Harbor,
+// media_type and artifact_type in q. The with_* parameters are those of
+// a repository's artifact list. As in Harbor,
 // anonymous callers are refused even in a public project.
 func (s *Server) listArtifactsOfProject(w http.ResponseWriter, r *http.Request) error {
 	if auth.FromContext(r.Context()).Kind == auth.Anonymous {
@@ -333,9 +332,18 @@ func (s *Server) listArtifactsOfProject(w http.ResponseWriter, r *http.Request) 
 			return errBadRequest("either 'media_type' or 'artifact_type' must be specified, but not both, when querying with latest_in_repository")
 		}
 	}
+	o, err := artifactOptionsOf(r)
+	if err != nil {
+		return err
+	}
 	list, total, err := s.opt.Access.ProjectArtifacts(r.Context(), p.Name, q)
 	if err != nil {
 		return err
 	}
-	return writeList(w, r, q.Page, total, list, func(a *meta.ProjectArtifact) artifact { return artifactJSON(p, a.Repo, a.ArtifactInfo) })
+	out, err := s.projectArtifactsJSON(r.Context(), p, list, o)
+	if err != nil {
+		return err
+	}
+	setPaging(w, r, q.Page, total)
+	return writeJSON(w, http.StatusOK, out)
 }

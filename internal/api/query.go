@@ -32,7 +32,7 @@ func listQuery(r *http.Request) (meta.ListQuery, error) {
 	if lq.Page, err = pageOf(r); err != nil {
 		return lq, err
 	}
-	if lq.Where, err = parseQuery(r.URL.Query().Get("q")); err != nil {
+	if lq.Where, err = parseQuery(unescapeQ(r.URL.Query().Get("q"))); err != nil {
 		return lq, err
 	}
 	lq.Sort, err = parseSort(r.URL.Query().Get("sort"))

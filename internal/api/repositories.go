@@ -3,7 +3,6 @@ package api
 import (
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"net/http"
 	"net/url"
 	"strings"
@@ -25,43 +24,6 @@ type repository struct {
 	PullCount     int64      `json:"pull_count"`
 	CreationTime  harborTime `json:"creation_time"`
 	UpdateTime    harborTime `json:"update_time"`
-}
-
-// artifact is Harbor's Artifact (the fields berth knows).
-type artifact struct {
-	ID                int64      `json:"id"`
-	Type              string     `json:"type"`
-	MediaType         string     `json:"media_type"`
-	ManifestMediaType string     `json:"manifest_media_type"`
-	ProjectID         int64      `json:"project_id"`
-	RepositoryID      int64      `json:"repository_id"`
-	RepositoryName    string     `json:"repository_name"`
-	Digest            string     `json:"digest"`
-	Size              int64      `json:"size"`
-	PushTime          harborTime `json:"push_time"`
-	PullTime          harborTime `json:"pull_time"`
-	Tags              []tag      `json:"tags"`
-	Labels            []label    `json:"labels"` // null unless asked for (with_label=true)
-}
-
-// tag is Harbor's Tag.
-type tag struct {
-	ID           int64      `json:"id"`
-	RepositoryID int64      `json:"repository_id"`
-	ArtifactID   int64      `json:"artifact_id"`
-	Name         string     `json:"name"`
-	PushTime     harborTime `json:"push_time"`
-	PullTime     harborTime `json:"pull_time"`
-	Immutable    bool       `json:"immutable"`
-	Signed       bool       `json:"signed"`
-}
-
-// stableID gives rows without a numeric key (repositories, artifacts,
-// tags are keyed by name and digest) a stable id that fits a JSON number.
-func stableID(parts ...string) int64 {
-	h := fnv.New64a()
-	h.Write([]byte(strings.Join(parts, "\x00")))
-	return int64(h.Sum64() & (1<<53 - 1))
 }
 
 // repoFor authorizes action in {project_name} and returns the project and
@@ -88,42 +50,6 @@ func (s *Server) repoFor(r *http.Request, action rbac.Action) (*meta.Project, st
 func repositoryJSON(projectID int64, ri meta.RepoInfo) repository {
 	return repository{ID: ri.ID, ProjectID: projectID, Name: ri.Name, Description: ri.Description, ArtifactCount: ri.ArtifactCount,
 		PullCount: ri.PullCount, CreationTime: harborTime(ri.CreatedAt), UpdateTime: harborTime(ri.UpdatedAt)}
-}
-
-// artifactType is Harbor's artifact type and media type (the config's for
-// images, the manifest's for indexes).
-func artifactType(a meta.ArtifactInfo) (typ, mediaType string) {
-	mediaType = a.ArtifactType
-	if mediaType == "" {
-		mediaType = a.MediaType
-	}
-	switch {
-	case a.ArtifactType == "application/vnd.oci.image.config.v1+json",
-		a.ArtifactType == "application/vnd.docker.container.image.v1+json",
-		a.ArtifactType == "" && oci.IsIndexType(a.MediaType):
-		return "IMAGE", mediaType
-	case a.ArtifactType == "application/vnd.cncf.helm.config.v1+json":
-		return "CHART", mediaType
-	case a.ArtifactType == "application/vnd.cnab.manifest.v1":
-		return "CNAB", mediaType
-	}
-	return "UNKNOWN", mediaType
-}
-
-func artifactJSON(p *meta.Project, repo string, a meta.ArtifactInfo) artifact {
-	typ, mt := artifactType(a)
-	repoID, artID := a.RepositoryID, stableID(repo, string(a.Digest))
-	out := artifact{ID: artID, Type: typ, MediaType: mt, ManifestMediaType: a.MediaType, ProjectID: p.ID,
-		RepositoryID: repoID, RepositoryName: repo, Digest: string(a.Digest), Size: a.Size, PushTime: harborTime(a.PushedAt), Tags: []tag{},
-		PullTime: harborTime(a.PulledAt)}
-	if a.Tags == nil { // not read (with_tag=false): null, as Harbor
-		out.Tags = nil
-	}
-	for _, t := range a.Tags {
-		out.Tags = append(out.Tags, tag{ID: stableID(repo, t.Name), RepositoryID: repoID, ArtifactID: artID, Name: t.Name,
-			PushTime: harborTime(t.PushedAt), PullTime: harborTime(t.PulledAt)})
-	}
-	return out
 }
 
 // listRepositories: GET /projects/{project_name}/repositories (q=name=~x).
@@ -182,6 +108,10 @@ func (s *Server) listArtifacts(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	o, err := artifactOptionsOf(r)
+	if err != nil {
+		return err
+	}
 	if _, err := s.opt.Catalog.Repository(r.Context(), repo); err != nil {
 		return err
 	}
@@ -189,11 +119,12 @@ func (s *Server) listArtifacts(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	labels, err := s.artifactLabels(r, repo, list...)
+	out, err := s.artifactsJSON(r.Context(), p, repo, list, o)
 	if err != nil {
 		return err
 	}
-	return writeList(w, r, lq.Page, total, list, func(a *meta.ArtifactInfo) artifact { return withLabels(artifactJSON(p, repo, *a), labels) })
+	setPaging(w, r, lq.Page, total)
+	return writeJSON(w, http.StatusOK, out)
 }
 
 // artifactFor authorizes action and resolves {reference} (tag or digest).
@@ -222,15 +153,19 @@ func (s *Server) artifactFor(r *http.Request, action rbac.Action) (*meta.Project
 
 // getArtifact: GET .../artifacts/{reference}.
 func (s *Server) getArtifact(w http.ResponseWriter, r *http.Request) error {
+	o, err := artifactOptionsOf(r)
+	if err != nil {
+		return err
+	}
 	p, repo, a, err := s.artifactFor(r, rbac.ListRepos)
 	if err != nil {
 		return err
 	}
-	labels, err := s.artifactLabels(r, repo, *a)
+	out, err := s.artifactsJSON(r.Context(), p, repo, []meta.ArtifactInfo{*a}, o)
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, withLabels(artifactJSON(p, repo, *a), labels))
+	return writeJSON(w, http.StatusOK, out[0])
 }
 
 // deleteArtifact: DELETE .../artifacts/{reference} removes the manifest
@@ -252,7 +187,7 @@ func (s *Server) deleteArtifact(w http.ResponseWriter, r *http.Request) error {
 
 // listTags: GET .../artifacts/{reference}/tags.
 func (s *Server) listTags(w http.ResponseWriter, r *http.Request) error {
-	p, repo, a, err := s.artifactFor(r, rbac.ListRepos)
+	_, repo, a, err := s.artifactFor(r, rbac.ListRepos)
 	if err != nil {
 		return err
 	}
@@ -260,7 +195,7 @@ func (s *Server) listTags(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	tags := artifactJSON(p, repo, *a).Tags
+	tags := tagsJSON(repo, a)
 	setPaging(w, r, pg, int64(len(tags)))
 	return writeJSON(w, http.StatusOK, pageSlice(tags, pg))
 }

@@ -15,17 +15,22 @@ import (
 
 // robot is Harbor's Robot. The secret is never part of it.
 type robot struct {
-	ID           int64             `json:"id"`
-	Name         string            `json:"name"`
-	Description  string            `json:"description"`
-	Level        string            `json:"level"`
-	Duration     int64             `json:"duration"`
-	Editable     bool              `json:"editable"`
-	Disable      bool              `json:"disable"`
-	ExpiresAt    int64             `json:"expires_at"`
-	Permissions  []robotPermission `json:"permissions"`
-	CreationTime harborTime        `json:"creation_time"`
-	UpdateTime   harborTime        `json:"update_time"`
+	ID          int64             `json:"id"`
+	Name        string            `json:"name"`
+	Description string            `json:"description"`
+	Level       string            `json:"level"`
+	Duration    int64             `json:"duration"`
+	Editable    bool              `json:"editable"`
+	Disable     bool              `json:"disable"`
+	ExpiresAt   int64             `json:"expires_at"`
+	Permissions []robotPermission `json:"permissions"`
+	// CreatorType is "local" (a user) or "robot", CreatorRef that user's
+	// or robot's id (Harbor 2.10+); left out for robots created before
+	// berth kept them.
+	CreatorType  string     `json:"creator_type,omitempty"`
+	CreatorRef   int64      `json:"creator_ref,omitempty"`
+	CreationTime harborTime `json:"creation_time"`
+	UpdateTime   harborTime `json:"update_time"`
 }
 
 // robotPermission and robotAccess are Harbor's RobotPermission and Access.
@@ -61,31 +66,12 @@ type robotCreated struct {
 	ExpiresAt    int64      `json:"expires_at"`
 }
 
-// accessActions maps Harbor's access resource/action pairs to rbac
-// actions; the first pair of an action is the one reported back.
-var accessActions = []struct {
-	resource, action string
-	act              rbac.Action
-}{
-	{"repository", "pull", rbac.Pull},
-	{"repository", "push", rbac.Push},
-	{"artifact", "delete", rbac.DeleteArtifact},
-	{"tag", "create", rbac.CreateTag},
-	{"tag", "delete", rbac.DeleteTag},
-	{"repository", "list", rbac.ListRepos},
-	{"artifact", "list", rbac.ListRepos},
-	{"artifact", "read", rbac.ListRepos},
-	{"repository", "read", rbac.ListRepos},
-	{"project", "read", rbac.ReadProject},
-	{"log", "list", rbac.ReadLogs},
-}
-
 const defaultRobotDays = 30
 
 func robotJSON(rb *meta.Robot) robot {
 	out := robot{ID: rb.ID, Name: rb.Name, Description: rb.Description, Level: rb.Level, Duration: -1, Editable: true,
-		Disable: rb.Disabled, ExpiresAt: -1, Permissions: []robotPermission{}, CreationTime: harborTime(rb.CreatedAt),
-		UpdateTime: harborTime(rb.UpdatedAt)}
+		Disable: rb.Disabled, ExpiresAt: -1, Permissions: []robotPermission{}, CreatorType: rb.CreatorType,
+		CreatorRef: rb.CreatorRef, CreationTime: harborTime(rb.CreatedAt), UpdateTime: harborTime(rb.UpdatedAt)}
 	if !rb.ExpiresAt.IsZero() {
 		out.ExpiresAt = rb.ExpiresAt.Unix()
 		out.Duration = int64(rb.ExpiresAt.Sub(rb.CreatedAt).Round(24*time.Hour) / (24 * time.Hour))
@@ -96,11 +82,8 @@ func robotJSON(rb *meta.Robot) robot {
 		}
 		rp := robotPermission{Kind: "project", Namespace: p.Project, Access: []robotAccess{}}
 		for _, a := range p.Actions {
-			for _, m := range accessActions {
-				if string(m.act) == a {
-					rp.Access = append(rp.Access, robotAccess{Resource: m.resource, Action: m.action})
-					break
-				}
+			if pair, ok := rbac.PermissionOf(rbac.Action(a)); ok {
+				rp.Access = append(rp.Access, robotAccess{Resource: pair.Resource, Action: pair.Action})
 			}
 		}
 		out.Permissions = append(out.Permissions, rp)
@@ -158,10 +141,8 @@ func accessAction(a robotAccess) (rbac.Action, error) {
 	if a.Effect != "" && a.Effect != "allow" {
 		return "", errBadRequest(`permissions: only effect "allow" is supported`)
 	}
-	for _, m := range accessActions {
-		if m.resource == a.Resource && m.action == a.Action && rbac.RobotActions[m.act] {
-			return m.act, nil
-		}
+	if act, ok := rbac.RobotGrant(a.Resource, a.Action); ok { // what GET /permissions offers
+		return act, nil
 	}
 	return "", errBadRequest(fmt.Sprintf("permissions: unsupported access %s/%s", a.Resource, a.Action))
 }
@@ -217,6 +198,7 @@ func (s *Server) createRobot(w http.ResponseWriter, r *http.Request) error {
 	}
 	rb := &meta.Robot{Name: auth.RobotPrefix + req.Name, Description: req.Description, Level: req.Level,
 		Disabled: req.Disable, Permissions: perms}
+	rb.CreatorType, rb.CreatorRef = creatorOf(auth.FromContext(r.Context()))
 	if req.Level == "project" {
 		rb.Name, rb.ProjectID = auth.RobotPrefix+proj.Name+"+"+req.Name, proj.ID
 	}
@@ -236,6 +218,15 @@ func (s *Server) createRobot(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Location", Prefix+"/robots/"+strconv.FormatInt(rb.ID, 10))
 	return writeJSON(w, http.StatusCreated, robotCreated{ID: rb.ID, Name: rb.Name, Secret: secret,
 		CreationTime: harborTime(rb.CreatedAt), ExpiresAt: robotJSON(rb).ExpiresAt})
+}
+
+// creatorOf is Harbor's creator_type and creator_ref for a robot created
+// by id: "local" and the user's id, or "robot" and the robot's id.
+func creatorOf(id *auth.Identity) (string, int64) {
+	if id.Kind == auth.RobotKind && id.Robot != nil {
+		return "robot", id.Robot.ID
+	}
+	return "local", id.UserID
 }
 
 // robotFor loads {robot_id} and checks the caller may do action with it.

@@ -21,6 +21,9 @@ type user struct {
 	Comment         string `json:"comment"`
 	SysadminFlag    bool   `json:"sysadmin_flag"`
 	AdminRoleInAuth bool   `json:"admin_role_in_auth"`
+	// OIDCUserMeta is Harbor's OIDCUserInfo of a user onboarded through
+	// OIDC: always null, berth has no OIDC users.
+	OIDCUserMeta *struct{} `json:"oidc_user_meta"`
 	// Disabled is berth's addition: a disabled account cannot log in.
 	Disabled     bool       `json:"disabled"`
 	CreationTime harborTime `json:"creation_time"`
@@ -135,11 +138,16 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
 	return created(w, Prefix+"/users/"+strconv.FormatInt(u.ID, 10))
 }
 
-// currentUser: GET /users/current.
+// currentUser: GET /users/current. A robot is no user: 412, as Harbor
+// answers for any caller but a local user (harbor-cli's login then checks
+// the credentials on another operation; 403 would fail it).
 func (s *Server) currentUser(w http.ResponseWriter, r *http.Request) error {
 	id := auth.FromContext(r.Context())
-	if id.Kind != auth.UserKind {
-		return deny(r.Context(), "read the current user")
+	switch id.Kind {
+	case auth.Anonymous:
+		return errUnauthorized("authentication required to read the current user")
+	case auth.RobotKind:
+		return errPrecondition("get current user not available for security context: robot")
 	}
 	u, err := s.opt.Access.GetUser(r.Context(), id.UserID)
 	if err != nil {

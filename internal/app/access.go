@@ -13,6 +13,7 @@ import (
 	"github.com/berth-registry/berth/internal/api"
 	"github.com/berth-registry/berth/internal/audit"
 	"github.com/berth-registry/berth/internal/auth"
+	"github.com/berth-registry/berth/internal/blob"
 	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/meta/sqlstore"
@@ -151,7 +152,7 @@ func bootstrap(ctx context.Context, store meta.AccessStore, log *slog.Logger) er
 // mountAPI serves the management API (/api/v2.0) and its login endpoints
 // (/c/) on mux. Without --auth there are no accounts to manage: nothing is
 // mounted.
-func (a *access) mountAPI(mux *http.ServeMux, cfg config.Config, store *sqlstore.Store, log *slog.Logger) error {
+func (a *access) mountAPI(mux *http.ServeMux, cfg config.Config, store *sqlstore.Store, blobs blob.Store, log *slog.Logger) error {
 	if a.authn == nil {
 		return nil
 	}
@@ -165,7 +166,7 @@ func (a *access) mountAPI(mux *http.ServeMux, cfg config.Config, store *sqlstore
 	}
 	h := api.New(api.Options{Access: a.store, Store: store, Catalog: store, Auth: a.authn, Audit: a.sink.Record,
 		DeletesDisabled: !cfg.DeleteEnabled, ExternalURL: cfg.Proxy.ExternalURL,
-		SessionKey: key, Version: Version, Logger: log})
+		SessionKey: key, Version: Version, Logger: log, Blobs: blobs})
 	mux.Handle(api.Prefix+"/", h)
 	mux.Handle("/c/", h)
 	return nil

@@ -100,7 +100,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if acc.gate != nil {
 		mux.HandleFunc(auth.TokenPath, acc.gate.ServeToken)
 	}
-	if err := acc.mountAPI(mux, cfg, metaStore, log); err != nil {
+	if err := acc.mountAPI(mux, cfg, metaStore, blobStore, log); err != nil {
 		return err
 	}
 	health := http.NewServeMux()

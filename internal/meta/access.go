@@ -61,6 +61,11 @@ type Robot struct {
 	Disabled    bool
 	ExpiresAt   time.Time // zero: never
 	Permissions []RobotPermission
+	// CreatorType and CreatorRef say who created the robot, as Harbor's
+	// creator_type and creator_ref: "local" and a user id, or "robot" and
+	// a robot id ("" and 0 for robots created before berth kept them).
+	CreatorType string
+	CreatorRef  int64
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
 }
@@ -118,6 +123,7 @@ type ProjectQuery struct {
 
 // AccessStore keeps users, projects, memberships, robots and the audit log.
 type AccessStore interface {
+	MembershipStore
 	CreateUser(ctx context.Context, u *User) error
 	GetUser(ctx context.Context, id int64) (*User, error)
 	GetUserByName(ctx context.Context, username string) (*User, error)

@@ -10,7 +10,8 @@ import (
 // RepoInfo summarizes a repository for the management API.
 type RepoInfo struct {
 	Name string
-	// ArtifactCount counts top-level manifests (not the children of an index).
+	// ArtifactCount counts top-level manifests (not the untagged children
+	// of an index, nor accessories: see ArtifactDetails).
 	ArtifactCount int64
 	CreatedAt     time.Time
 	// UpdatedAt is the latest manifest push, tag change or description
@@ -57,7 +58,8 @@ type Catalog interface {
 	RepositoryCount(ctx context.Context, project string) (int64, error)
 	// Repository returns one repository; ErrRepoNotFound if absent.
 	Repository(ctx context.Context, repo string) (*RepoInfo, error)
-	// Artifacts lists the top-level artifacts of repo, newest first, with
+	// Artifacts lists the top-level artifacts of repo (as ArtifactCount
+	// counts them), newest first, with
 	// their tags, and the total count. Keys: digest, media_type,
 	// artifact_type, push_time, pull_time, tags (tags=* tagged, tags=nil
 	// untagged, tags=NAME, tags=~PART, tags={A B}, tags=(A B)), labels
@@ -73,5 +75,6 @@ type Catalog interface {
 	// blob links (the bytes stay for garbage collection).
 	DeleteRepository(ctx context.Context, repo string) error
 
+	ArtifactDetails
 	LabelCatalog
 }

@@ -101,6 +101,12 @@ func (rec recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
+// refusals are the Harbor operations berth serves that can never succeed
+// on berth, with the status that answers them: one answered so counts as
+// called. setCliSecret needs OIDC authentication, which berth does not
+// have (Harbor answers 412 under any other auth mode too).
+var refusals = map[string]int{"setCliSecret": http.StatusPreconditionFailed}
+
 // checkCoverage fails when an operation that berth serves and Harbor
 // defines was never answered with a 2xx through the go-client. It also
 // lists, for information, the calls (harbor-cli's) to Harbor operations
@@ -141,7 +147,8 @@ func checkCoverage(w io.Writer) error {
 		}
 		served++
 		statuses := answered[m.Berth.OperationID]
-		if !slices.ContainsFunc(statuses, func(s int) bool { return s >= 200 && s < 300 }) {
+		refusal := refusals[m.Berth.OperationID]
+		if !slices.ContainsFunc(statuses, func(s int) bool { return s >= 200 && s < 300 || s == refusal }) {
 			why := "never called"
 			if len(statuses) > 0 {
 				why = fmt.Sprintf("called, never answered 2xx (statuses %v)", statuses)

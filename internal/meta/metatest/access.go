@@ -30,6 +30,8 @@ func RunAccess(t *testing.T, open func(t *testing.T) meta.AccessStore) {
 		{"NameSearch", testNameSearch},
 		{"Leases", testLeases},
 		{"Revocations", testRevocations},
+		{"HasRole", testHasRole},
+		{"RobotCreator", testRobotCreator},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
 	}

@@ -398,14 +398,14 @@ func (s *Store) ListMembers(ctx context.Context, projectID int64) (_ []meta.Memb
 	return out, rows.Err()
 }
 
-const robotCols = `id, name, description, level, project_id, secret_hash, disabled, expires_at, permissions, created_at, updated_at`
+const robotCols = `id, name, description, level, project_id, secret_hash, disabled, expires_at, permissions, creator_type, creator_ref, created_at, updated_at`
 
 func scanRobot(row interface{ Scan(...any) error }) (*meta.Robot, error) {
 	var r meta.Robot
 	var disabled int
 	var exp, c, up int64
 	var perms string
-	if err := row.Scan(&r.ID, &r.Name, &r.Description, &r.Level, &r.ProjectID, &r.SecretHash, &disabled, &exp, &perms, &c, &up); err != nil {
+	if err := row.Scan(&r.ID, &r.Name, &r.Description, &r.Level, &r.ProjectID, &r.SecretHash, &disabled, &exp, &perms, &r.CreatorType, &r.CreatorRef, &c, &up); err != nil {
 		return nil, notFound(err)
 	}
 	if err := json.Unmarshal([]byte(perms), &r.Permissions); err != nil {
@@ -424,8 +424,9 @@ func (s *Store) CreateRobot(ctx context.Context, r *meta.Robot) (err error) {
 		return err
 	}
 	t := now()
-	id, err := s.insertReturningID(ctx, `INSERT INTO robots (name, description, level, project_id, secret_hash, disabled, expires_at, permissions, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, r.Name, r.Description, r.Level, r.ProjectID, r.SecretHash, b2i(r.Disabled), t2ms(r.ExpiresAt), perms, t, t)
+	id, err := s.insertReturningID(ctx, `INSERT INTO robots (name, description, level, project_id, secret_hash, disabled, expires_at, permissions,
+		creator_type, creator_ref, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.Name, r.Description, r.Level, r.ProjectID, r.SecretHash, b2i(r.Disabled), t2ms(r.ExpiresAt), perms, r.CreatorType, r.CreatorRef, t, t)
 	if err == nil {
 		r.ID, r.CreatedAt, r.UpdatedAt = id, ms2t(t), ms2t(t)
 	}

@@ -19,7 +19,7 @@ var _ meta.Catalog = (*Store)(nil)
 const notIndexChild = ` AND NOT EXISTS (SELECT 1 FROM manifest_refs c WHERE c.repo = m.repo AND c.ref = m.digest AND c.kind = 1)`
 
 const repoInfoCols = `r.name, r.created_at,
-	(SELECT COUNT(*) FROM manifests m WHERE m.repo = r.name` + notIndexChild + `),
+	(SELECT COUNT(*) FROM manifests m WHERE m.repo = r.name` + topLevel + `),
 	COALESCE((SELECT MAX(m.created_at) FROM manifests m WHERE m.repo = r.name), 0),
 	COALESCE((SELECT MAX(t.updated_at) FROM tags t WHERE t.repo = r.name), 0),
 	r.id, r.description, r.pull_count, r.updated_at`
@@ -127,7 +127,7 @@ func scanArtifact(row interface{ Scan(...any) error }) (*meta.ArtifactInfo, erro
 func (s *Store) Artifacts(ctx context.Context, repo string, q meta.ListQuery) (_ []meta.ArtifactInfo, _ int64, err error) {
 	ctx, cancel := s.bound(ctx)
 	defer s.end(cancel, &err)
-	where, args, err := s.where(artifactListing, q, []string{"m.repo = ?" + notIndexChild}, []any{repo})
+	where, args, err := s.where(artifactListing, q, []string{"m.repo = ?" + topLevel}, []any{repo})
 	if err != nil {
 		return nil, 0, err
 	}

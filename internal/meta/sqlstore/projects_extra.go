@@ -248,7 +248,7 @@ var projectArtifactListing = func() listing {
 func (s *Store) ProjectArtifacts(ctx context.Context, project string, q meta.ProjectArtifactQuery) (_ []meta.ProjectArtifact, _ int64, err error) {
 	ctx, cancel := s.bound(ctx)
 	defer s.end(cancel, &err)
-	where, args, err := s.where(projectArtifactListing, q.ListQuery, []string{`m.repo >= ? AND m.repo < ?` + notIndexChild}, projectRange(project))
+	where, args, err := s.where(projectArtifactListing, q.ListQuery, []string{`m.repo >= ? AND m.repo < ?` + topLevel}, projectRange(project))
 	if err != nil {
 		return nil, 0, err
 	}
