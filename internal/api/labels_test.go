@@ -238,3 +238,20 @@ func TestArtifactLabels(t *testing.T) {
 		t.Errorf("artifact-label audit records: %s", logs)
 	}
 }
+
+// TestLabelRobots: a robot holds exactly the label pairs it was granted.
+func TestLabelRobots(t *testing.T) {
+	e := newLabelEnv(t)
+	bot := e.robot(e.padmin, "team", "labeler", [][2]string{{"label", "create"}, {"label", "list"},
+		{"artifact-label", "create"}, {"repository", "update"}, {"repository", "list"}})
+	e.push("team/app", "v1")
+	id := e.createLabel(bot, map[string]any{"name": "bot", "scope": "p", "project_id": e.team})
+	e.expect(200, bot, "GET", fmt.Sprintf("%s/labels?scope=p&project_id=%d", Prefix, e.team), nil)
+	e.expect(403, bot, "GET", labelURL(id), nil) // label:read not granted
+	e.expect(403, bot, "PUT", labelURL(id), map[string]any{"name": "renamed"})
+	e.expect(403, bot, "POST", Prefix+"/labels", map[string]any{"name": "g", "scope": "g"})
+	e.expect(200, bot, "POST", Prefix+"/projects/team/repositories/app/artifacts/v1/labels", map[string]any{"id": id})
+	e.expect(403, bot, "DELETE", fmt.Sprintf("%s/projects/team/repositories/app/artifacts/v1/labels/%d", Prefix, id), nil)
+	e.expect(200, bot, "PUT", Prefix+"/projects/team/repositories/app", map[string]string{"description": "by a robot"})
+	e.expect(404, bot, "GET", fmt.Sprintf("%s/labels?scope=p&project_id=%d", Prefix, e.other), nil) // not its project
+}
