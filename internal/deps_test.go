@@ -23,6 +23,8 @@ func TestDependencyDirection(t *testing.T) {
 		// layers, and the local ones use no HTTP at all.
 		"blob/":   {mod + "registry", mod + "app", mod + "api", mod + "auth", mod + "meta"},
 		"blob/fs": {"net/http"},
+		// Settings are read by the registry and the API, never the reverse.
+		"settings": {mod + "registry", mod + "app", mod + "api", mod + "auth", "net/http"},
 	}
 	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Deps}} {{.}}{{end}}`, "./...").Output()
 	if err != nil {

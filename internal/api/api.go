@@ -48,6 +48,9 @@ type Options struct {
 	// image and chart configs and chart archives from it (nil: artifacts
 	// are described without them, and their additions are not found).
 	Blobs blob.Store
+	// System is the deployment the system resources report on, and the
+	// run-time settings (see SystemOptions).
+	System SystemOptions
 }
 
 // checkDelete refuses a delete when deletes are switched off.
@@ -179,6 +182,9 @@ func (s *Server) unmatched(r *http.Request) error {
 func (s *Server) adapt(h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, err := s.authenticate(w, r)
+		if err == nil {
+			err = s.checkWritable(r)
+		}
 		if err == nil {
 			err = h(w, r.WithContext(ctx))
 		}

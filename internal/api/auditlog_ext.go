@@ -39,6 +39,7 @@ var auditEventTypes = []string{
 	"create_tag", "delete_tag",
 	"login_user", "create_user", "update_user", "disable_user", "enable_user", "delete_user",
 	"create_robot", "update_robot", "delete_robot",
+	"update_configuration",
 }
 
 func (s *Server) writeAuditExt(w http.ResponseWriter, r *http.Request, aq meta.AuditQuery) error {

@@ -11,6 +11,7 @@ import (
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/rbac"
+	"github.com/berth-registry/berth/internal/settings"
 )
 
 // project is Harbor's Project (go-client models.Project).
@@ -223,13 +224,18 @@ func (s *Server) headProject(w http.ResponseWriter, r *http.Request) error {
 }
 
 // createProject: POST /projects. Any signed-in user may create a project
-// and becomes its project admin. The metadata, CVE allowlist and storage
-// limit of the request are checked first and stored with the project in
-// one transaction (Harbor drops a cve_allowlist given here; berth keeps it).
+// (only system administrators when project_creation_restriction is
+// adminonly) and becomes its project admin. The metadata, CVE allowlist
+// and storage limit of the request are checked first and stored with the
+// project in one transaction (Harbor drops a cve_allowlist given here;
+// berth keeps it).
 func (s *Server) createProject(w http.ResponseWriter, r *http.Request) error {
 	id := auth.FromContext(r.Context())
 	if id.Kind != auth.UserKind {
 		return deny(r.Context(), "create projects")
+	}
+	if s.opt.System.Settings.Get().ProjectCreationRestriction == settings.AdminOnly && !id.SysAdmin {
+		return errForbidden("Only system admin can create project") // Harbor's words
 	}
 	var req projectReq
 	if err := readJSON(r, &req); err != nil {

@@ -110,3 +110,39 @@ func TestPageSizeZero(t *testing.T) {
 	e.expect(400, e.admin, "GET", Prefix+"/users?page_size=101", nil)
 	e.expect(400, e.admin, "GET", Prefix+"/users?page=-1", nil)
 }
+
+// TestTagQuery: the tags of an artifact take the query language too.
+func TestTagQuery(t *testing.T) {
+	e := newEnv(t)
+	e.project("tq", false, nil)
+	e.push("tq/app", "v1", "v2", "latest")
+	base := Prefix + "/projects/tq/repositories/app/artifacts/latest/tags"
+	names := func(query string) []string {
+		t.Helper()
+		var out []string
+		for _, v := range decode[[]map[string]any](t, e.expect(200, e.admin, "GET", base+query, nil)) {
+			out = append(out, v["name"].(string))
+		}
+		return out
+	}
+	q := url.QueryEscape
+	for query, want := range map[string][]string{
+		"":                                   {"latest", "v1", "v2"},
+		"?sort=-name":                        {"v2", "v1", "latest"},
+		"?q=" + q("name=~V"):                 {"v1", "v2"},
+		"?q=" + q("name={v2 latest}"):        {"latest", "v2"},
+		"?q=" + q("name=v1"):                 {"v1"},
+		"?q=" + q("push_time=[2000-01-01~]"): {"latest", "v1", "v2"},
+		"?q=" + q("push_time=[~2000-01-01]"): nil,
+		"?page_size=1&page=2":                {"v1"},
+	} {
+		if got := names(query); !reflect.DeepEqual(got, want) && !(len(got) == 0 && len(want) == 0) {
+			t.Errorf("tags%s: %q, want %q", query, got, want)
+		}
+	}
+	for _, bad := range []string{"?q=" + q("size=1"), "?sort=size", "?q=" + q("push_time=[soon~]")} {
+		if body := e.expect(400, e.admin, "GET", base+bad, nil); !strings.Contains(body, "query key") {
+			t.Errorf("tags%s: %s", bad, body)
+		}
+	}
+}

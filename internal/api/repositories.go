@@ -191,13 +191,16 @@ func (s *Server) listTags(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	pg, err := pageOf(r)
+	lq, err := listQuery(r)
 	if err != nil {
 		return err
 	}
-	tags := tagsJSON(repo, a)
-	setPaging(w, r, pg, int64(len(tags)))
-	return writeJSON(w, http.StatusOK, pageSlice(tags, pg))
+	tags, err := queryTags(tagsJSON(repo, a), lq)
+	if err != nil {
+		return err
+	}
+	setPaging(w, r, lq.Page, int64(len(tags)))
+	return writeJSON(w, http.StatusOK, pageSlice(tags, lq.Page))
 }
 
 // createTag: POST .../artifacts/{reference}/tags {"name": …}.

@@ -66,8 +66,6 @@ type robotCreated struct {
 	ExpiresAt    int64      `json:"expires_at"`
 }
 
-const defaultRobotDays = 30
-
 func robotJSON(rb *meta.Robot) robot {
 	out := robot{ID: rb.ID, Name: rb.Name, Description: rb.Description, Level: rb.Level, Duration: -1, Editable: true,
 		Disable: rb.Disabled, ExpiresAt: -1, Permissions: []robotPermission{}, CreatorType: rb.CreatorType,
@@ -162,12 +160,14 @@ func (s *Server) mayManageRobot(r *http.Request, level string, proj *meta.Projec
 	return s.mayAct(r, proj, action, hidden)
 }
 
-func expiry(from time.Time, days int64) (time.Time, error) {
+// expiry is the expiry of a robot created at from for days (-1: never; 0:
+// the robot_token_duration setting's days).
+func (s *Server) expiry(from time.Time, days int64) (time.Time, error) {
 	switch {
 	case days == -1:
 		return time.Time{}, nil
 	case days == 0:
-		days = defaultRobotDays
+		days = s.opt.System.Settings.Get().RobotTokenDuration
 	case days < -1 || days > 36500:
 		return time.Time{}, errBadRequest("duration must be -1 (never expires) or a number of days")
 	}
@@ -202,7 +202,7 @@ func (s *Server) createRobot(w http.ResponseWriter, r *http.Request) error {
 	if req.Level == "project" {
 		rb.Name, rb.ProjectID = auth.RobotPrefix+proj.Name+"+"+req.Name, proj.ID
 	}
-	if rb.ExpiresAt, err = expiry(time.Now(), req.Duration); err != nil {
+	if rb.ExpiresAt, err = s.expiry(time.Now(), req.Duration); err != nil {
 		return err
 	}
 	secret := auth.NewSecret(32)
@@ -332,7 +332,7 @@ func (s *Server) updateRobot(w http.ResponseWriter, r *http.Request) error {
 	if proj != nil && newProj.ID != proj.ID {
 		return errBadRequest("a project robot's permission must stay in its project " + proj.Name)
 	}
-	if rb.ExpiresAt, err = expiry(rb.CreatedAt, req.Duration); err != nil {
+	if rb.ExpiresAt, err = s.expiry(rb.CreatedAt, req.Duration); err != nil {
 		return err
 	}
 	rb.Description, rb.Disabled, rb.Permissions = req.Description, req.Disable, perms

@@ -77,31 +77,62 @@ func (s *Server) listProjectLogs(w http.ResponseWriter, r *http.Request) error {
 	return s.writeAudit(w, r, aq)
 }
 
-// generalInfo is Harbor's GeneralInfo.
+// HarborAPIVersion is the Harbor release whose API berth emulates: signed-in
+// callers see harbor_version "v2.15.0-berth.<berth version>", so clients
+// that gate features on Harbor's version (harbor-cli, the Terraform
+// provider) treat berth as that release.
+const HarborAPIVersion = "v2.15.0"
+
+// generalInfo is Harbor's GeneralInfo, every field of it. As Harbor,
+// anonymous callers get only the first group; the rest (marked) are for
+// signed-in callers.
 type generalInfo struct {
-	HarborVersion              string `json:"harbor_version"`
-	AuthMode                   string `json:"auth_mode"`
-	RegistryURL                string `json:"registry_url"`
-	ExternalURL                string `json:"external_url"`
-	ProjectCreationRestriction string `json:"project_creation_restriction"`
-	SelfRegistration           bool   `json:"self_registration"`
-	HasCARoot                  bool   `json:"has_ca_root"`
-	ReadOnly                   bool   `json:"read_only"`
-	WithNotary                 bool   `json:"with_notary"`
-	WithChartmuseum            bool   `json:"with_chartmuseum"`
-	NotificationEnable         bool   `json:"notification_enable"`
+	AuthMode         *string `json:"auth_mode,omitempty"`
+	PrimaryAuthMode  *bool   `json:"primary_auth_mode,omitempty"`
+	SelfRegistration *bool   `json:"self_registration,omitempty"`
+	BannerMessage    *string `json:"banner_message,omitempty"`
+	// OIDCProviderName is "" (berth has no OIDC sign-in). Harbor's
+	// authproxy_settings, sent in its http_auth mode only, is never sent.
+	OIDCProviderName *string `json:"oidc_provider_name,omitempty"`
+
+	// Signed-in callers only.
+	CurrentTime                 *harborTime `json:"current_time,omitempty"`
+	HarborVersion               *string     `json:"harbor_version,omitempty"`
+	RegistryURL                 *string     `json:"registry_url,omitempty"`
+	ExternalURL                 *string     `json:"external_url,omitempty"`
+	ProjectCreationRestriction  *string     `json:"project_creation_restriction,omitempty"`
+	HasCARoot                   *bool       `json:"has_ca_root,omitempty"`
+	ReadOnly                    *bool       `json:"read_only,omitempty"`
+	RegistryStorageProviderName *string     `json:"registry_storage_provider_name,omitempty"`
+	NotificationEnable          *bool       `json:"notification_enable,omitempty"`
 }
+
+func ptr[T any](v T) *T { return &v }
 
 // systemInfo: GET /systeminfo.
 func (s *Server) systemInfo(w http.ResponseWriter, r *http.Request) error {
-	base := forwarded.BaseURL(r, s.opt.ExternalURL)
-	_, host, _ := strings.Cut(base, "://")
-	info := generalInfo{HarborVersion: "berth " + s.opt.Version, AuthMode: "db_auth", RegistryURL: host,
-		ExternalURL: base, ProjectCreationRestriction: "everyone"}
-	if auth.FromContext(r.Context()).Kind == auth.Anonymous {
-		info.HarborVersion = "" // as Harbor: the version only for signed-in callers
+	set := s.opt.System.Settings.Get()
+	info := generalInfo{AuthMode: ptr(authMode), PrimaryAuthMode: ptr(false), SelfRegistration: ptr(false),
+		BannerMessage: ptr(set.BannerMessage), OIDCProviderName: ptr("")}
+	if auth.FromContext(r.Context()).Kind != auth.Anonymous {
+		base := forwarded.BaseURL(r, s.opt.ExternalURL)
+		_, host, _ := strings.Cut(base, "://")
+		ca, err := s.caCert()
+		if err != nil {
+			return err
+		}
+		now := harborTime(time.Now())
+		info.CurrentTime, info.HarborVersion, info.RegistryURL, info.ExternalURL = &now, ptr(s.harborVersion()), &host, &base
+		info.ProjectCreationRestriction, info.HasCARoot = ptr(set.ProjectCreationRestriction), ptr(ca != nil)
+		info.ReadOnly, info.RegistryStorageProviderName = ptr(set.ReadOnly), ptr(s.storageProvider())
+		info.NotificationEnable = ptr(false) // berth sends no webhooks (yet)
 	}
 	return writeJSON(w, http.StatusOK, info)
+}
+
+// harborVersion is the version signed-in callers see (HarborAPIVersion).
+func (s *Server) harborVersion() string {
+	return HarborAPIVersion + "-berth." + s.opt.Version
 }
 
 type componentHealth struct {

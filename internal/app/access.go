@@ -31,6 +31,9 @@ type access struct {
 	revoked   *auth.Revocations
 	retention time.Duration
 	log       *slog.Logger
+	// system is what the API reports about the deployment, and the
+	// run-time settings (shared with the registry).
+	system api.SystemOptions
 }
 
 // sessionRevocationAge is how long a logged-out session's id is kept:
@@ -166,7 +169,8 @@ func (a *access) mountAPI(mux *http.ServeMux, cfg config.Config, store *sqlstore
 	}
 	h := api.New(api.Options{Access: a.store, Store: store, Catalog: store, Auth: a.authn, Audit: a.sink.Record,
 		DeletesDisabled: !cfg.DeleteEnabled, ExternalURL: cfg.Proxy.ExternalURL,
-		SessionKey: key, Version: Version, Logger: log, Blobs: blobs})
+		SessionKey: key, Version: Version, Logger: log, Blobs: blobs,
+		System: a.system})
 	mux.Handle(api.Prefix+"/", h)
 	mux.Handle("/c/", h)
 	return nil

@@ -22,6 +22,7 @@ import (
 	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/pullstats"
 	"github.com/berth-registry/berth/internal/registry"
+	"github.com/berth-registry/berth/internal/settings"
 )
 
 // Version is set at build time with -ldflags "-X .../app.Version=...".
@@ -69,6 +70,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		return err
 	}
 	defer acc.close()
+	st := settings.New(metaStore, log)
+	if err := st.Refresh(ctx); err != nil {
+		return fmt.Errorf("reading settings: %w", err)
+	}
+	acc.system = systemOptions(cfg, st, blobStore)
 	// Pull statistics are gathered in memory and written every second;
 	// deferred after the store's Close, this runs before it: what the
 	// drained requests pulled is written on the way out.
@@ -83,6 +89,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		Authorizer:      acc.authorizer(),
 		Audit:           acc.auditRegistry,
 		RedirectTTL:     blobRedirectTTL(cfg),
+		ReadOnly:        st.ReadOnly,
 		Pulls:           pulls,
 	})
 	// We hold the data directory lock, so upload bytes without a session
@@ -217,6 +224,7 @@ func runJobs(ctx context.Context, r *jobs.Runner, reg *registry.Registry, acc *a
 	if acc.revoked != nil { // every replica reads every other's revocations
 		wg.Go(func() { acc.revoked.Run(ctx) })
 	}
+	wg.Go(func() { acc.system.Settings.Run(ctx) }) // and every other's settings
 	wg.Wait()
 }
 

@@ -77,4 +77,5 @@ type Catalog interface {
 
 	ArtifactDetails
 	LabelCatalog
+	SystemStore
 }

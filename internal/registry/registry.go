@@ -41,6 +41,10 @@ type Options struct {
 	// RedirectTTL > 0 makes blob GETs answer 307 to a presigned URL valid
 	// this long, when the blob store can make one (blob.Redirector).
 	RedirectTTL time.Duration
+	// ReadOnly, if set, is asked before every push, upload and delete:
+	// true refuses them (403 DENIED, as Harbor's read-only mode). It is on
+	// the hot path: it must not block (an atomic load).
+	ReadOnly func() bool
 	// Pulls, if set, is told of every manifest GET answered with the
 	// manifest (not HEAD, not 304), as Harbor counts pulls. It must not
 	// block.
@@ -120,7 +124,9 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if rt.kind != routeNone && rt.kind != routeBase && rt.kind != routeCatalog && !oci.ValidName(rt.name) {
 		err = CodeNameInvalid.Err("invalid repository name %q", rt.name)
 	} else if req, err = r.authorize(req, rt); err == nil {
-		err = h(w, req, rt)
+		if err = r.checkWritable(req.Method); err == nil {
+			err = h(w, req, rt)
+		}
 	}
 	if err != nil {
 		r.writeErr(w, req, err)
@@ -176,6 +182,15 @@ func (r *Registry) handler(method string, rt route) handlerFunc {
 	return func(w http.ResponseWriter, _ *http.Request, _ route) error {
 		return CodeUnsupported.Err("method %s is not allowed here", method)
 	}
+}
+
+// checkWritable refuses changes in read-only mode, after authorization
+// (a caller without credentials is still challenged), as Harbor does.
+func (r *Registry) checkWritable(method string) error {
+	if method == http.MethodGet || method == http.MethodHead || r.opt.ReadOnly == nil || !r.opt.ReadOnly() {
+		return nil
+	}
+	return CodeDenied.Err("The system is in read only mode. Any modification is prohibited.")
 }
 
 // checkDelete refuses deletes when they are switched off.

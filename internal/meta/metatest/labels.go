@@ -375,6 +375,12 @@ func testRecordPulls(t *testing.T, s LabelStore) {
 		t.Errorf("b: %+v", artB)
 	}
 
+	hits, err := s.SearchRepositories(ctx, meta.RepoSearch{Name: "dev/app", All: true})
+	must(t, err, "SearchRepositories")
+	if len(hits) != 1 || hits[0].PullCount != 4 {
+		t.Errorf("SearchRepositories: %+v, want dev/app pulled 4 times", hits)
+	}
+
 	// pull_count and pull_time are listing keys.
 	list, _, err := s.ProjectRepositories(ctx, "dev", meta.ListQuery{Page: page(10), Sort: []meta.Order{{Key: "pull_count", Desc: true}}})
 	must(t, err, "ProjectRepositories sort=-pull_count")
