@@ -305,3 +305,21 @@ func TestImmutableRulesGoWithProject(t *testing.T) {
 		t.Fatalf("rules of the re-created project: %+v", l)
 	}
 }
+
+// TestImmutableRulesRobots: robots may be granted Harbor's immutable-tag
+// pairs, and hold exactly what they were granted.
+func TestImmutableRulesRobots(t *testing.T) {
+	e := newEnv(t)
+	e.project("imm", false, nil)
+	lister := e.robot(e.admin, "imm", "lister", [][2]string{{"immutable-tag", "list"}})
+	writer := e.robot(e.admin, "imm", "writer", [][2]string{{"immutable-tag", "create"}, {"immutable-tag", "list"}})
+	pusher := e.robot(e.admin, "imm", "pusher", [][2]string{{"repository", "push"}, {"repository", "pull"}})
+	id := e.createRule(writer, "imm", ruleBody("matches", "v*", "repoMatches", "**"))
+	if l := decode[[]immutableRule](t, e.expect(200, lister, "GET", rulesPath("imm"), nil)); len(l) != 1 || l[0].ID != id {
+		t.Fatalf("listed by a robot: %+v", l)
+	}
+	e.expect(403, lister, "POST", rulesPath("imm"), ruleBody("matches", "x", "repoMatches", "**"))
+	e.expect(403, lister, "DELETE", fmt.Sprintf("%s/%d", rulesPath("imm"), id), nil)
+	e.expect(403, pusher, "GET", rulesPath("imm"), nil)
+	e.expect(200, writer, "DELETE", fmt.Sprintf("%s/%d", rulesPath("imm"), id), nil)
+}

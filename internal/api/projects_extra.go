@@ -298,9 +298,10 @@ func boolParam(r *http.Request, name string, def bool) (bool, error) {
 // with repository_name set. q and sort take the keys of a repository's
 // artifact list and repository_name; latest_in_repository keeps the newest
 // match of each repository and, as in Harbor, needs exactly one of
-// media_type and artifact_type in q. The with_* parameters are
-// getArtifact's (with_immutable_status marks the immutable tags). As in
-// Harbor, anonymous callers are refused even in a public project.
+// media_type and artifact_type in q. The with_* parameters are those of
+// a repository's artifact list (with_immutable_status marks the immutable
+// tags). As in Harbor, anonymous callers are refused even in a public
+// project.
 func (s *Server) listArtifactsOfProject(w http.ResponseWriter, r *http.Request) error {
 	if auth.FromContext(r.Context()).Kind == auth.Anonymous {
 		return errUnauthorized("authentication required to list the artifacts of a project")

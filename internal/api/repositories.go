@@ -47,9 +47,9 @@ func (s *Server) repoFor(r *http.Request, action rbac.Action) (*meta.Project, st
 	return p, full, nil
 }
 
-func repositoryJSON(p *meta.Project, ri meta.RepoInfo) repository {
-	return repository{ID: stableID(ri.Name), ProjectID: p.ID, Name: ri.Name, ArtifactCount: ri.ArtifactCount,
-		CreationTime: harborTime(ri.CreatedAt), UpdateTime: harborTime(ri.UpdatedAt)}
+func repositoryJSON(projectID int64, ri meta.RepoInfo) repository {
+	return repository{ID: ri.ID, ProjectID: projectID, Name: ri.Name, Description: ri.Description, ArtifactCount: ri.ArtifactCount,
+		PullCount: ri.PullCount, CreationTime: harborTime(ri.CreatedAt), UpdateTime: harborTime(ri.UpdatedAt)}
 }
 
 // listRepositories: GET /projects/{project_name}/repositories (q=name=~x).
@@ -66,7 +66,7 @@ func (s *Server) listRepositories(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	return writeList(w, r, lq.Page, total, list, func(ri *meta.RepoInfo) repository { return repositoryJSON(p, *ri) })
+	return writeList(w, r, lq.Page, total, list, func(ri *meta.RepoInfo) repository { return repositoryJSON(p.ID, *ri) })
 }
 
 // getRepository: GET /projects/{project_name}/repositories/{repository_name}.
@@ -79,7 +79,7 @@ func (s *Server) getRepository(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, repositoryJSON(p, *ri))
+	return writeJSON(w, http.StatusOK, repositoryJSON(p.ID, *ri))
 }
 
 // deleteRepository: DELETE /projects/{project_name}/repositories/{repository_name}.

@@ -29,7 +29,8 @@ func parseReference(ref string) (isDigest bool, err error) {
 
 // getManifest serves GET and HEAD with one indexed query.
 func (r *Registry) getManifest(w http.ResponseWriter, req *http.Request, rt route) error {
-	if _, err := parseReference(rt.ref); err != nil {
+	isDigest, err := parseReference(rt.ref)
+	if err != nil {
 		return err
 	}
 	head := req.Method == http.MethodHead
@@ -50,6 +51,13 @@ func (r *Registry) getManifest(w http.ResponseWriter, req *http.Request, rt rout
 	if !head {
 		_, _ = w.Write(m.Body)
 		r.audit(req, "pull", "artifact", rt.name, rt.ref)
+		if r.opt.Pulls != nil {
+			tag := rt.ref
+			if isDigest {
+				tag = ""
+			}
+			r.opt.Pulls.Pulled(req.Context(), rt.name, tag, m.Digest)
+		}
 	}
 	return nil
 }
