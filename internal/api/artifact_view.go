@@ -39,15 +39,16 @@ type artifact struct {
 	References        []reference             `json:"references"`
 	Tags              []tag                   `json:"tags"`
 	AdditionLinks     map[string]additionLink `json:"addition_links,omitempty"`
-	// Labels are another capability's; always [] here.
-	Labels      []any       `json:"labels"`
+	// Labels: the artifact's with with_label=true, [] otherwise.
+	Labels      []label     `json:"labels"`
 	Accessories []accessory `json:"accessories"`
 	// InheritedAccessories: the signatures of the indexes that reference
 	// the artifact (with_inherited_accessory), omitted otherwise.
 	InheritedAccessories []accessory `json:"inherited_accessories,omitempty"`
 }
 
-// tag is Harbor's Tag. Immutable is false until immutability rules exist.
+// tag is Harbor's Tag. Immutable is set with with_immutable_status=true
+// (markImmutable), false otherwise as in Harbor.
 type tag struct {
 	ID           int64      `json:"id"`
 	RepositoryID int64      `json:"repository_id"`
@@ -87,8 +88,8 @@ type additionLink struct {
 	Absolute bool   `json:"absolute"`
 }
 
-// stableID gives rows without a numeric key (repositories, artifacts,
-// tags and accessories are keyed by name and digest) a stable id that fits
+// stableID gives rows without a numeric key (artifacts, tags and
+// accessories are keyed by name and digest) a stable id that fits
 // a JSON number: the same artifact has the same id on every replica and
 // after a restart. (SQLite's rowid is no such id: VACUUM may renumber it,
 // and PostgreSQL has none.) No operation takes these ids as input.
@@ -104,14 +105,14 @@ func artifactID(repo string, d digest.Digest) int64 { return stableID(repo, stri
 // listArtifacts. Harbor's defaults (its swagger's, which go-swagger's
 // binder applies before the handler sees them): tags yes, the rest no.
 type artifactOptions struct {
-	tags, accessories, inherited bool
+	tags, accessories, inherited, labels bool
+	immutable                            bool // with_immutable_status: see markImmutable
 }
 
 // artifactOptionsOf reads the with_* parameters; a value that is not a
-// boolean is 400 (Harbor answers 422). with_label, with_immutable_status,
-// with_signature, with_scan_overview and with_sbom_overview are accepted
-// and change nothing: labels are another capability's, no tag is immutable
-// yet, and nothing is scanned.
+// boolean is 400 (Harbor answers 422). with_signature, with_scan_overview
+// and with_sbom_overview are accepted and change nothing: nothing is
+// scanned.
 func artifactOptionsOf(r *http.Request) (artifactOptions, error) {
 	o := artifactOptions{tags: true}
 	var ignored bool
@@ -120,7 +121,7 @@ func artifactOptionsOf(r *http.Request) (artifactOptions, error) {
 		dst  *bool
 	}{
 		{"with_tag", &o.tags}, {"with_accessory", &o.accessories}, {"with_inherited_accessory", &o.inherited},
-		{"with_label", &ignored}, {"with_immutable_status", &ignored}, {"with_signature", &ignored},
+		{"with_label", &o.labels}, {"with_immutable_status", &o.immutable}, {"with_signature", &ignored},
 		{"with_scan_overview", &ignored}, {"with_sbom_overview", &ignored},
 	} {
 		v := r.URL.Query().Get(p.name)
@@ -353,6 +354,11 @@ func (s *Server) artifactChunkJSON(ctx context.Context, p *meta.Project, repo st
 		out[i] = s.artifactBase(p, repo, &arts[i], &docs[i], kinds[i], childSize, o)
 	}
 	s.fillExtraAttrs(ctx, repo, docs, kinds, out)
+	if o.labels {
+		if err := s.fillLabels(ctx, repo, out); err != nil {
+			return nil, err
+		}
+	}
 	if o.accessories || o.inherited {
 		for i := range out {
 			if err := s.fillAccessories(ctx, repo, &out[i], o); err != nil {
@@ -366,10 +372,10 @@ func (s *Server) artifactChunkJSON(ctx context.Context, p *meta.Project, repo st
 // artifactBase is what the manifest and the database say of a.
 func (s *Server) artifactBase(p *meta.Project, repo string, a *meta.ArtifactInfo, doc *manifestDoc, k kind,
 	childSize map[digest.Digest]int64, o artifactOptions) artifact {
-	repoID, id := stableID(repo), artifactID(repo, a.Digest)
+	id := artifactID(repo, a.Digest)
 	out := artifact{ID: id, Type: k.typ, MediaType: k.mediaType, ManifestMediaType: a.MediaType, ArtifactType: a.ArtifactType,
-		ProjectID: p.ID, RepositoryID: repoID, RepositoryName: repo, Digest: string(a.Digest), Size: a.Size,
-		PushTime: harborTime(a.PushedAt), Annotations: doc.Annotations, Labels: []any{}}
+		ProjectID: p.ID, RepositoryID: a.RepositoryID, RepositoryName: repo, Digest: string(a.Digest), Size: a.Size,
+		PushTime: harborTime(a.PushedAt), PullTime: harborTime(a.PulledAt), Annotations: doc.Annotations, Labels: []label{}}
 	for _, c := range doc.Manifests {
 		ref := reference{ParentID: id, ChildID: artifactID(repo, c.Digest), ChildDigest: string(c.Digest),
 			Annotations: c.Annotations, URLs: c.URLs}
@@ -394,11 +400,11 @@ func (s *Server) artifactBase(p *meta.Project, repo string, a *meta.ArtifactInfo
 }
 
 func tagsJSON(repo string, a *meta.ArtifactInfo) []tag {
-	repoID, id := stableID(repo), artifactID(repo, a.Digest)
+	id := artifactID(repo, a.Digest)
 	out := make([]tag, 0, len(a.Tags))
 	for _, t := range a.Tags {
-		out = append(out, tag{ID: stableID(repo, t.Name), RepositoryID: repoID, ArtifactID: id, Name: t.Name,
-			PushTime: harborTime(t.PushedAt)})
+		out = append(out, tag{ID: stableID(repo, t.Name), RepositoryID: a.RepositoryID, ArtifactID: id, Name: t.Name,
+			PushTime: harborTime(t.PushedAt), PullTime: harborTime(t.PulledAt)})
 	}
 	return out
 }

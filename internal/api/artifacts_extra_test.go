@@ -40,7 +40,8 @@ func TestArtifactShapeImage(t *testing.T) {
 	wantID := artifactID("lib/team/app", img.Digest)
 	if a.ID != wantID || a.Type != "IMAGE" || a.MediaType != "application/vnd.oci.image.config.v1+json" ||
 		a.ManifestMediaType != oci.MediaTypeImageManifest || a.ArtifactType != "application/vnd.oci.image.config.v1+json" ||
-		a.RepositoryName != "lib/team/app" || a.Digest != string(img.Digest) || a.ProjectID == 0 || a.RepositoryID != stableID("lib/team/app") {
+		a.RepositoryName != "lib/team/app" || a.Digest != string(img.Digest) || a.ProjectID == 0 || a.RepositoryID == 0 ||
+		a.RepositoryID != decode[repository](t, e.expect(200, dev, "GET", Prefix+"/projects/lib/repositories/team%252Fapp", nil)).ID {
 		t.Fatalf("artifact: %s", body)
 	}
 	if a.Annotations["org.opencontainers.image.source"] != "https://example.com/app" {

@@ -33,12 +33,14 @@ var auditEventTypes = []string{
 	"create_project", "update_project", "delete_project",
 	"create_project_metadata", "update_project_metadata", "delete_project_metadata",
 	"create_member", "update_member", "delete_member",
-	"delete_repository",
+	"update_repository", "delete_repository",
+	"create_label", "update_label", "delete_label", "create_artifact-label", "delete_artifact-label",
 	"push_artifact", "pull_artifact", "delete_artifact", "delete_blob",
 	"create_tag", "delete_tag",
 	"login_user", "create_user", "update_user", "disable_user", "enable_user", "delete_user",
 	"create_robot", "update_robot", "delete_robot",
 	"update_configuration",
+	"create_immutable_rule", "update_immutable_rule", "delete_immutable_rule",
 	"create_purge_audit", "stop_purge_audit", "update_purge_audit_schedule", "delete_purge_audit_schedule",
 }
 

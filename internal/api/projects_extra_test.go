@@ -327,7 +327,8 @@ func TestListArtifactsOfProject(t *testing.T) {
 	if a := byDigest[string(da)]; a.RepositoryName != "team/a" || len(a.Tags) != 2 || a.Tags[0].Name != "latest" {
 		t.Errorf("team/a@v1: %+v", a)
 	}
-	if a := byDigest[string(db)]; a.RepositoryName != "team/b/c" || len(a.Tags) != 1 || a.RepositoryID != stableID("team/b/c") {
+	repoID := decode[repository](t, e.expect(200, dev, "GET", Prefix+"/projects/team/repositories/b%252Fc", nil)).ID
+	if a := byDigest[string(db)]; a.RepositoryName != "team/b/c" || len(a.Tags) != 1 || a.RepositoryID != repoID || repoID == 0 {
 		t.Errorf("team/b/c: %+v", a)
 	}
 	if a := byDigest[string(dn)]; a.Tags == nil || len(a.Tags) != 0 {

@@ -201,7 +201,7 @@ type searchRepository struct {
 
 // search: GET /search?q= lists the projects and the repositories the
 // caller may see whose name contains q (ignoring case), at most
-// searchLimit of each, by name. Pull counts are not kept: 0.
+// searchLimit of each, by name.
 func (s *Server) search(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query().Get("q")
 	if q == "" {
@@ -235,7 +235,7 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) error {
 	}
 	for _, h := range hits {
 		out.Repository = append(out.Repository, searchRepository{ProjectID: h.ProjectID, ProjectName: h.Project,
-			ProjectPublic: h.Public, RepositoryName: h.Name, ArtifactCount: h.ArtifactCount})
+			ProjectPublic: h.Public, RepositoryName: h.Name, ArtifactCount: h.ArtifactCount, PullCount: h.PullCount})
 	}
 	return writeJSON(w, http.StatusOK, out)
 }

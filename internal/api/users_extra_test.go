@@ -86,7 +86,7 @@ func TestCurrentUserPermissions(t *testing.T) {
 	if !slices.Contains(abs, base+"/repository:push") || !slices.Contains(abs, base+":read") || len(abs) != len(rel) {
 		t.Errorf("absolute: %v", abs)
 	}
-	if sub := perms(dev, scope+"/repository&relative=true"); !slices.Equal(sub, []string{".:pull", ".:push", ".:list", ".:read"}) {
+	if sub := perms(dev, scope+"/repository&relative=true"); !slices.Equal(sub, []string{".:pull", ".:push", ".:list", ".:read", ".:update"}) {
 		t.Errorf("relative to %s/repository: %v", base, sub)
 	}
 	if lg := perms(guest, scope+"&relative=1"); slices.Contains(lg, "member:list") || !slices.Contains(lg, "repository:pull") {

@@ -19,7 +19,9 @@ import (
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/forwarded"
+	"github.com/berth-registry/berth/internal/immutable"
 	"github.com/berth-registry/berth/internal/jobs"
+	"github.com/berth-registry/berth/internal/pullstats"
 	"github.com/berth-registry/berth/internal/registry"
 	"github.com/berth-registry/berth/internal/settings"
 )
@@ -74,6 +76,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		return fmt.Errorf("reading settings: %w", err)
 	}
 	acc.system = systemOptions(cfg, st, blobStore)
+	// Pull statistics are gathered in memory and written every second;
+	// deferred after the store's Close, this runs before it: what the
+	// drained requests pulled is written on the way out.
+	pulls := pullstats.New(metaStore, pullstats.Options{Logger: log})
+	defer pulls.Close()
 	reg := registry.New(metaStore, blobStore, registry.Options{
 		MaxManifestSize: cfg.MaxManifestSize,
 		MaxBlobSize:     cfg.MaxBlobSize,
@@ -84,6 +91,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		Audit:           acc.auditRegistry,
 		RedirectTTL:     blobRedirectTTL(cfg),
 		ReadOnly:        st.ReadOnly,
+		Pulls:           pulls,
+		// Tag immutability: always on, as rules may be in the database
+		// from a run with access control; one indexed query per push or
+		// delete of a tag, none per pull.
+		Tags: immutable.NewGuard(metaStore),
 	})
 	// We hold the data directory lock, so upload bytes without a session
 	// can only be leftovers of a crash: remove them all now (in a store

@@ -14,8 +14,15 @@ type RepoInfo struct {
 	// of an index, nor accessories: see ArtifactDetails).
 	ArtifactCount int64
 	CreatedAt     time.Time
-	// UpdatedAt is the latest manifest push or tag change (CreatedAt if none).
+	// UpdatedAt is the latest manifest push, tag change or description
+	// change (CreatedAt if none).
 	UpdatedAt time.Time
+	// ID is Harbor's numeric repository id, never reused.
+	ID int64
+	// ProjectID is filled in by AllRepositories only.
+	ProjectID   int64
+	Description string
+	PullCount   int64
 }
 
 // TagInfo is a tag and when it was last pointed at its manifest.
@@ -23,6 +30,7 @@ type TagInfo struct {
 	Name     string
 	Digest   digest.Digest
 	PushedAt time.Time
+	PulledAt time.Time // zero: never pulled by this tag
 }
 
 // ArtifactInfo describes a manifest for the management API.
@@ -34,6 +42,9 @@ type ArtifactInfo struct {
 	Size     int64
 	PushedAt time.Time
 	Tags     []TagInfo
+	PulledAt time.Time // zero: never pulled
+	// RepositoryID is the repository's RepoInfo.ID.
+	RepositoryID int64
 }
 
 // Catalog answers the management API's read queries over repositories and
@@ -41,7 +52,7 @@ type ArtifactInfo struct {
 type Catalog interface {
 	// ProjectRepositories lists the repositories of project, ordered by
 	// name, with the total count. Keys: name (the full name,
-	// "project/repo"), creation_time.
+	// "project/repo"), creation_time, pull_count.
 	ProjectRepositories(ctx context.Context, project string, q ListQuery) ([]RepoInfo, int64, error)
 	// RepositoryCount counts the repositories of project.
 	RepositoryCount(ctx context.Context, project string) (int64, error)
@@ -50,8 +61,9 @@ type Catalog interface {
 	// Artifacts lists the top-level artifacts of repo (as ArtifactCount
 	// counts them), newest first, with
 	// their tags, and the total count. Keys: digest, media_type,
-	// artifact_type, push_time, tags (tags=* tagged, tags=nil untagged,
-	// tags=NAME, tags=~PART, tags={A B}, tags=(A B)).
+	// artifact_type, push_time, pull_time, tags (tags=* tagged, tags=nil
+	// untagged, tags=NAME, tags=~PART, tags={A B}, tags=(A B)), labels
+	// (label ids: labels=ID, labels={A B} any of them, labels=(A B) all).
 	Artifacts(ctx context.Context, repo string, q ListQuery) ([]ArtifactInfo, int64, error)
 	// Artifact returns one artifact by digest with its tags;
 	// ErrManifestNotFound if absent.
@@ -64,5 +76,7 @@ type Catalog interface {
 	DeleteRepository(ctx context.Context, repo string) error
 
 	ArtifactDetails
+	LabelCatalog
 	SystemStore
+	ImmutableStore
 }

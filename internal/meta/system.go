@@ -41,6 +41,7 @@ type RepoHit struct {
 	Public        bool
 	Name          string // the full name, "project/repo"
 	ArtifactCount int64  // top-level artifacts, as RepoInfo's
+	PullCount     int64
 }
 
 // SystemStore answers the system-wide reads of the management API: the

@@ -20,16 +20,24 @@ func TestRolePermissions(t *testing.T) {
 	const (
 		read = "repository:list repository:read artifact:list artifact:read tag:list :read" // after repository:pull
 		crew = "member:read member:list robot:read robot:list log:list"
+		// the label pairs: creating, changing and deleting labels, reading
+		// them, labelling artifacts (and updating repositories)
+		labelWrite = "label:create label:read label:update label:delete label:list"
+		labelRead  = "label:read label:list"
+		labelling  = "artifact-label:create artifact-label:delete"
+		immutable  = "immutable-tag:create immutable-tag:update immutable-tag:delete immutable-tag:list"
 	)
 	want := map[Role]string{
 		RoleProjectAdmin: "repository:pull repository:push artifact:delete repository:delete tag:create tag:delete " + read +
 			" :update :delete metadata:read metadata:list metadata:create metadata:update metadata:delete quota:read " +
 			"member:read member:list member:create member:update member:delete " +
-			"robot:read robot:list robot:create robot:update robot:delete log:list",
+			"robot:read robot:list robot:create robot:update robot:delete log:list repository:update " + labelWrite + " " + labelling +
+			" " + immutable,
 		RoleMaintainer: "repository:pull repository:push artifact:delete repository:delete tag:create tag:delete " + read +
-			" metadata:read metadata:list quota:read " + crew,
-		RoleDeveloper:    "repository:pull repository:push tag:create " + read + " quota:read " + crew,
-		RoleGuest:        "repository:pull " + read + " quota:read " + crew,
+			" metadata:read metadata:list quota:read " + crew + " repository:update " + labelWrite + " " + labelling + " " + immutable,
+		RoleDeveloper: "repository:pull repository:push tag:create " + read + " quota:read " + crew +
+			" repository:update " + labelRead + " " + labelling,
+		RoleGuest:        "repository:pull " + read + " quota:read " + crew + " " + labelRead,
 		RoleLimitedGuest: "repository:pull " + read + " quota:read",
 		RoleNone:         "",
 	}
@@ -77,7 +85,7 @@ func TestProjectPermissionsSubjects(t *testing.T) {
 	}{
 		{"anonymous private", Subject{}, ""},
 		{"non-member private", Subject{Authenticated: true}, ""},
-		{"anonymous public", Subject{Public: true}, "repository:pull repository:list repository:read artifact:list artifact:read tag:list :read"},
+		{"anonymous public", Subject{Public: true}, "repository:pull repository:list repository:read artifact:list artifact:read tag:list :read label:read label:list"},
 		{"pull robot", Subject{Authenticated: true, Robot: []Action{Pull}}, "repository:pull"},
 		{"robot granted elsewhere", Subject{Authenticated: true, Robot: []Action{}}, ""},
 	} {
@@ -95,7 +103,9 @@ func TestProjectPermissionsSubjects(t *testing.T) {
 func TestRobotPermissions(t *testing.T) {
 	offered := RobotPermissions()
 	want := "repository:pull repository:push artifact:delete repository:delete tag:create tag:delete " +
-		"repository:list repository:read artifact:list artifact:read tag:list project:read log:list"
+		"repository:list repository:read artifact:list artifact:read tag:list project:read log:list repository:update " +
+		"label:create label:read label:update label:delete label:list artifact-label:create artifact-label:delete " +
+		"immutable-tag:create immutable-tag:update immutable-tag:delete immutable-tag:list"
 	if got := pairs(offered); got != want {
 		t.Errorf("robot permissions:\n got %s\nwant %s", got, want)
 	}

@@ -55,6 +55,17 @@ const (
 	ReadRobots     Action = "robot-read"    // list project robots
 	WriteRobots    Action = "robot-write"   // create, change, delete project robots
 	ReadLogs       Action = "log-read"      // the project's audit log
+	// Harbor's "label" resource (a project's labels) and "artifact-label"
+	// (adding labels to artifacts and removing them), and repository
+	// updates (the description).
+	CreateLabel         Action = "label-create"
+	ReadLabel           Action = "label-read"
+	UpdateLabel         Action = "label-update"
+	DeleteLabel         Action = "label-delete"
+	ListLabels          Action = "label-list"
+	AddArtifactLabel    Action = "artifact-label-create"
+	RemoveArtifactLabel Action = "artifact-label-delete"
+	UpdateRepo          Action = "repo-update"
 )
 
 // Project metadata and quota (Harbor's metadata and quota resources).
@@ -64,9 +75,19 @@ const (
 	ReadQuota     Action = "quota-read"     // the project's quota (in its summary)
 )
 
+// Tag immutability rules (Harbor's immutable-tag resource: its create,
+// update, delete and list are project admins' and maintainers' only; no
+// other role may even list the rules).
+const (
+	ReadImmutable  Action = "immutable-read"  // list the rules
+	WriteImmutable Action = "immutable-write" // create, update, delete them
+)
+
 // AllActions lists every action, for tables and tests.
 var AllActions = []Action{Pull, Push, DeleteArtifact, CreateTag, DeleteTag, ListRepos, ReadProject, WriteProject,
-	ReadMembers, WriteMembers, ReadRobots, WriteRobots, ReadLogs, ReadMetadata, WriteMetadata, ReadQuota}
+	ReadMembers, WriteMembers, ReadRobots, WriteRobots, ReadLogs, ReadMetadata, WriteMetadata, ReadQuota,
+	CreateLabel, ReadLabel, UpdateLabel, DeleteLabel, ListLabels, AddArtifactLabel, RemoveArtifactLabel, UpdateRepo,
+	ReadImmutable, WriteImmutable}
 
 func set(as ...Action) map[Action]bool {
 	m := make(map[Action]bool, len(as))
@@ -85,14 +106,18 @@ func set(as ...Action) map[Action]bool {
 var rolePolicies = map[Role]map[Action]bool{
 	RoleProjectAdmin: set(AllActions...),
 	RoleMaintainer: set(Pull, Push, DeleteArtifact, CreateTag, DeleteTag, ListRepos, ReadProject,
-		ReadMembers, ReadRobots, ReadLogs, ReadMetadata, ReadQuota),
-	RoleDeveloper:    set(Pull, Push, CreateTag, ListRepos, ReadProject, ReadMembers, ReadRobots, ReadLogs, ReadQuota),
-	RoleGuest:        set(Pull, ListRepos, ReadProject, ReadMembers, ReadRobots, ReadLogs, ReadQuota),
+		ReadMembers, ReadRobots, ReadLogs, ReadMetadata, ReadQuota,
+		CreateLabel, ReadLabel, UpdateLabel, DeleteLabel, ListLabels, AddArtifactLabel, RemoveArtifactLabel, UpdateRepo,
+		ReadImmutable, WriteImmutable),
+	RoleDeveloper: set(Pull, Push, CreateTag, ListRepos, ReadProject, ReadMembers, ReadRobots, ReadLogs, ReadQuota,
+		ReadLabel, ListLabels, AddArtifactLabel, RemoveArtifactLabel, UpdateRepo),
+	RoleGuest:        set(Pull, ListRepos, ReadProject, ReadMembers, ReadRobots, ReadLogs, ReadQuota, ReadLabel, ListLabels),
 	RoleLimitedGuest: set(Pull, ListRepos, ReadProject, ReadQuota),
 }
 
-// anonymousPublic is what anyone may do in a public project.
-var anonymousPublic = set(Pull, ListRepos, ReadProject)
+// anonymousPublic is what anyone may do in a public project
+// (publicProjectPolicies in Harbor's src/common/rbac/project/rbac_util.go).
+var anonymousPublic = set(Pull, ListRepos, ReadProject, ReadLabel, ListLabels)
 
 // RoleAllows reports whether a project role permits a.
 func RoleAllows(r Role, a Action) bool { return rolePolicies[r][a] }
@@ -145,4 +170,6 @@ func Visible(s Subject) bool {
 
 // RobotActions are the actions a robot account may be granted. Harbor's
 // robot permissions are resource/action pairs; we accept these names.
-var RobotActions = set(Pull, Push, DeleteArtifact, CreateTag, DeleteTag, ListRepos, ReadProject, ReadLogs)
+var RobotActions = set(Pull, Push, DeleteArtifact, CreateTag, DeleteTag, ListRepos, ReadProject, ReadLogs,
+	CreateLabel, ReadLabel, UpdateLabel, DeleteLabel, ListLabels, AddArtifactLabel, RemoveArtifactLabel, UpdateRepo,
+	ReadImmutable, WriteImmutable)

@@ -29,7 +29,8 @@ func parseReference(ref string) (isDigest bool, err error) {
 
 // getManifest serves GET and HEAD with one indexed query.
 func (r *Registry) getManifest(w http.ResponseWriter, req *http.Request, rt route) error {
-	if _, err := parseReference(rt.ref); err != nil {
+	isDigest, err := parseReference(rt.ref)
+	if err != nil {
 		return err
 	}
 	head := req.Method == http.MethodHead
@@ -50,6 +51,13 @@ func (r *Registry) getManifest(w http.ResponseWriter, req *http.Request, rt rout
 	if !head {
 		_, _ = w.Write(m.Body)
 		r.audit(req, "pull", "artifact", rt.name, rt.ref)
+		if r.opt.Pulls != nil {
+			tag := rt.ref
+			if isDigest {
+				tag = ""
+			}
+			r.opt.Pulls.Pulled(req.Context(), rt.name, tag, m.Digest)
+		}
 	}
 	return nil
 }
@@ -94,7 +102,7 @@ func (r *Registry) putManifest(w http.ResponseWriter, req *http.Request, rt rout
 	if parsed.Subject != nil {
 		m.Subject = parsed.Subject.Digest
 	}
-	if err := r.meta.PutManifest(req.Context(), m, tags); err != nil {
+	if err := r.opt.Tags.PutManifest(req.Context(), m, tags); err != nil {
 		return err
 	}
 	hd := w.Header()
@@ -150,9 +158,9 @@ func (r *Registry) deleteManifest(w http.ResponseWriter, req *http.Request, rt r
 		return err
 	}
 	if isDigest {
-		err = r.meta.DeleteManifest(req.Context(), rt.name, digest.Digest(rt.ref))
+		err = r.opt.Tags.DeleteManifest(req.Context(), rt.name, digest.Digest(rt.ref))
 	} else {
-		err = r.meta.DeleteTag(req.Context(), rt.name, rt.ref)
+		err = r.opt.Tags.DeleteTag(req.Context(), rt.name, rt.ref)
 	}
 	if errors.Is(err, meta.ErrTagNotFound) {
 		return CodeManifestUnknown.Err("tag %q unknown", rt.ref)

@@ -21,15 +21,17 @@ const notIndexChild = ` AND NOT EXISTS (SELECT 1 FROM manifest_refs c WHERE c.re
 const repoInfoCols = `r.name, r.created_at,
 	(SELECT COUNT(*) FROM manifests m WHERE m.repo = r.name` + topLevel + `),
 	COALESCE((SELECT MAX(m.created_at) FROM manifests m WHERE m.repo = r.name), 0),
-	COALESCE((SELECT MAX(t.updated_at) FROM tags t WHERE t.repo = r.name), 0)`
+	COALESCE((SELECT MAX(t.updated_at) FROM tags t WHERE t.repo = r.name), 0),
+	r.id, r.description, r.pull_count, r.updated_at`
 
-func scanRepoInfo(row interface{ Scan(...any) error }) (*meta.RepoInfo, error) {
+func scanRepoInfo(row interface{ Scan(...any) error }, more ...any) (*meta.RepoInfo, error) {
 	var ri meta.RepoInfo
-	var created, pushed, tagged int64
-	if err := row.Scan(&ri.Name, &created, &ri.ArtifactCount, &pushed, &tagged); err != nil {
+	var created, pushed, tagged, changed int64
+	dest := []any{&ri.Name, &created, &ri.ArtifactCount, &pushed, &tagged, &ri.ID, &ri.Description, &ri.PullCount, &changed}
+	if err := row.Scan(append(dest, more...)...); err != nil {
 		return nil, err
 	}
-	ri.CreatedAt, ri.UpdatedAt = ms2t(created), ms2t(max(created, pushed, tagged))
+	ri.CreatedAt, ri.UpdatedAt = ms2t(created), ms2t(max(created, pushed, tagged, changed))
 	return &ri, nil
 }
 
@@ -82,6 +84,7 @@ func (s *Store) ProjectRepositories(ctx context.Context, project string, q meta.
 var repoListing = listing{
 	"name":          {expr: "r.name"},
 	"creation_time": {expr: "r.created_at", kind: timeValue},
+	"pull_count":    {expr: "r.pull_count", kind: intValue},
 }
 
 // RepositoryCount implements meta.Catalog.
@@ -106,16 +109,17 @@ func (s *Store) Repository(ctx context.Context, repo string) (_ *meta.RepoInfo, 
 
 const artifactCols = `m.digest, m.media_type, m.artifact_type, m.created_at, m.size +
 	COALESCE((SELECT SUM(b.size) FROM manifest_refs r JOIN blobs b ON b.digest = r.ref
-		WHERE r.repo = m.repo AND r.manifest = m.digest AND r.kind = 0), 0)`
+		WHERE r.repo = m.repo AND r.manifest = m.digest AND r.kind = 0), 0),
+	m.pull_time, COALESCE((SELECT rr.id FROM repositories rr WHERE rr.name = m.repo), 0)`
 
 func scanArtifact(row interface{ Scan(...any) error }) (*meta.ArtifactInfo, error) {
 	var a meta.ArtifactInfo
 	var d string
-	var pushed int64
-	if err := row.Scan(&d, &a.MediaType, &a.ArtifactType, &pushed, &a.Size); err != nil {
+	var pushed, pulled int64
+	if err := row.Scan(&d, &a.MediaType, &a.ArtifactType, &pushed, &a.Size, &pulled, &a.RepositoryID); err != nil {
 		return nil, err
 	}
-	a.Digest, a.PushedAt, a.Tags = digest.Digest(d), ms2t(pushed), []meta.TagInfo{}
+	a.Digest, a.PushedAt, a.PulledAt, a.Tags = digest.Digest(d), ms2t(pushed), ms2t(pulled), []meta.TagInfo{}
 	return &a, nil
 }
 
@@ -162,7 +166,9 @@ var artifactListing = listing{
 	"media_type":    {expr: "m.media_type"},
 	"artifact_type": {expr: "m.artifact_type"},
 	"push_time":     {expr: "m.created_at", kind: timeValue},
+	"pull_time":     {expr: "m.pull_time", kind: timeValue},
 	"tags":          {match: matchTags},
+	"labels":        {match: matchLabels},
 }
 
 // matchTags is the condition on an artifact's tags: tags=* (tagged),
@@ -211,7 +217,7 @@ func (s *Store) attachTags(ctx context.Context, repo string, arts []meta.Artifac
 		args = append(args, string(arts[i].Digest))
 	}
 	in := strings.TrimSuffix(strings.Repeat("?, ", len(arts)), ", ")
-	rows, err := s.query(ctx, `SELECT name, digest, updated_at FROM tags WHERE repo = ? AND digest IN (`+in+`) ORDER BY name`, args...)
+	rows, err := s.query(ctx, `SELECT name, digest, updated_at, pull_time FROM tags WHERE repo = ? AND digest IN (`+in+`) ORDER BY name`, args...)
 	if err != nil {
 		return err
 	}
@@ -219,11 +225,11 @@ func (s *Store) attachTags(ctx context.Context, repo string, arts []meta.Artifac
 	for rows.Next() {
 		var t meta.TagInfo
 		var d string
-		var at int64
-		if err := rows.Scan(&t.Name, &d, &at); err != nil {
+		var at, pulled int64
+		if err := rows.Scan(&t.Name, &d, &at, &pulled); err != nil {
 			return err
 		}
-		t.Digest, t.PushedAt = digest.Digest(d), ms2t(at)
+		t.Digest, t.PushedAt, t.PulledAt = digest.Digest(d), ms2t(at), ms2t(pulled)
 		if a := byDigest[t.Digest]; a != nil {
 			a.Tags = append(a.Tags, t)
 		}
@@ -275,6 +281,11 @@ func (s *Store) CreateTag(ctx context.Context, repo, tag string, d digest.Digest
 
 // DeleteRepository implements meta.Catalog.
 func (s *Store) DeleteRepository(ctx context.Context, repo string) error {
+	return s.DeleteRepositoryGuarded(ctx, repo, nil)
+}
+
+// DeleteRepositoryGuarded implements meta.ImmutableStore.
+func (s *Store) DeleteRepositoryGuarded(ctx context.Context, repo string, guard meta.TagGuard) error {
 	return s.inTx(ctx, func(ctx context.Context, tx tx) error {
 		res, err := tx.exec(ctx, `DELETE FROM repositories WHERE name = ?`, repo)
 		if err != nil {
@@ -298,6 +309,11 @@ func (s *Store) DeleteRepository(ctx context.Context, repo string) error {
 		}
 		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 			return err
+		}
+		for _, r := range removed {
+			if err := refuseProtected(repo, digest.Digest(r[1]), []string{r[0]}, guard); err != nil {
+				return err
+			}
 		}
 		t := now()
 		for _, r := range removed {

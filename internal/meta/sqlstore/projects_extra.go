@@ -272,11 +272,11 @@ func (s *Store) ProjectArtifacts(ctx context.Context, project string, q meta.Pro
 		var repo string
 		var a meta.ArtifactInfo
 		var d string
-		var pushed int64
-		if err := rows.Scan(&repo, &d, &a.MediaType, &a.ArtifactType, &pushed, &a.Size); err != nil {
+		var pushed, pulled int64
+		if err := rows.Scan(&repo, &d, &a.MediaType, &a.ArtifactType, &pushed, &a.Size, &pulled, &a.RepositoryID); err != nil {
 			return err
 		}
-		a.Digest, a.PushedAt = digest.Digest(d), ms2t(pushed)
+		a.Digest, a.PushedAt, a.PulledAt = digest.Digest(d), ms2t(pushed), ms2t(pulled)
 		if !q.WithoutTags {
 			a.Tags = []meta.TagInfo{}
 		}
@@ -310,15 +310,15 @@ func (s *Store) attachProjectTags(ctx context.Context, project string, arts []me
 	return s.eachRow(ctx, func(rows *sql.Rows) error {
 		var repo, d string
 		var t meta.TagInfo
-		var at int64
-		if err := rows.Scan(&repo, &t.Name, &d, &at); err != nil {
+		var at, pulled int64
+		if err := rows.Scan(&repo, &t.Name, &d, &at, &pulled); err != nil {
 			return err
 		}
-		t.Digest, t.PushedAt = digest.Digest(d), ms2t(at)
+		t.Digest, t.PushedAt, t.PulledAt = digest.Digest(d), ms2t(at), ms2t(pulled)
 		if a := byKey[key{repo, d}]; a != nil {
 			a.Tags = append(a.Tags, t)
 		}
 		return nil
-	}, `SELECT repo, name, digest, updated_at FROM tags WHERE repo >= ? AND repo < ? AND digest IN `+inList(len(digests))+
+	}, `SELECT repo, name, digest, updated_at, pull_time FROM tags WHERE repo >= ? AND repo < ? AND digest IN `+inList(len(digests))+
 		` ORDER BY repo, name`, args...)
 }

@@ -81,7 +81,7 @@ func (s *Store) SearchRepositories(ctx context.Context, q meta.RepoSearch) (_ []
 	}
 	args = append(args, containsFold(q.Name), limit)
 	rows, err := s.query(ctx, `SELECT p.id, p.name, p.public, r.name,
-		(SELECT COUNT(*) FROM manifests m WHERE m.repo = r.name`+notIndexChild+`)
+		(SELECT COUNT(*) FROM manifests m WHERE m.repo = r.name`+notIndexChild+`), r.pull_count
 		FROM projects p JOIN repositories r ON `+projectRepos+`
 		WHERE `+visible+` AND `+s.b.d.likeFold("r.name")+` ORDER BY r.name LIMIT ?`, args...)
 	if err != nil {
@@ -92,7 +92,7 @@ func (s *Store) SearchRepositories(ctx context.Context, q meta.RepoSearch) (_ []
 	for rows.Next() {
 		var h meta.RepoHit
 		var public int
-		if err := rows.Scan(&h.ProjectID, &h.Project, &public, &h.Name, &h.ArtifactCount); err != nil {
+		if err := rows.Scan(&h.ProjectID, &h.Project, &public, &h.Name, &h.ArtifactCount, &h.PullCount); err != nil {
 			return nil, err
 		}
 		h.Public = public != 0
