@@ -19,6 +19,7 @@ import (
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/meta/sqlstore"
 	"github.com/berth-registry/berth/internal/registry"
+	"github.com/berth-registry/berth/internal/ui"
 )
 
 // access is the wiring of access control: the gate in front of /v2 and the
@@ -179,6 +180,15 @@ func (a *access) mountAPI(mux *http.ServeMux, cfg config.Config, store *sqlstore
 		System: a.system, Jobs: queue})
 	mux.Handle(api.Prefix+"/", h)
 	mux.Handle("/c/", h)
+	// The web UI answers every other path; its pages call h in process.
+	mux.Handle("/", ui.New(ui.Options{API: h, ExternalURL: cfg.Proxy.ExternalURL, Version: Version, Logger: log,
+		Manifest: func(ctx context.Context, repo, dgst string) ([]byte, error) {
+			m, err := store.GetManifest(ctx, repo, dgst, true)
+			if err != nil {
+				return nil, err
+			}
+			return m.Body, nil
+		}}))
 	return nil
 }
 

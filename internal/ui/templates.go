@@ -1,0 +1,54 @@
+package ui
+
+import (
+	"fmt"
+	"html/template"
+	"io/fs"
+	"strings"
+)
+
+// funcs are the helpers templates use.
+var funcs = template.FuncMap{
+	"when":        when,
+	"num":         func(v any) string { return idOf(v) },
+	"size":        func(v any) string { return humanSize(num(v)) },
+	"short":       func(v any) string { return short(str(v)) },
+	"repoURL":     func(v any) string { return repoURL(str(v)) },
+	"artifactURL": func(full, d any) string { return artifactURL(str(full), str(d)) },
+	"projectURL":  func(v any) string { return projectURL(str(v)) },
+	"str":         func(v any) string { return fmt.Sprint(v) },
+	"isTrue":      func(v any) bool { return v == true || v == "true" },
+	"has":         func(l []string, s string) bool { return contains(l, s) },
+}
+
+func humanSize(b float64) string {
+	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
+	i := 0
+	for b >= 1024 && i < len(units)-1 {
+		b /= 1024
+		i++
+	}
+	if i == 0 {
+		return fmt.Sprintf("%.0f B", b)
+	}
+	return fmt.Sprintf("%.1f %s", b, units[i])
+}
+
+// parsePages parses each page template with the layout: pages[name] for
+// templates/name.html.
+func parsePages() map[string]*template.Template {
+	base := template.Must(template.New("").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/partials.html"))
+	names, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		panic(err)
+	}
+	pages := map[string]*template.Template{}
+	for _, n := range names {
+		name := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
+		if name == "layout" || name == "partials" {
+			continue
+		}
+		pages[name] = template.Must(template.Must(base.Clone()).ParseFS(templateFS, n))
+	}
+	return pages
+}
