@@ -97,7 +97,7 @@ func (s *Server) project(p *page) error {
 	}
 	name := p.r.PathValue("p")
 	q := strings.TrimSpace(p.r.URL.Query().Get("q"))
-	lq := p.listQ("sort", "-update_time")
+	lq := p.listQ()
 	if q != "" {
 		lq.Set("q", "name=~"+q)
 	}

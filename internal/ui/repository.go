@@ -111,7 +111,11 @@ func (s *Server) artifact(p *page, rp repoPath) error {
 	var history list
 	if links, _ := a["addition_links"].(obj); links != nil && links["build_history"] != nil {
 		if _, err := p.get(p.repoAPI(rp)+"/artifacts/"+url.PathEscape(rp.Digest)+"/additions/build_history", nil, &history); err != nil {
-			return err
+			// A config whose bytes are not (or no longer) stored has no
+			// history to show; the rest of the page still is.
+			if ae, ok := err.(*apiError); !ok || ae.Status != http.StatusNotFound && ae.Status != http.StatusUnprocessableEntity {
+				return err
+			}
 		}
 	}
 	var layers []layer

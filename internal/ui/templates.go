@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"io/fs"
 	"strings"
+	"time"
 )
 
 // funcs are the helpers templates use.
@@ -16,6 +17,7 @@ var funcs = template.FuncMap{
 	"repoURL":     func(v any) string { return repoURL(str(v)) },
 	"artifactURL": func(full, d any) string { return artifactURL(str(full), str(d)) },
 	"projectURL":  func(v any) string { return projectURL(str(v)) },
+	"unix":        func(v any) string { return time.Unix(int64(num(v)), 0).UTC().Format("2006-01-02 15:04") },
 	"str":         func(v any) string { return fmt.Sprint(v) },
 	"isTrue":      func(v any) bool { return v == true || v == "true" },
 	"has":         func(l []string, s string) bool { return contains(l, s) },
