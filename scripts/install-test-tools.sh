@@ -66,6 +66,9 @@ apt_missing() {
   # (-p PREFIX -c CONF, 127.0.0.1) in front of three berth replicas; the
   # system service the package may set up is not used.
   command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || echo nginx
+  # Chromium for the web UI's browser test (internal/ui, driven headless
+  # through chromedp).
+  command -v chromium >/dev/null || [ -x /usr/bin/chromium ] || echo chromium
 }
 
 # apt_install installs what apt_missing names. Without root it fails at once
@@ -84,6 +87,7 @@ apt_install() {
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   [ -x /usr/lib/postgresql/15/bin/initdb ] || { echo "postgresql installed, but not version 15 (/usr/lib/postgresql/15/bin/initdb missing)" >&2; exit 1; }
   [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || { echo "nginx installed, but /usr/sbin/nginx is missing" >&2; exit 1; }
+  command -v chromium >/dev/null || { echo "chromium installed, but not on PATH" >&2; exit 1; }
 }
 
 go_install() { # name package version

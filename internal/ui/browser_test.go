@@ -1,0 +1,308 @@
+package ui_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+)
+
+// browserArtifacts is the size of the repository the browser test opens.
+const browserArtifacts = 300
+
+// chrome is one headless Chromium tab with the console watched.
+type chrome struct {
+	t    *testing.T
+	ctx  context.Context
+	dir  string
+	mu   sync.Mutex
+	errs []string
+	// expected are page URLs whose error status is the point (the
+	// sign-in form answering a private page): Chromium logs it.
+	expected map[string]bool
+}
+
+func chromiumPath() string {
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// newChrome starts Chromium with the flags of TOOLING.md.
+func newChrome(t *testing.T, dir string) *chrome {
+	path := chromiumPath()
+	if path == "" {
+		t.Skip("chromium not installed (scripts/install-test-tools.sh apt installs it)")
+	}
+	opts := []chromedp.ExecAllocatorOption{chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.NoFirstRun, chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900)}
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancel)
+	ctx, cancel2 := chromedp.NewContext(actx)
+	t.Cleanup(cancel2)
+	c := &chrome{t: t, ctx: ctx, dir: dir}
+	c.watch(ctx)
+	return c
+}
+
+// tab opens a tab in a new browser context: no cookies shared.
+func (c *chrome) incognito() *chrome {
+	ctx, cancel := chromedp.NewContext(c.ctx, chromedp.WithNewBrowserContext())
+	c.t.Cleanup(cancel)
+	o := &chrome{t: c.t, ctx: ctx, dir: c.dir}
+	o.watch(ctx)
+	return o
+}
+
+// watch records console errors, uncaught exceptions and browser log
+// errors (CSP violations, failed loads).
+func (c *chrome) watch(ctx context.Context) {
+	if err := chromedp.Listen(ctx, func(ev any) {
+		var msg string
+		switch e := ev.(type) {
+		case *runtime.EventConsoleAPICalled:
+			if e.Type == runtime.ConsoleAPICalledTypeError || e.Type == runtime.ConsoleAPICalledTypeWarning {
+				var parts []string
+				for _, a := range e.Args {
+					parts = append(parts, string(a.Value)+a.Description)
+				}
+				msg = "console." + string(e.Type) + ": " + strings.Join(parts, " ")
+			}
+		case *runtime.EventExceptionThrown:
+			msg = "exception: " + (&chromedp.ExceptionError{ExceptionDetails: e.ExceptionDetails}).Error()
+		case *log.EventEntryAdded:
+			c.mu.Lock()
+			expected := c.expected[e.Entry.URL] && strings.HasPrefix(e.Entry.Text, "Failed to load resource: the server responded with a status of 401")
+			c.mu.Unlock()
+			if !expected && (e.Entry.Level == log.EntryLevelError || e.Entry.Level == log.EntryLevelWarning) {
+				msg = "log: " + e.Entry.Text + " " + e.Entry.URL
+			}
+		}
+		if msg != "" {
+			c.mu.Lock()
+			c.errs = append(c.errs, msg)
+			c.mu.Unlock()
+		}
+	}); err != nil {
+		c.t.Fatal(err)
+	}
+	if _, err := chromedp.Call(ctx, log.Enable, cdp.Empty{}); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+func (c *chrome) do(what string, actions ...chromedp.Action[chromedp.Void]) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(c.ctx, 60*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		c.t.Fatalf("%s: %v", what, err)
+	}
+}
+
+func eval[T any](c *chrome, js string) T {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(c.ctx, 30*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](js))
+	if err != nil {
+		c.t.Fatalf("%s: %v", js, err)
+	}
+	return v
+}
+
+// waitFor polls a JavaScript condition.
+func (c *chrome) waitFor(what, js string) {
+	c.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(c.ctx, 5*time.Second)
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool]("!!("+js+")"))
+		cancel()
+		if err == nil && ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			loc := eval[string](c, "location.href")
+			c.t.Fatalf("%s: timed out waiting for %s (at %s): %v", what, js, loc, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// page checks the page now shown: no console error so far, every input
+// labelled, one h1, a main landmark; and saves a screenshot.
+func (c *chrome) page(name string) {
+	c.t.Helper()
+	c.waitFor(name, `document.readyState === "complete"`)
+	unlabelled := eval[[]string](c, `Array.from(document.querySelectorAll('input:not([type=hidden]),select,textarea'))
+		.filter(e => !(e.id && document.querySelector('label[for="' + CSS.escape(e.id) + '"]')) && !e.getAttribute('aria-label') && !e.closest('label'))
+		.map(e => e.outerHTML)`)
+	if len(unlabelled) > 0 {
+		c.t.Errorf("%s: inputs without a label: %v", name, unlabelled)
+	}
+	if n := eval[int](c, `document.querySelectorAll('h1').length`); n != 1 {
+		c.t.Errorf("%s: %d h1 headings", name, n)
+	}
+	if !eval[bool](c, `!!document.querySelector('main') && !!document.querySelector('header nav')`) {
+		c.t.Errorf("%s: landmarks missing", name)
+	}
+	var png []byte
+	ctx, cancel := context.WithTimeout(c.ctx, 30*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		c.t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.WriteFile(filepath.Join(c.dir, name+".png"), png, 0o644); err != nil {
+		c.t.Fatal(err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.errs) > 0 {
+		c.t.Errorf("%s: console errors: %v", name, c.errs)
+		c.errs = nil
+	}
+}
+
+func (c *chrome) open(url, name string) {
+	c.t.Helper()
+	c.do("open "+url, chromedp.Navigate(url))
+	c.page(name)
+}
+
+// TestBrowser drives the UI in headless Chromium through the issue's
+// steps. Screenshots: the test's artifact directory (go test -artifacts
+// -outputdir DIR keeps them under DIR).
+func TestBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a browser")
+	}
+	dir := t.ArtifactDir()
+	c := newChrome(t, dir)
+	e := newEnv(t)
+	e.user("dev", false)
+	e.project("secret", false, nil)
+	start := time.Now()
+	newest := e.seedMany("secret/app", browserArtifacts)
+	t.Logf("seeded %d artifacts in %v", browserArtifacts, time.Since(start).Round(time.Millisecond))
+	base := e.srv.URL
+
+	// Signed out: a private project's URL shows the sign-in form.
+	anon := c.incognito()
+	anon.expected = map[string]bool{base + "/projects/secret": true}
+	anon.open(base+"/projects/secret", "01-signed-out-private-project")
+	if !eval[bool](anon, `!!document.getElementById('principal') && !document.body.innerText.includes('secret/app')`) {
+		t.Fatal("a signed-out browser sees the private project")
+	}
+
+	// Sign in.
+	c.open(base+"/login", "02-sign-in")
+	c.do("sign in", chromedp.SendKeys("#principal", "admin"), chromedp.SendKeys("#password", password("admin")), chromedp.Click("#sign-in"))
+	c.waitFor("projects after sign-in", `location.pathname === "/projects" && !!document.getElementById('sign-out')`)
+	c.page("03-projects")
+
+	// Project → repository (10,000 artifacts) → artifact.
+	c.do("project", chromedp.Click(`a[href="/projects/secret"]`))
+	c.waitFor("project page", `location.pathname === "/projects/secret" && !!document.getElementById('h-summary')`)
+	c.page("04-project")
+	c.do("repository", chromedp.Click(`a[href="/projects/secret/repositories/app"]`))
+	c.waitFor("repository page", `location.pathname === "/projects/secret/repositories/app" && document.readyState === "complete"`)
+	visible := eval[float64](c, `performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd - performance.getEntriesByType('navigation')[0].startTime`)
+	t.Logf("repository of %d artifacts: first page visible (DOMContentLoaded) %.0f ms after the click's navigation started", browserArtifacts, visible)
+	if visible > 1000 {
+		t.Errorf("repository page took %.0f ms to show", visible)
+	}
+	c.page("05-repository-10k")
+	if n := eval[int](c, `document.querySelectorAll('table.artifacts tbody tr').length`); n != 15 {
+		t.Errorf("%d rows on the first page", n)
+	}
+	c.do("artifact", chromedp.Click(`a[href$="`+string(newest)+`"]`))
+	c.waitFor("artifact page", `!!document.getElementById('h-pull')`)
+	c.page("06-artifact")
+
+	// Copy the pull command.
+	pull := eval[string](c, `document.getElementById('pull-0').value`)
+	if want := "docker pull " + strings.TrimPrefix(base, "http://") + "/secret/app:t"; !strings.HasPrefix(pull, want) {
+		t.Errorf("pull command %q, want prefix %q", pull, want)
+	}
+	c.do("copy", chromedp.Click("#copy-pull-0"))
+	c.waitFor("copied", `document.getElementById('copy-pull-0').getAttribute('data-copied') === 'true'`)
+
+	// Delete a tag.
+	tag := fmt.Sprintf("t%05d", browserArtifacts-1)
+	c.do("delete tag", chromedp.Click("#delete-tag-"+tag))
+	c.waitFor("tag deleted", `!!document.querySelector('.flash') && !document.getElementById('delete-tag-`+tag+`')`)
+	c.page("07-tag-deleted")
+	if _, err := e.store.GetManifest(e.ctx, "secret/app", tag, false); err == nil {
+		t.Error("tag still there")
+	}
+
+	// Create a project.
+	c.open(base+"/projects", "08-projects-form")
+	c.do("create project", chromedp.SendKeys("#new-name", "made-in-browser"), chromedp.Click("#create-project"))
+	c.waitFor("project created", `location.pathname === "/projects/made-in-browser"`)
+	c.page("09-project-created")
+
+	// Add a member.
+	c.open(base+"/projects/made-in-browser/members", "10-members")
+	c.do("add member", chromedp.SendKeys("#member-name", "dev"), chromedp.Click("#add-member"))
+	c.waitFor("member added", `!!document.querySelector('.flash') && document.querySelector('main table').innerText.includes('dev')`)
+	c.page("11-member-added")
+
+	// Create a robot account: the secret is shown once.
+	c.open(base+"/projects/made-in-browser/robots", "12-robots")
+	c.do("create robot", chromedp.SendKeys("#robot-name", "ci"), chromedp.Click("#create-robot"))
+	c.waitFor("robot secret", `!!document.getElementById('robot-secret')`)
+	secret := eval[string](c, `document.getElementById('robot-secret').value`)
+	if len(secret) < 16 {
+		t.Errorf("robot secret %q", secret)
+	}
+	c.page("13-robot-secret")
+	c.open(base+"/projects/made-in-browser/robots", "14-robots-after")
+	if eval[bool](c, `document.documentElement.outerHTML.includes(`+fmt.Sprintf("%q", secret)+`)`) {
+		t.Error("robot secret shown again")
+	}
+
+	// The other pages.
+	for i, p := range []string{"/projects/secret/labels", "/projects/secret/logs", "/projects/secret/immutability",
+		"/admin/users", "/admin/robots", "/admin/audit", "/admin/configuration", "/admin/system", "/search?q=app"} {
+		c.open(base+p, fmt.Sprintf("%02d-%s", 15+i, strings.NewReplacer("/", "-", "?", "-", "=", "-").Replace(strings.Trim(p, "/"))))
+	}
+
+	// Search as you type.
+	c.do("type", chromedp.SendKeys("#q-header", "app"))
+	c.waitFor("suggestions", `!document.getElementById('suggest-list').hidden && document.getElementById('suggest-list').innerText.includes('secret/app')`)
+
+	// Switch language, then sign out.
+	c.open(base+"/projects", "24-before-switch")
+	c.do("switch", chromedp.Click("#lang-switch"))
+	c.waitFor("chinese", `document.documentElement.lang === "zh-CN" && document.body.innerText.includes('项目')`)
+	c.page("25-chinese")
+	c.do("sign out", chromedp.Click("#sign-out"))
+	c.waitFor("signed out", `!document.getElementById('sign-out') && document.documentElement.lang === "zh-CN"`)
+	c.page("26-signed-out")
+	c.mu.Lock()
+	c.expected = map[string]bool{base + "/projects/secret": true}
+	c.mu.Unlock()
+	c.open(base+"/projects/secret", "27-signed-out-again")
+	if !eval[bool](c, `!!document.getElementById('principal')`) {
+		t.Error("the private project is visible after sign-out")
+	}
+	t.Logf("screenshots in %s", dir)
+}

@@ -1,0 +1,120 @@
+package ui_test
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/oci"
+)
+
+// seedMany stores n images in repo (tag t00000…), sharing one config and
+// one layer, and returns the digest of the last.
+func (e *env) seedMany(repo string, n int) digest.Digest {
+	e.t.Helper()
+	cfg, layer := "config "+repo, "layer "+repo
+	cd, ld := digest.FromString(cfg), digest.FromString(layer)
+	for _, b := range []string{cfg, layer} {
+		if err := e.store.CommitBlob(e.ctx, repo, digest.FromString(b), int64(len(b)), ""); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	var last digest.Digest
+	for i := range n {
+		body := fmt.Sprintf(`{"schemaVersion":2,"mediaType":%q,"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":%q,"size":%d},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":%q,"size":%d}],"annotations":{"n":"%d"}}`,
+			oci.MediaTypeImageManifest, cd, len(cfg), ld, len(layer), i)
+		sum := sha256.Sum256([]byte(body))
+		m := &meta.Manifest{Repo: repo, Digest: digest.NewDigestFromBytes(digest.SHA256, sum[:]), MediaType: oci.MediaTypeImageManifest,
+			Size: int64(len(body)), Body: []byte(body), ArtifactType: "application/vnd.oci.image.config.v1+json",
+			Refs: []oci.Ref{{Digest: cd, Size: int64(len(cfg))}, {Digest: ld, Size: int64(len(layer))}}}
+		if err := e.store.PutManifest(e.ctx, m, []string{fmt.Sprintf("t%05d", i)}); err != nil {
+			e.t.Fatal(err)
+		}
+		last = m.Digest
+	}
+	return last
+}
+
+// render serves path to the UI handler directly (no network) as the
+// browser b, returning the time it took server-side.
+func (b *browser) render(path string) (time.Duration, int, string) {
+	r := httptest.NewRequest(http.MethodGet, path, nil)
+	u, _ := r.URL.Parse(b.e.srv.URL)
+	for _, c := range b.c.Jar.Cookies(u) {
+		r.AddCookie(c)
+	}
+	w := httptest.NewRecorder()
+	start := time.Now()
+	b.e.ui.ServeHTTP(w, r)
+	return time.Since(start), w.Code, w.Body.String()
+}
+
+// TestRepository10kArtifacts: a repository of 10,000 artifacts renders its
+// first page (15 artifacts with tags, labels and accessories, newest
+// first) in under 100 ms server-side; the list is paged in the database.
+func TestRepository10kArtifacts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("seeds 10,000 artifacts")
+	}
+	e := newEnv(t)
+	e.project("big", false, nil)
+	start := time.Now()
+	newest := e.seedMany("big/app", 10_000)
+	t.Logf("seeded 10,000 artifacts in %v", time.Since(start).Round(time.Millisecond))
+	b := e.browser("admin")
+	var times []time.Duration
+	for range 7 {
+		d, code, body := b.render("/projects/big/repositories/app")
+		if code != 200 || !strings.Contains(body, string(newest)) || !strings.Contains(body, "t09999") {
+			t.Fatalf("status %d, newest artifact missing", code)
+		}
+		if n := strings.Count(body, `class="tag"`); n != 15 {
+			t.Fatalf("%d artifacts on the first page, want 15", n)
+		}
+		times = append(times, d)
+	}
+	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
+	t.Logf("first page of 10,000 artifacts: median %v, best %v, worst %v", times[3], times[0], times[6])
+	if times[3] > 100*time.Millisecond {
+		t.Errorf("median %v, want < 100ms", times[3])
+	}
+	d, code, body := b.render("/projects/big/repositories/app?page=400")
+	if code != 200 || !strings.Contains(body, "t00014") {
+		t.Fatalf("page 400: %d", code)
+	}
+	t.Logf("page 400: %v", d)
+	d, code, _ = b.render("/projects/big/repositories/app?tag=t0500")
+	if code != 200 {
+		t.Fatalf("tag filter: %d", code)
+	}
+	t.Logf("tag filter: %v", d)
+}
+
+// BenchmarkRepositoryPage10k is the first page of a 10,000-artifact
+// repository (make bench).
+func BenchmarkRepositoryPage10k(bm *testing.B) {
+	e := newEnv(bm)
+	e.project("big", false, nil)
+	e.seedMany("big/app", 10_000)
+	b := e.browser("admin")
+	bm.ResetTimer()
+	for range bm.N {
+		if _, code, _ := b.render("/projects/big/repositories/app"); code != 200 {
+			bm.Fatal(code)
+		}
+	}
+}
+
+func (b *browser) render2(path string) (time.Duration, int, string) {
+	s := time.Now()
+	resp, body := b.get(path)
+	return time.Since(s), resp.StatusCode, body
+}
