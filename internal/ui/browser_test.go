@@ -18,7 +18,7 @@ import (
 )
 
 // browserArtifacts is the size of the repository the browser test opens.
-const browserArtifacts = 300
+const browserArtifacts = 10_000
 
 // chrome is one headless Chromium tab with the console watched.
 type chrome struct {
@@ -196,6 +196,7 @@ func TestBrowser(t *testing.T) {
 	dir := t.ArtifactDir()
 	c := newChrome(t, dir)
 	e := newEnv(t)
+	e.coverRefs()
 	e.user("dev", false)
 	e.project("secret", false, nil)
 	start := time.Now()

@@ -187,6 +187,7 @@ var zh = map[string]string{
 	"Volume":                                                 "存储卷",
 	"Who may create projects":                                "谁可以创建项目",
 	"Yes":                                                    "是",
+	"artifacts with a matching tag":                          "个制品的 Tag 匹配",
 	"artifacts":                                              "个制品",
 	"free of":                                                "可用，总计",
 	"immutable":                                              "不可变",

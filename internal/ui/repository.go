@@ -70,10 +70,6 @@ func (s *Server) repository(p *page, rp repoPath) error {
 	if err != nil {
 		return err
 	}
-	var repo obj
-	if _, err := p.get(p.repoAPI(rp), nil, &repo); err != nil {
-		return err
-	}
 	tag := strings.TrimSpace(p.r.URL.Query().Get("tag"))
 	lq := p.listQ("with_tag", "true", "with_label", "true", "with_accessory", "true", "sort", "-push_time")
 	if tag != "" {
@@ -84,9 +80,12 @@ func (s *Server) repository(p *page, rp repoPath) error {
 	if err != nil {
 		return err
 	}
+	// The listing's total is the artifact count: no second count of a
+	// large repository (the API's listing checks the repository exists).
 	full := p.r.PathValue("p") + "/" + rp.Repo
-	return p.show("repository", full, "projects", obj{"project": proj, "perms": ps, "repo": repo, "full": full,
-		"artifacts": arts, "tag": tag, "pager": p.pager(h, p.pageNum())})
+	pg := p.pager(h, p.pageNum())
+	return p.show("repository", full, "projects", obj{"project": proj, "perms": ps, "full": full,
+		"artifacts": arts, "tag": tag, "pager": pg, "total": pg.Total})
 }
 
 // layer is one row of the artifact page's layer table.
