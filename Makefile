@@ -5,7 +5,7 @@ LDFLAGS  := -s -w -X github.com/berth-registry/berth/internal/app.Version=$(VERS
 TOOLS    ?= $(HOME)/.cache/berth-tools
 FUZZTIME ?= 10s
 
-.PHONY: run build image deploy-check test unit unit-fast lint conformance fuzz bench bench-smoke clients-report api-coverage clean
+.PHONY: run build image deploy-check test unit unit-fast lint conformance fuzz bench bench-ui bench-smoke clients-report api-coverage clean
 
 ## run: start the registry on :5000 with data in ./data (embedded default)
 run:
@@ -68,6 +68,10 @@ fuzz:
 ## bench: berth vs the reference registry, same workloads, 3 interleaved reps (about 25 minutes)
 bench: build
 	go run ./bench -berth bin/berth -registry "$$(scripts/install-bench-tools.sh | tail -1)" -reps $${REPS:-3} -out bench/results
+
+## bench-ui: the web UI's first page of a 10,000-artifact repository, server-side
+bench-ui:
+	go test -run '^$$' -bench RepositoryPage10k -benchtime 20x ./internal/ui
 
 ## bench-smoke: the same harness with tiny sizes, to keep it from rotting (CI)
 bench-smoke: build
