@@ -20,6 +20,7 @@ var funcs = template.FuncMap{
 	"unix":        func(v any) string { return time.Unix(int64(num(v)), 0).UTC().Format("2006-01-02 15:04") },
 	"str":         func(v any) string { return fmt.Sprint(v) },
 	"isTrue":      func(v any) bool { return v == true || v == "true" },
+	"positive":    func(v any) bool { return num(v) > 0 },
 	"has":         func(l []string, s string) bool { return contains(l, s) },
 }
 
