@@ -147,7 +147,7 @@ func (s *Server) configuration(p *page) error {
 	val := func(k string) any { return cfg[k].Value }
 	return p.admin("configuration", "Configuration", "/admin/configuration", obj{"rows": rows,
 		"restriction": val("project_creation_restriction"), "readOnly": val("read_only") == true,
-		"robotDays": val("robot_token_duration")})
+		"robotDays": val("robot_token_duration"), "editable": cfg["project_creation_restriction"].Editable})
 }
 
 // saveConfiguration: POST /admin/configuration (the settings the form

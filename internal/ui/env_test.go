@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -26,6 +27,7 @@ import (
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/meta/sqlstore"
 	"github.com/berth-registry/berth/internal/oci"
+	"github.com/berth-registry/berth/internal/settings"
 	"github.com/berth-registry/berth/internal/ui"
 )
 
@@ -55,7 +57,12 @@ func newEnv(t testing.TB) *env {
 	}
 	t.Cleanup(func() { store.Close() })
 	authn := &auth.Authenticator{Store: store, Limiter: auth.NewLimiter(auth.DefaultLimiterConfig)}
+	st := settings.New(store, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err := st.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
 	h := api.New(api.Options{Access: store, Store: store, Catalog: store, Auth: authn, Version: "test",
+		System: api.SystemOptions{Settings: st},
 		SessionKey: bytes.Repeat([]byte("k"), 32),
 		Audit: func(rec meta.AuditRecord) {
 			rec.At = time.Now()

@@ -42,8 +42,18 @@ func (s *Server) projects(p *page) error {
 	if err != nil {
 		return err
 	}
+	// Harbor's portal reads the creation restriction from /systeminfo
+	// (signed-in callers get it); the API refuses anyway.
+	canCreate := ps.Can("project", "create")
+	if canCreate && !p.Admin() {
+		var info obj
+		if _, err := p.get("/systeminfo", nil, &info); err != nil {
+			return err
+		}
+		canCreate = info["project_creation_restriction"] != "adminonly"
+	}
 	return p.show("projects", "Projects", "projects", obj{"projects": l, "q": q, "pager": p.pager(h, p.pageNum()),
-		"canCreate": ps.Can("project", "create")})
+		"canCreate": canCreate})
 }
 
 // createProject: POST /projects (name, public, storage limit in GiB).

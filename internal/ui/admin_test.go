@@ -1,0 +1,88 @@
+package ui_test
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestAdminForms runs the administration forms and the project forms not
+// covered elsewhere, checking each change in the store or on the page.
+func TestAdminForms(t *testing.T) {
+	e := newEnv(t)
+	a := e.browser("admin")
+	expectFlash := func(page, want string) {
+		t.Helper()
+		_, body := a.get(page)
+		if !strings.Contains(body, want) {
+			t.Fatalf("%s: no %q in %s", page, want, body[strings.Index(body, "<main"):])
+		}
+	}
+	// Users: create, grant admin, reset password, delete.
+	a.submit("/admin/users", "/admin/users", url.Values{"username": {"alice"}, "email": {"alice@example.org"},
+		"realname": {"Alice"}, "password": {"Alice-pass-123"}})
+	expectFlash("/admin/users", "User created.")
+	u, err := e.store.GetUserByName(e.ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := idString(u.ID)
+	a.submit("/admin/users", "/admin/users/"+id, url.Values{"action": {"admin"}, "admin": {"true"}})
+	if u, _ = e.store.GetUserByName(e.ctx, "alice"); !u.SysAdmin {
+		t.Fatal("admin flag not set")
+	}
+	a.submit("/admin/users", "/admin/users/"+id, url.Values{"action": {"password"}, "password": {"Other-pass-456"}})
+	expectFlash("/admin/users", "Password reset.")
+	alice := e.browser("")
+	if resp, _ := alice.post("/login", url.Values{"principal": {"alice"}, "password": {"Other-pass-456"}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign in with the reset password: %d", resp.StatusCode)
+	}
+	a.submit("/admin/users", "/admin/users/"+id, url.Values{"action": {"delete"}, "confirm": {"on"}})
+	if _, err := e.store.GetUserByName(e.ctx, "alice"); err == nil {
+		t.Fatal("user not deleted")
+	}
+	// System robot: the secret once.
+	resp, body := a.submit("/admin/robots", "/admin/robots", url.Values{"name": {"sys"}, "days": {"-1"}, "perm": {"repository/pull"}})
+	if resp.StatusCode != 200 || !strings.Contains(body, `id="robot-secret"`) {
+		t.Fatalf("system robot: %d %s", resp.StatusCode, body)
+	}
+	if _, body := a.get("/admin/robots"); !strings.Contains(body, "robot$sys") {
+		t.Fatal("system robot not listed")
+	}
+	// Configuration.
+	a.submit("/admin/configuration", "/admin/configuration", url.Values{"project_creation_restriction": {"adminonly"}, "robot_token_duration": {"45"}})
+	expectFlash("/admin/configuration", "Configuration saved.")
+	if _, body := a.get("/admin/configuration"); !strings.Contains(body, `<option value="adminonly" selected>`) {
+		t.Fatal("restriction not saved")
+	}
+	e.user("bob", false)
+	if _, body := e.browser("bob").get("/projects"); strings.Contains(body, `id="create-project"`) {
+		t.Error("the create form is shown to a user who may not create projects")
+	}
+	// Audit log and system info.
+	if _, body := a.get("/admin/audit?user=admin"); !strings.Contains(body, "alice") {
+		t.Error("audit log misses the user changes")
+	}
+	if resp, _ := a.get("/admin/system"); resp.StatusCode != 200 {
+		t.Fatalf("system: %d", resp.StatusCode)
+	}
+
+	// Project forms: label, immutability rule, delete.
+	e.project("p1", false, nil)
+	a.submit("/projects/p1/labels", "/projects/p1/labels", url.Values{"name": {"prod"}, "color": {"#00ff00"}})
+	expectFlash("/projects/p1/labels", "Label created.")
+	a.submit("/projects/p1/immutability", "/projects/p1/immutability", url.Values{"repo": {"**"}, "tag": {"v*"}})
+	_, body = a.get("/projects/p1/immutability")
+	if !strings.Contains(body, "Rule created.") || !strings.Contains(body, "matches v*") {
+		t.Fatalf("rule: %s", body[strings.Index(body, "<main"):])
+	}
+	a.submit("/projects/p1", "/projects/p1/delete", url.Values{"confirm": {"on"}})
+	if _, err := e.store.GetProjectByName(e.ctx, "p1"); err == nil {
+		t.Fatal("project not deleted")
+	}
+	expectFlash("/projects", "Project deleted.")
+}
+
+func idString(id int64) string { return strconv.FormatInt(id, 10) }
