@@ -62,7 +62,7 @@ func newEnv(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	h := api.New(api.Options{Access: store, Store: store, Catalog: store, Auth: authn, Version: "test",
-		System: api.SystemOptions{Settings: st},
+		System:     api.SystemOptions{Settings: st},
 		SessionKey: bytes.Repeat([]byte("k"), 32),
 		Audit: func(rec meta.AuditRecord) {
 			rec.At = time.Now()
