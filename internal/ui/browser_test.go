@@ -196,7 +196,7 @@ func TestBrowser(t *testing.T) {
 	dir := t.ArtifactDir()
 	c := newChrome(t, dir)
 	e := newEnv(t)
-	e.coverRefs()
+	e.storeIndexes()
 	e.user("dev", false)
 	e.project("secret", false, nil)
 	start := time.Now()

@@ -60,12 +60,12 @@ func (b *browser) render(path string) (time.Duration, int, string) {
 // TestRepository10kArtifacts: a repository of 10,000 artifacts renders its
 // first page (15 artifacts with tags, labels and accessories, newest
 // first) in under 100 ms server-side; the list is paged in the database.
-func TestRepository10kArtifactsWithRefIndex(t *testing.T) {
+func TestRepository10kArtifactsWithStoreIndexes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("seeds 10,000 artifacts")
 	}
 	e := newEnv(t)
-	e.coverRefs()
+	e.storeIndexes()
 	e.project("big", false, nil)
 	start := time.Now()
 	newest := e.seedMany("big/app", 10_000)
@@ -107,7 +107,7 @@ func TestRepository10kArtifactsWithRefIndex(t *testing.T) {
 // repository (make bench).
 func BenchmarkRepositoryPage10k(bm *testing.B) {
 	e := newEnv(bm)
-	e.coverRefs()
+	e.storeIndexes()
 	e.project("big", false, nil)
 	e.seedMany("big/app", 10_000)
 	b := e.browser("admin")

@@ -108,7 +108,7 @@ func (s *Server) project(p *page) error {
 	name := p.r.PathValue("p")
 	q := strings.TrimSpace(p.r.URL.Query().Get("q"))
 	lq := p.listQ()
-	if q != "" {
+	if q != "" && !strings.ContainsAny(q, ",{}()") { // characters of the q language: never in a name
 		lq.Set("q", "name=~"+q)
 	}
 	var repos list

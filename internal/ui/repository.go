@@ -71,8 +71,9 @@ func (s *Server) repository(p *page, rp repoPath) error {
 		return err
 	}
 	tag := strings.TrimSpace(p.r.URL.Query().Get("tag"))
-	lq := p.listQ("with_tag", "true", "with_label", "true", "with_accessory", "true", "sort", "-push_time")
-	if tag != "" {
+	// The listing's default order is newest first (push time, then digest).
+	lq := p.listQ("with_tag", "true", "with_label", "true", "with_accessory", "true")
+	if tag != "" && !strings.ContainsAny(tag, ",{}()") { // characters of the q language: never in a tag
 		lq.Set("q", "tags=~"+tag)
 	}
 	var arts list
