@@ -30,6 +30,7 @@ var zh = map[string]string{
 	"Configuration":                   "配置管理",
 	"Configuration saved.":            "配置已保存。",
 	"Copy":                            "复制",
+	"Copy pull command":               "复制拉取命令",
 	"Copy digest":                     "复制摘要",
 	"Copy the secret now: it is shown only this once.": "请立即复制令牌：它只显示这一次。",
 	"Create label":                           "创建标签",
