@@ -18,7 +18,7 @@ import (
 )
 
 // browserArtifacts is the size of the repository the browser test opens.
-const browserArtifacts = 10_000
+const browserArtifacts = bigArtifacts
 
 // chrome is one headless Chromium tab with the console watched.
 type chrome struct {
@@ -195,13 +195,7 @@ func TestBrowser(t *testing.T) {
 	}
 	dir := t.ArtifactDir()
 	c := newChrome(t, dir)
-	e := newEnv(t)
-	e.storeIndexes()
-	e.user("dev", false)
-	e.project("secret", false, nil)
-	start := time.Now()
-	newest := e.seedMany("secret/app", browserArtifacts)
-	t.Logf("seeded %d artifacts in %v", browserArtifacts, time.Since(start).Round(time.Millisecond))
+	e, newest := bigEnv(t)
 	base := e.srv.URL
 
 	// Signed out: a private project's URL shows the sign-in form.

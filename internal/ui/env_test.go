@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,7 +34,11 @@ import (
 
 func TestMain(m *testing.M) {
 	auth.BcryptCost = 4
-	os.Exit(m.Run())
+	code := m.Run()
+	if big.dir != "" {
+		os.RemoveAll(big.dir)
+	}
+	os.Exit(code)
 }
 
 // env is berth's API and UI on a real SQLite store, mounted as the
@@ -49,8 +54,15 @@ type env struct {
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
+	e := newEnvAt(t, filepath.Join(t.TempDir(), "meta.db"))
+	e.user("admin", true)
+	return e
+}
+
+// newEnvAt is an env on the database file path (which may hold data).
+func newEnvAt(t testing.TB, path string) *env {
+	t.Helper()
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "meta.db")
 	store, err := sqlstore.OpenSQLite(ctx, path)
 	if err != nil {
 		t.Fatal(err)
@@ -82,7 +94,6 @@ func newEnv(t testing.TB) *env {
 	e := &env{t: t, ctx: ctx, store: store, ui: u, path: path}
 	e.srv = httptest.NewServer(mux)
 	t.Cleanup(e.srv.Close)
-	e.user("admin", true)
 	return e
 }
 
@@ -253,4 +264,60 @@ func (e *env) storeIndexes() {
 			e.t.Fatal(err)
 		}
 	}
+}
+
+// big is a database with a private project "secret" whose repository
+// "secret/app" holds 10,000 artifacts (tags t00000…t09999), users admin
+// and dev, and the store indexes: built once, copied by each test that
+// wants it.
+var big struct {
+	once   sync.Once
+	dir    string
+	newest digest.Digest
+	err    error
+}
+
+const bigArtifacts = 10_000
+
+func bigEnv(t *testing.T) (*env, digest.Digest) {
+	t.Helper()
+	big.once.Do(func() {
+		big.dir, big.err = os.MkdirTemp("", "berth-ui-big")
+		if big.err != nil {
+			return
+		}
+		ctx := context.Background()
+		path := filepath.Join(big.dir, "meta.db")
+		store, err := sqlstore.OpenSQLite(ctx, path)
+		if err != nil {
+			big.err = err
+			return
+		}
+		defer store.Close()
+		e := &env{t: t, ctx: ctx, store: store, path: path}
+		e.storeIndexes()
+		e.user("admin", true)
+		e.user("dev", false)
+		e.project("secret", false, nil)
+		start := time.Now()
+		big.newest = e.seedMany("secret/app", bigArtifacts)
+		t.Logf("seeded %d artifacts in %v", bigArtifacts, time.Since(start).Round(time.Millisecond))
+	})
+	if big.err != nil {
+		t.Fatal(big.err)
+	}
+	path := filepath.Join(t.TempDir(), "meta.db")
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		b, err := os.ReadFile(filepath.Join(big.dir, "meta.db"+suffix))
+		if os.IsNotExist(err) && suffix != "" {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path+suffix, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return newEnvAt(t, path), big.newest
 }

@@ -64,16 +64,11 @@ func TestRepository10kArtifactsWithStoreIndexes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("seeds 10,000 artifacts")
 	}
-	e := newEnv(t)
-	e.storeIndexes()
-	e.project("big", false, nil)
-	start := time.Now()
-	newest := e.seedMany("big/app", 10_000)
-	t.Logf("seeded 10,000 artifacts in %v", time.Since(start).Round(time.Millisecond))
+	e, newest := bigEnv(t)
 	b := e.browser("admin")
 	var times []time.Duration
 	for range 7 {
-		d, code, body := b.render("/projects/big/repositories/app")
+		d, code, body := b.render("/projects/secret/repositories/app")
 		if code != 200 || !strings.Contains(body, string(newest)) || !strings.Contains(body, "t09999") {
 			t.Fatalf("status %d, newest artifact missing", code)
 		}
@@ -91,12 +86,12 @@ func TestRepository10kArtifactsWithStoreIndexes(t *testing.T) {
 	if times[3] > 2*time.Second {
 		t.Errorf("median %v, want < 2s", times[3])
 	}
-	d, code, body := b.render("/projects/big/repositories/app?page=400")
+	d, code, body := b.render("/projects/secret/repositories/app?page=400")
 	if code != 200 || strings.Count(body, `class="tag"`) != 15 {
 		t.Fatalf("page 400: %d", code)
 	}
 	t.Logf("page 400: %v", d)
-	d, code, _ = b.render("/projects/big/repositories/app?tag=t0500")
+	d, code, _ = b.render("/projects/secret/repositories/app?tag=t0500")
 	if code != 200 {
 		t.Fatalf("tag filter: %d", code)
 	}
@@ -108,12 +103,12 @@ func TestRepository10kArtifactsWithStoreIndexes(t *testing.T) {
 func BenchmarkRepositoryPage10k(bm *testing.B) {
 	e := newEnv(bm)
 	e.storeIndexes()
-	e.project("big", false, nil)
-	e.seedMany("big/app", 10_000)
+	e.project("secret", false, nil)
+	e.seedMany("secret/app", 10_000)
 	b := e.browser("admin")
 	bm.ResetTimer()
 	for range bm.N {
-		if _, code, _ := b.render("/projects/big/repositories/app"); code != 200 {
+		if _, code, _ := b.render("/projects/secret/repositories/app"); code != 200 {
 			bm.Fatal(code)
 		}
 	}
