@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/berth-registry/berth/internal/meta"
 )
 
 // TestAdminForms runs the administration forms and the project forms not
@@ -86,3 +88,31 @@ func TestAdminForms(t *testing.T) {
 }
 
 func idString(id int64) string { return strconv.FormatInt(id, 10) }
+
+// TestArtifactLabels: a developer adds a project label to an artifact and
+// removes it; a guest sees no label form.
+func TestArtifactLabels(t *testing.T) {
+	e, d := permEnv(t)
+	p, err := e.store.GetProjectByName(e.ctx, "secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &meta.Label{Name: "prod", Scope: "p", ProjectID: p.ID}
+	if err := e.store.CreateLabel(e.ctx, l); err != nil {
+		t.Fatal(err)
+	}
+	art := "/projects/secret/repositories/app/artifacts/" + d
+	if _, body := e.browser("guest").get(art); strings.Contains(body, `id="add-label"`) {
+		t.Error("guest sees the label form")
+	}
+	dev := e.browser("dev")
+	dev.submit(art, art+"/labels", url.Values{"label": {idString(l.ID)}})
+	_, body := dev.get(art)
+	if !strings.Contains(body, "Label added.") || !strings.Contains(body, `/labels/`+idString(l.ID)+`/delete`) {
+		t.Fatalf("label not added: %s", body[strings.Index(body, "<main"):])
+	}
+	dev.submit(art, art+"/labels/"+idString(l.ID)+"/delete", url.Values{})
+	if _, body := dev.get(art); !strings.Contains(body, "Label removed.") || strings.Contains(body, `/labels/`+idString(l.ID)+`/delete`) {
+		t.Fatal("label not removed")
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 )
 
@@ -134,8 +135,22 @@ func (s *Server) artifact(p *page, rp repoPath) error {
 			layers, config = m.Layers, m.Config
 		}
 	}
+	// The labels that may be added: the project's and the global ones
+	// (the first 100 of each, by name).
+	var labels list
+	if ps.Can("artifact-label", "create") {
+		for _, q := range []url.Values{{"scope": {"p"}, "project_id": {idOf(proj["project_id"])}}, {"scope": {"g"}}} {
+			q.Set("page_size", "100")
+			var l list
+			if _, err := p.get("/labels", q, &l); err != nil {
+				return err
+			}
+			labels = append(labels, l...)
+		}
+	}
 	return p.show("artifact", full+"@"+short(rp.Digest), "projects", obj{"project": proj, "perms": ps, "a": a, "full": full,
-		"digest": rp.Digest, "history": history, "layers": layers, "config": config, "pulls": p.pullCommands(full, a)})
+		"digest": rp.Digest, "history": history, "layers": layers, "config": config, "pulls": p.pullCommands(full, a),
+		"labels": labels})
 }
 
 // pullCommand is one way to fetch an artifact.
@@ -197,6 +212,23 @@ func (s *Server) repoPost(p *page) error {
 			return p.back(to, err)
 		}
 		return p.done(to, "Tag deleted.")
+	case rp.Action == "labels":
+		to := artifactURL(full, rp.Digest)
+		id, err := strconv.ParseInt(f.Get("label"), 10, 64)
+		if err != nil {
+			return p.done(to, "Choose a label.")
+		}
+		if _, err := p.call(http.MethodPost, art+"/labels", obj{"id": id}, nil); err != nil {
+			return p.back(to, err)
+		}
+		return p.done(to, "Label added.")
+	case strings.HasPrefix(rp.Action, "labels/") && strings.HasSuffix(rp.Action, "/delete"):
+		to := artifactURL(full, rp.Digest)
+		id := strings.TrimSuffix(strings.TrimPrefix(rp.Action, "labels/"), "/delete")
+		if _, err := p.call(http.MethodDelete, art+"/labels/"+url.PathEscape(id), nil, nil); err != nil {
+			return p.back(to, err)
+		}
+		return p.done(to, "Label removed.")
 	case rp.Action == "delete":
 		to := artifactURL(full, rp.Digest)
 		if f.Get("confirm") != "on" {
