@@ -80,6 +80,13 @@ func TestAdminForms(t *testing.T) {
 	if !strings.Contains(body, "Rule created.") || !strings.Contains(body, "matches v*") {
 		t.Fatalf("rule: %s", body[strings.Index(body, "<main"):])
 	}
+	a.submit("/projects/p1", "/projects/p1/visibility", url.Values{"public": {"true"}})
+	if p, _ := e.store.GetProjectByName(e.ctx, "p1"); !p.Public {
+		t.Fatal("project not made public")
+	}
+	if _, body := e.browser("").get("/projects/p1"); !strings.Contains(body, "Public") {
+		t.Fatal("anonymous visitor cannot see the public project")
+	}
 	a.submit("/projects/p1", "/projects/p1/delete", url.Values{"confirm": {"on"}})
 	if _, err := e.store.GetProjectByName(e.ctx, "p1"); err == nil {
 		t.Fatal("project not deleted")

@@ -171,3 +171,13 @@ func num(v any) float64 {
 	}
 	return 0
 }
+
+// setVisibility: POST /projects/{p}/visibility (public=true|false).
+func (s *Server) setVisibility(p *page) error {
+	name := p.r.PathValue("p")
+	public := strconv.FormatBool(p.r.PostForm.Get("public") == "true")
+	if _, err := p.call(http.MethodPut, "/projects/"+url.PathEscape(name), obj{"metadata": obj{"public": public}}, nil); err != nil {
+		return p.back(projectURL(name), err)
+	}
+	return p.done(projectURL(name), "Project updated.")
+}

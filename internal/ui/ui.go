@@ -84,6 +84,7 @@ func (s *Server) routes() []route {
 		{"GET /search", s.search},
 		{"GET /projects", s.projects}, {"POST /projects", s.createProject},
 		{"GET /projects/{p}", s.project}, {"POST /projects/{p}/delete", s.deleteProject},
+		{"POST /projects/{p}/visibility", s.setVisibility},
 		{"GET /projects/{p}/members", s.members}, {"POST /projects/{p}/members", s.addMember},
 		{"POST /projects/{p}/members/{id}", s.changeMember},
 		{"GET /projects/{p}/robots", s.robots}, {"POST /projects/{p}/robots", s.createRobot},
