@@ -64,6 +64,9 @@ func TestRepository10kArtifactsWithStoreIndexes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("seeds 10,000 artifacts")
 	}
+	if raceDetector {
+		t.Skip("timings under the race detector mean nothing: go test without -race (or make bench-ui) measures them")
+	}
 	e, newest := bigEnv(t)
 	b := e.browser("admin")
 	var times []time.Duration
