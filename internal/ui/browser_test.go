@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
@@ -277,22 +278,35 @@ func TestBrowser(t *testing.T) {
 		c.open(base+p, fmt.Sprintf("%02d-%s", 15+i, strings.NewReplacer("/", "-", "?", "-", "=", "-").Replace(strings.Trim(p, "/"))))
 	}
 
+	// Dark mode: the colour scheme follows the system's.
+	if _, err := chromedp.Call(c.ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+		Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}}}); err != nil {
+		t.Fatal(err)
+	}
+	c.open(base+"/projects/secret/repositories/app", "24-dark-repository")
+	if bg := eval[string](c, `getComputedStyle(document.body).backgroundColor`); bg != "rgb(13, 17, 23)" {
+		t.Errorf("dark mode background %s", bg)
+	}
+	if _, err := chromedp.Call(c.ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{}); err != nil {
+		t.Fatal(err)
+	}
+
 	// Search as you type.
 	c.do("type", chromedp.SendKeys("#q-header", "app"))
 	c.waitFor("suggestions", `!document.getElementById('suggest-list').hidden && document.getElementById('suggest-list').innerText.includes('secret/app')`)
 
 	// Switch language, then sign out.
-	c.open(base+"/projects", "24-before-switch")
+	c.open(base+"/projects", "25-before-switch")
 	c.do("switch", chromedp.Click("#lang-switch"))
 	c.waitFor("chinese", `document.documentElement.lang === "zh-CN" && document.body.innerText.includes('项目')`)
-	c.page("25-chinese")
+	c.page("26-chinese")
 	c.do("sign out", chromedp.Click("#sign-out"))
 	c.waitFor("signed out", `!document.getElementById('sign-out') && document.documentElement.lang === "zh-CN"`)
-	c.page("26-signed-out")
+	c.page("27-signed-out")
 	c.mu.Lock()
 	c.expected = map[string]bool{base + "/projects/secret": true}
 	c.mu.Unlock()
-	c.open(base+"/projects/secret", "27-signed-out-again")
+	c.open(base+"/projects/secret", "28-signed-out-again")
 	if !eval[bool](c, `!!document.getElementById('principal')`) {
 		t.Error("the private project is visible after sign-out")
 	}
