@@ -57,45 +57,51 @@ func (b *browser) render(path string) (time.Duration, int, string) {
 	return time.Since(start), w.Code, w.Body.String()
 }
 
-// TestRepository10kArtifacts: a repository of 10,000 artifacts renders its
-// first page (15 artifacts with tags, labels and accessories, newest
-// first) in under 100 ms server-side; the list is paged in the database.
-func TestRepository10kArtifactsWithStoreIndexes(t *testing.T) {
+// TestLargeRepositoryWithStoreIndexes: a repository of 10,000 artifacts
+// (1,000 under the race detector) renders its pages of 15 artifacts
+// (tags, labels and accessories, newest first), paged and filtered in the
+// database. Without the race detector the first page's server-side time
+// is logged and bounded.
+func TestLargeRepositoryWithStoreIndexes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("seeds 10,000 artifacts")
-	}
-	if raceDetector {
-		t.Skip("timings under the race detector mean nothing: go test without -race (or make bench-ui) measures them")
 	}
 	e, newest := bigEnv(t)
 	b := e.browser("admin")
 	var times []time.Duration
 	for range 7 {
 		d, code, body := b.render("/projects/secret/repositories/app")
-		if code != 200 || !strings.Contains(body, string(newest)) || !strings.Contains(body, "t09999") {
+		if code != 200 || !strings.Contains(body, string(newest)) || !strings.Contains(body, fmt.Sprintf("t%05d", bigArtifacts-1)) {
 			t.Fatalf("status %d, newest artifact missing", code)
 		}
 		if n := strings.Count(body, `class="tag"`); n != 15 {
 			t.Fatalf("%d artifacts on the first page, want 15", n)
 		}
+		if !strings.Contains(body, fmt.Sprintf("%d artifacts", bigArtifacts)) {
+			t.Fatal("artifact count missing")
+		}
 		times = append(times, d)
+		if raceDetector {
+			break // timings under the race detector mean nothing
+		}
 	}
 	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
-	t.Logf("first page of 10,000 artifacts: median %v, best %v, worst %v", times[3], times[0], times[6])
-	// The goal is 100 ms; the store's two counts of top-level artifacts
-	// (the repository's and the listing's total) take about 300 ms each
-	// at 10,000 here (see the report). This bound catches a return of
-	// the quadratic plan (tens of seconds).
-	if times[3] > 2*time.Second {
+	t.Logf("first page of %d artifacts: median %v, best %v, worst %v", bigArtifacts, times[len(times)/2], times[0], times[len(times)-1])
+	// The goal is 100 ms; the store's counts of top-level artifacts take
+	// a few hundred ms at 10,000 on this machine (see the branch's
+	// report). This bound catches a return of the quadratic plan (tens of
+	// seconds).
+	if !raceDetector && times[3] > 2*time.Second {
 		t.Errorf("median %v, want < 2s", times[3])
 	}
-	d, code, body := b.render("/projects/secret/repositories/app?page=400")
-	if code != 200 || strings.Count(body, `class="tag"`) != 15 {
-		t.Fatalf("page 400: %d", code)
+	last := bigArtifacts/pageSize - 1
+	d, code, body := b.render(fmt.Sprintf("/projects/secret/repositories/app?page=%d", last))
+	if code != 200 || strings.Count(body, `class="tag"`) != 15 || !strings.Contains(body, `rel="prev"`) {
+		t.Fatalf("page %d: %d", last, code)
 	}
-	t.Logf("page 400: %v", d)
-	d, code, _ = b.render("/projects/secret/repositories/app?tag=t0500")
-	if code != 200 {
+	t.Logf("page %d: %v", last, d)
+	d, code, body = b.render("/projects/secret/repositories/app?tag=t0050")
+	if code != 200 || !strings.Contains(body, "t00500") || strings.Contains(body, "t00499") {
 		t.Fatalf("tag filter: %d", code)
 	}
 	t.Logf("tag filter: %v", d)
@@ -103,6 +109,8 @@ func TestRepository10kArtifactsWithStoreIndexes(t *testing.T) {
 
 // BenchmarkRepositoryPage10k is the first page of a 10,000-artifact
 // repository (make bench).
+const pageSize = 15
+
 func BenchmarkRepositoryPage10k(bm *testing.B) {
 	e := newEnv(bm)
 	e.storeIndexes()
