@@ -121,6 +121,7 @@ var zh = map[string]string{
 	"No users.":                              "没有用户。",
 	"Nothing found.":                         "未找到结果。",
 	"Operation":                              "操作",
+	"Pages":                                  "分页",
 	"Password":                               "密码",
 	"Password reset.":                        "密码已重置。",
 	"Permissions":                            "权限",

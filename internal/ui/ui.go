@@ -264,11 +264,12 @@ func (p *page) pageNum() int {
 type pager struct {
 	Page, Total int
 	Prev, Next  string
+	Label       string // of the pager's navigation landmark
 }
 
 func (p *page) pager(h http.Header, n int) pager {
 	total, _ := strconv.Atoi(h.Get("X-Total-Count"))
-	pg := pager{Page: n, Total: total}
+	pg := pager{Page: n, Total: total, Label: p.T("Pages")}
 	link := func(i int) string {
 		q := p.r.URL.Query()
 		q.Set("page", strconv.Itoa(i))
