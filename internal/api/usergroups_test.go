@@ -133,6 +133,7 @@ func TestGroupMembers(t *testing.T) {
 	e.expect(409, bob, "POST", members, map[string]any{"role_id": 2, "member_group": map[string]any{"id": devs.ID}})
 	e.expect(404, bob, "POST", members, map[string]any{"role_id": 2, "member_group": map[string]any{"id": 9999}})
 	e.expect(400, bob, "POST", members, map[string]any{"role_id": 2})
+	e.expect(400, bob, "POST", members, map[string]any{"role_id": 2, "member_group": map[string]any{}, "member_user": map[string]any{}})
 	e.expect(400, bob, "POST", members, map[string]any{"role_id": 2, "member_group": map[string]any{"id": devs.ID},
 		"member_user": map[string]any{"username": "alice"}})
 	e.expect(400, bob, "POST", members, map[string]any{"role_id": 9, "member_group": map[string]any{"id": devs.ID}})
@@ -163,6 +164,9 @@ func TestGroupMembers(t *testing.T) {
 		t.Fatalf("current role: %+v", pr)
 	}
 	e.expect(200, alice, "GET", Prefix+"/projects/team/repositories", nil)
+	if ps := decode[[]project](t, e.expect(200, alice, "GET", Prefix+"/projects", nil)); len(ps) != 1 || ps[0].Name != "team" {
+		t.Fatalf("alice's projects: %+v", ps)
+	}
 	e.expect(403, alice, "POST", members, map[string]any{"role_id": 2, "member_user": map[string]any{"username": "alice"}})
 
 	// A direct role higher than the group's wins; the group's wins over a lower direct one.
