@@ -227,6 +227,12 @@ func TestAuthModeSwitch(t *testing.T) {
 	if m := info().AuthMode; *m != "ldap_auth" {
 		t.Fatalf("forced auth_mode: %v", *m)
 	}
+	// Directory users are not created nor given passwords here; admin keeps its own.
+	e.expect(403, e.admin, "POST", Prefix+"/users", map[string]any{"username": "zed", "password": "Pw-zed-12345", "email": "z@x.org", "realname": "z"})
+	e.expect(403, e.admin, "PUT", fmt.Sprintf("%s/users/%d/password", Prefix, e.userID("alice")), map[string]any{"new_password": "Pw-new-12345"})
+	e.expect(200, e.admin, "PUT", fmt.Sprintf("%s/users/%d/password", Prefix, e.userID("admin")),
+		map[string]any{"old_password": e.admin.pass, "new_password": "Pw-new-admin-12345"})
+	e.admin.pass = "Pw-new-admin-12345"
 
 	// The search password is write-only and encrypted at rest.
 	e.expect(400, e.admin, "PUT", Prefix+"/configurations", map[string]any{"ldap_search_password": "pw"}) // no key
