@@ -167,6 +167,9 @@ func TestGroupMembers(t *testing.T) {
 	if ps := decode[[]project](t, e.expect(200, alice, "GET", Prefix+"/projects", nil)); len(ps) != 1 || ps[0].Name != "team" {
 		t.Fatalf("alice's projects: %+v", ps)
 	}
+	if found := e.expect(200, alice, "GET", Prefix+"/search?q=app", nil); !strings.Contains(found, `"repository_name":"team/app"`) {
+		t.Fatalf("alice's search: %s", found)
+	}
 	e.expect(403, alice, "POST", members, map[string]any{"role_id": 2, "member_user": map[string]any{"username": "alice"}})
 
 	// A direct role higher than the group's wins; the group's wins over a lower direct one.
