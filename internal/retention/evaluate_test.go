@@ -101,13 +101,13 @@ func deleted(plan *Plan, names map[digest.Digest]string) string {
 // number (pushed N days ago, pulled at the given times).
 func TestTemplates(t *testing.T) {
 	arts := []Artifact{
-		art("1", 1, -1, "v1"),    // pushed a day ago, never pulled
-		art("2", 5, 2, "v2"),     // pulled 2 days ago
-		art("3", 10, 40, "v3"),   // pulled 40 days ago
-		art("4", 20, 0.5, "v4"),  // pulled 12 hours ago
-		art("5", 50, -1, "v5"),   // old, never pulled
-		art("6", 100, 90, "v6"),  // old, pulled long ago
-		art("7", 3, -1),          // untagged
+		art("1", 1, -1, "v1"),      // pushed a day ago, never pulled
+		art("2", 5, 2, "v2"),       // pulled 2 days ago
+		art("3", 10, 40, "v3"),     // pulled 40 days ago
+		art("4", 20, 0.5, "v4"),    // pulled 12 hours ago
+		art("5", 50, -1, "v5"),     // old, never pulled
+		art("6", 100, 90, "v6"),    // old, pulled long ago
+		art("7", 3, -1),            // untagged
 		art("8", 60, 1.5, "other"), // does not match v*
 	}
 	names := namesOf(arts)
