@@ -15,6 +15,7 @@ import (
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/blob"
 	"github.com/berth-registry/berth/internal/config"
+	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/meta/sqlstore"
 	"github.com/berth-registry/berth/internal/registry"
@@ -155,7 +156,7 @@ func bootstrap(ctx context.Context, store meta.AccessStore, log *slog.Logger) er
 // mountAPI serves the management API (/api/v2.0) and its login endpoints
 // (/c/) on mux. Without --auth there are no accounts to manage: nothing is
 // mounted.
-func (a *access) mountAPI(mux *http.ServeMux, cfg config.Config, store *sqlstore.Store, blobs blob.Store, log *slog.Logger) error {
+func (a *access) mountAPI(mux *http.ServeMux, cfg config.Config, store *sqlstore.Store, blobs blob.Store, queue *jobs.Queue, log *slog.Logger) error {
 	if a.authn == nil {
 		return nil
 	}
@@ -170,7 +171,7 @@ func (a *access) mountAPI(mux *http.ServeMux, cfg config.Config, store *sqlstore
 	h := api.New(api.Options{Access: a.store, Store: store, Catalog: store, Auth: a.authn, Audit: a.sink.Record,
 		DeletesDisabled: !cfg.DeleteEnabled, ExternalURL: cfg.Proxy.ExternalURL,
 		SessionKey: key, Version: Version, Logger: log, Blobs: blobs,
-		System: a.system})
+		System: a.system, Jobs: queue})
 	mux.Handle(api.Prefix+"/", h)
 	mux.Handle("/c/", h)
 	return nil
