@@ -78,5 +78,6 @@ type Catalog interface {
 	ArtifactDetails
 	LabelCatalog
 	SystemStore
+	ImmutableStore
 	RetentionStore
 }
