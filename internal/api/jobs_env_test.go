@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -14,21 +13,15 @@ import (
 
 // withJobs gives e's API a job queue on e's store, with the kinds that
 // register adds, and runs its workers (fast: short lease, heartbeat and
-// poll) until the test ends. It replaces e's server: call it before
-// using e.srv.
+// poll) until the test ends.
 func (e *env) withJobs(register func(q *jobs.Queue)) *jobs.Queue {
 	e.t.Helper()
 	q := jobs.NewQueue(e.store, "test-replica", slog.New(slog.NewTextHandler(io.Discard, nil)))
-	q.TTL, q.Heartbeat, q.Poll, q.Grace = 2*time.Second, 100*time.Millisecond, 20*time.Millisecond, time.Second
+	q.TTL, q.Heartbeat, q.Poll, q.Grace = 2*time.Second, 50*time.Millisecond, 20*time.Millisecond, time.Second
 	if register != nil {
 		register(q)
 	}
-	opt := e.api.opt
-	opt.Jobs = q
-	e.srv.Close()
-	e.api = New(opt)
-	e.srv = httptest.NewServer(e.api)
-	e.t.Cleanup(e.srv.Close)
+	e.api.opt.Jobs = q
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { q.Run(ctx); close(done) }()

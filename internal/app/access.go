@@ -41,13 +41,18 @@ type access struct {
 // longer than any session lives.
 const sessionRevocationAge = 48 * time.Hour
 
-// pruneAudit is the periodic job that applies the audit retention (and
-// forgets logged-out sessions whose cookies have expired).
-func (a *access) pruneAudit(ctx context.Context) error {
+// pruneAudit is the periodic job that applies the audit retention of
+// --audit-retention-days, unless scheduled reports that a purge schedule
+// (Harbor's /system/purgeaudit/schedule) replaces it; it also forgets
+// logged-out sessions whose cookies have expired.
+func (a *access) pruneAudit(ctx context.Context, scheduled func(context.Context) (bool, error)) error {
 	if a.revoked != nil {
 		if err := a.revoked.PruneSessions(ctx, sessionRevocationAge); err != nil {
 			return err
 		}
+	}
+	if on, err := scheduled(ctx); err != nil || on {
+		return err
 	}
 	return audit.Prune(ctx, a.store, a.retention, a.log)
 }

@@ -229,7 +229,9 @@ func runJobs(ctx context.Context, r *jobs.Runner, queue *jobs.Queue, reg *regist
 		}
 		return err
 	})
-	run("audit-prune", time.Minute, 6*time.Hour, acc.pruneAudit)
+	run("audit-prune", time.Minute, 6*time.Hour, func(ctx context.Context) error {
+		return acc.pruneAudit(ctx, purgeScheduled(queue))
+	})
 	if acc.revoked != nil { // every replica reads every other's revocations
 		wg.Go(func() { acc.revoked.Run(ctx) })
 	}

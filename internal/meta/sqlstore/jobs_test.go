@@ -29,3 +29,23 @@ func TestJobSuitePostgres(t *testing.T) {
 		return s
 	})
 }
+
+func TestAuditPurgeSuiteSQLite(t *testing.T) {
+	metatest.RunAuditPurge(t, func(t *testing.T) metatest.AuditPurgeStore {
+		s, err := OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "meta.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
+func TestAuditPurgeSuitePostgres(t *testing.T) {
+	pgserver.Require(t)
+	metatest.RunAuditPurge(t, func(t *testing.T) metatest.AuditPurgeStore {
+		s, _ := openPostgres(t, PostgresOptions{})
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
