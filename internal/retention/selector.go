@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/bmatcuk/doublestar/v4"
+	"github.com/berth-registry/berth/internal/immutable"
 )
 
 // Selector kinds and decorations (Harbor's doublestar selector, the only
@@ -19,13 +19,12 @@ const (
 )
 
 // Bounds on selectors: every candidate of a repository is matched against
-// every pattern, so a pattern's cost is bounded (the same bounds as the
-// tag immutability rules').
+// every pattern, so a pattern's cost is bounded, as that of the tag
+// immutability rules' patterns (immutable.CheckPattern: length and {a,b}
+// alternatives).
 const (
-	MaxSelectors    = 10
-	MaxPatternLen   = 256
-	MaxAlternatives = 256
-	MaxExtrasLen    = 1024
+	MaxSelectors = 10
+	MaxExtrasLen = 1024
 )
 
 func checkSelectors(field string, sels []Selector, decorations ...string) error {
@@ -44,7 +43,7 @@ func checkSelectors(field string, sels []Selector, decorations ...string) error 
 		if s.Decoration != decorations[0] && s.Decoration != decorations[1] {
 			return invalid("%s.decoration must be %q or %q, not %q", at, decorations[0], decorations[1], s.Decoration)
 		}
-		if err := checkPattern(s.Pattern); err != nil {
+		if err := immutable.CheckPattern(s.Pattern); err != nil {
 			return invalid("%s.pattern %q: %v", at, s.Pattern, err)
 		}
 		if len(s.Extras) > MaxExtrasLen {
@@ -80,59 +79,6 @@ func untagged(s *Selector) (bool, error) {
 	return v, nil
 }
 
-// checkPattern validates a doublestar pattern and bounds its cost.
-func checkPattern(p string) error {
-	if len(p) > MaxPatternLen {
-		return fmt.Errorf("longer than %d bytes", MaxPatternLen)
-	}
-	if !doublestar.ValidatePattern(p) {
-		return fmt.Errorf("not a valid doublestar pattern")
-	}
-	if alternatives(p) > MaxAlternatives {
-		return fmt.Errorf("its {a,b} alternatives combine in more than %d ways", MaxAlternatives)
-	}
-	return nil
-}
-
-// alternatives bounds the number of brace-free patterns p expands to: the
-// product, over its {…} groups (nested ones included), of their number of
-// alternatives.
-func alternatives(p string) int {
-	n := 1
-	var stack []int
-	for i := 0; i < len(p); i++ {
-		switch p[i] {
-		case '\\':
-			i++
-		case '{':
-			stack = append(stack, 1)
-		case ',':
-			if len(stack) > 0 {
-				stack[len(stack)-1]++
-			}
-		case '}':
-			if len(stack) > 0 {
-				n *= stack[len(stack)-1]
-				stack = stack[:len(stack)-1]
-				if n > MaxAlternatives {
-					return n
-				}
-			}
-		}
-	}
-	return n
-}
-
-// match reports whether value matches pattern; an empty pattern matches
-// everything (Harbor). Patterns were checked when the policy was stored.
-func match(pattern, value string) bool {
-	if pattern == "" {
-		return true
-	}
-	ok, err := doublestar.Match(pattern, value)
-	return ok && err == nil
-}
-
 // SelectsRepository reports whether rule r applies to the repository at
 // path (its name without the project: "app/api" for "proj/app/api"): every
 // repository selector selects it, a repoMatches one when its pattern
@@ -140,7 +86,7 @@ func match(pattern, value string) bool {
 // selectors applies to every repository (Harbor).
 func (r *Rule) SelectsRepository(path string) bool {
 	for _, s := range r.ScopeSelectors[ScopeRepository] {
-		if match(s.Pattern, path) == (s.Decoration == RepoExcludes) {
+		if immutable.Match(s.Pattern, path) == (s.Decoration == RepoExcludes) {
 			return false
 		}
 	}
@@ -177,7 +123,7 @@ func (s tagSelector) selects(tags []string) bool {
 		return s.untagged
 	}
 	for _, t := range tags {
-		if match(s.pattern, t) != s.excludes {
+		if immutable.Match(s.pattern, t) != s.excludes {
 			return true
 		}
 	}
