@@ -39,7 +39,7 @@ func seedsPolicy(t testing.TB) *Policy {
 			rule(LatestPulledN, 50, tagSel(Matches, "v*", false)),
 			rule(NDaysSinceLastPull, 7, tagSel(Excludes, "{dev-*,test-*,prod-*}", true)),
 		}}
-	if err := Check(p, okCron); err != nil {
+	if err := Check(p); err != nil {
 		t.Fatal(err)
 	}
 	return p

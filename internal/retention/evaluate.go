@@ -66,6 +66,8 @@ type Decision struct {
 	// Dependents are the accessories and index children deleted with a
 	// candidate (for DEL), in the order they go: parents first.
 	Dependents []digest.Digest
+	// Error says why a delete did not happen as planned (a run sets it).
+	Error string
 }
 
 // ActivePulled is the pull time the pull-based templates use: never

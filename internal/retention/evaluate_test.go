@@ -59,7 +59,7 @@ func policy(t *testing.T, rules ...Rule) *Policy {
 	t.Helper()
 	p := &Policy{Algorithm: Algorithm, Rules: rules, Scope: &Scope{Level: ScopeProject, Ref: 1},
 		Trigger: &Trigger{Kind: TriggerSchedule, Settings: map[string]any{SettingCron: ""}}}
-	if err := Check(p, func(string) error { return nil }); err != nil {
+	if err := Check(p); err != nil {
 		t.Fatal(err)
 	}
 	return p
@@ -372,7 +372,7 @@ func TestReadingA(t *testing.T) {
 	if err := json.Unmarshal([]byte(seed), &p); err != nil {
 		t.Fatal(err)
 	}
-	if err := Check(&p, func(string) error { return nil }); err != nil {
+	if err := Check(&p); err != nil {
 		t.Fatal(err)
 	}
 	arts := []Artifact{

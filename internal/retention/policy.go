@@ -38,6 +38,8 @@ import (
 	"math"
 	"slices"
 	"strings"
+
+	"github.com/berth-registry/berth/internal/jobs"
 )
 
 // The fixed values of a policy (Harbor's).
@@ -170,10 +172,10 @@ func invalid(format string, args ...any) error {
 // Check validates p as the API accepts it and puts it in the form stored:
 // the trigger's settings keep only the cron (next_scheduled_time is the
 // server's to report), references are dropped, and each selector gets
-// Harbor's defaults (kind doublestar). validCron checks a non-empty cron
-// expression (Harbor's rules: six fields, seconds 0). It returns an
+// Harbor's defaults (kind doublestar). A cron expression follows Harbor's
+// rules (jobs.ValidateCron: six fields, seconds 0). It returns an
 // *InvalidError or a *ConflictError.
-func Check(p *Policy, validCron func(string) error) error {
+func Check(p *Policy) error {
 	if p.Algorithm != Algorithm {
 		return invalid("algorithm must be %q, not %q", Algorithm, p.Algorithm)
 	}
@@ -186,7 +188,7 @@ func Check(p *Policy, validCron func(string) error) error {
 	if p.Scope.Level != ScopeProject {
 		return invalid("scope %s is not support", p.Scope.Level)
 	}
-	if err := checkTrigger(p, validCron); err != nil {
+	if err := checkTrigger(p); err != nil {
 		return err
 	}
 	if p.Rules == nil {
@@ -200,7 +202,7 @@ func Check(p *Policy, validCron func(string) error) error {
 	return checkConflicts(p.Rules)
 }
 
-func checkTrigger(p *Policy, validCron func(string) error) error {
+func checkTrigger(p *Policy) error {
 	t := p.Trigger
 	if t == nil {
 		return invalid("trigger is required: {\"kind\": \"Schedule\", \"settings\": {\"cron\": \"\"}}")
@@ -223,7 +225,7 @@ func checkTrigger(p *Policy, validCron func(string) error) error {
 		}
 	}
 	if cron != "" {
-		if err := validCron(cron); err != nil {
+		if err := jobs.ValidateCron(cron); err != nil {
 			return invalid("invalid cron string for scheduled tag retention: %s, error: %v", cron, err)
 		}
 	}

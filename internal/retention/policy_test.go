@@ -7,19 +7,11 @@ import (
 	"testing"
 )
 
-func okCron(string) error { return nil }
-
 func TestCheck(t *testing.T) {
 	base := func() *Policy {
 		return &Policy{Algorithm: "or", Scope: &Scope{Level: "project", Ref: 3},
 			Trigger: &Trigger{Kind: "Schedule", Settings: map[string]any{"cron": "0 0 3 * * *"}},
 			Rules:   []Rule{rule(LatestPushedK, 10)}}
-	}
-	badCron := func(s string) error {
-		if s == "bad" {
-			return errors.New("nope")
-		}
-		return nil
 	}
 	cases := []struct {
 		name   string
@@ -35,6 +27,9 @@ func TestCheck(t *testing.T) {
 		{"trigger kind", func(p *Policy) { p.Trigger.Kind = "Event" }, `trigger.kind must be "Schedule"`},
 		{"cron not a string", func(p *Policy) { p.Trigger.Settings["cron"] = 5.0 }, "must be a string"},
 		{"cron invalid", func(p *Policy) { p.Trigger.Settings["cron"] = "bad" }, "invalid cron string"},
+		{"cron seconds", func(p *Policy) { p.Trigger.Settings["cron"] = "5 0 3 * * *" }, "seconds"},
+		{"cron five fields", func(p *Policy) { p.Trigger.Settings["cron"] = "0 3 * * *" }, "invalid cron string"},
+		{"cron descriptor", func(p *Policy) { p.Trigger.Settings["cron"] = "@daily" }, ""},
 		{"cron empty: manual", func(p *Policy) { p.Trigger.Settings["cron"] = "" }, ""},
 		{"next run echoed", func(p *Policy) { p.Trigger.Settings["next_scheduled_time"] = "2026-01-01T00:00:00Z" }, ""},
 		{"unknown setting", func(p *Policy) { p.Trigger.Settings["when"] = "now" }, `unknown setting "when"`},
@@ -80,7 +75,7 @@ func TestCheck(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			p := base()
 			c.change(p)
-			err := Check(p, badCron)
+			err := Check(p)
 			var inv *InvalidError
 			var conflict *ConflictError
 			switch {
@@ -110,7 +105,7 @@ func TestCheckNormalizes(t *testing.T) {
 	if err := json.Unmarshal([]byte(in), &p); err != nil {
 		t.Fatal(err)
 	}
-	if err := Check(&p, okCron); err != nil {
+	if err := Check(&p); err != nil {
 		t.Fatal(err)
 	}
 	s, err := Marshal(&p)
