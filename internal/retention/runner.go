@@ -50,6 +50,10 @@ type Runner struct {
 	Log   *slog.Logger
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
+
+	// beforeDelete, if set, is called once a real run has decided what to
+	// delete in a repository and before it deletes (tests).
+	beforeDelete func(ctx context.Context, repo string)
 }
 
 // Register makes q run retention executions with r, one at a time per
@@ -363,7 +367,7 @@ func (r *Runner) apply(ctx context.Context, p *Policy, project *meta.Project, rt
 		}
 	} else {
 		// On a stop, perform returns what it did: it is logged and reported.
-		freed, err = r.perform(ctx, plan, rules, rt, logf)
+		freed, err = r.perform(ctx, plan, project.Name, rt, logf)
 		if err != nil && !errors.Is(context.Cause(ctx), jobs.ErrStopped) {
 			return nil, err
 		}
@@ -433,15 +437,24 @@ func (p *Plan) report() *TaskAttrs {
 
 // perform deletes the plan's candidates with what goes with them, each
 // through the store's guarded delete: a manifest is deleted only if none
-// of its tags is immutable and it has no tag it did not have when the
-// plan was made (one pushed meanwhile keeps it). It returns the bytes
+// of its tags is immutable (by the project's rules as they are now, read
+// again) and it has no tag it did not have when the plan was made (one
+// pushed meanwhile keeps it). It returns the bytes
 // freed, each family's counted just before it goes (exact, the families
 // deleted before it being gone). A candidate whose delete is refused is
 // marked IMMUTABLE, or RETAIN if a tag came, or ERR; the plan is updated.
-func (r *Runner) perform(ctx context.Context, plan *Plan, rules immutable.Rules, rt repoTask, logf func(string, ...any)) (int64, error) {
+func (r *Runner) perform(ctx context.Context, plan *Plan, project string, rt repoTask, logf func(string, ...any)) (int64, error) {
 	byDigest := make(map[digest.Digest]*Decision, len(plan.Decisions))
 	for i := range plan.Decisions {
 		byDigest[plan.Decisions[i].Digest] = &plan.Decisions[i]
+	}
+	if r.beforeDelete != nil {
+		r.beforeDelete(ctx, rt.repo)
+	}
+	rules, err := immutable.NewGuard(r.Store).Rules(ctx, project)
+	if err != nil {
+		plan.keepRest(0, byDigest)
+		return 0, err
 	}
 	var freed int64
 	for i := range plan.Decisions {
