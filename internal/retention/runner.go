@@ -34,7 +34,7 @@ type Store interface {
 	meta.ImmutableStore
 	meta.JobStore
 	GetProject(ctx context.Context, id int64) (*meta.Project, error)
-	ProjectRepositories(ctx context.Context, project string, q meta.ListQuery) ([]meta.RepoInfo, int64, error)
+	Repositories(ctx context.Context, last string, n int) ([]string, error)
 	AppendAudit(ctx context.Context, recs []meta.AuditRecord) error
 }
 
@@ -122,6 +122,9 @@ func (r *Runner) log() *slog.Logger {
 	}
 	return slog.Default()
 }
+
+// repoPage is how many repository names a run reads at a time.
+const repoPage = 1000
 
 // repoTask is a repository to run, with its task.
 type repoTask struct {
@@ -253,13 +256,22 @@ func (r *Runner) tasks(ctx context.Context, run *jobs.Run, p *Policy, project st
 		}
 	}
 	var out []repoTask
-	for page := 1; ; page++ {
-		repos, total, err := r.Store.ProjectRepositories(ctx, project, meta.ListQuery{Page: meta.Page{Page: page, Size: meta.MaxListSize}})
+	// The project's repositories are the names from "project/" up to
+	// "project0" ('0' follows '/'): a range of the repositories' key, read
+	// a page at a time.
+	prefix := project + "/"
+	for last := prefix; ; {
+		names, err := r.Store.Repositories(ctx, last, repoPage)
 		if err != nil {
 			return nil, err
 		}
-		for _, ri := range repos {
-			path := strings.TrimPrefix(ri.Name, project+"/")
+		for _, name := range names {
+			if !strings.HasPrefix(name, prefix) {
+				names = nil
+				break
+			}
+			last = name
+			path := strings.TrimPrefix(name, prefix)
 			t := have[path]
 			delete(have, path)
 			if t == nil {
@@ -271,9 +283,9 @@ func (r *Runner) tasks(ctx context.Context, run *jobs.Run, p *Policy, project st
 					return nil, err
 				}
 			}
-			out = append(out, repoTask{repo: ri.Name, path: path, task: t})
+			out = append(out, repoTask{repo: name, path: path, task: t})
 		}
-		if int64(page*meta.MaxListSize) >= total {
+		if len(names) < repoPage {
 			break
 		}
 	}

@@ -21,7 +21,8 @@ import (
 )
 
 type runEnv struct {
-	t      *testing.T
+	t      testing.TB
+	path   string // the database file
 	ctx    context.Context
 	store  *sqlstore.Store
 	q      *jobs.Queue
@@ -32,10 +33,11 @@ type runEnv struct {
 
 // newRunEnv is a store with project "p" and a policy for it, and a queue
 // with the runner (its workers started by start).
-func newRunEnv(t *testing.T, p *Policy) *runEnv {
+func newRunEnv(t testing.TB, p *Policy) *runEnv {
 	t.Helper()
 	ctx := context.Background()
-	store, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "meta.db"))
+	path := filepath.Join(t.TempDir(), "meta.db")
+	store, err := sqlstore.OpenSQLite(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +62,7 @@ func newRunEnv(t *testing.T, p *Policy) *runEnv {
 	q.TTL, q.Heartbeat, q.Poll, q.Grace = 2*time.Second, 50*time.Millisecond, 20*time.Millisecond, time.Second
 	r := &Runner{Store: store}
 	r.Register(q)
-	return &runEnv{t: t, ctx: ctx, store: store, q: q, runner: r, policy: row.ID}
+	return &runEnv{t: t, path: path, ctx: ctx, store: store, q: q, runner: r, policy: row.ID}
 }
 
 func (e *runEnv) start() {
@@ -113,9 +115,9 @@ func (e *runEnv) enqueue(dry bool) int64 {
 	return id
 }
 
-func (e *runEnv) wait(id int64, status string) *meta.Execution {
+func (e *runEnv) wait(id int64, status string, timeout ...time.Duration) *meta.Execution {
 	e.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(append(timeout, 10*time.Second)[0])
 	for {
 		x, err := e.store.GetExecution(e.ctx, id)
 		if err != nil {

@@ -183,7 +183,10 @@ const maxFreedBatch = 500
 // FreedBytes implements meta.RetentionStore. A manifest references only
 // blobs linked into its repository, so the manifests referencing a blob
 // are found through the blob's links (indexed by digest) and each linking
-// repository's references (indexed by repository and reference).
+// repository's references (indexed by repository and reference: the
+// query reads nothing else of them, so that the index covers it; were a
+// blob's digest also an index's child, that reference would keep it, the
+// safe side).
 func (s *Store) FreedBytes(ctx context.Context, repo string, ds []digest.Digest) (_ int64, err error) {
 	ctx, cancel := s.bound(ctx)
 	defer s.end(cancel, &err)
@@ -230,7 +233,7 @@ func (s *Store) FreedBytes(ctx context.Context, repo string, ds []digest.Digest)
 			}
 			return nil
 		}, `SELECT rb.digest, r.repo, r.manifest FROM repository_blobs rb
-			JOIN manifest_refs r ON r.repo = rb.repo AND r.ref = rb.digest AND r.kind = 0
+			JOIN manifest_refs r ON r.repo = rb.repo AND r.ref = rb.digest
 			WHERE rb.digest IN `+inList(len(chunk)), anys(chunk)...); err != nil {
 			return 0, err
 		}
