@@ -25,14 +25,23 @@ type scheduleObj struct {
 }
 
 // scheduleBody is Harbor's Schedule: the body of POST and PUT
-// …/schedule (id, status and times are read-only; berth ignores them).
+// …/schedule (id, status and times are read-only: berth ignores them,
+// whatever their format).
 type scheduleBody struct {
-	ID           int64          `json:"id,omitempty"`
-	Status       string         `json:"status,omitempty"`
-	CreationTime *harborTime    `json:"creation_time,omitempty"`
-	UpdateTime   *harborTime    `json:"update_time,omitempty"`
-	Schedule     *scheduleObj   `json:"schedule"`
+	ID           any            `json:"id,omitempty"`
+	Status       any            `json:"status,omitempty"`
+	CreationTime any            `json:"creation_time,omitempty"`
+	UpdateTime   any            `json:"update_time,omitempty"`
+	Schedule     *scheduleIn    `json:"schedule"`
 	Parameters   map[string]any `json:"parameters"`
+}
+
+// scheduleIn is a ScheduleObj as a request carries it (its next time is
+// read-only, and ignored).
+type scheduleIn struct {
+	Type string `json:"type"`
+	Cron string `json:"cron"`
+	Next any    `json:"next_scheduled_time,omitempty"`
 }
 
 // execHistory is Harbor's ExecHistory (audit purge), whose fields are
@@ -200,7 +209,7 @@ type jobRequest struct {
 // an execution now (its id is returned; 409 if one is active and the kind
 // is exclusive), None removes the schedule, Hourly, Daily, Weekly and
 // Custom (with a valid cron: else 400) set it. Any other type is 400.
-func (s *Server) applySchedule(ctx context.Context, obj *scheduleObj, req jobRequest) (int64, error) {
+func (s *Server) applySchedule(ctx context.Context, obj *scheduleIn, req jobRequest) (int64, error) {
 	q, err := s.queue()
 	if err != nil {
 		return 0, err
