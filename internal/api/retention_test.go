@@ -236,6 +236,10 @@ func TestRetentionPolicies(t *testing.T) {
 	if err != nil || sched.Cron != "0 0 3 * * *" || sched.Kind != retention.JobKind || sched.VendorID != id {
 		t.Fatalf("schedule %+v %v", sched, err)
 	}
+	// Staggered: each policy's runs start at its own offset after the cron.
+	if want := jobs.Jitter(retention.ScheduleName(id), "0 0 3 * * *", jobs.DefaultJitterWindow); sched.Jitter != want || want == 0 {
+		t.Errorf("jitter %v, want %v", sched.Jitter, want)
+	}
 
 	// Update: the cron moves the schedule, "" removes it; the scope stays.
 	upd := policyOf(p.ID, "latestPushedK", 10, "**", "0 30 1 * * *")
