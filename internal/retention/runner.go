@@ -487,18 +487,31 @@ func (r *Runner) perform(ctx context.Context, plan *Plan, project string, rt rep
 		gone := 0
 		for j, m := range family {
 			md := byDigest[m]
-			if err := r.deleteOne(ctx, rt, md, rules); err != nil {
-				if j == 0 { // the candidate stays, and so does its family
-					r.refused(d, err, rules, rt.path)
-					for _, dep := range d.Dependents {
-						byDigest[dep].Verdict = Retain
+			err := r.deleteOne(ctx, rt, md, rules)
+			switch {
+			case err != nil && ctx.Err() != nil: // stopped (or shutting down) in the middle
+				if j == 0 {
+					plan.keepRest(i, byDigest)
+				} else {
+					for _, rest := range family[j:] {
+						byDigest[rest].Verdict, byDigest[rest].Error = Retain, "kept: the run stopped before it was deleted"
 					}
-					break
+					plan.keepRest(i+1, byDigest)
 				}
+				return freed, ctx.Err()
+			case err != nil && j == 0: // the candidate stays, and so does its family
+				r.refused(d, err, rules, rt.path)
+				for _, dep := range d.Dependents {
+					byDigest[dep].Verdict = Retain
+				}
+			case err != nil:
 				md.Verdict, md.Error = Failed, err.Error()
 				continue
+			default:
+				gone++
+				continue
 			}
-			gone++
+			break
 		}
 		if gone == len(family) {
 			freed += n
