@@ -187,7 +187,7 @@ func (s *Service) groupDNs(ctx context.Context, c Config, u *User) ([]string, er
 	if ad && c.GroupBaseDN != "" {
 		var out []string
 		err := s.with(ctx, c, func(cn *goldap.Conn) error {
-			f := groupFilter(c, "(member:"+inChainRule+":="+goldap.EscapeFilter(u.DN)+")")
+			f := inChainFilter(c, u.DN)
 			res, err := cn.Search(goldap.NewSearchRequest(c.GroupBaseDN, scope(c.GroupScope), goldap.NeverDerefAliases, MaxGroups,
 				int(c.Timeout.Seconds()), false, f, []string{"dn"}, nil))
 			if err != nil && !goldap.IsErrorWithCode(err, goldap.LDAPResultSizeLimitExceeded) {
@@ -277,6 +277,12 @@ func (s *Service) expand(ctx context.Context, direct []string, parents func(*gol
 		return nil
 	})
 	return out, err
+}
+
+// inChainFilter matches, on Active Directory, every group userDN is in
+// through any depth of nesting.
+func inChainFilter(c Config, userDN string) string {
+	return groupFilter(c, "(member:"+inChainRule+":="+goldap.EscapeFilter(userDN)+")")
 }
 
 // groupFilter is f with ldap_group_search_filter.
