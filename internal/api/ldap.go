@@ -61,7 +61,8 @@ func ldapError(err error) error {
 
 // pingLdap: POST /ldap/ping (system administrators) with an optional
 // LdapConf over the configuration in force (without
-// ldap_search_password, the stored one is used, as Harbor does). The
+// ldap_search_password, the stored one is used, as Harbor does, but only
+// for the stored ldap_url and ldap_search_dn). The
 // result is Harbor's LdapPingResult: success false with the reason when
 // the directory cannot be reached or refuses the bind.
 func (s *Server) pingLdap(w http.ResponseWriter, r *http.Request) error {
@@ -77,10 +78,11 @@ func (s *Server) pingLdap(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	c, err := s.opt.LDAP.Current()
+	stored, err := s.opt.LDAP.Current()
 	if err != nil {
 		return err
 	}
+	c := stored
 	set := func(dst *string, v *string) {
 		if v != nil {
 			*dst = strings.TrimSpace(*v)
@@ -93,6 +95,10 @@ func (s *Server) pingLdap(w http.ResponseWriter, r *http.Request) error {
 	set(&c.UID, req.UID)
 	if req.SearchPassword != nil {
 		c.SearchPassword = *req.SearchPassword
+	} else if c.URL != stored.URL || c.SearchDN != stored.SearchDN {
+		// The stored password is sent only where it belongs: Harbor would
+		// send it to any server the request names.
+		c.SearchPassword = ""
 	}
 	if req.Scope != nil {
 		c.Scope = *req.Scope

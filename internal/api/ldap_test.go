@@ -61,6 +61,16 @@ func TestLDAPOperations(t *testing.T) {
 		t.Fatalf("ping with a wrong password: %v", ping)
 	}
 	e.expect(400, e.admin, "POST", Prefix+"/ldap/ping", map[string]any{"ldap_connection_timeout": 0})
+	// Another server does not get the stored password (the same server by another URL stands for one here).
+	ping = decode[map[string]any](t, e.expect(200, e.admin, "POST", Prefix+"/ldap/ping", map[string]any{"ldap_url": dir.URL}))
+	if ping["success"] != false {
+		t.Fatalf("the stored password went to another URL: %v", ping)
+	}
+	ping = decode[map[string]any](t, e.expect(200, e.admin, "POST", Prefix+"/ldap/ping", map[string]any{"ldap_url": dir.URL,
+		"ldap_search_password": ldapserver.AdminPassword}))
+	if ping["success"] != true {
+		t.Fatalf("ping of another URL with its password: %v", ping)
+	}
 	e.expect(403, alice, "POST", Prefix+"/ldap/ping", nil)
 	e.expect(401, cred{}, "POST", Prefix+"/ldap/ping", nil)
 
