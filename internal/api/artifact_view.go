@@ -47,7 +47,8 @@ type artifact struct {
 	InheritedAccessories []accessory `json:"inherited_accessories,omitempty"`
 }
 
-// tag is Harbor's Tag. Immutable is false until immutability rules exist.
+// tag is Harbor's Tag. Immutable is set with with_immutable_status=true
+// (markImmutable), false otherwise as in Harbor.
 type tag struct {
 	ID           int64      `json:"id"`
 	RepositoryID int64      `json:"repository_id"`
@@ -105,12 +106,13 @@ func artifactID(repo string, d digest.Digest) int64 { return stableID(repo, stri
 // binder applies before the handler sees them): tags yes, the rest no.
 type artifactOptions struct {
 	tags, accessories, inherited, labels bool
+	immutable                            bool // with_immutable_status: see markImmutable
 }
 
 // artifactOptionsOf reads the with_* parameters; a value that is not a
-// boolean is 400 (Harbor answers 422). with_immutable_status,
-// with_signature, with_scan_overview and with_sbom_overview are accepted
-// and change nothing: no tag is immutable yet, and nothing is scanned.
+// boolean is 400 (Harbor answers 422). with_signature, with_scan_overview
+// and with_sbom_overview are accepted and change nothing: nothing is
+// scanned.
 func artifactOptionsOf(r *http.Request) (artifactOptions, error) {
 	o := artifactOptions{tags: true}
 	var ignored bool
@@ -119,7 +121,7 @@ func artifactOptionsOf(r *http.Request) (artifactOptions, error) {
 		dst  *bool
 	}{
 		{"with_tag", &o.tags}, {"with_accessory", &o.accessories}, {"with_inherited_accessory", &o.inherited},
-		{"with_label", &o.labels}, {"with_immutable_status", &ignored}, {"with_signature", &ignored},
+		{"with_label", &o.labels}, {"with_immutable_status", &o.immutable}, {"with_signature", &ignored},
 		{"with_scan_overview", &ignored}, {"with_sbom_overview", &ignored},
 	} {
 		v := r.URL.Query().Get(p.name)

@@ -40,6 +40,7 @@ var auditEventTypes = []string{
 	"login_user", "create_user", "update_user", "disable_user", "enable_user", "delete_user",
 	"create_robot", "update_robot", "delete_robot",
 	"update_configuration",
+	"create_immutable_rule", "update_immutable_rule", "delete_immutable_rule",
 }
 
 func (s *Server) writeAuditExt(w http.ResponseWriter, r *http.Request, aq meta.AuditQuery) error {

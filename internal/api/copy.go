@@ -78,7 +78,7 @@ func (s *Server) copyArtifact(w http.ResponseWriter, r *http.Request) error {
 	} else if subject != "" {
 		return &Error{http.StatusForbidden, "DENIED", "the operation isn't supported for an artifact accessory"}
 	}
-	res, err := s.opt.Catalog.CopyArtifact(r.Context(), src, dst, m.Digest)
+	res, err := s.guard().CopyArtifact(r.Context(), src, dst, m.Digest) // 412 moving an immutable tag
 	var mre *meta.MissingRefError
 	switch {
 	case errors.Is(err, meta.ErrManifestNotFound): // deleted meanwhile

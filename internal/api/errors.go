@@ -55,8 +55,11 @@ type harborError struct {
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	var e *Error
 	var qe *meta.QueryError
+	var ie *meta.ImmutableTagError
 	switch {
 	case errors.As(err, &e):
+	case errors.As(err, &ie): // a write refused by a tag immutability rule
+		errors.As(errImmutableTag(ie), &e)
 	case errors.As(err, &qe): // a list query the store cannot answer: names the key
 		e = &Error{http.StatusBadRequest, "BAD_REQUEST", "q: " + qe.Error()}
 	case errors.Is(err, meta.ErrNotFound), isNotFound(err):

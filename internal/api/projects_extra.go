@@ -299,8 +299,9 @@ func boolParam(r *http.Request, name string, def bool) (bool, error) {
 // artifact list and repository_name; latest_in_repository keeps the newest
 // match of each repository and, as in Harbor, needs exactly one of
 // media_type and artifact_type in q. The with_* parameters are those of
-// a repository's artifact list. As in Harbor,
-// anonymous callers are refused even in a public project.
+// a repository's artifact list (with_immutable_status marks the immutable
+// tags). As in Harbor, anonymous callers are refused even in a public
+// project.
 func (s *Server) listArtifactsOfProject(w http.ResponseWriter, r *http.Request) error {
 	if auth.FromContext(r.Context()).Kind == auth.Anonymous {
 		return errUnauthorized("authentication required to list the artifacts of a project")
@@ -342,6 +343,9 @@ func (s *Server) listArtifactsOfProject(w http.ResponseWriter, r *http.Request) 
 	}
 	out, err := s.projectArtifactsJSON(r.Context(), p, list, o)
 	if err != nil {
+		return err
+	}
+	if err := s.markImmutable(r.Context(), p, out, o.immutable); err != nil {
 		return err
 	}
 	setPaging(w, r, q.Page, total)

@@ -91,7 +91,7 @@ func (s *Server) deleteRepository(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	if err := s.opt.Catalog.DeleteRepository(r.Context(), repo); err != nil {
+	if err := s.guard().DeleteRepository(r.Context(), repo); err != nil { // 412 if a tag is immutable
 		return err
 	}
 	s.record(r.Context(), r, "delete", "repository", repo, p)
@@ -121,6 +121,9 @@ func (s *Server) listArtifacts(w http.ResponseWriter, r *http.Request) error {
 	}
 	out, err := s.artifactsJSON(r.Context(), p, repo, list, o)
 	if err != nil {
+		return err
+	}
+	if err := s.markImmutable(r.Context(), p, out, o.immutable); err != nil {
 		return err
 	}
 	setPaging(w, r, lq.Page, total)
@@ -165,11 +168,14 @@ func (s *Server) getArtifact(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := s.markImmutable(r.Context(), p, out, o.immutable); err != nil {
+		return err
+	}
 	return writeJSON(w, http.StatusOK, out[0])
 }
 
 // deleteArtifact: DELETE .../artifacts/{reference} removes the manifest
-// and its tags.
+// and its tags; 412 if one of them is immutable.
 func (s *Server) deleteArtifact(w http.ResponseWriter, r *http.Request) error {
 	if err := s.checkDelete(); err != nil {
 		return err
@@ -178,7 +184,7 @@ func (s *Server) deleteArtifact(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.opt.Store.DeleteManifest(r.Context(), repo, a.Digest); err != nil {
+	if err := s.guard().DeleteManifest(r.Context(), repo, a.Digest); err != nil {
 		return err
 	}
 	s.record(r.Context(), r, "delete", "artifact", repo+"@"+string(a.Digest), p)
@@ -187,7 +193,7 @@ func (s *Server) deleteArtifact(w http.ResponseWriter, r *http.Request) error {
 
 // listTags: GET .../artifacts/{reference}/tags.
 func (s *Server) listTags(w http.ResponseWriter, r *http.Request) error {
-	_, repo, a, err := s.artifactFor(r, rbac.ListRepos)
+	p, repo, a, err := s.artifactFor(r, rbac.ListRepos)
 	if err != nil {
 		return err
 	}
@@ -197,6 +203,9 @@ func (s *Server) listTags(w http.ResponseWriter, r *http.Request) error {
 	}
 	tags, err := queryTags(tagsJSON(repo, a), lq)
 	if err != nil {
+		return err
+	}
+	if err := s.markImmutableTags(r, p, repo, tags); err != nil {
 		return err
 	}
 	setPaging(w, r, lq.Page, int64(len(tags)))
@@ -229,7 +238,8 @@ func (s *Server) createTag(w http.ResponseWriter, r *http.Request) error {
 		url.PathEscape(url.PathEscape(strings.TrimPrefix(repo, p.Name+"/"))), a.Digest, req.Name))
 }
 
-// deleteTag: DELETE .../artifacts/{reference}/tags/{tag_name}.
+// deleteTag: DELETE .../artifacts/{reference}/tags/{tag_name}; 412 if the
+// tag is immutable.
 func (s *Server) deleteTag(w http.ResponseWriter, r *http.Request) error {
 	if err := s.checkDelete(); err != nil {
 		return err
@@ -246,7 +256,7 @@ func (s *Server) deleteTag(w http.ResponseWriter, r *http.Request) error {
 	if !found {
 		return errNotFound(fmt.Sprintf("tag %s not found on artifact %s", name, a.Digest))
 	}
-	if err := s.opt.Store.DeleteTag(r.Context(), repo, name); err != nil {
+	if err := s.guard().DeleteTag(r.Context(), repo, name); err != nil {
 		return err
 	}
 	s.record(r.Context(), r, "delete", "tag", repo+":"+name, p)

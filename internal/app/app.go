@@ -19,6 +19,7 @@ import (
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/forwarded"
+	"github.com/berth-registry/berth/internal/immutable"
 	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/pullstats"
 	"github.com/berth-registry/berth/internal/registry"
@@ -91,6 +92,10 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		RedirectTTL:     blobRedirectTTL(cfg),
 		ReadOnly:        st.ReadOnly,
 		Pulls:           pulls,
+		// Tag immutability: always on, as rules may be in the database
+		// from a run with access control; one indexed query per push or
+		// delete of a tag, none per pull.
+		Tags: immutable.NewGuard(metaStore),
 	})
 	// We hold the data directory lock, so upload bytes without a session
 	// can only be leftovers of a crash: remove them all now (in a store

@@ -78,4 +78,5 @@ type Catalog interface {
 	ArtifactDetails
 	LabelCatalog
 	SystemStore
+	ImmutableStore
 }

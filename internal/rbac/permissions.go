@@ -27,8 +27,7 @@ type projectPermission struct {
 // accepts are all read from it: a new action (or a new pair for an
 // existing one) is added here. The first pair of an action is the one a
 // stored robot grant is reported as. Pairs for features berth does not
-// have (scan, tag-retention, immutable-tag, …) are not
-// listed: no caller holds them.
+// have (scan, tag-retention, …) are not listed: no caller holds them.
 var projectPermissions = []projectPermission{
 	{Permission{"repository", "pull"}, Pull},
 	{Permission{"repository", "push"}, Push},
@@ -69,6 +68,10 @@ var projectPermissions = []projectPermission{
 	{Permission{"label", "list"}, ListLabels},
 	{Permission{"artifact-label", "create"}, AddArtifactLabel},
 	{Permission{"artifact-label", "delete"}, RemoveArtifactLabel},
+	{Permission{"immutable-tag", "create"}, WriteImmutable},
+	{Permission{"immutable-tag", "update"}, WriteImmutable},
+	{Permission{"immutable-tag", "delete"}, WriteImmutable},
+	{Permission{"immutable-tag", "list"}, ReadImmutable},
 }
 
 // ProjectPermissions lists the pairs s holds in a project, in the table's

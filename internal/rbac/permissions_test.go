@@ -25,14 +25,16 @@ func TestRolePermissions(t *testing.T) {
 		labelWrite = "label:create label:read label:update label:delete label:list"
 		labelRead  = "label:read label:list"
 		labelling  = "artifact-label:create artifact-label:delete"
+		immutable  = "immutable-tag:create immutable-tag:update immutable-tag:delete immutable-tag:list"
 	)
 	want := map[Role]string{
 		RoleProjectAdmin: "repository:pull repository:push artifact:delete repository:delete tag:create tag:delete " + read +
 			" :update :delete metadata:read metadata:list metadata:create metadata:update metadata:delete quota:read " +
 			"member:read member:list member:create member:update member:delete " +
-			"robot:read robot:list robot:create robot:update robot:delete log:list repository:update " + labelWrite + " " + labelling,
+			"robot:read robot:list robot:create robot:update robot:delete log:list repository:update " + labelWrite + " " + labelling +
+			" " + immutable,
 		RoleMaintainer: "repository:pull repository:push artifact:delete repository:delete tag:create tag:delete " + read +
-			" metadata:read metadata:list quota:read " + crew + " repository:update " + labelWrite + " " + labelling,
+			" metadata:read metadata:list quota:read " + crew + " repository:update " + labelWrite + " " + labelling + " " + immutable,
 		RoleDeveloper: "repository:pull repository:push tag:create " + read + " quota:read " + crew +
 			" repository:update " + labelRead + " " + labelling,
 		RoleGuest:        "repository:pull " + read + " quota:read " + crew + " " + labelRead,
@@ -102,7 +104,8 @@ func TestRobotPermissions(t *testing.T) {
 	offered := RobotPermissions()
 	want := "repository:pull repository:push artifact:delete repository:delete tag:create tag:delete " +
 		"repository:list repository:read artifact:list artifact:read tag:list project:read log:list repository:update " +
-		"label:create label:read label:update label:delete label:list artifact-label:create artifact-label:delete"
+		"label:create label:read label:update label:delete label:list artifact-label:create artifact-label:delete " +
+		"immutable-tag:create immutable-tag:update immutable-tag:delete immutable-tag:list"
 	if got := pairs(offered); got != want {
 		t.Errorf("robot permissions:\n got %s\nwant %s", got, want)
 	}

@@ -75,10 +75,19 @@ const (
 	ReadQuota     Action = "quota-read"     // the project's quota (in its summary)
 )
 
+// Tag immutability rules (Harbor's immutable-tag resource: its create,
+// update, delete and list are project admins' and maintainers' only; no
+// other role may even list the rules).
+const (
+	ReadImmutable  Action = "immutable-read"  // list the rules
+	WriteImmutable Action = "immutable-write" // create, update, delete them
+)
+
 // AllActions lists every action, for tables and tests.
 var AllActions = []Action{Pull, Push, DeleteArtifact, CreateTag, DeleteTag, ListRepos, ReadProject, WriteProject,
 	ReadMembers, WriteMembers, ReadRobots, WriteRobots, ReadLogs, ReadMetadata, WriteMetadata, ReadQuota,
-	CreateLabel, ReadLabel, UpdateLabel, DeleteLabel, ListLabels, AddArtifactLabel, RemoveArtifactLabel, UpdateRepo}
+	CreateLabel, ReadLabel, UpdateLabel, DeleteLabel, ListLabels, AddArtifactLabel, RemoveArtifactLabel, UpdateRepo,
+	ReadImmutable, WriteImmutable}
 
 func set(as ...Action) map[Action]bool {
 	m := make(map[Action]bool, len(as))
@@ -98,7 +107,8 @@ var rolePolicies = map[Role]map[Action]bool{
 	RoleProjectAdmin: set(AllActions...),
 	RoleMaintainer: set(Pull, Push, DeleteArtifact, CreateTag, DeleteTag, ListRepos, ReadProject,
 		ReadMembers, ReadRobots, ReadLogs, ReadMetadata, ReadQuota,
-		CreateLabel, ReadLabel, UpdateLabel, DeleteLabel, ListLabels, AddArtifactLabel, RemoveArtifactLabel, UpdateRepo),
+		CreateLabel, ReadLabel, UpdateLabel, DeleteLabel, ListLabels, AddArtifactLabel, RemoveArtifactLabel, UpdateRepo,
+		ReadImmutable, WriteImmutable),
 	RoleDeveloper: set(Pull, Push, CreateTag, ListRepos, ReadProject, ReadMembers, ReadRobots, ReadLogs, ReadQuota,
 		ReadLabel, ListLabels, AddArtifactLabel, RemoveArtifactLabel, UpdateRepo),
 	RoleGuest:        set(Pull, ListRepos, ReadProject, ReadMembers, ReadRobots, ReadLogs, ReadQuota, ReadLabel, ListLabels),
@@ -161,4 +171,5 @@ func Visible(s Subject) bool {
 // RobotActions are the actions a robot account may be granted. Harbor's
 // robot permissions are resource/action pairs; we accept these names.
 var RobotActions = set(Pull, Push, DeleteArtifact, CreateTag, DeleteTag, ListRepos, ReadProject, ReadLogs,
-	CreateLabel, ReadLabel, UpdateLabel, DeleteLabel, ListLabels, AddArtifactLabel, RemoveArtifactLabel, UpdateRepo)
+	CreateLabel, ReadLabel, UpdateLabel, DeleteLabel, ListLabels, AddArtifactLabel, RemoveArtifactLabel, UpdateRepo,
+	ReadImmutable, WriteImmutable)

@@ -9,20 +9,21 @@ import (
 // own tables (labels_test.go), and TestEveryActionTabled checks none is
 // left out.
 var coreActions = []Action{Pull, Push, DeleteArtifact, CreateTag, DeleteTag, ListRepos, ReadProject, WriteProject,
-	ReadMembers, WriteMembers, ReadRobots, WriteRobots, ReadLogs, ReadMetadata, WriteMetadata, ReadQuota}
+	ReadMembers, WriteMembers, ReadRobots, WriteRobots, ReadLogs, ReadMetadata, WriteMetadata, ReadQuota,
+	ReadImmutable, WriteImmutable}
 
 // TestRoleMatrix pins Harbor's matrix for every role and the core actions.
 func TestRoleMatrix(t *testing.T) {
 	y := true
 	n := false
-	//                        pull push del  tag+ tag- list pRd  pWr  mRd  mWr  rRd  rWr  log  mdR  mdW  qRd
+	//                        pull push del  tag+ tag- list pRd  pWr  mRd  mWr  rRd  rWr  log  mdR  mdW  qRd  imR  imW
 	want := map[Role][]bool{
-		RoleProjectAdmin: {y, y, y, y, y, y, y, y, y, y, y, y, y, y, y, y},
-		RoleMaintainer:   {y, y, y, y, y, y, y, n, y, n, y, n, y, y, n, y},
-		RoleDeveloper:    {y, y, n, y, n, y, y, n, y, n, y, n, y, n, n, y},
-		RoleGuest:        {y, n, n, n, n, y, y, n, y, n, y, n, y, n, n, y},
-		RoleLimitedGuest: {y, n, n, n, n, y, y, n, n, n, n, n, n, n, n, y},
-		RoleNone:         {n, n, n, n, n, n, n, n, n, n, n, n, n, n, n, n},
+		RoleProjectAdmin: {y, y, y, y, y, y, y, y, y, y, y, y, y, y, y, y, y, y},
+		RoleMaintainer:   {y, y, y, y, y, y, y, n, y, n, y, n, y, y, n, y, y, y},
+		RoleDeveloper:    {y, y, n, y, n, y, y, n, y, n, y, n, y, n, n, y, n, n},
+		RoleGuest:        {y, n, n, n, n, y, y, n, y, n, y, n, y, n, n, y, n, n},
+		RoleLimitedGuest: {y, n, n, n, n, y, y, n, n, n, n, n, n, n, n, y, n, n},
+		RoleNone:         {n, n, n, n, n, n, n, n, n, n, n, n, n, n, n, n, n, n},
 	}
 	for role, row := range want {
 		for i, a := range coreActions {
@@ -58,6 +59,10 @@ func TestAllowed(t *testing.T) {
 		{"non-member public quota", Subject{Authenticated: true, Public: true}, ReadQuota, false},
 		{"sysadmin metadata write", Subject{Authenticated: true, SysAdmin: true}, WriteMetadata, true},
 		{"maintainer metadata write", Subject{Authenticated: true, Role: RoleMaintainer}, WriteMetadata, false},
+		{"anonymous public immutable rules", Subject{Public: true}, ReadImmutable, false},
+		{"developer immutable rules", Subject{Authenticated: true, Role: RoleDeveloper}, ReadImmutable, false},
+		{"sysadmin immutable write", Subject{Authenticated: true, SysAdmin: true}, WriteImmutable, true},
+		{"robot with pull and push, immutable rules", Subject{Authenticated: true, Robot: []Action{Pull, Push}}, ReadImmutable, false},
 	}
 	for _, c := range cases {
 		if got := Allowed(c.s, c.a); got != c.want {

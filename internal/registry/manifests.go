@@ -102,7 +102,7 @@ func (r *Registry) putManifest(w http.ResponseWriter, req *http.Request, rt rout
 	if parsed.Subject != nil {
 		m.Subject = parsed.Subject.Digest
 	}
-	if err := r.meta.PutManifest(req.Context(), m, tags); err != nil {
+	if err := r.opt.Tags.PutManifest(req.Context(), m, tags); err != nil {
 		return err
 	}
 	hd := w.Header()
@@ -158,9 +158,9 @@ func (r *Registry) deleteManifest(w http.ResponseWriter, req *http.Request, rt r
 		return err
 	}
 	if isDigest {
-		err = r.meta.DeleteManifest(req.Context(), rt.name, digest.Digest(rt.ref))
+		err = r.opt.Tags.DeleteManifest(req.Context(), rt.name, digest.Digest(rt.ref))
 	} else {
-		err = r.meta.DeleteTag(req.Context(), rt.name, rt.ref)
+		err = r.opt.Tags.DeleteTag(req.Context(), rt.name, rt.ref)
 	}
 	if errors.Is(err, meta.ErrTagNotFound) {
 		return CodeManifestUnknown.Err("tag %q unknown", rt.ref)

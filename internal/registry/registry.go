@@ -49,6 +49,11 @@ type Options struct {
 	// manifest (not HEAD, not 304), as Harbor counts pulls. It must not
 	// block.
 	Pulls PullRecorder
+	// Tags, if set, stores manifests and deletes manifests and tags in
+	// place of the metadata store: tag immutability (immutable.Guard)
+	// refuses to move or delete an immutable tag (*meta.ImmutableTagError,
+	// answered 412). Reads never go through it.
+	Tags TagWriter
 }
 
 // PullRecorder gathers pull statistics (pullstats.Recorder). tag is the
@@ -96,6 +101,9 @@ func New(m meta.Store, b blob.Store, opt Options) *Registry {
 	}
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
+	}
+	if opt.Tags == nil {
+		opt.Tags = m
 	}
 	r := &Registry{meta: m, blobs: b, opt: opt, log: opt.Logger, lockSeed: maphash.MakeSeed()}
 	r.copyBufs.New = func() any { b := make([]byte, copyBufSize); return &b }
@@ -217,8 +225,11 @@ func (r *Registry) writeErr(w http.ResponseWriter, req *http.Request, err error)
 	var e *Error
 	var missing *meta.MissingRefError
 	var ch *auth.Challenge
+	var immutableTag *meta.ImmutableTagError
 	switch {
 	case errors.As(err, &e):
+	case errors.As(err, &immutableTag):
+		e = errImmutableTag(immutableTag)
 	case errors.As(err, &ch) && ch.Status == http.StatusUnauthorized:
 		e = CodeUnauthorized.Err("%s", ch.Message)
 		e.Header = http.Header{"Www-Authenticate": {ch.WWWAuthenticate}}

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -247,5 +248,29 @@ func mustBeDenied(t *testing.T, out string) {
 	t.Helper()
 	if low := strings.ToLower(out); !strings.Contains(low, "denied") && !strings.Contains(low, "unauthorized") {
 		t.Fatalf("the client failed without saying it was denied or unauthorized:\n%s", clip([]byte(out)))
+	}
+}
+
+// immutableRule adds, as the administrator through the management API, a
+// tag immutability rule to the scenarios' project: tags matching tags in
+// repositories matching repos (paths in the project).
+func (r *reg) immutableRule(t *testing.T, tags, repos string) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{
+		"tag_selectors":   []map[string]string{{"kind": "doublestar", "decoration": "matches", "pattern": tags}},
+		"scope_selectors": map[string]any{"repository": []map[string]string{{"kind": "doublestar", "decoration": "repoMatches", "pattern": repos}}},
+	})
+	req, err := http.NewRequest("POST", r.URL+"/api/v2.0/projects/"+r.project+"/immutabletagrules", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := r.do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("creating an immutable rule: %s", resp.Status)
 	}
 }

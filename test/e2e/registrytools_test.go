@@ -119,6 +119,17 @@ func testCrane(t *testing.T, m mode) {
 				return c.runErr(time.Minute, nil, "push", "--insecure", amdDir, srv.ref("crane/robot")+":v1")
 			})
 		})
+		c.step("immutable tag: another image refused, the same one pushed again", func(c *client) {
+			srv.as(c, developer)
+			srv.immutableRule(c.t, "v*", "crane/**")
+			out, err := c.runErr(time.Minute, nil, "push", "--insecure", armDir, repo+":v1")
+			if err == nil {
+				c.t.Fatalf("pushing another image over an immutable tag succeeded:\n%s", out)
+			}
+			mustContain(c.t, out, "DENIED", srv.repo("crane/hello")+":v1 is configured as immutable")
+			mustContain(c.t, crane(c, "push", amdDir, repo+":v1"), amd.digest().String())
+			mustContain(c.t, crane(c, "digest", repo+":v1"), amd.digest().String())
+		})
 	}
 }
 

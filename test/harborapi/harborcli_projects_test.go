@@ -100,6 +100,10 @@ func TestHarborCLIProjects(t *testing.T) {
 
 	full := newProject(t, c)
 	pushImage(t, full+"/team/app", "v1")
+	// A rule protecting v1: --force deletes the rules before the
+	// repositories, which could not go otherwise (412).
+	must(c.Immutable.CreateImmuRule(ctx(t), immutable.NewCreateImmuRuleParams().WithProjectNameOrID(full).
+		WithImmutableRule(immutableRuleModel("**", "**"))))(t)
 	t.Run("project delete --force", func(t *testing.T) {
 		// harbor project delete NAME --force — DeleteProject with
 		// forceDelete: the project, its tag immutability rules (each
@@ -107,16 +111,19 @@ func TestHarborCLIProjects(t *testing.T) {
 		// deleted, the name passed as it is, so a/b goes out as a%2Fb),
 		// then the project.
 		r := cli(t, "GET /projects/"+full+" [X-Is-Resource-Name: true]",
-			"GET /projects/"+full+"/immutabletagrules [X-Is-Resource-Name: true]",
-			"GET /projects/"+full+"/repositories?page=0&page_size=0",
-			"DELETE /projects/"+full+"/repositories/team%2Fapp",
-			"DELETE /projects/"+full+" [X-Is-Resource-Name: true]")
+			"GET /projects/"+full+"/immutabletagrules [X-Is-Resource-Name: true]")
 		p := must(c.Project.GetProject(ctx(t), &project.GetProjectParams{ProjectNameOrID: full, XIsResourceName: &yes}))(t).Payload
 		rules := must(c.Immutable.ListImmuRules(ctx(t), &immutable.ListImmuRulesParams{ProjectNameOrID: p.Name, XIsResourceName: &yes}))(t).Payload
+		if len(rules) != 1 {
+			t.Errorf("the project's rules: %s", dump(rules))
+		}
 		for _, rule := range rules {
 			r.expect(idPath("DELETE /projects/"+full+"/immutabletagrules/%d [X-Is-Resource-Name: true]", rule.ID))
 			must(c.Immutable.DeleteImmuRule(ctx(t), &immutable.DeleteImmuRuleParams{ProjectNameOrID: p.Name, ImmutableRuleID: rule.ID, XIsResourceName: &yes}))(t)
 		}
+		r.expect("GET /projects/"+full+"/repositories?page=0&page_size=0",
+			"DELETE /projects/"+full+"/repositories/team%2Fapp",
+			"DELETE /projects/"+full+" [X-Is-Resource-Name: true]")
 		var page, size int64
 		var q, sort string
 		repos := must(c.Repository.ListRepositories(ctx(t), &repository.ListRepositoriesParams{ProjectName: full, Page: &page, PageSize: &size, Q: &q, Sort: &sort}))(t).Payload

@@ -281,6 +281,11 @@ func (s *Store) CreateTag(ctx context.Context, repo, tag string, d digest.Digest
 
 // DeleteRepository implements meta.Catalog.
 func (s *Store) DeleteRepository(ctx context.Context, repo string) error {
+	return s.DeleteRepositoryGuarded(ctx, repo, nil)
+}
+
+// DeleteRepositoryGuarded implements meta.ImmutableStore.
+func (s *Store) DeleteRepositoryGuarded(ctx context.Context, repo string, guard meta.TagGuard) error {
 	return s.inTx(ctx, func(ctx context.Context, tx tx) error {
 		res, err := tx.exec(ctx, `DELETE FROM repositories WHERE name = ?`, repo)
 		if err != nil {
@@ -304,6 +309,11 @@ func (s *Store) DeleteRepository(ctx context.Context, repo string) error {
 		}
 		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 			return err
+		}
+		for _, r := range removed {
+			if err := refuseProtected(repo, digest.Digest(r[1]), []string{r[0]}, guard); err != nil {
+				return err
+			}
 		}
 		t := now()
 		for _, r := range removed {

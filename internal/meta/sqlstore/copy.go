@@ -20,6 +20,13 @@ import (
 // collection must wait for. Bodies are copied by the database, never read
 // into memory.
 func (s *Store) CopyArtifact(ctx context.Context, from, to string, root digest.Digest) (meta.CopyResult, error) {
+	return s.CopyArtifactGuarded(ctx, from, to, root, nil)
+}
+
+// CopyArtifactGuarded implements meta.ImmutableStore: a tag of the
+// destination that guard protects is set by setProtectedTag
+// (immutable.go), which refuses to move it.
+func (s *Store) CopyArtifactGuarded(ctx context.Context, from, to string, root digest.Digest, guard meta.TagGuard) (meta.CopyResult, error) {
 	var res meta.CopyResult
 	err := s.inTx(ctx, func(ctx context.Context, tx tx) error {
 		res = meta.CopyResult{}
@@ -51,7 +58,11 @@ func (s *Store) CopyArtifact(ctx context.Context, from, to string, root digest.D
 				return err
 			}
 			for _, name := range names {
-				if err := setTag(ctx, tx, to, name, d, t); err != nil {
+				set := setTag
+				if guard != nil && guard(name) {
+					set = setProtectedTag
+				}
+				if err := set(ctx, tx, to, name, d, t); err != nil {
 					return err
 				}
 			}

@@ -369,6 +369,12 @@ func checkRef(ctx context.Context, tx tx, repo string, ref oci.Ref) error {
 
 // PutManifest implements meta.Store.
 func (s *Store) PutManifest(ctx context.Context, m *meta.Manifest, tags []string) error {
+	return s.PutManifestGuarded(ctx, m, tags, nil)
+}
+
+// PutManifestGuarded implements meta.ImmutableStore: a tag guard protects
+// is set by setProtectedTag (immutable.go), which refuses to move it.
+func (s *Store) PutManifestGuarded(ctx context.Context, m *meta.Manifest, tags []string, guard meta.TagGuard) error {
 	var annotations []byte
 	if len(m.Annotations) > 0 {
 		var err error
@@ -408,7 +414,11 @@ func (s *Store) PutManifest(ctx context.Context, m *meta.Manifest, tags []string
 			}
 		}
 		for _, tag := range tags {
-			if err := setTag(ctx, tx, m.Repo, tag, m.Digest, t); err != nil {
+			set := setTag
+			if guard != nil && guard(tag) {
+				set = setProtectedTag
+			}
+			if err := set(ctx, tx, m.Repo, tag, m.Digest, t); err != nil {
 				return err
 			}
 		}
@@ -495,6 +505,13 @@ func (s *Store) GetManifest(ctx context.Context, repo, ref string, withBody bool
 // DELETE itself returns, so tag_history records exactly those even if a
 // concurrent push moves one of them away meanwhile.
 func (s *Store) DeleteManifest(ctx context.Context, repo string, d digest.Digest) error {
+	return s.DeleteManifestGuarded(ctx, repo, d, nil)
+}
+
+// DeleteManifestGuarded implements meta.ImmutableStore: the guard is asked
+// about the tags the DELETE returns, so about every tag on the manifest at
+// commit.
+func (s *Store) DeleteManifestGuarded(ctx context.Context, repo string, d digest.Digest, guard meta.TagGuard) error {
 	return s.inTx(ctx, func(ctx context.Context, tx tx) error {
 		res, err := tx.exec(ctx, `DELETE FROM manifests WHERE repo = ? AND digest = ?`, repo, string(d))
 		if err != nil {
@@ -511,6 +528,9 @@ func (s *Store) DeleteManifest(ctx context.Context, repo string, d digest.Digest
 		if err != nil {
 			return err
 		}
+		if err := refuseProtected(repo, d, names, guard); err != nil {
+			return err
+		}
 		t := now()
 		for _, name := range names {
 			if err := addTagHistory(ctx, tx, repo, name, string(d), "delete", t); err != nil {
@@ -524,6 +544,11 @@ func (s *Store) DeleteManifest(ctx context.Context, repo string, d digest.Digest
 
 // DeleteTag implements meta.Store.
 func (s *Store) DeleteTag(ctx context.Context, repo, tag string) error {
+	return s.DeleteTagGuarded(ctx, repo, tag, nil)
+}
+
+// DeleteTagGuarded implements meta.ImmutableStore.
+func (s *Store) DeleteTagGuarded(ctx context.Context, repo, tag string, guard meta.TagGuard) error {
 	return s.inTx(ctx, func(ctx context.Context, tx tx) error {
 		var d string
 		err := tx.queryRow(ctx, `DELETE FROM tags WHERE repo = ? AND name = ? RETURNING digest`, repo, tag).Scan(&d)
@@ -531,6 +556,9 @@ func (s *Store) DeleteTag(ctx context.Context, repo, tag string) error {
 			return meta.ErrTagNotFound
 		}
 		if err != nil {
+			return err
+		}
+		if err := refuseProtected(repo, digest.Digest(d), []string{tag}, guard); err != nil {
 			return err
 		}
 		return addTagHistory(ctx, tx, repo, tag, d, "delete", now())
