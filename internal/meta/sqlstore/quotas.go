@@ -41,9 +41,9 @@ func scanQuota(row interface{ Scan(...any) error }) (*meta.Quota, error) {
 // its sort keys (an unlimited hard limit sorts as the largest, as in
 // Harbor).
 var quotaListing = listing{
-	"reference_id": {expr: "p.id", kind: intValue, noSort: true},
-	"hard.storage": {expr: "CASE WHEN COALESCE(q.storage_limit, -1) < 0 THEN 9223372036854775807 ELSE q.storage_limit END", kind: intValue},
-	"used.storage": {expr: "COALESCE(pu.used, 0)", kind: intValue},
+	"reference_id":  {expr: "p.id", kind: intValue, noSort: true},
+	"hard.storage":  {expr: "CASE WHEN COALESCE(q.storage_limit, -1) < 0 THEN 9223372036854775807 ELSE q.storage_limit END", kind: intValue},
+	"used.storage":  {expr: "COALESCE(pu.used, 0)", kind: intValue},
 	"creation_time": {expr: "p.created_at", kind: timeValue},
 	"update_time":   {expr: quotaUpdated, kind: timeValue},
 }
