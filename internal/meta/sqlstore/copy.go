@@ -224,6 +224,23 @@ func copyManifest(ctx context.Context, tx tx, u *usage, from, to string, d diges
 	if err := u.hold(ctx, tx, string(d), size); err != nil {
 		return false, err
 	}
+	// A blob d references that was no longer linked in from but is in to
+	// (so it is not missing), released there: d references it now.
+	released, err := queryDigests(ctx, tx, `SELECT rb.digest FROM repository_blobs rb WHERE rb.repo = ? AND rb.charged = 0
+		AND rb.digest IN (SELECT ref FROM manifest_refs WHERE repo = ? AND manifest = ? AND kind = 0) ORDER BY rb.digest`,
+		to, from, string(d))
+	if err != nil {
+		return false, err
+	}
+	for _, b := range released {
+		var bsize int64
+		if err := tx.queryRow(ctx, `SELECT size FROM blobs WHERE digest = ?`, string(b)).Scan(&bsize); err != nil {
+			return false, err
+		}
+		if err := recharge(ctx, tx, u, to, b, bsize); err != nil {
+			return false, err
+		}
+	}
 	_, err = tx.exec(ctx, `INSERT INTO manifest_refs (repo, manifest, ref, kind)
 		SELECT CAST(? AS TEXT), manifest, ref, kind FROM manifest_refs WHERE repo = ? AND manifest = ?
 		ON CONFLICT (repo, manifest, ref) DO NOTHING`, to, from, string(d))
