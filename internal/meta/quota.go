@@ -30,6 +30,10 @@ import (
 // and refuses a change that would take a project past its storage limit
 // with *QuotaExceededError, changing nothing.
 
+// MaxStorageLimit is the largest storage limit a project may have:
+// Harbor's 1024 TB.
+const MaxStorageLimit = 1 << 50
+
 // QuotaExceededError refuses a change that would take a project's used
 // storage past its limit.
 type QuotaExceededError struct {
@@ -96,7 +100,8 @@ type QuotaStore interface {
 	// d of size bytes into repo would take its project past its limit
 	// (*QuotaExceededError); with d "" whether the project is already past
 	// it. The transaction that links decides; this lets a push fail before
-	// its bytes are moved into place.
+	// its bytes are moved into place. A refusal is told to the
+	// UsageObserver as a refused change.
 	CheckQuota(ctx context.Context, repo string, d digest.Digest, size int64) error
 	// RecountProjectUsage computes project's used storage from scratch,
 	// from the links and manifests of its repositories: a check of what

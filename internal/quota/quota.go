@@ -25,7 +25,7 @@ import (
 )
 
 // MaxLimit is Harbor's largest storage limit: 1024 TB.
-const MaxLimit = 1 << 50
+const MaxLimit = meta.MaxStorageLimit
 
 // WarnPercent is the share of its limit past which a project's usage is
 // warned about (Harbor's default).
@@ -119,33 +119,54 @@ type Notifier struct {
 	emit func(Event)
 	log  *slog.Logger
 	ch   chan Event
+	stop chan struct{}
 	done chan struct{}
 	once sync.Once
-	// Dropped counts events lost because emit fell too far behind.
+	// Dropped counts events lost because emit fell too far behind or
+	// the notifier was closed.
 	Dropped atomic.Int64
 }
 
 // NewNotifier starts a notifier; Close stops it.
 func NewNotifier(emit func(Event), log *slog.Logger) *Notifier {
-	n := &Notifier{emit: emit, log: log, ch: make(chan Event, 256), done: make(chan struct{})}
+	n := &Notifier{emit: emit, log: log, ch: make(chan Event, 256), stop: make(chan struct{}), done: make(chan struct{})}
 	go n.run()
 	return n
 }
 
 func (n *Notifier) run() {
 	defer close(n.done)
-	for ev := range n.ch {
-		n.emit(ev)
+	for {
+		select {
+		case ev := <-n.ch:
+			n.emit(ev)
+		case <-n.stop:
+			for { // what was queued before Close
+				select {
+				case ev := <-n.ch:
+					n.emit(ev)
+				default:
+					return
+				}
+			}
+		}
 	}
 }
 
-// Observe is a meta.UsageObserver: it never blocks.
+// Observe is a meta.UsageObserver: it never blocks, and drops the event
+// once the notifier is closed.
 func (n *Notifier) Observe(ctx context.Context, c meta.UsageChange) {
 	ev, ok := EventOf(c)
 	if !ok {
 		return
 	}
 	ev.Operator, ev.At = auth.FromContext(ctx).Name, time.Now()
+	select {
+	case <-n.stop:
+		n.Dropped.Add(1)
+		return
+	default:
+	}
 	select {
 	case n.ch <- ev:
 	default:
@@ -154,8 +175,8 @@ func (n *Notifier) Observe(ctx context.Context, c meta.UsageChange) {
 	}
 }
 
-// Close emits what is queued and stops. Observe must not be called after.
+// Close emits what is queued and stops.
 func (n *Notifier) Close() {
-	n.once.Do(func() { close(n.ch) })
+	n.once.Do(func() { close(n.stop) })
 	<-n.done
 }

@@ -80,6 +80,10 @@ func TestNotifier(t *testing.T) {
 	n.Observe(ctx, meta.UsageChange{Project: "p", Before: 90, After: 95, Limit: 100}) // no event
 	n.Observe(ctx, meta.UsageChange{Project: "p", Before: 95, After: 95, Adding: 10, Limit: 100, Refused: true})
 	n.Close()
+	n.Observe(ctx, meta.UsageChange{Project: "p", Refused: true}) // after Close: dropped, no panic
+	if n.Dropped.Load() != 1 {
+		t.Errorf("dropped %d", n.Dropped.Load())
+	}
 	if len(got) != 2 || got[0].Type != Warning || got[1].Type != Exceed || got[0].Operator != "alice" || got[1].At.IsZero() {
 		t.Fatalf("events = %+v", got)
 	}

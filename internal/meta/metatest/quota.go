@@ -108,7 +108,15 @@ func testQuotaWhatCounts(t *testing.T, s QuotaStore) {
 	// too, apart.
 	commitBlob(t, s, "top", "top level")
 	checkUsage(t, s, "", int64(len("top level")))
-	checkUsage(t, s, "p", one+loose.Size+other.Size+imageSize(b, "two")+idx.Size)
+	p := one + loose.Size + other.Size + imageSize(b, "two") + idx.Size
+	checkUsage(t, s, "p", p)
+	// The dashboard's storage is the projects' usage added up: what two
+	// projects hold counts in both.
+	st, err := s.Statistics(ctx, meta.StatisticsQuery{AllPrivate: true, Storage: true})
+	must(t, err, "Statistics")
+	if want := p + one + other.Size + int64(len("top level")); st.Storage != want {
+		t.Fatalf("Statistics storage %d, want %d", st.Storage, want)
+	}
 }
 
 func testQuotaRelease(t *testing.T, s QuotaStore) {

@@ -322,7 +322,8 @@ func (s *Store) RecountProjectUsage(ctx context.Context, project string) (_ int6
 	return n, err
 }
 
-// CheckQuota implements meta.QuotaStore, in one read.
+// CheckQuota implements meta.QuotaStore, in one read. A refusal is told to
+// the observer as a refused transaction is.
 func (s *Store) CheckQuota(ctx context.Context, repo string, d digest.Digest, size int64) (err error) {
 	ctx, cancel := s.bound(ctx)
 	defer s.end(cancel, &err)
@@ -336,8 +337,12 @@ func (s *Store) CheckQuota(ctx context.Context, repo string, d digest.Digest, si
 	if held == 1 {
 		size = 0
 	}
-	if limit >= 0 && used+size > limit {
-		return &meta.QuotaExceededError{Project: project, Adding: size, Used: used, Limit: limit}
+	if limit < 0 || used+size <= limit {
+		return nil
 	}
-	return nil
+	if o := s.observer.Load(); o != nil { // a refusal as the transaction's would be
+		(*o)(ctx, meta.UsageChange{Project: project, Repo: repo, Digest: d, Before: used, After: used, Adding: size,
+			Limit: limit, Refused: true})
+	}
+	return &meta.QuotaExceededError{Project: project, Adding: size, Used: used, Limit: limit}
 }
