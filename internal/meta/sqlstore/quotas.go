@@ -87,11 +87,13 @@ func (s *Store) Quota(ctx context.Context, projectID int64) (_ *meta.Quota, err 
 	return q, err
 }
 
-// SetStorageLimit implements meta.QuotaStore.
+// SetStorageLimit implements meta.QuotaStore. This replica's pre-checks
+// see the new limit at once (others' within usageCacheTTL; pushes are
+// checked exactly in any case).
 func (s *Store) SetStorageLimit(ctx context.Context, projectID, limit int64) error {
-	return s.inTx(ctx, func(ctx context.Context, tx tx) error {
-		var one int
-		err := tx.queryRow(ctx, tx.forShare(`SELECT 1 FROM projects WHERE id = ?`), projectID).Scan(&one)
+	var name string
+	err := s.inTx(ctx, func(ctx context.Context, tx tx) error {
+		err := tx.queryRow(ctx, tx.forShare(`SELECT name FROM projects WHERE id = ?`), projectID).Scan(&name)
 		if errors.Is(err, sql.ErrNoRows) {
 			return meta.ErrNotFound
 		}
@@ -100,4 +102,8 @@ func (s *Store) SetStorageLimit(ctx context.Context, projectID, limit int64) err
 		}
 		return applyChange(ctx, tx, projectID, meta.ProjectChange{StorageLimit: &limit}, now())
 	})
+	if err == nil {
+		s.usages.drop(name)
+	}
+	return err
 }

@@ -39,6 +39,8 @@ type Store struct {
 	stTagsPage                          *sql.Stmt
 
 	observer atomic.Pointer[meta.UsageObserver] // see SetUsageObserver (quota.go)
+	quota    quotaStmts                         // quota.go
+	usages   usageCache                         // quota.go
 }
 
 var _ meta.Store = (*Store)(nil)
@@ -64,6 +66,9 @@ func newStore(ctx context.Context, d *dialect, w, r *sql.DB, timeout time.Durati
 			return nil, fmt.Errorf("prepare %q: %w", p.q, err)
 		}
 		*p.st = st
+	}
+	if err := s.prepareQuota(ctx); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
@@ -195,15 +200,14 @@ func (s *Store) BlobSize(ctx context.Context, repo string, d digest.Digest) (_ i
 func (s *Store) CommitBlob(ctx context.Context, repo string, d digest.Digest, size int64, uploadID string) error {
 	return s.inAccountedTx(ctx, repo, func(ctx context.Context, tx tx, u *usage) error {
 		u.digest = d
-		if _, err := tx.exec(ctx, `INSERT INTO blobs (digest, size, created_at) VALUES (?, ?, ?)
-			ON CONFLICT (digest) DO NOTHING`, string(d), size, now()); err != nil {
+		if _, err := tx.stmt(ctx, s.quota.blob).ExecContext(ctx, string(d), size, now()); err != nil {
 			return err
 		}
 		if err := linkBlob(ctx, tx, u, repo, d, size); err != nil {
 			return err
 		}
 		if uploadID != "" {
-			if _, err := tx.exec(ctx, `DELETE FROM uploads WHERE id = ?`, uploadID); err != nil {
+			if _, err := tx.stmt(ctx, s.quota.upload).ExecContext(ctx, uploadID); err != nil {
 				return err
 			}
 		}
@@ -350,13 +354,13 @@ func (s *Store) StaleUploads(ctx context.Context, before time.Time, limit int) (
 // a manifest is never committed referencing something already gone. A
 // referenced blob link released since it was made is charged again.
 func checkRef(ctx context.Context, tx tx, u *usage, repo string, ref oci.Ref) error {
-	q := `SELECT b.size, rb.charged FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest WHERE rb.repo = ? AND rb.digest = ?`
+	q := u.st.refBlob // prepared (quota.go): SELECT size, charged of the link, forShare
 	if ref.Kind == oci.RefManifest {
-		q = `SELECT size, 1 FROM manifests WHERE repo = ? AND digest = ?`
+		q = u.st.refManifest // SELECT size, 1 of the manifest, forShare
 	}
 	var size int64
 	var charged int
-	err := tx.queryRow(ctx, tx.forShare(q), repo, string(ref.Digest)).Scan(&size, &charged)
+	err := tx.stmt(ctx, q).QueryRowContext(ctx, repo, string(ref.Digest)).Scan(&size, &charged)
 	if errors.Is(err, sql.ErrNoRows) {
 		return &meta.MissingRefError{Ref: ref, ActualSize: -1}
 	}
@@ -416,8 +420,7 @@ func (s *Store) PutManifestGuarded(ctx context.Context, m *meta.Manifest, tags [
 				return err
 			}
 			for _, ref := range m.Refs {
-				if _, err := tx.exec(ctx, `INSERT INTO manifest_refs (repo, manifest, ref, kind) VALUES (?, ?, ?, ?)
-					ON CONFLICT (repo, manifest, ref) DO NOTHING`, m.Repo, string(m.Digest), string(ref.Digest), int(ref.Kind)); err != nil {
+				if _, err := tx.stmt(ctx, s.quota.refs).ExecContext(ctx, m.Repo, string(m.Digest), string(ref.Digest), int(ref.Kind)); err != nil {
 					return err
 				}
 			}
