@@ -234,7 +234,10 @@ func (u *usage) apply(ctx context.Context, tx tx) error {
 
 // inAccountedTx runs fn in a write transaction that accounts for repo's
 // project (fn reports what its repositories gain and lose to u), then
-// tells the observer what changed or was refused.
+// tells the observer what changed or was refused. Every transaction that
+// links, unlinks, stores or deletes a manifest runs in one, and changes
+// only repositories of that one project (garbage collection too: a
+// transaction per repository, calling unlinkBlob and deleteManifest).
 func (s *Store) inAccountedTx(ctx context.Context, repo string, fn func(ctx context.Context, tx tx, u *usage) error) error {
 	var u *usage
 	err := s.inTx(ctx, func(ctx context.Context, tx tx) error {

@@ -246,17 +246,22 @@ func (s *Store) MountBlob(ctx context.Context, repo, from string, d digest.Diges
 // UnlinkBlob implements meta.Store. A charged link releases its share of
 // the project's usage.
 func (s *Store) UnlinkBlob(ctx context.Context, repo string, d digest.Digest) error {
-	return s.inAccountedTx(ctx, repo, func(ctx context.Context, tx tx, u *usage) error {
-		var charged int
-		err := tx.queryRow(ctx, `DELETE FROM repository_blobs WHERE repo = ? AND digest = ? RETURNING charged`, repo, string(d)).Scan(&charged)
-		if errors.Is(err, sql.ErrNoRows) {
-			return meta.ErrBlobNotFound
-		}
-		if err != nil || charged == 0 {
-			return err
-		}
-		return u.release(ctx, tx, string(d))
-	})
+	return s.inAccountedTx(ctx, repo, func(ctx context.Context, tx tx, u *usage) error { return unlinkBlob(ctx, tx, u, repo, d) })
+}
+
+// unlinkBlob removes the link of d into repo, releasing it in u (repo's
+// project's accounting, begun first in tx: see inAccountedTx). Every
+// unlink goes through it.
+func unlinkBlob(ctx context.Context, tx tx, u *usage, repo string, d digest.Digest) error {
+	var charged int
+	err := tx.queryRow(ctx, `DELETE FROM repository_blobs WHERE repo = ? AND digest = ? RETURNING charged`, repo, string(d)).Scan(&charged)
+	if errors.Is(err, sql.ErrNoRows) {
+		return meta.ErrBlobNotFound
+	}
+	if err != nil || charged == 0 {
+		return err
+	}
+	return u.release(ctx, tx, string(d))
 }
 
 // CreateUpload implements meta.Store.
@@ -528,36 +533,44 @@ func (s *Store) DeleteManifest(ctx context.Context, repo string, d digest.Digest
 // commit.
 func (s *Store) DeleteManifestGuarded(ctx context.Context, repo string, d digest.Digest, guard meta.TagGuard) error {
 	return s.inAccountedTx(ctx, repo, func(ctx context.Context, tx tx, u *usage) error {
-		res, err := tx.exec(ctx, `DELETE FROM manifests WHERE repo = ? AND digest = ?`, repo, string(d))
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return meta.ErrManifestNotFound
-		}
-		rows, err := tx.query(ctx, `DELETE FROM tags WHERE repo = ? AND digest = ? RETURNING name`, repo, string(d))
-		if err != nil {
-			return err
-		}
-		names, err := scanStrings(rows, 16)
-		if err != nil {
-			return err
-		}
-		if err := refuseProtected(repo, d, names, guard); err != nil {
-			return err
-		}
-		t := now()
-		for _, name := range names {
-			if err := addTagHistory(ctx, tx, repo, name, string(d), "delete", t); err != nil {
-				return err
-			}
-		}
-		if err := releaseManifest(ctx, tx, u, repo, d); err != nil {
-			return err
-		}
-		_, err = tx.exec(ctx, `DELETE FROM manifest_refs WHERE repo = ? AND manifest = ?`, repo, string(d))
-		return err
+		return deleteManifest(ctx, tx, u, repo, d, guard)
 	})
+}
+
+// deleteManifest removes manifest d of repo with its tags and references,
+// releasing in u (repo's project's accounting, begun first in tx: see
+// inAccountedTx) the manifest and the links only it referenced. Every
+// manifest delete goes through it.
+func deleteManifest(ctx context.Context, tx tx, u *usage, repo string, d digest.Digest, guard meta.TagGuard) error {
+	res, err := tx.exec(ctx, `DELETE FROM manifests WHERE repo = ? AND digest = ?`, repo, string(d))
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return meta.ErrManifestNotFound
+	}
+	rows, err := tx.query(ctx, `DELETE FROM tags WHERE repo = ? AND digest = ? RETURNING name`, repo, string(d))
+	if err != nil {
+		return err
+	}
+	names, err := scanStrings(rows, 16)
+	if err != nil {
+		return err
+	}
+	if err := refuseProtected(repo, d, names, guard); err != nil {
+		return err
+	}
+	t := now()
+	for _, name := range names {
+		if err := addTagHistory(ctx, tx, repo, name, string(d), "delete", t); err != nil {
+			return err
+		}
+	}
+	if err := releaseManifest(ctx, tx, u, repo, d); err != nil {
+		return err
+	}
+	_, err = tx.exec(ctx, `DELETE FROM manifest_refs WHERE repo = ? AND manifest = ?`, repo, string(d))
+	return err
 }
 
 // DeleteTag implements meta.Store.
