@@ -268,7 +268,8 @@ func (s *Server) updateMember(w http.ResponseWriter, r *http.Request) error {
 	if m.EntityType == "g" {
 		// Tokens already issued to the group's users keep their grants
 		// until they expire (--token-ttl): berth does not know the users.
-		err, what = s.opt.Access.SetGroupMember(r.Context(), p.ID, m.EntityID, req.RoleID), "group "+what
+		what = "group " + what
+		err = s.opt.Access.SetGroupMember(r.Context(), p.ID, m.EntityID, req.RoleID)
 	} else {
 		err = s.opt.Access.SetMember(r.Context(), p.ID, m.EntityID, req.RoleID)
 		if err == nil {
@@ -290,7 +291,8 @@ func (s *Server) deleteMember(w http.ResponseWriter, r *http.Request) error {
 	}
 	what := m.EntityName
 	if m.EntityType == "g" {
-		err, what = s.opt.Access.RemoveGroupMember(r.Context(), p.ID, m.EntityID), "group "+what
+		what = "group " + what
+		err = s.opt.Access.RemoveGroupMember(r.Context(), p.ID, m.EntityID)
 	} else {
 		err = s.opt.Access.RemoveMember(r.Context(), p.ID, m.EntityID)
 	}
