@@ -12,6 +12,7 @@ import (
 
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/forwarded"
+	"github.com/berth-registry/berth/internal/secretbox"
 	"github.com/berth-registry/berth/internal/settings"
 )
 
@@ -65,6 +66,9 @@ func (s *Server) getConfigurations(w http.ResponseWriter, r *http.Request) error
 	cur := s.opt.System.Settings.Get()
 	editable := s.opt.System.Settings != nil
 	for _, k := range settings.Names() {
+		if settings.WriteOnly(k) { // secrets are never shown, as in Harbor
+			continue
+		}
 		out[k] = configItem{Value: cur.Value(k), Editable: editable}
 	}
 	return writeJSON(w, http.StatusOK, out)
@@ -85,6 +89,9 @@ func (s *Server) updateConfigurations(w http.ResponseWriter, r *http.Request) er
 	}
 	if changes == nil {
 		return errBadRequest("want an object of settings to change")
+	}
+	if err := s.sealSecrets(changes); err != nil {
+		return err
 	}
 	fixed := s.fixedSettings(r)
 	var problems []string
@@ -115,4 +122,29 @@ func (s *Server) updateConfigurations(w http.ResponseWriter, r *http.Request) er
 	}
 	s.record(r.Context(), r, "update", "configuration", strings.Join(slices.Sorted(maps.Keys(changes)), ","), nil)
 	return ok(w)
+}
+
+// sealSecrets replaces the value of each write-only setting in changes
+// (a string; "" clears it) by its sealed form: secrets are encrypted
+// before they are stored.
+func (s *Server) sealSecrets(changes map[string]json.RawMessage) error {
+	for k, raw := range changes {
+		if !settings.WriteOnly(k) {
+			continue
+		}
+		var plain string
+		if err := json.Unmarshal(raw, &plain); err != nil {
+			return errBadRequest("configurations: " + k + ": want a string")
+		}
+		if plain == "" {
+			continue
+		}
+		box, err := secretbox.New(s.opt.SessionKey)
+		if err != nil {
+			return err
+		}
+		sealed, _ := json.Marshal(box.Seal(k, plain))
+		changes[k] = sealed
+	}
+	return nil
 }

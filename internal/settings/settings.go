@@ -60,11 +60,13 @@ type Values struct {
 	// RobotTokenDuration is the lifetime, in days, of a robot account
 	// created or updated without one (duration 0).
 	RobotTokenDuration int64
+	// OIDC is the OpenID Connect sign-in (see oidc.go).
+	OIDC OIDC
 }
 
 // Defaults are the values of settings never changed (Harbor's defaults).
 func Defaults() Values {
-	return Values{ProjectCreationRestriction: Everyone, RobotTokenDuration: 30}
+	return Values{ProjectCreationRestriction: Everyone, RobotTokenDuration: 30, OIDC: defaultOIDC()}
 }
 
 // setting decodes and checks one setting's JSON value into a Values.
