@@ -124,6 +124,7 @@ type ProjectQuery struct {
 // AccessStore keeps users, projects, memberships, robots and the audit log.
 type AccessStore interface {
 	MembershipStore
+	OIDCStore
 	CreateUser(ctx context.Context, u *User) error
 	GetUser(ctx context.Context, id int64) (*User, error)
 	GetUserByName(ctx context.Context, username string) (*User, error)
