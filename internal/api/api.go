@@ -17,6 +17,7 @@ import (
 
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/blob"
+	"github.com/berth-registry/berth/internal/identity/oidc"
 	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/meta"
 )
@@ -67,8 +68,9 @@ func (s *Server) checkDelete() error {
 
 // Server is the management API handler.
 type Server struct {
-	opt Options
-	mux *http.ServeMux
+	opt        Options
+	mux        *http.ServeMux
+	oidcClient *oidc.Client // the OIDC sign-in (oidc.go)
 }
 
 // handlerFunc is an API handler: it writes a response or returns an error
@@ -92,7 +94,7 @@ func New(opt Options) *Server {
 	if opt.Audit == nil {
 		opt.Audit = func(meta.AuditRecord) {}
 	}
-	s := &Server{opt: opt, mux: http.NewServeMux()}
+	s := &Server{opt: opt, mux: http.NewServeMux(), oidcClient: newOIDCClient(opt)}
 	for _, rt := range s.routes() {
 		pattern := rt.method + " " + Prefix + rt.path
 		if strings.HasSuffix(pattern, "/") { // Harbor's ".../metadatas/": that path, not a subtree
@@ -102,6 +104,8 @@ func New(opt Options) *Server {
 	}
 	s.mux.Handle("POST /c/login", s.plain(s.login))
 	s.mux.Handle("GET /c/logout", s.plain(s.logout))
+	s.mux.Handle("GET "+OIDCLoginPath, s.plain(s.oidcLogin))
+	s.mux.Handle("GET "+OIDCCallbackPath, s.plain(s.oidcCallback))
 	return s
 }
 
@@ -110,7 +114,7 @@ func New(opt Options) *Server {
 // other's list.
 func (s *Server) routes() []route {
 	return slices.Concat(s.coreRoutes(), s.projectExtraRoutes(), s.artifactExtraRoutes(), s.labelRoutes(),
-		s.userExtraRoutes(), s.systemExtraRoutes(), s.immutableRoutes(), s.purgeAuditRoutes())
+		s.userExtraRoutes(), s.systemExtraRoutes(), s.immutableRoutes(), s.purgeAuditRoutes(), s.oidcRoutes())
 }
 
 func (s *Server) coreRoutes() []route {

@@ -233,6 +233,13 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	s.startSession(w, r, u)
+	return ok(w)
+}
+
+// startSession sets the session and CSRF cookies of a new session of u
+// (after /c/login or an OIDC sign-in).
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u *meta.User) {
 	value := s.newSession(u)
 	secure := s.secure(r)
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: value, Path: "/", HttpOnly: true, Secure: secure,
@@ -241,7 +248,6 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: token, Path: "/", Secure: secure, SameSite: http.SameSiteLaxMode,
 		MaxAge: int(s.opt.SessionTTL.Seconds())})
 	w.Header().Set(csrfHeader, token)
-	return ok(w)
 }
 
 // secure: cookies get the Secure attribute whenever clients reach berth

@@ -173,6 +173,10 @@ func (a *access) mountAPI(mux *http.ServeMux, cfg config.Config, store *sqlstore
 	if err != nil {
 		return err
 	}
+	// An OIDC user's CLI secret works for oidc_cli_secret_duration days.
+	a.authn.CLISecretLifetime = func() time.Duration {
+		return time.Duration(a.system.Settings.Get().OIDC.CLISecretDays) * 24 * time.Hour
+	}
 	h := api.New(api.Options{Access: a.store, Store: store, Catalog: store, Auth: a.authn, Audit: a.sink.Record,
 		DeletesDisabled: !cfg.DeleteEnabled, ExternalURL: cfg.Proxy.ExternalURL,
 		SessionKey: key, Version: Version, Logger: log, Blobs: blobs,

@@ -1,0 +1,223 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"unicode"
+
+	"github.com/berth-registry/berth/internal/auth"
+	"github.com/berth-registry/berth/internal/forwarded"
+	"github.com/berth-registry/berth/internal/identity/oidc"
+	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/secretbox"
+	"github.com/berth-registry/berth/internal/settings"
+)
+
+// The OIDC flow's paths (outside /api/v2.0, as Harbor's) and its cookie.
+const (
+	OIDCLoginPath    = "/c/oidc/login"
+	OIDCCallbackPath = "/c/oidc/callback"
+	oidcFlowCookie   = "oidc_flow"
+)
+
+// newOIDCClient is the sign-in client of the settings in opt (nil when
+// the session key cannot key a secret box: the flow then answers that
+// OIDC is not configured).
+func newOIDCClient(opt Options) *oidc.Client {
+	box, err := secretbox.New(opt.SessionKey)
+	if err != nil {
+		return nil
+	}
+	st := opt.System.Settings
+	return &oidc.Client{Settings: func() settings.OIDC { return st.Get().OIDC }, Box: box, Store: opt.Access,
+		FlowKey: opt.SessionKey}
+}
+
+// oidcConfigured: sign-in through OIDC is on. Until the auth mode can be
+// switched, an endpoint and a client id switch it on.
+func (s *Server) oidcConfigured() bool {
+	cfg := s.opt.System.Settings.Get().OIDC
+	return s.oidcClient != nil && cfg.Endpoint != "" && cfg.ClientID != ""
+}
+
+func (s *Server) oidcCallbackURL(r *http.Request) string {
+	return forwarded.BaseURL(r, s.opt.ExternalURL) + OIDCCallbackPath
+}
+
+// localRedirect is where to go after signing in: a path on this registry
+// only (never another site: an open redirect), "/" by default.
+func localRedirect(v string) string {
+	u, err := url.Parse(v)
+	if v == "" || err != nil || u.Scheme != "" || u.Host != "" || !strings.HasPrefix(v, "/") ||
+		strings.HasPrefix(v, "//") || strings.ContainsAny(v, "\\\r\n") {
+		return "/"
+	}
+	return v
+}
+
+// oidcLogin: GET /c/oidc/login[?redirect_url=/path] sends the browser to
+// the provider, with the flow (state, nonce, PKCE verifier) in a signed
+// cookie that lives FlowTTL.
+func (s *Server) oidcLogin(w http.ResponseWriter, r *http.Request) error {
+	if !s.oidcConfigured() {
+		return errPrecondition(oidc.ErrNotConfigured.Error())
+	}
+	authURL, cookie, err := s.oidcClient.Begin(r.Context(), s.oidcCallbackURL(r), localRedirect(r.URL.Query().Get("redirect_url")))
+	if err != nil {
+		return oidcError(err)
+	}
+	// Lax: the provider's redirect back is a top-level GET navigation.
+	http.SetCookie(w, &http.Cookie{Name: oidcFlowCookie, Value: cookie, Path: "/c/oidc/", HttpOnly: true, Secure: s.secure(r),
+		SameSite: http.SameSiteLaxMode, MaxAge: int(oidc.FlowTTL.Seconds())})
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, authURL, http.StatusFound)
+	return nil
+}
+
+// oidcCallback: GET /c/oidc/callback?code=…&state=… verifies the sign-in
+// (state against the flow cookie, the code exchanged with the PKCE
+// verifier, the ID token's signature, audience, expiry and nonce),
+// onboards the user and starts berth's session, as /c/login does. Every
+// outcome is in the audit log as a login.
+func (s *Server) oidcCallback(w http.ResponseWriter, r *http.Request) error {
+	if !s.oidcConfigured() {
+		return errPrecondition(oidc.ErrNotConfigured.Error())
+	}
+	http.SetCookie(w, &http.Cookie{Name: oidcFlowCookie, Value: "", Path: "/c/oidc/", MaxAge: -1, HttpOnly: true,
+		Secure: s.secure(r), SameSite: http.SameSiteLaxMode}) // one use only
+	q := r.URL.Query()
+	if e := q.Get("error"); e != "" {
+		s.loginAudit(r, "", false)
+		return errUnauthorized("the identity provider refused the sign-in: " + e + " " + q.Get("error_description"))
+	}
+	c, err := r.Cookie(oidcFlowCookie)
+	if err != nil {
+		s.loginAudit(r, "", false)
+		return errUnauthorized(oidc.ErrFlow.Error())
+	}
+	id, redirect, err := s.oidcClient.Finish(r.Context(), s.oidcCallbackURL(r), c.Value, q.Get("state"), q.Get("code"))
+	if err != nil {
+		s.loginAudit(r, "", false)
+		return oidcError(err)
+	}
+	u, _, err := s.oidcClient.Onboard(r.Context(), id)
+	if err != nil {
+		s.loginAudit(r, id.Username, false)
+		return oidcError(err)
+	}
+	if u.Disabled {
+		s.loginAudit(r, u.Username, false)
+		return errForbidden("this account is disabled")
+	}
+	s.opt.Auth.Forget() // the admin group may have changed the user's rights
+	s.loginAudit(r, u.Username, true)
+	s.startSession(w, r, u)
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, redirect, http.StatusFound)
+	return nil
+}
+
+// loginAudit records a sign-in attempt as the Authenticator does.
+func (s *Server) loginAudit(r *http.Request, name string, success bool) {
+	if name == "" {
+		name = "oidc"
+	}
+	if s.opt.Auth.OnLogin != nil {
+		s.opt.Auth.OnLogin(r.Context(), name, r.RemoteAddr, success)
+	}
+}
+
+// oidcError maps the flow's errors to Harbor's error JSON.
+func oidcError(err error) error {
+	switch {
+	case errors.Is(err, oidc.ErrNotConfigured):
+		return errPrecondition(err.Error())
+	case errors.Is(err, oidc.ErrFlow):
+		return errUnauthorized(oidc.ErrFlow.Error())
+	case errors.Is(err, oidc.ErrNotOnboarded), errors.Is(err, oidc.ErrUsername):
+		return errForbidden(err.Error())
+	case errors.Is(err, oidc.ErrProvider):
+		return &Error{http.StatusBadGateway, "BAD_GATEWAY", err.Error()}
+	}
+	return err
+}
+
+// pingOIDC: POST /system/oidc/ping {url, verify_cert} (system
+// administrators): 200 when url serves an OpenID provider's discovery
+// document naming itself as issuer, else 400 saying why.
+func (s *Server) pingOIDC(w http.ResponseWriter, r *http.Request) error {
+	if err := requireAdmin(r); err != nil {
+		return err
+	}
+	var req struct {
+		URL        string `json:"url"`
+		VerifyCert *bool  `json:"verify_cert"`
+	}
+	if err := readJSON(r, &req); err != nil {
+		return err
+	}
+	u, err := url.Parse(req.URL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return errBadRequest("url: want the provider's http or https issuer URL")
+	}
+	verify := req.VerifyCert == nil || *req.VerifyCert
+	if err := oidc.Ping(r.Context(), req.URL, verify); err != nil {
+		return errBadRequest("failed to verify the OIDC provider: " + err.Error())
+	}
+	return ok(w)
+}
+
+// cliSecretFor checks a CLI secret change may be made on user_id and
+// returns the user and its link: 412 unless OIDC sign-in is on (Harbor:
+// checked first) or for a user not onboarded through it; 403 for another
+// user's unless an administrator; 404 for a missing user.
+func (s *Server) cliSecretFor(r *http.Request) (*meta.User, error) {
+	if !s.oidcConfigured() {
+		return nil, errPrecondition("unable to update CLI secret under authmode: " + authMode)
+	}
+	u, err := s.userFor(r)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.opt.Access.GetOIDCUser(r.Context(), u.ID); isNotFound(err) {
+		return nil, errPrecondition("user " + u.Username + " is not onboarded via OIDC authentication")
+	} else if err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// checkCliSecret is Harbor's rule for a chosen secret: 8 to 128
+// characters, with an upper-case letter, a lower-case letter and a digit.
+func checkCliSecret(secret string) error {
+	if len(secret) < 8 || len(secret) > 128 {
+		return errBadRequest("the length of the secret must be from 8 to 128 characters")
+	}
+	var upper, lower, digit bool
+	for _, c := range secret {
+		upper = upper || unicode.IsUpper(c)
+		lower = lower || unicode.IsLower(c)
+		digit = digit || unicode.IsDigit(c)
+	}
+	if !upper || !lower || !digit {
+		return errBadRequest("the secret must contain at least one upper-case letter, one lower-case letter and one digit")
+	}
+	return nil
+}
+
+// cliSecretResp answers a PUT without a secret: the generated one, shown
+// only in this answer (berth keeps only its hash).
+type cliSecretResp struct {
+	Secret string `json:"secret"`
+}
+
+// newCliSecret generates a secret that meets checkCliSecret.
+func newCliSecret() string {
+	for {
+		if s := auth.NewSecret(32); checkCliSecret(s) == nil {
+			return s
+		}
+	}
+}

@@ -1,0 +1,118 @@
+package oidc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/settings"
+)
+
+// identityOf reads the configured claims.
+func identityOf(cfg settings.OIDC, issuer, subject string, claims map[string]any) (*Identity, error) {
+	str := func(k string) string { s, _ := claims[k].(string); return s }
+	id := &Identity{Issuer: issuer, Subject: subject, Email: str("email"), Name: str("name")}
+	if cfg.UserClaim != "" {
+		id.Username = str(cfg.UserClaim)
+		if id.Username == "" {
+			return nil, fmt.Errorf("%w: the ID token has no string claim %q (oidc_user_claim)", ErrProvider, cfg.UserClaim)
+		}
+	} else {
+		for _, k := range []string{"preferred_username", "name", "email"} {
+			if id.Username = str(k); id.Username != "" {
+				break
+			}
+		}
+		if id.Username == "" {
+			return nil, fmt.Errorf("%w: the ID token names no user (set oidc_user_claim)", ErrProvider)
+		}
+	}
+	if cfg.GroupsClaim != "" {
+		var filter *regexp.Regexp
+		if cfg.GroupFilter != "" {
+			filter, _ = regexp.Compile(cfg.GroupFilter) // checked when it was set
+		}
+		switch g := claims[cfg.GroupsClaim].(type) {
+		case []any:
+			for _, v := range g {
+				if s, ok := v.(string); ok && s != "" && (filter == nil || filter.MatchString(s)) {
+					id.Groups = append(id.Groups, s)
+				}
+			}
+		case string: // some providers send a single group as a string
+			if g != "" && (filter == nil || filter.MatchString(g)) {
+				id.Groups = []string{g}
+			}
+		}
+	}
+	return id, nil
+}
+
+// ErrUsername: the user claim's value cannot be a user name here, or is
+// the name of another user.
+var ErrUsername = errors.New("the identity's user name cannot be used")
+
+// validUsername is the API's rule for user names.
+func validUsername(name string) bool {
+	return name != "" && len(name) <= 255 && !strings.HasPrefix(name, meta.RobotPrefix) && !strings.ContainsAny(name, `,"~#$%:`)
+}
+
+// InAdminGroup reports whether id is in the configured admin group.
+func InAdminGroup(cfg settings.OIDC, id *Identity) bool {
+	if cfg.AdminGroup == "" {
+		return false
+	}
+	for _, g := range id.Groups {
+		if g == cfg.AdminGroup {
+			return true
+		}
+	}
+	return false
+}
+
+// Onboard returns the user of id: the one linked to its issuer and
+// subject, or a new one (oidc_auto_onboard) named by the user claim. A
+// local user of the same name is never taken over. The user's sysadmin
+// flag follows the admin group: granted while in it, taken back when it
+// was the group that granted it. created reports a new user.
+func (c *Client) Onboard(ctx context.Context, id *Identity) (u *meta.User, created bool, err error) {
+	cfg := c.Settings()
+	link, err := c.Store.GetOIDCUserBySubject(ctx, id.Issuer, id.Subject)
+	switch {
+	case err == nil:
+		if u, err = c.Store.GetUser(ctx, link.UserID); err != nil {
+			return nil, false, err
+		}
+	case errors.Is(err, meta.ErrNotFound):
+		if !cfg.AutoOnboard {
+			return nil, false, ErrNotOnboarded
+		}
+		if !validUsername(id.Username) {
+			return nil, false, fmt.Errorf("%w: %q is not a valid user name", ErrUsername, id.Username)
+		}
+		u = &meta.User{Username: id.Username, Email: id.Email, Realname: id.Name,
+			Comment: "onboarded from OIDC"}
+		link = &meta.OIDCUser{Issuer: id.Issuer, Subject: id.Subject}
+		if err := c.Store.CreateOIDCUser(ctx, u, link); errors.Is(err, meta.ErrConflict) {
+			return nil, false, fmt.Errorf("%w: user name %q is taken by another user", ErrUsername, id.Username)
+		} else if err != nil {
+			return nil, false, err
+		}
+		created = true
+	default:
+		return nil, false, err
+	}
+	admin := InAdminGroup(cfg, id)
+	switch {
+	case admin && !u.SysAdmin:
+		err = c.Store.SetOIDCAdmin(ctx, u.ID, true, true)
+		u.SysAdmin = true
+	case !admin && link.AdminByGroup:
+		err = c.Store.SetOIDCAdmin(ctx, u.ID, false, false)
+		u.SysAdmin = false
+	}
+	return u, created, err
+}
