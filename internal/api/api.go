@@ -94,7 +94,8 @@ func New(opt Options) *Server {
 	if opt.Audit == nil {
 		opt.Audit = func(meta.AuditRecord) {}
 	}
-	s := &Server{opt: opt, mux: http.NewServeMux(), oidcClient: newOIDCClient(opt)}
+	s := &Server{opt: opt, mux: http.NewServeMux()}
+	s.oidcClient = s.newOIDCClient()
 	for _, rt := range s.routes() {
 		pattern := rt.method + " " + Prefix + rt.path
 		if strings.HasSuffix(pattern, "/") { // Harbor's ".../metadatas/": that path, not a subtree

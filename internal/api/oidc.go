@@ -22,17 +22,16 @@ const (
 	oidcFlowCookie   = "oidc_flow"
 )
 
-// newOIDCClient is the sign-in client of the settings in opt (nil when
-// the session key cannot key a secret box: the flow then answers that
-// OIDC is not configured).
-func newOIDCClient(opt Options) *oidc.Client {
-	box, err := secretbox.New(opt.SessionKey)
+// newOIDCClient is the sign-in client of the server's settings, read at
+// each sign-in (nil when the session key cannot key a secret box: the
+// flow then answers that OIDC is not configured).
+func (s *Server) newOIDCClient() *oidc.Client {
+	box, err := secretbox.New(s.opt.SessionKey)
 	if err != nil {
 		return nil
 	}
-	st := opt.System.Settings
-	return &oidc.Client{Settings: func() settings.OIDC { return st.Get().OIDC }, Box: box, Store: opt.Access,
-		FlowKey: opt.SessionKey}
+	return &oidc.Client{Settings: func() settings.OIDC { return s.opt.System.Settings.Get().OIDC }, Box: box,
+		Store: s.opt.Access, FlowKey: s.opt.SessionKey}
 }
 
 // oidcConfigured: sign-in through OIDC is on. Until the auth mode can be

@@ -105,6 +105,7 @@ func (c *Client) Onboard(ctx context.Context, id *Identity) (u *meta.User, creat
 	default:
 		return nil, false, err
 	}
+	err = nil
 	admin := InAdminGroup(cfg, id)
 	switch {
 	case admin && !u.SysAdmin:
