@@ -43,6 +43,7 @@ var auditEventTypes = []string{
 	"create_immutable_rule", "update_immutable_rule", "delete_immutable_rule",
 	"create_purge_audit", "stop_purge_audit", "update_purge_audit_schedule", "delete_purge_audit_schedule",
 	"update_cli_secret",
+	"create_user_group", "update_user_group", "delete_user_group",
 }
 
 func (s *Server) writeAuditExt(w http.ResponseWriter, r *http.Request, aq meta.AuditQuery) error {

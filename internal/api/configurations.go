@@ -12,7 +12,6 @@ import (
 
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/forwarded"
-	"github.com/berth-registry/berth/internal/secretbox"
 	"github.com/berth-registry/berth/internal/settings"
 )
 
@@ -38,8 +37,7 @@ func (s *Server) fixedSettings(r *http.Request) map[string]fixedSetting {
 		ttl = 30 * time.Minute // config.DefaultAuth's
 	}
 	return map[string]fixedSetting{
-		"auth_mode":                {authMode, "berth signs users in with its own user database only"},
-		"primary_auth_mode":        {false, "berth signs users in with its own user database only"},
+		"primary_auth_mode":        {false, "the local administrator always signs in with its local password (break-glass)"},
 		"self_registration":        {false, "berth has no self-registration: administrators create users"},
 		"robot_name_prefix":        {auth.RobotPrefix, "robot account names always start with " + auth.RobotPrefix},
 		"notification_enable":      {false, "berth sends no webhooks"},
@@ -66,7 +64,7 @@ func (s *Server) getConfigurations(w http.ResponseWriter, r *http.Request) error
 	cur := s.opt.System.Settings.Get()
 	editable := s.opt.System.Settings != nil
 	for _, k := range settings.Names() {
-		if settings.WriteOnly(k) { // secrets are never shown, as in Harbor
+		if settings.Secret(k) { // write-only (ldap_search_password), as in Harbor
 			continue
 		}
 		out[k] = configItem{Value: cur.Value(k), Editable: editable}
@@ -90,9 +88,6 @@ func (s *Server) updateConfigurations(w http.ResponseWriter, r *http.Request) er
 	if changes == nil {
 		return errBadRequest("want an object of settings to change")
 	}
-	if err := s.sealSecrets(changes); err != nil {
-		return err
-	}
 	fixed := s.fixedSettings(r)
 	var problems []string
 	for _, k := range slices.Sorted(maps.Keys(changes)) {
@@ -113,6 +108,9 @@ func (s *Server) updateConfigurations(w http.ResponseWriter, r *http.Request) er
 	if len(changes) == 0 {
 		return ok(w)
 	}
+	if err := s.checkAuthModeChange(r, changes); err != nil {
+		return err
+	}
 	_, err := s.opt.System.Settings.Update(r.Context(), changes)
 	var invalid *settings.InvalidError
 	if errors.As(err, &invalid) {
@@ -121,30 +119,8 @@ func (s *Server) updateConfigurations(w http.ResponseWriter, r *http.Request) er
 		return err
 	}
 	s.record(r.Context(), r, "update", "configuration", strings.Join(slices.Sorted(maps.Keys(changes)), ","), nil)
-	return ok(w)
-}
-
-// sealSecrets replaces the value of each write-only setting in changes
-// (a string; "" clears it) by its sealed form: secrets are encrypted
-// before they are stored.
-func (s *Server) sealSecrets(changes map[string]json.RawMessage) error {
-	for k, raw := range changes {
-		if !settings.WriteOnly(k) {
-			continue
-		}
-		var plain string
-		if err := json.Unmarshal(raw, &plain); err != nil {
-			return errBadRequest("configurations: " + k + ": want a string")
-		}
-		if plain == "" {
-			continue
-		}
-		box, err := secretbox.New(s.opt.SessionKey)
-		if err != nil {
-			return err
-		}
-		sealed, _ := json.Marshal(box.Seal(k, plain))
-		changes[k] = sealed
+	if _, ok := changes[settings.AuthMode]; ok {
+		s.opt.Auth.Forget() // cached local passwords of users now in the directory
 	}
-	return nil
+	return ok(w)
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/berth-registry/berth/internal/accesslog"
+	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/meta"
 )
 
@@ -70,6 +71,8 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		// The client went away: nothing failed here, and nobody reads
 		// the answer (499 in the access log, as nginx and /v2 do).
 		e = &Error{499, "CLIENT_CLOSED_REQUEST", "client closed request"}
+	case errors.Is(err, auth.ErrDirectoryUnavailable): // LDAP down or too slow: said so, bounded by ldap_timeout
+		e = &Error{http.StatusServiceUnavailable, "SERVICE_UNAVAILABLE", auth.ErrDirectoryUnavailable.Error()}
 	case meta.IsUnavailable(err):
 		// Not the request's fault nor a bug: clients retry a 503.
 		log.Warn("api request failed: database unavailable", "method", r.Method, "path", r.URL.Path, "err", err,

@@ -11,7 +11,6 @@ import (
 	"github.com/berth-registry/berth/internal/forwarded"
 	"github.com/berth-registry/berth/internal/identity/oidc"
 	"github.com/berth-registry/berth/internal/meta"
-	"github.com/berth-registry/berth/internal/secretbox"
 	"github.com/berth-registry/berth/internal/settings"
 )
 
@@ -23,22 +22,18 @@ const (
 )
 
 // newOIDCClient is the sign-in client of the server's settings, read at
-// each sign-in (nil when the session key cannot key a secret box: the
-// flow then answers that OIDC is not configured).
+// each sign-in.
 func (s *Server) newOIDCClient() *oidc.Client {
-	box, err := secretbox.New(s.opt.SessionKey)
-	if err != nil {
-		return nil
-	}
-	return &oidc.Client{Settings: func() settings.OIDC { return s.opt.System.Settings.Get().OIDC }, Box: box,
-		Store: s.opt.Access, FlowKey: s.opt.SessionKey}
+	return &oidc.Client{Settings: func() settings.OIDC { return s.opt.System.Settings.Get().OIDC },
+		Secret: func() (string, error) { return s.opt.System.Settings.OIDCClientSecret() },
+		Store:  s.opt.Access, FlowKey: s.opt.SessionKey}
 }
 
-// oidcConfigured: sign-in through OIDC is on. Until the auth mode can be
-// switched, an endpoint and a client id switch it on.
+// oidcConfigured: sign-in through OIDC is on: auth_mode oidc_auth, with
+// a provider and a client id.
 func (s *Server) oidcConfigured() bool {
-	cfg := s.opt.System.Settings.Get().OIDC
-	return s.oidcClient != nil && cfg.Endpoint != "" && cfg.ClientID != ""
+	v := s.opt.System.Settings.Get()
+	return v.Identity.AuthMode == settings.OIDCAuth && v.OIDC.Endpoint != "" && v.OIDC.ClientID != "" && len(s.opt.SessionKey) >= 32
 }
 
 func (s *Server) oidcCallbackURL(r *http.Request) string {
@@ -174,7 +169,7 @@ func (s *Server) pingOIDC(w http.ResponseWriter, r *http.Request) error {
 // user's unless an administrator; 404 for a missing user.
 func (s *Server) cliSecretFor(r *http.Request) (*meta.User, error) {
 	if !s.oidcConfigured() {
-		return nil, errPrecondition("unable to update CLI secret under authmode: " + authMode)
+		return nil, errPrecondition("unable to update CLI secret under authmode: " + s.currentAuthMode())
 	}
 	u, err := s.userFor(r)
 	if err != nil {

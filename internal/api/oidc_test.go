@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,7 +19,8 @@ import (
 	"time"
 
 	"github.com/berth-registry/berth/internal/auth"
-	"github.com/berth-registry/berth/internal/secretbox"
+	"github.com/berth-registry/berth/internal/identity/oidc"
+	"github.com/berth-registry/berth/internal/settings"
 	"github.com/berth-registry/berth/test/oidcop"
 )
 
@@ -35,6 +37,15 @@ type oidcEnv struct {
 func newOIDCEnv(t *testing.T, changes map[string]any) *oidcEnv {
 	t.Helper()
 	e := &oidcEnv{env: newSystemEnv(t)}
+	sealer, err := settings.NewSealer(e.api.opt.SessionKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.api.opt.System.Settings.SetSealer(sealer)
+	// As app wires it: groups of the last sign-in, CLI secrets, no local
+	// passwords but the administrator's.
+	e.authn.Groups = &oidc.Groups{Store: e.store}
+	e.authn.OnlyBreakGlassPasswords = func() bool { return true }
 	e.authn.OnLogin = func(_ context.Context, name, _ string, ok bool) {
 		e.mu.Lock()
 		e.logins = append(e.logins, fmt.Sprintf("%s %v", name, ok))
@@ -45,7 +56,7 @@ func newOIDCEnv(t *testing.T, changes map[string]any) *oidcEnv {
 			Groups: []string{"dev", "team-a"}},
 		oidcop.User{ID: "sub-carol", Username: "carol", Password: "carol-pw", Groups: []string{"berth-admins"}},
 		oidcop.User{ID: "sub-bob", Username: "bob", Password: "bob-pw"})
-	cfg := map[string]any{"oidc_endpoint": e.op.Issuer, "oidc_client_id": "berth", "oidc_client_secret": "client-secret-1",
+	cfg := map[string]any{"auth_mode": "oidc_auth", "oidc_endpoint": e.op.Issuer, "oidc_client_id": "berth", "oidc_client_secret": "client-secret-1",
 		"oidc_scope": "openid,offline_access", "oidc_groups_claim": oidcop.GroupsClaim, "oidc_admin_group": "berth-admins",
 		"oidc_user_claim": "preferred_username", "oidc_auto_onboard": true, "oidc_verify_cert": false}
 	for k, v := range changes {
@@ -124,10 +135,11 @@ func TestOIDCSettingsSecretWriteOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	raw := stored["oidc_client_secret"]
-	var sealed string
-	_ = json.Unmarshal([]byte(raw), &sealed)
-	if strings.Contains(raw, "client-secret-1") || !secretbox.Sealed(sealed) {
+	if strings.Contains(raw, "client-secret-1") || !strings.HasPrefix(raw, `"enc:v1:`) {
 		t.Fatalf("client secret stored as %s", raw)
+	}
+	if got, err := e.api.opt.System.Settings.OIDCClientSecret(); err != nil || got != "client-secret-1" {
+		t.Fatalf("OIDCClientSecret = %q, %v", got, err)
 	}
 	e.expect(400, e.admin, "PUT", Prefix+"/configurations", map[string]any{"oidc_client_secret": 5})
 	e.expect(400, e.admin, "PUT", Prefix+"/configurations", map[string]any{"oidc_scope": "profile"})
@@ -163,8 +175,8 @@ func TestOIDCSignIn(t *testing.T) {
 	if _, err := e.store.GetOIDCUser(e.ctx, e.userID("bob")); err == nil {
 		t.Fatal("the local user bob was linked to the provider's bob")
 	}
-	e.expect(200, bob, "GET", Prefix+"/users/current", nil)
-	// The local admin keeps its password (break-glass).
+	// In oidc_auth only the local admin keeps a password (break-glass).
+	e.expect(401, bob, "GET", Prefix+"/users/current", nil)
 	e.expect(200, e.admin, "GET", Prefix+"/users/current", nil)
 	e.mu.Lock()
 	logins := strings.Join(e.logins, ",")
@@ -296,17 +308,74 @@ func TestOIDCCallbackRefusals(t *testing.T) {
 }
 
 func TestOIDCNotConfigured(t *testing.T) {
-	e := newSystemEnv(t)
-	for _, p := range []string{OIDCLoginPath, OIDCCallbackPath + "?code=x&state=y"} {
-		resp, body := e.req(cred{}, "GET", p, nil)
-		if resp.StatusCode != 412 || !strings.Contains(body, "not configured") {
-			t.Errorf("%s: %d %s", p, resp.StatusCode, body)
+	e := newOIDCEnv(t, nil)
+	check := func(what string) {
+		t.Helper()
+		for _, p := range []string{OIDCLoginPath, OIDCCallbackPath + "?code=x&state=y"} {
+			resp, body := e.req(cred{}, "GET", p, nil)
+			if resp.StatusCode != 412 || !strings.Contains(body, "not configured") {
+				t.Errorf("%s: %s: %d %s", what, p, resp.StatusCode, body)
+			}
 		}
+	}
+	e.expect(200, e.admin, "PUT", Prefix+"/configurations", map[string]any{"auth_mode": "db_auth"})
+	check("db_auth")
+	e.expect(200, e.admin, "PUT", Prefix+"/configurations", map[string]any{"auth_mode": "oidc_auth", "oidc_endpoint": ""})
+	check("no endpoint")
+}
+
+// TestOIDCGroups: the groups claim makes OIDC user groups (type 3); a
+// group made a project member gives its members its role, through the
+// session and the CLI secret alike, and a sign-in without the group takes
+// it away.
+func TestOIDCGroups(t *testing.T) {
+	e := newOIDCEnv(t, map[string]any{"oidc_group_filter": "^team-"})
+	b := browser(t)
+	_, body := e.signIn(b, "alice", "alice-pw")
+	me := decode[user](t, body)
+	groups := e.expect(200, e.admin, "GET", Prefix+"/usergroups?group_name=team", nil)
+	if !strings.Contains(groups, `"group_name":"team-a"`) || !strings.Contains(groups, `"group_type":3`) {
+		t.Fatalf("user groups after sign-in: %s", groups)
+	}
+	if strings.Contains(e.expect(200, e.admin, "GET", Prefix+"/usergroups", nil), `"group_name":"dev"`) {
+		t.Fatal("a group the filter leaves out was made")
+	}
+	e.project("team-proj", false, nil)
+	var gid int64
+	for _, g := range decode[[]struct {
+		ID   int64  `json:"id"`
+		Name string `json:"group_name"`
+	}](t, groups) {
+		if g.Name == "team-a" {
+			gid = g.ID
+		}
+	}
+	e.expect(201, e.admin, "POST", Prefix+"/projects/team-proj/members", map[string]any{"role_id": 2,
+		"member_group": map[string]any{"id": gid}})
+	resp, body := e.csrf(b, "GET", Prefix+"/projects/team-proj", nil)
+	if resp.StatusCode != 200 || !strings.Contains(body, `"current_user_role_id":2`) {
+		t.Fatalf("alice's session in the group's project: %d %s", resp.StatusCode, body)
+	}
+	resp, body = e.csrf(b, "PUT", fmt.Sprintf("%s/users/%d/cli_secret", Prefix, me.UserID), map[string]string{})
+	if resp.StatusCode != 200 {
+		t.Fatalf("cli secret: %d %s", resp.StatusCode, body)
+	}
+	secret := decode[cliSecretResp](t, body).Secret
+	if got := e.registryGrant(t, "alice", secret, "repository:team-proj/app:pull,push"); got != "pull,push" {
+		t.Fatalf("token for the group's project with the CLI secret grants %q", got)
+	}
+	// Signed in again without the group: no longer a member.
+	e.op.SetGroups("sub-alice", []string{"dev"})
+	e.signIn(browser(t), "alice", "alice-pw")
+	e.authn.Forget()
+	if got := e.registryGrant(t, "alice", secret, "repository:team-proj/app:pull,push"); got != "" {
+		t.Fatalf("token after leaving the group grants %q", got)
 	}
 }
 
 func TestPingOIDC(t *testing.T) {
 	e := newOIDCEnv(t, nil)
+	e.authn.OnlyBreakGlassPasswords = nil // a local user from before the switch, for the 403
 	alice := e.user("alice-local", false)
 	e.expect(200, e.admin, "POST", Prefix+"/system/oidc/ping", map[string]any{"url": e.op.Issuer, "verify_cert": true})
 	e.expect(200, e.admin, "POST", Prefix+"/system/oidc/ping", map[string]any{"url": e.op.Issuer})
@@ -406,6 +475,39 @@ func TestCliSecret(t *testing.T) {
 // name with password and returns the status.
 func (e *oidcEnv) registryToken(t *testing.T, name, password string) int {
 	t.Helper()
+	status, _ := e.tokenRequest(t, name, password, "repository:library/x:pull")
+	return status
+}
+
+// registryGrant returns the actions the token endpoint grants name on
+// scope ("" none).
+func (e *oidcEnv) registryGrant(t *testing.T, name, password, scope string) string {
+	t.Helper()
+	status, tok := e.tokenRequest(t, name, password, scope)
+	if status != 200 {
+		t.Fatalf("token request: %d", status)
+	}
+	parts := strings.Split(tok, ".")
+	claims, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c struct {
+		Access []struct {
+			Actions []string `json:"actions"`
+		} `json:"access"`
+	}
+	if err := json.Unmarshal(claims, &c); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Access) == 0 {
+		return ""
+	}
+	return strings.Join(c.Access[0].Actions, ",")
+}
+
+func (e *oidcEnv) tokenRequest(t *testing.T, name, password, scope string) (int, string) {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -413,12 +515,16 @@ func (e *oidcEnv) registryToken(t *testing.T, name, password string) int {
 	g := &auth.Gate{Auth: e.authn, Tokens: auth.NewTokenService(key, "berth", "berth", time.Minute)}
 	srv := httptest.NewServer(http.HandlerFunc(g.ServeToken))
 	defer srv.Close()
-	r, _ := http.NewRequest("GET", srv.URL+auth.TokenPath+"?service=berth&scope=repository:library/x:pull", nil)
+	r, _ := http.NewRequest("GET", srv.URL+auth.TokenPath+"?service=berth&scope="+url.QueryEscape(scope), nil)
 	r.SetBasicAuth(name, password)
 	resp, err := http.DefaultClient.Do(r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
-	return resp.StatusCode
+	defer resp.Body.Close()
+	var out struct {
+		Token string `json:"token"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out.Token
 }

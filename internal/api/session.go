@@ -142,7 +142,11 @@ func (s *Server) sessionIdentity(ctx context.Context, value string) (*auth.Ident
 	if u.Disabled || fingerprint(u.PasswordHash) != sess.fingerprint || sess.epoch < s.revocations().Epoch(u.Username) {
 		return nil, nil
 	}
-	return &auth.Identity{Kind: auth.UserKind, Name: u.Username, UserID: u.ID, SysAdmin: u.SysAdmin}, nil
+	id := &auth.Identity{Kind: auth.UserKind, Name: u.Username, UserID: u.ID, SysAdmin: u.SysAdmin}
+	if err := s.opt.Auth.Enrich(ctx, id); err != nil {
+		return nil, err
+	}
+	return id, nil
 }
 
 // csrfToken is derived from the session, so any replica can check it.

@@ -112,7 +112,7 @@ func ptr[T any](v T) *T { return &v }
 // systemInfo: GET /systeminfo.
 func (s *Server) systemInfo(w http.ResponseWriter, r *http.Request) error {
 	set := s.opt.System.Settings.Get()
-	info := generalInfo{AuthMode: ptr(authMode), PrimaryAuthMode: ptr(false), SelfRegistration: ptr(false),
+	info := generalInfo{AuthMode: ptr(s.currentAuthMode()), PrimaryAuthMode: ptr(false), SelfRegistration: ptr(false),
 		BannerMessage: ptr(set.BannerMessage), OIDCProviderName: ptr("")}
 	if auth.FromContext(r.Context()).Kind != auth.Anonymous {
 		base := forwarded.BaseURL(r, s.opt.ExternalURL)

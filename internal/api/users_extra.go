@@ -170,9 +170,6 @@ func (s *Server) setCliSecret(w http.ResponseWriter, r *http.Request) error {
 	return ok(w)
 }
 
-// authMode is Harbor's auth_mode of berth's local accounts.
-const authMode = "db_auth"
-
 // permissionsResp is Harbor's Permissions.
 type permissionsResp struct {
 	System  []rbac.Permission `json:"system"`

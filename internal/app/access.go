@@ -15,6 +15,7 @@ import (
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/blob"
 	"github.com/berth-registry/berth/internal/config"
+	"github.com/berth-registry/berth/internal/identity"
 	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/meta/sqlstore"
@@ -35,6 +36,8 @@ type access struct {
 	// system is what the API reports about the deployment, and the
 	// run-time settings (shared with the registry).
 	system api.SystemOptions
+	// identity routes sign-in to the auth mode's directory (identity.go).
+	identity *identity.Router
 }
 
 // sessionRevocationAge is how long a logged-out session's id is kept:
@@ -173,9 +176,8 @@ func (a *access) mountAPI(mux *http.ServeMux, cfg config.Config, store *sqlstore
 	if err != nil {
 		return err
 	}
-	// An OIDC user's CLI secret works for oidc_cli_secret_duration days.
-	a.authn.CLISecretLifetime = func() time.Duration {
-		return time.Duration(a.system.Settings.Get().OIDC.CLISecretDays) * 24 * time.Hour
+	if err := a.setupIdentity(key); err != nil {
+		return err
 	}
 	h := api.New(api.Options{Access: a.store, Store: store, Catalog: store, Auth: a.authn, Audit: a.sink.Record,
 		DeletesDisabled: !cfg.DeleteEnabled, ExternalURL: cfg.Proxy.ExternalURL,

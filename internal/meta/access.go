@@ -125,6 +125,7 @@ type ProjectQuery struct {
 type AccessStore interface {
 	MembershipStore
 	OIDCStore
+	UserGroupStore
 	CreateUser(ctx context.Context, u *User) error
 	GetUser(ctx context.Context, id int64) (*User, error)
 	GetUserByName(ctx context.Context, username string) (*User, error)

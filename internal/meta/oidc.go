@@ -19,8 +19,11 @@ type OIDCUser struct {
 	// AdminByGroup: the user's sysadmin flag was granted by membership of
 	// the provider's admin group (and is taken back when that ends).
 	AdminByGroup bool
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// Groups are the names in the groups claim at the last sign-in: the
+	// user is in the OIDC user groups (meta.OIDCGroup) of these names.
+	Groups    []string
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // SubIss is Harbor's subiss: the subject followed by the issuer.
@@ -42,4 +45,6 @@ type OIDCStore interface {
 	// SetOIDCAdmin sets the user's sysadmin flag and whether the admin
 	// group granted it, together.
 	SetOIDCAdmin(ctx context.Context, userID int64, sysAdmin, byGroup bool) error
+	// SetOIDCGroups replaces the user's group names.
+	SetOIDCGroups(ctx context.Context, userID int64, groups []string) error
 }

@@ -7,8 +7,6 @@ import (
 	"regexp"
 	"strings"
 	"unicode/utf8"
-
-	"github.com/berth-registry/berth/internal/secretbox"
 )
 
 // The OpenID Connect settings: Harbor's configuration keys, plus berth's
@@ -39,8 +37,8 @@ type OIDC struct {
 	Name     string
 	Endpoint string // the issuer URL; "" not configured
 	ClientID string
-	// ClientSecret is sealed (secretbox, name OIDCClientSecret): the API
-	// seals it before it is stored, and only the sign-in flow opens it.
+	// ClientSecret is sealed (see Sealer): Settings.OIDCClientSecret
+	// opens it.
 	ClientSecret string
 	// Scope is Harbor's comma-separated list (openid among them).
 	Scope       string
@@ -84,14 +82,6 @@ func (o OIDC) ExtraParams() map[string]string {
 	}
 	return m
 }
-
-// writeOnly are the settings never shown (GET /configurations leaves them
-// out) and stored sealed.
-var writeOnly = map[string]bool{OIDCClientSecret: true}
-
-// WriteOnly reports whether name is a secret setting: shown by no
-// listing, stored sealed (secretbox, under its own name).
-func WriteOnly(name string) bool { return writeOnly[name] }
 
 // maxShort bounds the text settings.
 const maxShort = 1024
@@ -137,13 +127,8 @@ var oidcTable = map[string]setting{
 		}
 		return nil
 	}),
-	OIDCClientID: oidcString(func(v *Values) *string { return &v.OIDC.ClientID }, nil),
-	OIDCClientSecret: oidcString(func(v *Values) *string { return &v.OIDC.ClientSecret }, func(s string) error {
-		if s != "" && !secretbox.Sealed(s) {
-			return fmt.Errorf("not sealed") // the API seals it: a bug if seen
-		}
-		return nil
-	}),
+	OIDCClientID:     oidcString(func(v *Values) *string { return &v.OIDC.ClientID }, nil),
+	OIDCClientSecret: oidcString(func(v *Values) *string { return &v.OIDC.ClientSecret }, nil),
 	OIDCScope: oidcString(func(v *Values) *string { return &v.OIDC.Scope }, func(s string) error {
 		for _, sc := range strings.Split(s, ",") {
 			if strings.TrimSpace(sc) == "openid" {
@@ -189,9 +174,23 @@ var oidcTable = map[string]setting{
 	},
 }
 
-// The OIDC settings join the table; the table is not changed after this.
+// The OIDC settings join the table (the client secret is write-only);
+// neither is changed after this.
 func init() {
 	for k, st := range oidcTable {
 		table[k] = st
 	}
+	secretSettings[OIDCClientSecret] = true
+}
+
+// OIDCClientSecret returns the OIDC client secret in clear.
+func (s *Settings) OIDCClientSecret() (string, error) {
+	v := s.Get()
+	if s == nil || s.sealer == nil {
+		if v.OIDC.ClientSecret != "" {
+			return "", fmt.Errorf("settings: no key to open the OIDC client secret")
+		}
+		return "", nil
+	}
+	return s.sealer.Open(v.OIDC.ClientSecret)
 }

@@ -4,18 +4,24 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
-
-	"github.com/berth-registry/berth/internal/secretbox"
 )
 
 func TestOIDCSettings(t *testing.T) {
 	ctx := context.Background()
-	s := New(&memStore{}, nil)
-	box, _ := secretbox.New(make([]byte, 32))
-	sealed := box.Seal(OIDCClientSecret, "client-secret")
+	store := &memStore{}
+	s := New(store, nil)
+	if _, err := s.Update(ctx, raw(OIDCClientSecret, `"x"`)); err == nil {
+		t.Fatal("a client secret was taken without a key to seal it")
+	}
+	sealer, err := NewSealer(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SetSealer(sealer)
 	v, err := s.Update(ctx, raw(OIDCEndpoint, `"https://idp.example.com/realms/x"`, OIDCClientID, `"berth"`,
-		OIDCClientSecret, `"`+sealed+`"`, OIDCScope, `"openid,profile, email"`, OIDCVerifyCert, "false",
+		OIDCClientSecret, `"client-secret"`, OIDCScope, `"openid,profile, email"`, OIDCVerifyCert, "false",
 		OIDCGroupsClaim, `"groups"`, OIDCAdminGroup, `"admins"`, OIDCUserClaim, `"preferred_username"`,
 		OIDCAutoOnboard, "true", OIDCExtraRedirectParms, `"{\"prompt\":\"login\"}"`, OIDCCLISecretDuration, "30",
 		OIDCGroupFilter, `"^team-"`))
@@ -27,8 +33,12 @@ func TestOIDCSettings(t *testing.T) {
 		o.CLISecretDays != 30 || o.GroupFilter != "^team-" || o.UserClaim != "preferred_username" {
 		t.Fatalf("OIDC = %+v", o)
 	}
-	if got, err := box.Open(OIDCClientSecret, o.ClientSecret); err != nil || got != "client-secret" {
-		t.Fatalf("client secret: %q %v", got, err)
+	if got, err := s.OIDCClientSecret(); err != nil || got != "client-secret" || o.ClientSecret == "client-secret" {
+		t.Fatalf("client secret: %q %v (held as %q)", got, err, o.ClientSecret)
+	}
+	stored, _ := store.Settings(ctx)
+	if strings.Contains(stored[OIDCClientSecret], "client-secret") {
+		t.Fatalf("client secret stored in clear: %s", stored[OIDCClientSecret])
 	}
 	if !slices.Equal(o.Scopes(), []string{"openid", "profile", "email"}) {
 		t.Fatalf("Scopes = %v", o.Scopes())
@@ -36,13 +46,13 @@ func TestOIDCSettings(t *testing.T) {
 	if p := o.ExtraParams(); p["prompt"] != "login" || len(p) != 1 {
 		t.Fatalf("ExtraParams = %v", p)
 	}
-	if !WriteOnly(OIDCClientSecret) || WriteOnly(OIDCClientID) {
-		t.Fatal("WriteOnly")
+	if !Secret(OIDCClientSecret) || Secret(OIDCClientID) {
+		t.Fatal("Secret")
 	}
 	for _, bad := range []map[string]string{
 		{OIDCEndpoint: `"ftp://x"`},
 		{OIDCEndpoint: `"https://x/?a=b"`},
-		{OIDCClientSecret: `"plain"`},
+		{OIDCClientSecret: `5`},
 		{OIDCScope: `"profile,email"`},
 		{OIDCVerifyCert: `"yes"`},
 		{OIDCGroupFilter: `"("`},

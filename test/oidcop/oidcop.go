@@ -47,6 +47,7 @@ type Provider struct {
 
 	mu     sync.Mutex
 	issued []string // refresh tokens handed out, in order
+	users  users
 }
 
 // GroupsClaim is the claim the provider puts the user's groups in.
@@ -93,8 +94,20 @@ func (s *claimStorage) SetUserinfoFromScopes(ctx context.Context, info *oidc.Use
 	info.PreferredUsername = u.Username
 	info.Name = u.Name
 	info.Email = u.Email
-	info.AppendClaims(GroupsClaim, u.Groups)
+	s.p.mu.Lock()
+	groups := u.Groups
+	s.p.mu.Unlock()
+	info.AppendClaims(GroupsClaim, groups)
 	return nil
+}
+
+// SetGroups changes a user's groups for the ID tokens issued from now on.
+func (p *Provider) SetGroups(userID string, groups []string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if u, ok := p.users[userID]; ok {
+		u.Groups = groups
+	}
 }
 
 func (s *claimStorage) CreateAccessAndRefreshTokens(ctx context.Context, req op.TokenRequest, current string) (string, string, time.Time, error) {
@@ -124,7 +137,7 @@ func Start(t testing.TB, c Client, list ...User) *Provider {
 	srv := httptest.NewUnstartedServer(nil)
 	issuer := "http://" + srv.Listener.Addr().String()
 	st := storage.NewStorageWithClients(us, map[string]*storage.Client{c.ID: storage.WebClient(c.ID, c.Secret, c.RedirectURI)})
-	p := &Provider{Issuer: issuer, Storage: st}
+	p := &Provider{Issuer: issuer, Storage: st, users: us}
 	cs := &claimStorage{Storage: st, users: us, p: p}
 	cfg := &op.Config{CryptoKey: sha256.Sum256([]byte("oidcop test")), CodeMethodS256: true, AuthMethodPost: true,
 		GrantTypeRefreshToken: true, SupportedUILocales: []language.Tag{language.English}}

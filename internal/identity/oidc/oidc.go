@@ -20,7 +20,6 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/berth-registry/berth/internal/meta"
-	"github.com/berth-registry/berth/internal/secretbox"
 	"github.com/berth-registry/berth/internal/settings"
 )
 
@@ -48,8 +47,8 @@ const providerTTL = time.Hour
 type Client struct {
 	// Settings gives the current OIDC settings.
 	Settings func() settings.OIDC
-	// Box opens the sealed client secret.
-	Box *secretbox.Box
+	// Secret gives the client secret in clear (Settings.OIDCClientSecret).
+	Secret func() (string, error)
 	// Store holds users and their links.
 	Store meta.AccessStore
 	// FlowKey signs the flow cookie (at least 32 bytes).
@@ -108,7 +107,7 @@ func (c *Client) provider(ctx context.Context, cfg settings.OIDC) (*gooidc.Provi
 
 // oauthConfig is the OAuth2 client of cfg with callback as redirect URI.
 func (c *Client) oauthConfig(p *gooidc.Provider, cfg settings.OIDC, callback string) (*oauth2.Config, error) {
-	secret, err := c.Box.Open(settings.OIDCClientSecret, cfg.ClientSecret)
+	secret, err := c.Secret()
 	if err != nil {
 		return nil, fmt.Errorf("oidc_client_secret: %w", err)
 	}

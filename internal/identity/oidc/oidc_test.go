@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/berth-registry/berth/internal/meta/sqlstore"
-	"github.com/berth-registry/berth/internal/secretbox"
 	"github.com/berth-registry/berth/internal/settings"
 	"github.com/berth-registry/berth/test/oidcop"
 )
@@ -24,16 +23,16 @@ func newClient(t *testing.T) (*Client, *oidcop.Provider) {
 	op := oidcop.Start(t, oidcop.Client{ID: "berth", Secret: "cs", RedirectURI: callback},
 		oidcop.User{ID: "sub-a", Username: "alice", Password: "pw", Groups: []string{"dev", "team-x", "admins"}})
 	key := bytes.Repeat([]byte("f"), 32)
-	box, _ := secretbox.New(key)
 	store, err := sqlstore.OpenSQLite(context.Background(), t.TempDir()+"/meta.db")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	cfg := settings.OIDC{Endpoint: op.Issuer, ClientID: "berth", ClientSecret: box.Seal(settings.OIDCClientSecret, "cs"),
+	cfg := settings.OIDC{Endpoint: op.Issuer, ClientID: "berth", ClientSecret: "sealed elsewhere",
 		Scope: "openid,offline_access", VerifyCert: true, GroupsClaim: oidcop.GroupsClaim, GroupFilter: "^(team-|admins)",
 		AdminGroup: "admins", AutoOnboard: true}
-	return &Client{Settings: func() settings.OIDC { return cfg }, Box: box, Store: store, FlowKey: key}, op
+	return &Client{Settings: func() settings.OIDC { return cfg }, Secret: func() (string, error) { return "cs", nil },
+		Store: store, FlowKey: key}, op
 }
 
 // authorize runs the browser's part at the provider for authURL and
@@ -155,7 +154,7 @@ func TestFlowTampering(t *testing.T) {
 
 func TestNotConfiguredAndPing(t *testing.T) {
 	c, op := newClient(t)
-	empty := &Client{Settings: func() settings.OIDC { return settings.OIDC{} }, Box: c.Box, Store: c.Store, FlowKey: c.FlowKey}
+	empty := &Client{Settings: func() settings.OIDC { return settings.OIDC{} }, Secret: c.Secret, Store: c.Store, FlowKey: c.FlowKey}
 	if _, _, err := empty.Begin(context.Background(), callback, "/"); !errors.Is(err, ErrNotConfigured) {
 		t.Fatalf("Begin without settings: %v", err)
 	}

@@ -105,7 +105,9 @@ func (c *Client) Onboard(ctx context.Context, id *Identity) (u *meta.User, creat
 	default:
 		return nil, false, err
 	}
-	err = nil
+	if err := c.syncGroups(ctx, u.ID, id.Groups); err != nil {
+		return nil, false, err
+	}
 	admin := InAdminGroup(cfg, id)
 	switch {
 	case admin && !u.SysAdmin:
@@ -114,6 +116,45 @@ func (c *Client) Onboard(ctx context.Context, id *Identity) (u *meta.User, creat
 	case !admin && link.AdminByGroup:
 		err = c.Store.SetOIDCAdmin(ctx, u.ID, false, false)
 		u.SysAdmin = false
+	default:
+		err = nil
 	}
 	return u, created, err
+}
+
+// MaxGroups bounds the groups taken from one ID token.
+const MaxGroups = 256
+
+// syncGroups records the user's groups and makes an OIDC user group
+// (meta.OIDCGroup) of each that has none yet, as Harbor does, so that an
+// administrator can make it a project member.
+func (c *Client) syncGroups(ctx context.Context, userID int64, groups []string) error {
+	if len(groups) > MaxGroups {
+		groups = groups[:MaxGroups]
+	}
+	if len(groups) > 0 {
+		keys := make([]string, len(groups))
+		for i, g := range groups {
+			keys[i] = strings.ToLower(g)
+		}
+		have, err := c.Store.FindUserGroups(ctx, meta.OIDCGroup, keys)
+		if err != nil {
+			return err
+		}
+		known := map[string]bool{}
+		for _, g := range have {
+			known[g.Key()] = true
+		}
+		for _, g := range groups {
+			if known[strings.ToLower(g)] {
+				continue
+			}
+			err := c.Store.CreateUserGroup(ctx, &meta.UserGroup{Name: g, Type: meta.OIDCGroup})
+			if err != nil && !errors.Is(err, meta.ErrConflict) { // another sign-in made it first
+				return err
+			}
+			known[strings.ToLower(g)] = true
+		}
+	}
+	return c.Store.SetOIDCGroups(ctx, userID, groups)
 }

@@ -83,6 +83,21 @@ func testOIDCUsers(t *testing.T, s meta.AccessStore) {
 		t.Fatal("a refused SetOIDCAdmin changed the user")
 	}
 
+	if got, _ := s.GetOIDCUser(ctx, u.ID); got.Groups == nil || len(got.Groups) != 0 {
+		t.Fatalf("groups before any: %#v", got.Groups)
+	}
+	noErr(t, s.SetOIDCGroups(ctx, u.ID, []string{"dev", "team-a"}))
+	if got, _ := s.GetOIDCUser(ctx, u.ID); len(got.Groups) != 2 || got.Groups[0] != "dev" || got.Groups[1] != "team-a" {
+		t.Fatalf("groups: %#v", got.Groups)
+	}
+	noErr(t, s.SetOIDCGroups(ctx, u.ID, nil))
+	if got, _ := s.GetOIDCUser(ctx, u.ID); len(got.Groups) != 0 {
+		t.Fatalf("groups after clearing: %#v", got.Groups)
+	}
+	if err := s.SetOIDCGroups(ctx, local.ID, []string{"x"}); !errors.Is(err, meta.ErrNotFound) {
+		t.Fatalf("SetOIDCGroups of a local user: %v", err)
+	}
+
 	noErr(t, s.DeleteUser(ctx, u.ID))
 	if _, err := s.GetOIDCUser(ctx, u.ID); !errors.Is(err, meta.ErrNotFound) {
 		t.Fatalf("the link outlived its user: %v", err)

@@ -2,20 +2,25 @@ package sqlstore
 
 import (
 	"context"
+	"encoding/json"
 
 	"github.com/berth-registry/berth/internal/meta"
 )
 
 var _ meta.OIDCStore = (*Store)(nil)
 
-const oidcCols = `user_id, issuer, subject, secret_hash, secret_set_at, admin_by_group, created_at, updated_at`
+const oidcCols = `user_id, issuer, subject, secret_hash, secret_set_at, admin_by_group, groups, created_at, updated_at`
 
 func scanOIDCUser(row interface{ Scan(...any) error }) (*meta.OIDCUser, error) {
 	var o meta.OIDCUser
 	var set, c, up int64
 	var byGroup int
-	if err := row.Scan(&o.UserID, &o.Issuer, &o.Subject, &o.SecretHash, &set, &byGroup, &c, &up); err != nil {
+	var groups string
+	if err := row.Scan(&o.UserID, &o.Issuer, &o.Subject, &o.SecretHash, &set, &byGroup, &groups, &c, &up); err != nil {
 		return nil, notFound(err)
+	}
+	if err := json.Unmarshal([]byte(groups), &o.Groups); err != nil {
+		return nil, err
 	}
 	if set != 0 {
 		o.SecretSetAt = ms2t(set)
@@ -35,8 +40,8 @@ func (s *Store) CreateOIDCUser(ctx context.Context, u *meta.User, o *meta.OIDCUs
 		if err != nil {
 			return err
 		}
-		_, err = tx.exec(ctx, `INSERT INTO oidc_users (user_id, issuer, subject, secret_hash, secret_set_at, admin_by_group, created_at, updated_at)
-			VALUES (?, ?, ?, ?, 0, ?, ?, ?)`, id, o.Issuer, o.Subject, o.SecretHash, b2i(o.AdminByGroup), t, t)
+		_, err = tx.exec(ctx, `INSERT INTO oidc_users (user_id, issuer, subject, secret_hash, secret_set_at, admin_by_group, groups, created_at, updated_at)
+			VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?)`, id, o.Issuer, o.Subject, o.SecretHash, b2i(o.AdminByGroup), groupsJSON(o.Groups), t, t)
 		return err
 	})
 	if isUniqueViolation(err) {
@@ -83,4 +88,19 @@ func (s *Store) SetOIDCAdmin(ctx context.Context, userID int64, sysAdmin, byGrou
 		}
 		return affected(tx.exec(ctx, `UPDATE users SET sysadmin = ?, updated_at = ? WHERE id = ?`, b2i(sysAdmin), t, userID))
 	})
+}
+
+func groupsJSON(groups []string) string {
+	if groups == nil {
+		groups = []string{}
+	}
+	b, _ := json.Marshal(groups)
+	return string(b)
+}
+
+// SetOIDCGroups implements meta.OIDCStore.
+func (s *Store) SetOIDCGroups(ctx context.Context, userID int64, groups []string) (err error) {
+	ctx, cancel := s.bound(ctx)
+	defer s.end(cancel, &err)
+	return affected(s.exec(ctx, `UPDATE oidc_users SET groups = ?, updated_at = ? WHERE user_id = ?`, groupsJSON(groups), now(), userID))
 }

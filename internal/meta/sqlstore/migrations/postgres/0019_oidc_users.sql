@@ -6,6 +6,7 @@ CREATE TABLE oidc_users (
     secret_hash    TEXT NOT NULL DEFAULT '',
     secret_set_at  BIGINT NOT NULL DEFAULT 0,
     admin_by_group INTEGER NOT NULL DEFAULT 0,
+    groups         TEXT NOT NULL DEFAULT '[]',
     created_at     BIGINT NOT NULL,
     updated_at     BIGINT NOT NULL,
     UNIQUE (issuer, subject)
