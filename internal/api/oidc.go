@@ -215,3 +215,40 @@ func newCliSecret() string {
 		}
 	}
 }
+
+// oidcUserMeta is Harbor's OIDCUserInfo without its secret: berth keeps
+// only the CLI secret's hash (it is shown once, when it is set).
+type oidcUserMeta struct {
+	ID           int64      `json:"id"`
+	UserID       int64      `json:"user_id"`
+	Subiss       string     `json:"subiss"`
+	CreationTime harborTime `json:"creation_time"`
+	UpdateTime   harborTime `json:"update_time"`
+}
+
+// writeOneUser answers one user in Harbor's UserResp, with its
+// oidc_user_meta; for the caller's own (current), admin_role_in_auth
+// says whether the OIDC admin group made the user an administrator.
+func (s *Server) writeOneUser(w http.ResponseWriter, r *http.Request, u *meta.User, current bool) error {
+	out := userJSON(u)
+	link, err := s.opt.Access.GetOIDCUser(r.Context(), u.ID)
+	switch {
+	case err == nil:
+		out.OIDCUserMeta = &oidcUserMeta{ID: link.UserID, UserID: link.UserID, Subiss: link.SubIss(),
+			CreationTime: harborTime(link.CreatedAt), UpdateTime: harborTime(link.UpdatedAt)}
+		out.AdminRoleInAuth = current && link.AdminByGroup
+	case !isNotFound(err):
+		return err
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+// oidcProviderName is systeminfo's oidc_provider_name: the provider's
+// name in oidc_auth, else "" (Harbor's).
+func (s *Server) oidcProviderName() string {
+	v := s.opt.System.Settings.Get()
+	if v.Identity.AuthMode != settings.OIDCAuth {
+		return ""
+	}
+	return v.OIDC.Name
+}

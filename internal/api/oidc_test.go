@@ -58,7 +58,7 @@ func newOIDCEnv(t *testing.T, changes map[string]any) *oidcEnv {
 		oidcop.User{ID: "sub-bob", Username: "bob", Password: "bob-pw"})
 	cfg := map[string]any{"auth_mode": "oidc_auth", "oidc_endpoint": e.op.Issuer, "oidc_client_id": "berth", "oidc_client_secret": "client-secret-1",
 		"oidc_scope": "openid,offline_access", "oidc_groups_claim": oidcop.GroupsClaim, "oidc_admin_group": "berth-admins",
-		"oidc_user_claim": "preferred_username", "oidc_auto_onboard": true, "oidc_verify_cert": false}
+		"oidc_user_claim": "preferred_username", "oidc_auto_onboard": true, "oidc_verify_cert": false, "oidc_name": "Test IdP"}
 	for k, v := range changes {
 		cfg[k] = v
 	}
@@ -153,8 +153,17 @@ func TestOIDCSignIn(t *testing.T) {
 		t.Fatalf("sign-in ended at %s: %d %s", resp.Request.URL, resp.StatusCode, body)
 	}
 	me := decode[user](t, body)
-	if me.Username != "alice" || me.Email != "alice@example.com" || me.Realname != "Alice" || me.SysadminFlag {
-		t.Fatalf("onboarded: %+v", me)
+	if me.Username != "alice" || me.Email != "alice@example.com" || me.Realname != "Alice" || me.SysadminFlag ||
+		me.OIDCUserMeta == nil || me.OIDCUserMeta.Subiss != "sub-alice"+e.op.Issuer || me.OIDCUserMeta.UserID != me.UserID ||
+		me.AdminRoleInAuth {
+		t.Fatalf("onboarded: %+v %+v", me, me.OIDCUserMeta)
+	}
+	if strings.Contains(body, "secret") {
+		t.Fatalf("a user's answer mentions a secret: %s", body)
+	}
+	info := e.expect(200, cred{}, "GET", Prefix+"/systeminfo", nil)
+	if !strings.Contains(info, `"auth_mode":"oidc_auth"`) || !strings.Contains(info, `"oidc_provider_name":"Test IdP"`) {
+		t.Fatalf("systeminfo: %s", info)
 	}
 	// Again: the same user, found by issuer and subject.
 	_, body = e.signIn(browser(t), "alice", "alice-pw")
@@ -163,8 +172,11 @@ func TestOIDCSignIn(t *testing.T) {
 	}
 	// The admin group makes a system administrator.
 	_, body = e.signIn(browser(t), "carol", "carol-pw")
-	if carol := decode[user](t, body); !carol.SysadminFlag {
+	if carol := decode[user](t, body); !carol.SysadminFlag || !carol.AdminRoleInAuth {
 		t.Fatalf("admin group member: %+v", carol)
+	}
+	if local := decode[user](t, e.expect(200, e.admin, "GET", Prefix+"/users/current", nil)); local.OIDCUserMeta != nil {
+		t.Fatalf("the local admin has oidc_user_meta: %+v", local.OIDCUserMeta)
 	}
 	// A provider user named like a local user is not let in as that user.
 	bob := e.user("bob", false)

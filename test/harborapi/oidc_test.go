@@ -21,6 +21,7 @@ import (
 	"github.com/goharbor/go-client/pkg/sdk/v2.0/client/member"
 	"github.com/goharbor/go-client/pkg/sdk/v2.0/client/oidc"
 	"github.com/goharbor/go-client/pkg/sdk/v2.0/client/project"
+	"github.com/goharbor/go-client/pkg/sdk/v2.0/client/systeminfo"
 	"github.com/goharbor/go-client/pkg/sdk/v2.0/client/user"
 	"github.com/goharbor/go-client/pkg/sdk/v2.0/client/usergroup"
 	"github.com/goharbor/go-client/pkg/sdk/v2.0/models"
@@ -130,8 +131,14 @@ func TestOIDC(t *testing.T) {
 	must(admin.User.SetCliSecret(ctx(t), user.NewSetCliSecretParams().WithUserID(alice.UserID).
 		WithSecret(&models.OIDCCliSecretReq{Secret: "Alice-Cli-Secret-1"})))(t)
 	ac := clientAt(t, s.URL, "alice", "Alice-Cli-Secret-1")
-	if me := must(ac.User.GetCurrentUserInfo(ctx(t), user.NewGetCurrentUserInfoParams()))(t).Payload; me.UserID != alice.UserID {
+	me := must(ac.User.GetCurrentUserInfo(ctx(t), user.NewGetCurrentUserInfoParams()))(t).Payload
+	if me.UserID != alice.UserID || me.OIDCUserMeta == nil || me.OIDCUserMeta.Subiss != "sub-alice"+op.Issuer ||
+		me.OIDCUserMeta.Secret != "" {
 		t.Fatalf("current user with the CLI secret: %s", dump(me))
+	}
+	info := must(admin.Systeminfo.GetSystemInfo(ctx(t), systeminfo.NewGetSystemInfoParams()))(t).Payload
+	if info.OIDCProviderName == nil || *info.OIDCProviderName != "test provider" {
+		t.Fatalf("systeminfo: %s", dump(info))
 	}
 
 	// alice's group is made a developer of a project: she pushes there.
