@@ -17,6 +17,7 @@ import (
 
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/blob"
+	"github.com/berth-registry/berth/internal/identity/ldap"
 	"github.com/berth-registry/berth/internal/identity/oidc"
 	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/meta"
@@ -56,6 +57,9 @@ type Options struct {
 	// Jobs is the background job queue (executions, schedules, logs) of
 	// GC, audit purge and retention; nil: their operations answer 503.
 	Jobs *jobs.Queue
+	// LDAP is the directory of auth_mode ldap_auth (/ldap operations, LDAP
+	// user groups); nil: those operations answer 400.
+	LDAP *ldap.Service
 }
 
 // checkDelete refuses a delete when deletes are switched off.

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/berth-registry/berth/internal/identity/ldap"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/rbac"
 )
@@ -161,7 +162,7 @@ func (s *Server) createGroupMember(w http.ResponseWriter, r *http.Request, p *me
 		if err := validGroup(want); err != nil {
 			return err
 		}
-		if g, err = s.findOrCreateGroup(r, want); err != nil {
+		if g, err = s.findOrCreateGroup(r, want, mg.GroupName != ""); err != nil {
 			return err
 		}
 	}
@@ -182,13 +183,19 @@ func (s *Server) createGroupMember(w http.ResponseWriter, r *http.Request, p *me
 }
 
 // findOrCreateGroup returns the group of want's type and key, creating it.
-func (s *Server) findOrCreateGroup(r *http.Request, want *meta.UserGroup) (*meta.UserGroup, error) {
+func (s *Server) findOrCreateGroup(r *http.Request, want *meta.UserGroup, named bool) (*meta.UserGroup, error) {
+	if want.Type == meta.LDAPGroup {
+		want.LDAPDN = ldap.CanonicalDN(want.LDAPDN)
+	}
 	found, err := s.opt.Access.FindUserGroups(r.Context(), want.Type, []string{want.Key()})
 	if err != nil {
 		return nil, err
 	}
 	if len(found) > 0 {
 		return &found[0], nil
+	}
+	if err := s.checkNewGroup(r, want, named); err != nil {
+		return nil, err
 	}
 	err = s.opt.Access.CreateUserGroup(r.Context(), want)
 	if errors.Is(err, meta.ErrConflict) { // created meanwhile

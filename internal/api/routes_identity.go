@@ -10,5 +10,9 @@ func (s *Server) identityRoutes() []route {
 		{"GET", "/usergroups/{group_id}", s.getUserGroup},
 		{"PUT", "/usergroups/{group_id}", s.updateUserGroup},
 		{"DELETE", "/usergroups/{group_id}", s.deleteUserGroup},
+		{"POST", "/ldap/ping", s.pingLdap},
+		{"GET", "/ldap/users/search", s.searchLdapUser},
+		{"POST", "/ldap/users/import", s.importLdapUser},
+		{"GET", "/ldap/groups/search", s.searchLdapGroup},
 	}
 }

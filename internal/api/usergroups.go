@@ -108,6 +108,9 @@ func (s *Server) createUserGroup(w http.ResponseWriter, r *http.Request) error {
 	if err := validGroup(g); err != nil {
 		return err
 	}
+	if err := s.checkNewGroup(r, g, req.GroupName != ""); err != nil {
+		return err
+	}
 	if err := s.opt.Access.CreateUserGroup(r.Context(), g); errors.Is(err, meta.ErrConflict) {
 		return errConflict("a user group of this type with this name or DN already exists")
 	} else if err != nil {

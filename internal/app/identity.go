@@ -6,6 +6,7 @@ import (
 
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/identity"
+	"github.com/berth-registry/berth/internal/identity/ldap"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/settings"
 )
@@ -20,7 +21,9 @@ func (a *access) setupIdentity(sessionKey []byte) error {
 		return fmt.Errorf("settings sealing key: %w", err)
 	}
 	a.system.Settings.SetSealer(sealer)
-	router := &identity.Router{Settings: a.system.Settings, Directories: map[string]auth.Directory{}, Groups: map[string]auth.GroupSource{}}
+	a.ldap = ldap.New(ldap.Options{Settings: a.system.Settings, Store: a.store, Log: a.log})
+	router := &identity.Router{Settings: a.system.Settings, Groups: map[string]auth.GroupSource{},
+		Directories: map[string]auth.Directory{settings.LDAPAuth: a.ldap}}
 	a.identity = router
 	a.authn.Directory, a.authn.Groups = router, router
 	a.setupOIDC(router)
