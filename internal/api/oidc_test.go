@@ -540,3 +540,32 @@ func (e *oidcEnv) tokenRequest(t *testing.T, name, password, scope string) (int,
 	_ = json.NewDecoder(resp.Body).Decode(&out)
 	return resp.StatusCode, out.Token
 }
+
+// TestCliSecretLimiter: wrong CLI secrets count in the brute-force limiter
+// like wrong passwords (the address is then refused, the right secret
+// too), and every attempt is in the audit of sign-ins.
+func TestCliSecretLimiter(t *testing.T) {
+	e := newOIDCEnv(t, nil)
+	e.authn.Limiter = auth.NewLimiter(auth.LimiterConfig{SlowAfter: 100, LockAfter: 3, Window: time.Minute, Lockout: time.Minute})
+	_, body := e.signIn(browser(t), "alice", "alice-pw")
+	id := decode[user](t, body).UserID
+	e.expect(200, e.admin, "PUT", fmt.Sprintf("%s/users/%d/cli_secret", Prefix, id), map[string]string{"secret": "Right-Secret-1"})
+	e.expect(200, cred{"alice", "Right-Secret-1"}, "GET", Prefix+"/users/current", nil)
+	e.authn.Forget()
+	for range 3 {
+		e.expect(401, cred{"alice", "Wrong-Secret-1"}, "GET", Prefix+"/users/current", nil)
+	}
+	body = e.expect(401, cred{"alice", "Right-Secret-1"}, "GET", Prefix+"/users/current", nil)
+	if !strings.Contains(body, auth.ErrLocked.Error()) {
+		t.Fatalf("after 3 wrong secrets: %s", body)
+	}
+	if e.registryToken(t, "alice", "Right-Secret-1") != 401 {
+		t.Fatal("the token endpoint took a locked-out secret")
+	}
+	e.mu.Lock()
+	logins := strings.Join(e.logins, ",")
+	e.mu.Unlock()
+	if strings.Count(logins, "alice false") < 4 || !strings.Contains(logins, "alice true") {
+		t.Fatalf("audit of sign-ins: %s", logins)
+	}
+}

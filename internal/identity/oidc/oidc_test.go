@@ -117,7 +117,7 @@ func TestFlowTampering(t *testing.T) {
 		return f, code, state
 	}
 	f, code, state := start()
-	if _, _, err := c.Finish(ctx, callback, f.seal(c.FlowKey), "other-state", code); !errors.Is(err, ErrFlow) {
+	if _, _, err := c.Finish(ctx, callback, f.seal(c.FlowKey), state+"x", code); !errors.Is(err, ErrFlow) {
 		t.Errorf("other state: %v", err)
 	}
 	f, code, state = start()
