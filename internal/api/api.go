@@ -111,6 +111,7 @@ func New(opt Options) *Server {
 	s.mux.Handle("GET /c/logout", s.plain(s.logout))
 	s.mux.Handle("GET "+OIDCLoginPath, s.plain(s.oidcLogin))
 	s.mux.Handle("GET "+OIDCCallbackPath, s.plain(s.oidcCallback))
+	s.mux.Handle("POST "+OIDCOnboardPath, s.plain(s.oidcOnboard))
 	return s
 }
 

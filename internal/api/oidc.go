@@ -18,7 +18,13 @@ import (
 const (
 	OIDCLoginPath    = "/c/oidc/login"
 	OIDCCallbackPath = "/c/oidc/callback"
+	OIDCOnboardPath  = "/c/oidc/onboard"
 	oidcFlowCookie   = "oidc_flow"
+	oidcOnboardCook  = "oidc_onboard"
+	// oidcOnboardPage is Harbor's UI page where a user not yet onboarded
+	// chooses a user name (oidc_auto_onboard off); it posts to
+	// OIDCOnboardPath.
+	oidcOnboardPage = "/oidc-onboard"
 )
 
 // newOIDCClient is the sign-in client of the server's settings, read at
@@ -97,6 +103,14 @@ func (s *Server) oidcCallback(w http.ResponseWriter, r *http.Request) error {
 		return oidcError(err)
 	}
 	u, _, err := s.oidcClient.Onboard(r.Context(), id)
+	if errors.Is(err, oidc.ErrNotOnboarded) {
+		// Harbor's onboarding: the user chooses a name, then posts it.
+		http.SetCookie(w, &http.Cookie{Name: oidcOnboardCook, Value: s.oidcClient.SealPending(id, redirect), Path: "/c/oidc/",
+			HttpOnly: true, Secure: s.secure(r), SameSite: http.SameSiteLaxMode, MaxAge: int(oidc.FlowTTL.Seconds())})
+		http.Redirect(w, r, oidcOnboardPage+"?"+url.Values{"username": {id.Username}, "redirect_url": {redirect}}.Encode(),
+			http.StatusFound)
+		return nil
+	}
 	if err != nil {
 		s.loginAudit(r, id.Username, false)
 		return oidcError(err)
@@ -111,6 +125,52 @@ func (s *Server) oidcCallback(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, redirect, http.StatusFound)
 	return nil
+}
+
+// oidcOnboard: POST /c/oidc/onboard {"username": …} (Harbor's) creates
+// the user of the identity the callback verified (in the onboarding
+// cookie, FlowTTL) under the chosen name and starts its session: 400 for
+// an invalid name, 409 for a taken one or an identity onboarded already,
+// 401 without a valid cookie. Browser requests from other sites are
+// refused, as for /c/login.
+func (s *Server) oidcOnboard(w http.ResponseWriter, r *http.Request) error {
+	if err := s.checkOrigin(r); err != nil {
+		return err
+	}
+	if !s.oidcConfigured() {
+		return errPrecondition(oidc.ErrNotConfigured.Error())
+	}
+	c, err := r.Cookie(oidcOnboardCook)
+	if err != nil {
+		return errUnauthorized("no sign-in waiting for onboarding: sign in again")
+	}
+	id, redirect, valid := s.oidcClient.OpenPending(c.Value)
+	if !valid {
+		return errUnauthorized("no sign-in waiting for onboarding: sign in again")
+	}
+	var req struct {
+		Username string `json:"username"`
+	}
+	if err := readJSON(r, &req); err != nil {
+		return err
+	}
+	req.Username = strings.TrimSpace(req.Username)
+	u, err := s.oidcClient.OnboardAs(r.Context(), id, req.Username)
+	switch {
+	case errors.Is(err, oidc.ErrUsernameTaken), errors.Is(err, meta.ErrConflict):
+		return errConflict("the user name is taken, or this identity has been onboarded already")
+	case errors.Is(err, oidc.ErrUsername):
+		return errBadRequest(err.Error())
+	case err != nil:
+		return err
+	}
+	http.SetCookie(w, &http.Cookie{Name: oidcOnboardCook, Value: "", Path: "/c/oidc/", MaxAge: -1, HttpOnly: true,
+		Secure: s.secure(r), SameSite: http.SameSiteLaxMode})
+	s.opt.Auth.Forget()
+	s.loginAudit(r, u.Username, true)
+	s.startSession(w, r, u)
+	w.Header().Set("Cache-Control", "no-store")
+	return writeJSON(w, http.StatusOK, map[string]string{"redirect_url": redirect})
 }
 
 // loginAudit records a sign-in attempt as the Authenticator does.

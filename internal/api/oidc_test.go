@@ -221,14 +221,68 @@ func TestOIDCAdminGroupTakenBack(t *testing.T) {
 	}
 }
 
-func TestOIDCNotOnboarded(t *testing.T) {
+// TestOIDCOnboarding: with oidc_auto_onboard off, the callback sends the
+// browser to Harbor's onboarding page, where the user chooses a name and
+// posts it to /c/oidc/onboard (Harbor's): the user is created under it
+// and signed in.
+func TestOIDCOnboarding(t *testing.T) {
 	e := newOIDCEnv(t, map[string]any{"oidc_auto_onboard": false})
-	resp, body := e.signIn(browser(t), "alice", "alice-pw")
-	if resp.StatusCode != 403 || !strings.Contains(body, "onboarding is off") {
-		t.Fatalf("not onboarded: %d %s", resp.StatusCode, body)
+	b := browser(t)
+	resp, _ := e.signIn(b, "alice", "alice-pw")
+	if resp.Request.URL.Path != oidcOnboardPage || resp.Request.URL.Query().Get("username") != "alice" ||
+		resp.Request.URL.Query().Get("redirect_url") != Prefix+"/users/current" {
+		t.Fatalf("callback of an identity without a user went to %s", resp.Request.URL)
 	}
 	if _, err := e.store.GetUserByName(e.ctx, "alice"); err == nil {
-		t.Fatal("alice was created")
+		t.Fatal("alice was created before choosing a name")
+	}
+	onboard := func(c *http.Client, body string, hdr ...string) (int, string) {
+		t.Helper()
+		r, _ := http.NewRequest("POST", e.srv.URL+OIDCOnboardPath, strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		for i := 0; i+1 < len(hdr); i += 2 {
+			r.Header.Set(hdr[i], hdr[i+1])
+		}
+		resp, err := c.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		out, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(out)
+	}
+	e.user("taken", false)
+	for _, c := range []struct {
+		status int
+		body   string
+		hdr    []string
+	}{
+		{400, `{"username":"bad,name"}`, nil},
+		{400, `{"username":""}`, nil},
+		{409, `{"username":"taken"}`, nil},
+		{403, `{"username":"alice-chosen"}`, []string{"Sec-Fetch-Site", "cross-site"}},
+	} {
+		if got, body := onboard(b, c.body, c.hdr...); got != c.status {
+			t.Errorf("onboard %s: %d %s, want %d", c.body, got, body, c.status)
+		}
+	}
+	if got, _ := onboard(browser(t), `{"username":"alice-chosen"}`); got != 401 {
+		t.Errorf("onboard without the cookie: %d", got)
+	}
+	if got, body := onboard(b, `{"username":"alice-chosen"}`); got != 200 || !strings.Contains(body, Prefix+"/users/current") {
+		t.Fatalf("onboard: %d %s", got, body)
+	}
+	resp, body := e.csrf(b, "GET", Prefix+"/users/current", nil)
+	if me := decode[user](t, body); resp.StatusCode != 200 || me.Username != "alice-chosen" || me.OIDCUserMeta == nil {
+		t.Fatalf("after onboarding: %d %s", resp.StatusCode, body)
+	}
+	// Spent; and the next sign-in finds the user without asking.
+	if got, _ := onboard(b, `{"username":"alice-again"}`); got != 401 {
+		t.Errorf("second onboarding with the same cookie: %d", got)
+	}
+	_, body = e.signIn(browser(t), "alice", "alice-pw")
+	if me := decode[user](t, body); me.Username != "alice-chosen" {
+		t.Fatalf("second sign-in: %s", body)
 	}
 }
 

@@ -72,3 +72,39 @@ func (f flow) stateMatches(state string) bool {
 func (f flow) nonceMatches(nonce string) bool {
 	return nonce != "" && subtle.ConstantTimeCompare([]byte(nonce), []byte(f.Nonce)) == 1
 }
+
+// pending is a verified identity waiting for its user to choose a user
+// name (oidc_auto_onboard off), signed into a cookie like the flow.
+type pending struct {
+	ID       Identity `json:"i"`
+	Redirect string   `json:"r"`
+	Expires  int64    `json:"e"`
+}
+
+// SealPending returns the onboarding cookie of a verified identity: it
+// lives FlowTTL.
+func (c *Client) SealPending(id *Identity, redirect string) string {
+	b, _ := json.Marshal(pending{ID: *id, Redirect: redirect, Expires: time.Now().Add(FlowTTL).Unix()})
+	payload := base64.RawURLEncoding.EncodeToString(b)
+	return payload + "." + pendingMAC(c.FlowKey, payload)
+}
+
+// OpenPending verifies an onboarding cookie.
+func (c *Client) OpenPending(cookie string) (*Identity, string, bool) {
+	payload, sig, ok := strings.Cut(cookie, ".")
+	if !ok || subtle.ConstantTimeCompare([]byte(sig), []byte(pendingMAC(c.FlowKey, payload))) != 1 {
+		return nil, "", false
+	}
+	var p pending
+	b, err := base64.RawURLEncoding.DecodeString(payload)
+	if err != nil || json.Unmarshal(b, &p) != nil || time.Now().Unix() > p.Expires || p.ID.Subject == "" {
+		return nil, "", false
+	}
+	return &p.ID, p.Redirect, true
+}
+
+func pendingMAC(key []byte, payload string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("oidc-onboard\x00" + payload))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}

@@ -190,3 +190,21 @@ func TestIdentityOf(t *testing.T) {
 		t.Errorf("no name at all: %v", err)
 	}
 }
+
+func TestPendingCookie(t *testing.T) {
+	c := &Client{FlowKey: bytes.Repeat([]byte("p"), 32)}
+	id := &Identity{Issuer: "iss", Subject: "sub", Username: "u", Groups: []string{"g"}}
+	cookie := c.SealPending(id, "/next")
+	got, redirect, ok := c.OpenPending(cookie)
+	if !ok || got.Subject != "sub" || got.Issuer != "iss" || redirect != "/next" || len(got.Groups) != 1 {
+		t.Fatalf("OpenPending = %+v %q %v", got, redirect, ok)
+	}
+	other := &Client{FlowKey: bytes.Repeat([]byte("q"), 32)}
+	flowCookie := newFlow("/").seal(c.FlowKey) // a flow cookie is no onboarding cookie
+	for name, v := range map[string]string{"other key": other.SealPending(id, "/"), "tampered": "x" + cookie,
+		"flow cookie": flowCookie, "empty": ""} {
+		if _, _, ok := c.OpenPending(v); ok {
+			t.Errorf("%s: opened", name)
+		}
+	}
+}

@@ -52,8 +52,11 @@ func identityOf(cfg settings.OIDC, issuer, subject string, claims map[string]any
 }
 
 // ErrUsername: the user claim's value cannot be a user name here, or is
-// the name of another user.
-var ErrUsername = errors.New("the identity's user name cannot be used")
+// the name of another user (then ErrUsernameTaken too).
+var (
+	ErrUsername      = errors.New("the identity's user name cannot be used")
+	ErrUsernameTaken = errors.New("the user name is taken")
+)
 
 // validUsername is the API's rule for user names.
 func validUsername(name string) bool {
@@ -90,15 +93,7 @@ func (c *Client) Onboard(ctx context.Context, id *Identity) (u *meta.User, creat
 		if !cfg.AutoOnboard {
 			return nil, false, ErrNotOnboarded
 		}
-		if !validUsername(id.Username) {
-			return nil, false, fmt.Errorf("%w: %q is not a valid user name", ErrUsername, id.Username)
-		}
-		u = &meta.User{Username: id.Username, Email: id.Email, Realname: id.Name,
-			Comment: "onboarded from OIDC"}
-		link = &meta.OIDCUser{Issuer: id.Issuer, Subject: id.Subject}
-		if err := c.Store.CreateOIDCUser(ctx, u, link); errors.Is(err, meta.ErrConflict) {
-			return nil, false, fmt.Errorf("%w: user name %q is taken by another user", ErrUsername, id.Username)
-		} else if err != nil {
+		if u, link, err = c.create(ctx, id, id.Username); err != nil {
 			return nil, false, err
 		}
 		created = true
@@ -120,6 +115,39 @@ func (c *Client) Onboard(ctx context.Context, id *Identity) (u *meta.User, creat
 		err = nil
 	}
 	return u, created, err
+}
+
+// OnboardAs creates the user of id under the name the user chose
+// (Harbor's onboarding when oidc_auto_onboard is off), with its groups
+// and admin flag as Onboard gives them. ErrUsername: the name is invalid
+// or taken; meta.ErrConflict: the identity has a user already.
+func (c *Client) OnboardAs(ctx context.Context, id *Identity, username string) (*meta.User, error) {
+	if _, err := c.Store.GetOIDCUserBySubject(ctx, id.Issuer, id.Subject); err == nil {
+		return nil, meta.ErrConflict
+	} else if !errors.Is(err, meta.ErrNotFound) {
+		return nil, err
+	}
+	if _, _, err := c.create(ctx, id, username); err != nil {
+		return nil, err
+	}
+	u, _, err := c.Onboard(ctx, id) // groups and the admin flag
+	return u, err
+}
+
+// create makes the user of id named username, linked to its issuer and
+// subject.
+func (c *Client) create(ctx context.Context, id *Identity, username string) (*meta.User, *meta.OIDCUser, error) {
+	if !validUsername(username) {
+		return nil, nil, fmt.Errorf("%w: %q is not a valid user name", ErrUsername, username)
+	}
+	u := &meta.User{Username: username, Email: id.Email, Realname: id.Name, Comment: "onboarded from OIDC"}
+	link := &meta.OIDCUser{Issuer: id.Issuer, Subject: id.Subject}
+	if err := c.Store.CreateOIDCUser(ctx, u, link); errors.Is(err, meta.ErrConflict) {
+		return nil, nil, fmt.Errorf("%w (%w): user name %q is taken by another user", ErrUsername, ErrUsernameTaken, username)
+	} else if err != nil {
+		return nil, nil, err
+	}
+	return u, link, nil
 }
 
 // MaxGroups bounds the groups taken from one ID token.
