@@ -173,6 +173,17 @@ func (s *Server) oidcOnboard(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, map[string]string{"redirect_url": redirect})
 }
 
+// oidcPasswordLogin refuses the password form (/c/login) under
+// oidc_auth to everyone but the local administrator (break-glass): users
+// sign in at the provider; a CLI secret is for clients, never a browser
+// session.
+func (s *Server) oidcPasswordLogin(principal string) error {
+	if s.currentAuthMode() == settings.OIDCAuth && principal != auth.BreakGlassUser {
+		return errUnauthorized("this registry signs users in through its OIDC provider: use " + OIDCLoginPath)
+	}
+	return nil
+}
+
 // loginAudit records a sign-in attempt as the Authenticator does.
 func (s *Server) loginAudit(r *http.Request, name string, success bool) {
 	if name == "" {

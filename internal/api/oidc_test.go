@@ -187,8 +187,20 @@ func TestOIDCSignIn(t *testing.T) {
 	if _, err := e.store.GetOIDCUser(e.ctx, e.userID("bob")); err == nil {
 		t.Fatal("the local user bob was linked to the provider's bob")
 	}
-	// In oidc_auth only the local admin keeps a password (break-glass).
+	// In oidc_auth only the local admin keeps a password (break-glass),
+	// and only it may use the password form.
 	e.expect(401, bob, "GET", Prefix+"/users/current", nil)
+	form := func(user, pass string) int {
+		resp, err := http.PostForm(e.srv.URL+"/c/login", url.Values{"principal": {user}, "password": {pass}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if form(e.admin.user, e.admin.pass) != 200 || form(bob.user, bob.pass) != 401 {
+		t.Fatal("password form under oidc_auth")
+	}
 	e.expect(200, e.admin, "GET", Prefix+"/users/current", nil)
 	e.mu.Lock()
 	logins := strings.Join(e.logins, ",")
@@ -491,6 +503,10 @@ func TestCliSecret(t *testing.T) {
 	}
 	rotated := cred{"alice", "Rotated-Secret-42"}
 	e.expect(200, rotated, "GET", Prefix+"/users/current", nil)
+	if resp, err := http.PostForm(e.srv.URL+"/c/login", url.Values{"principal": {"alice"}, "password": {rotated.pass}}); err != nil ||
+		resp.StatusCode != 401 {
+		t.Fatalf("a CLI secret opened a browser session: %v %v", resp, err)
+	}
 
 	// The provider's refresh tokens have nothing to do with it.
 	refresh := e.op.RefreshTokens()

@@ -226,6 +226,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	if principal == "" || strings.HasPrefix(principal, auth.RobotPrefix) {
 		return errUnauthorized("invalid username or password")
 	}
+	if err := s.oidcPasswordLogin(principal); err != nil {
+		return err
+	}
 	id, err := s.opt.Auth.Login(r.Context(), principal, password, r.RemoteAddr)
 	if errors.Is(err, auth.ErrBadCredentials) || errors.Is(err, auth.ErrLocked) {
 		return errUnauthorized(err.Error())
