@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/settings"
 )
@@ -45,3 +46,22 @@ func (s *Server) checkAuthModeChange(r *http.Request, changes map[string]json.Ra
 
 // currentAuthMode is Harbor's auth_mode now.
 func (s *Server) currentAuthMode() string { return s.opt.System.Settings.Get().Identity.AuthMode }
+
+// requireDBAuth refuses to create local users outside db_auth, as
+// Harbor does (directory users are onboarded at sign-in or imported).
+func (s *Server) requireDBAuth() error {
+	if mode := s.currentAuthMode(); mode != settings.DBAuth {
+		return errForbidden("creating local user is not allowed under auth mode: " + mode)
+	}
+	return nil
+}
+
+// requireLocalPassword refuses to set the password of a user other than
+// the break-glass admin outside db_auth: such users sign in with the
+// directory's password, which berth cannot change.
+func (s *Server) requireLocalPassword(username string) error {
+	if mode := s.currentAuthMode(); mode != settings.DBAuth && username != auth.BreakGlassUser {
+		return errForbidden("passwords are kept by the directory under auth mode " + mode + ": change it there")
+	}
+	return nil
+}

@@ -113,6 +113,14 @@ func (s *Server) createMember(w http.ResponseWriter, r *http.Request) error {
 	if err := readJSON(r, &req); err != nil {
 		return err
 	}
+	// harbor-cli sends an empty member_group beside member_user: an empty
+	// object counts as absent.
+	if req.MemberGroup != nil && *req.MemberGroup == (userGroup{}) {
+		req.MemberGroup = nil
+	}
+	if req.MemberUser != nil && req.MemberUser.UserID == 0 && req.MemberUser.Username == "" {
+		req.MemberUser = nil
+	}
 	if (req.MemberUser == nil) == (req.MemberGroup == nil) {
 		return errBadRequest("give either member_user or member_group")
 	}

@@ -192,7 +192,7 @@ func (s *Server) listProjects(w http.ResponseWriter, r *http.Request) error {
 	switch id := auth.FromContext(r.Context()); {
 	case id.SysAdmin:
 	case id.Kind == auth.UserKind:
-		q.VisibleTo = id.UserID
+		q.VisibleTo, q.VisibleToGroups = id.UserID, id.Groups
 	default: // anonymous callers and robots: public projects only
 		q.ListQuery = q.With(meta.Cond{Key: "public", Values: []string{"true"}})
 	}

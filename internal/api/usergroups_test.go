@@ -133,6 +133,7 @@ func TestGroupMembers(t *testing.T) {
 	e.expect(409, bob, "POST", members, map[string]any{"role_id": 2, "member_group": map[string]any{"id": devs.ID}})
 	e.expect(404, bob, "POST", members, map[string]any{"role_id": 2, "member_group": map[string]any{"id": 9999}})
 	e.expect(400, bob, "POST", members, map[string]any{"role_id": 2})
+	e.expect(400, bob, "POST", members, map[string]any{"role_id": 2, "member_group": map[string]any{}, "member_user": map[string]any{}})
 	e.expect(400, bob, "POST", members, map[string]any{"role_id": 2, "member_group": map[string]any{"id": devs.ID},
 		"member_user": map[string]any{"username": "alice"}})
 	e.expect(400, bob, "POST", members, map[string]any{"role_id": 9, "member_group": map[string]any{"id": devs.ID}})
@@ -163,6 +164,12 @@ func TestGroupMembers(t *testing.T) {
 		t.Fatalf("current role: %+v", pr)
 	}
 	e.expect(200, alice, "GET", Prefix+"/projects/team/repositories", nil)
+	if ps := decode[[]project](t, e.expect(200, alice, "GET", Prefix+"/projects", nil)); len(ps) != 1 || ps[0].Name != "team" {
+		t.Fatalf("alice's projects: %+v", ps)
+	}
+	if found := e.expect(200, alice, "GET", Prefix+"/search?q=app", nil); !strings.Contains(found, `"repository_name":"team/app"`) {
+		t.Fatalf("alice's search: %s", found)
+	}
 	e.expect(403, alice, "POST", members, map[string]any{"role_id": 2, "member_user": map[string]any{"username": "alice"}})
 
 	// A direct role higher than the group's wins; the group's wins over a lower direct one.
@@ -223,6 +230,12 @@ func TestAuthModeSwitch(t *testing.T) {
 	if m := info().AuthMode; *m != "ldap_auth" {
 		t.Fatalf("forced auth_mode: %v", *m)
 	}
+	// Directory users are not created nor given passwords here; admin keeps its own.
+	e.expect(403, e.admin, "POST", Prefix+"/users", map[string]any{"username": "zed", "password": "Pw-zed-12345", "email": "z@x.org", "realname": "z"})
+	e.expect(403, e.admin, "PUT", fmt.Sprintf("%s/users/%d/password", Prefix, e.userID("alice")), map[string]any{"new_password": "Pw-new-12345"})
+	e.expect(200, e.admin, "PUT", fmt.Sprintf("%s/users/%d/password", Prefix, e.userID("admin")),
+		map[string]any{"old_password": e.admin.pass, "new_password": "Pw-new-admin-12345"})
+	e.admin.pass = "Pw-new-admin-12345"
 
 	// The search password is write-only and encrypted at rest.
 	e.expect(400, e.admin, "PUT", Prefix+"/configurations", map[string]any{"ldap_search_password": "pw"}) // no key

@@ -113,6 +113,9 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
 	if err := requireAdmin(r); err != nil {
 		return err
 	}
+	if err := s.requireDBAuth(); err != nil {
+		return err
+	}
 	var req userCreationReq
 	if err := readJSON(r, &req); err != nil {
 		return err
@@ -238,6 +241,9 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) error {
 	u, err := s.userFor(r)
 	if err != nil {
+		return err
+	}
+	if err := s.requireLocalPassword(u.Username); err != nil {
 		return err
 	}
 	var req struct {

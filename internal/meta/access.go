@@ -118,6 +118,9 @@ type AuditQuery struct {
 // update_time.
 type ProjectQuery struct {
 	VisibleTo int64
+	// VisibleToGroups adds, with VisibleTo, the projects these user groups
+	// (the user's) are members of.
+	VisibleToGroups []int64
 	ListQuery
 }
 

@@ -38,6 +38,9 @@ const (
 	// groups are trusted before the next request looks them up again (0:
 	// every request). Harbor reads them only at login.
 	LDAPGroupCacheTTL = "ldap_group_cache_ttl"
+	// LDAPStartTLS is berth's own: upgrade ldap:// connections with
+	// StartTLS (verified as ldap_verify_cert says).
+	LDAPStartTLS = "ldap_start_tls"
 )
 
 // The values of auth_mode berth has.
@@ -55,7 +58,7 @@ const MaxGroupCacheTTL = 3600
 type LDAP struct {
 	URL, SearchDN, SearchPassword, BaseDN, Filter, UID string
 	Scope, Timeout                                     int64
-	VerifyCert                                         bool
+	VerifyCert, StartTLS                               bool
 	GroupBaseDN, GroupSearchFilter, GroupAttributeName string
 	GroupAdminDN, GroupMembershipAttribute             string
 	GroupSearchScope, GroupCacheTTL                    int64
@@ -160,6 +163,12 @@ func init() {
 		LDAPGroupMembershipAttribute: stringSetting(l(func(l *LDAP) *string { return &l.GroupMembershipAttribute }), nil),
 		LDAPGroupSearchScope:         intSetting(li(func(l *LDAP) *int64 { return &l.GroupSearchScope }), 0, 2),
 		LDAPGroupCacheTTL:            intSetting(li(func(l *LDAP) *int64 { return &l.GroupCacheTTL }), 0, MaxGroupCacheTTL),
+		LDAPStartTLS: {
+			set: func(v *Values, raw json.RawMessage) error {
+				return decode(raw, &v.Identity.LDAP.StartTLS, "true or false")
+			},
+			get: func(v Values) any { return v.Identity.LDAP.StartTLS },
+		},
 		LDAPVerifyCert: {
 			set: func(v *Values, raw json.RawMessage) error {
 				return decode(raw, &v.Identity.LDAP.VerifyCert, "true or false")

@@ -46,6 +46,7 @@ type Config struct {
 	Scope               int
 	Timeout             time.Duration
 	VerifyCert          bool
+	StartTLS            bool
 	GroupBaseDN         string
 	GroupFilter         string
 	GroupNameAttr       string
@@ -69,7 +70,7 @@ func ConfigFrom(st *settings.Settings) (Config, error) {
 		return Config{}, err
 	}
 	return Config{URL: v.URL, SearchDN: v.SearchDN, SearchPassword: pw, BaseDN: v.BaseDN, Filter: v.Filter, UID: v.UID,
-		Scope: int(v.Scope), Timeout: time.Duration(v.Timeout) * time.Second, VerifyCert: v.VerifyCert,
+		Scope: int(v.Scope), Timeout: time.Duration(v.Timeout) * time.Second, VerifyCert: v.VerifyCert, StartTLS: v.StartTLS,
 		GroupBaseDN: v.GroupBaseDN, GroupFilter: v.GroupSearchFilter, GroupNameAttr: v.GroupAttributeName,
 		GroupAdminDN: v.GroupAdminDN, GroupMembershipAttr: v.GroupMembershipAttribute, GroupScope: int(v.GroupSearchScope),
 		GroupCacheTTL: time.Duration(v.GroupCacheTTL) * time.Second}, nil
@@ -156,6 +157,12 @@ func (s *Service) dial(c Config) (*goldap.Conn, error) {
 		return nil, err
 	}
 	conn.SetTimeout(timeout)
+	if c.StartTLS && u.Scheme == "ldap" {
+		if err := conn.StartTLS(tlsCfg); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("StartTLS: %w", err)
+		}
+	}
 	return conn, nil
 }
 

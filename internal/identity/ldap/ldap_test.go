@@ -181,6 +181,15 @@ func TestLDAPS(t *testing.T) {
 	if _, err := untrusting.Verify(f.ctx, "alice", ldapserver.Password("alice")); err != nil {
 		t.Fatalf("ldap_verify_cert=false: %v", err)
 	}
+	// StartTLS on the ldap:// listener, verified.
+	f.set(map[string]any{"ldap_url": f.dir.URL, "ldap_start_tls": true, "ldap_verify_cert": true})
+	if _, err := f.svc.Verify(f.ctx, "alice", ldapserver.Password("alice")); err != nil {
+		t.Fatalf("StartTLS: %v", err)
+	}
+	if _, err := untrusting.Verify(f.ctx, "alice", ldapserver.Password("alice")); !errors.Is(err, auth.ErrDirectoryUnavailable) ||
+		!strings.Contains(err.Error(), "StartTLS") {
+		t.Fatalf("StartTLS with an unknown CA: %v", err)
+	}
 }
 
 func TestDirectoryDown(t *testing.T) {

@@ -83,6 +83,18 @@ func testUserGroups(t *testing.T, s meta.AccessStore) {
 	if len(ms) != 2 || ms[0].GroupName != "devs" || ms[0].Role != 2 || ms[1].GroupID != oidc.ID || ms[1].GroupType != meta.OIDCGroup {
 		t.Fatalf("group members: %+v", ms)
 	}
+	// A user sees the projects of its groups.
+	other := &meta.User{Username: "other", PasswordHash: "x"}
+	noErr(t, s.CreateUser(ctx, other))
+	vis := func(groups ...int64) int64 {
+		_, total, err := s.ListProjects(ctx, meta.ProjectQuery{VisibleTo: other.ID, VisibleToGroups: groups,
+			ListQuery: meta.ListQuery{Page: meta.Page{Page: 1, Size: 10}}})
+		noErr(t, err)
+		return total
+	}
+	if vis() != 0 || vis(http.ID) != 0 || vis(http.ID, devs.ID) != 1 {
+		t.Fatalf("projects visible through groups: %d %d %d", vis(), vis(http.ID), vis(http.ID, devs.ID))
+	}
 	roles, err := s.GroupRoles(ctx, p.ID, []int64{devs.ID, oidc.ID, http.ID})
 	noErr(t, err)
 	slices.Sort(roles)
