@@ -102,7 +102,7 @@ func (s *Server) oidcCallback(w http.ResponseWriter, r *http.Request) error {
 		s.loginAudit(r, "", false)
 		return oidcError(err)
 	}
-	u, _, err := s.oidcClient.Onboard(r.Context(), id)
+	u, adminChanged, err := s.oidcClient.Onboard(r.Context(), id)
 	if errors.Is(err, oidc.ErrNotOnboarded) {
 		// Harbor's onboarding: the user chooses a name, then posts it.
 		http.SetCookie(w, &http.Cookie{Name: oidcOnboardCook, Value: s.oidcClient.SealPending(id, redirect), Path: "/c/oidc/",
@@ -119,7 +119,11 @@ func (s *Server) oidcCallback(w http.ResponseWriter, r *http.Request) error {
 		s.loginAudit(r, u.Username, false)
 		return errForbidden("this account is disabled")
 	}
-	s.opt.Auth.Forget() // the admin group may have changed the user's rights
+	if adminChanged { // the admin group changed the user's rights: older tokens and sessions end
+		if err := s.opt.Auth.Revoke(r.Context(), u.Username); err != nil {
+			return err
+		}
+	}
 	s.loginAudit(r, u.Username, true)
 	s.startSession(w, r, u)
 	w.Header().Set("Cache-Control", "no-store")
@@ -166,7 +170,6 @@ func (s *Server) oidcOnboard(w http.ResponseWriter, r *http.Request) error {
 	}
 	http.SetCookie(w, &http.Cookie{Name: oidcOnboardCook, Value: "", Path: "/c/oidc/", MaxAge: -1, HttpOnly: true,
 		Secure: s.secure(r), SameSite: http.SameSiteLaxMode})
-	s.opt.Auth.Forget()
 	s.loginAudit(r, u.Username, true)
 	s.startSession(w, r, u)
 	w.Header().Set("Cache-Control", "no-store")

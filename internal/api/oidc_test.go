@@ -214,14 +214,24 @@ func TestOIDCSignIn(t *testing.T) {
 
 func TestOIDCAdminGroupTakenBack(t *testing.T) {
 	e := newOIDCEnv(t, nil)
-	_, body := e.signIn(browser(t), "carol", "carol-pw")
+	e.authn.Revocations = &auth.Revocations{Store: e.store}
+	first := browser(t)
+	_, body := e.signIn(first, "carol", "carol-pw")
 	if !decode[user](t, body).SysadminFlag {
 		t.Fatal("carol is no admin")
 	}
 	e.expect(200, e.admin, "PUT", Prefix+"/configurations", map[string]any{"oidc_admin_group": "other-admins"})
-	_, body = e.signIn(browser(t), "carol", "carol-pw")
+	second := browser(t)
+	_, body = e.signIn(second, "carol", "carol-pw")
 	if decode[user](t, body).SysadminFlag {
 		t.Fatal("carol is still an admin after leaving the admin group")
+	}
+	// The session opened as an administrator ends; the new one stands.
+	if resp, body := e.csrf(first, "GET", Prefix+"/users/current", nil); resp.StatusCode != 401 {
+		t.Fatalf("the administrator's session after the group took the role back: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := e.csrf(second, "GET", Prefix+"/users/current", nil); resp.StatusCode != 200 {
+		t.Fatalf("the new session: %d %s", resp.StatusCode, body)
 	}
 	// An admin made by hand stays one.
 	_, body = e.signIn(browser(t), "alice", "alice-pw")

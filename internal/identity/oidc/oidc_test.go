@@ -89,9 +89,12 @@ func TestFlow(t *testing.T) {
 	if id.Subject != "sub-a" || id.Username != "alice" || redirect != "/after" || strings.Join(id.Groups, ",") != "team-x,admins" {
 		t.Fatalf("identity %+v, redirect %q", id, redirect)
 	}
-	u, created, err := c.Onboard(ctx, id)
-	if err != nil || !created || !u.SysAdmin || u.Username != "alice" {
-		t.Fatalf("Onboard: %+v %v %v", u, created, err)
+	u, adminChanged, err := c.Onboard(ctx, id)
+	if err != nil || !adminChanged || !u.SysAdmin || u.Username != "alice" {
+		t.Fatalf("Onboard: %+v %v %v", u, adminChanged, err)
+	}
+	if again, adminChanged, err := c.Onboard(ctx, id); err != nil || adminChanged || again.ID != u.ID {
+		t.Fatalf("Onboard again: %+v %v %v", again, adminChanged, err)
 	}
 	// The code is spent.
 	if _, _, err := c.Finish(ctx, callback, cookie, state, code); !errors.Is(err, ErrProvider) {

@@ -80,8 +80,9 @@ func InAdminGroup(cfg settings.OIDC, id *Identity) bool {
 // subject, or a new one (oidc_auto_onboard) named by the user claim. A
 // local user of the same name is never taken over. The user's sysadmin
 // flag follows the admin group: granted while in it, taken back when it
-// was the group that granted it. created reports a new user.
-func (c *Client) Onboard(ctx context.Context, id *Identity) (u *meta.User, created bool, err error) {
+// was the group that granted it. adminChanged reports that the user's
+// sysadmin flag changed (tokens issued before carry the old rights).
+func (c *Client) Onboard(ctx context.Context, id *Identity) (u *meta.User, adminChanged bool, err error) {
 	cfg := c.Settings()
 	link, err := c.Store.GetOIDCUserBySubject(ctx, id.Issuer, id.Subject)
 	switch {
@@ -96,7 +97,6 @@ func (c *Client) Onboard(ctx context.Context, id *Identity) (u *meta.User, creat
 		if u, link, err = c.create(ctx, id, id.Username); err != nil {
 			return nil, false, err
 		}
-		created = true
 	default:
 		return nil, false, err
 	}
@@ -106,15 +106,15 @@ func (c *Client) Onboard(ctx context.Context, id *Identity) (u *meta.User, creat
 	admin := InAdminGroup(cfg, id)
 	switch {
 	case admin && !u.SysAdmin:
+		u.SysAdmin, adminChanged = true, true
 		err = c.Store.SetOIDCAdmin(ctx, u.ID, true, true)
-		u.SysAdmin = true
 	case !admin && link.AdminByGroup:
+		u.SysAdmin, adminChanged = false, true
 		err = c.Store.SetOIDCAdmin(ctx, u.ID, false, false)
-		u.SysAdmin = false
 	default:
 		err = nil
 	}
-	return u, created, err
+	return u, adminChanged, err
 }
 
 // OnboardAs creates the user of id under the name the user chose
