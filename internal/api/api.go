@@ -120,8 +120,8 @@ func New(opt Options) *Server {
 // other's list.
 func (s *Server) routes() []route {
 	return slices.Concat(s.coreRoutes(), s.projectExtraRoutes(), s.artifactExtraRoutes(), s.labelRoutes(),
-		s.userExtraRoutes(), s.systemExtraRoutes(), s.immutableRoutes(), s.purgeAuditRoutes(), s.identityRoutes(),
-		s.oidcRoutes())
+		s.userExtraRoutes(), s.systemExtraRoutes(), s.immutableRoutes(), s.purgeAuditRoutes(), s.retentionRoutes(),
+		s.identityRoutes(), s.oidcRoutes())
 }
 
 func (s *Server) coreRoutes() []route {

@@ -141,6 +141,32 @@ func TestLDAPOperations(t *testing.T) {
 	if resp, body := session(); resp.StatusCode != 404 {
 		t.Fatalf("session after leaving the group: %d %s", resp.StatusCode, body)
 	}
+	// Gone from the directory: the session ends after the cache time.
+	r, _ = http.NewRequest("POST", e.srv.URL+"/c/login", strings.NewReader(url.Values{"principal": {"dave"}, "password": {ldapserver.Password("dave")}}.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, _ = e.send(r)
+	var daveSid *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == sessionCookie {
+			daveSid = c
+		}
+	}
+	current := func() int {
+		r, _ := http.NewRequest("GET", e.srv.URL+Prefix+"/users/current", nil)
+		r.AddCookie(daveSid)
+		resp, _ := e.send(r)
+		return resp.StatusCode
+	}
+	if daveSid == nil || current() != 200 {
+		t.Fatalf("dave's session: %d", resp.StatusCode)
+	}
+	if err := dir.DeleteUser("dave"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	if code := current(); code != 401 {
+		t.Fatalf("session of a user gone from the directory: %d", code)
+	}
 	// Directory down: the admin signs in, directory users are told 503.
 	dir.Stop()
 	e.expect(200, e.admin, "GET", Prefix+"/users/current", nil)

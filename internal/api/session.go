@@ -143,7 +143,9 @@ func (s *Server) sessionIdentity(ctx context.Context, value string) (*auth.Ident
 		return nil, nil
 	}
 	id := &auth.Identity{Kind: auth.UserKind, Name: u.Username, UserID: u.ID, SysAdmin: u.SysAdmin}
-	if err := s.opt.Auth.Enrich(ctx, id); err != nil {
+	if err := s.opt.Auth.Enrich(ctx, id); errors.Is(err, auth.ErrBadCredentials) {
+		return nil, nil // gone from the directory: the session ends
+	} else if err != nil {
 		return nil, err
 	}
 	return id, nil

@@ -134,7 +134,7 @@ func (s *Service) UserGroups(ctx context.Context, id *auth.Identity) ([]int64, b
 			return nil, false, err
 		}
 	}
-	if res.gone && id.External {
+	if res.gone { // in ldap_auth every user but the break-glass admin (never asked) is the directory's
 		return nil, false, auth.ErrBadCredentials
 	}
 	return res.groups, res.admin, nil

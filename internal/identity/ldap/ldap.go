@@ -94,7 +94,7 @@ type Service struct {
 
 	mu        sync.Mutex
 	poolKey   string
-	idle      []*goldap.Conn
+	idle      []idleConn
 	downUntil time.Time
 	adKey     string // the configuration whose server kind is known
 	isAD      bool
@@ -126,6 +126,16 @@ func (s *Service) Active() bool {
 
 // Configured reports whether an ldap_url is set.
 func (s *Service) Configured() bool { return s.opt.Settings.Get().Identity.LDAP.URL != "" }
+
+// idleConn is a pooled connection and when it was last used.
+type idleConn struct {
+	conn *goldap.Conn
+	used time.Time
+}
+
+// checkAfter: a connection idle for longer is checked (a root DSE read)
+// before it is used again; servers and firewalls drop idle connections.
+const checkAfter = 30 * time.Second
 
 // downFor is how long the directory is taken as down after a failed
 // connection.
@@ -194,19 +204,29 @@ func (s *Service) conn(c Config) (*goldap.Conn, error) {
 	key := c.key()
 	s.mu.Lock()
 	if s.poolKey != key { // the configuration changed: drop the old connections
-		for _, cn := range s.idle {
-			cn.Close()
+		for _, ic := range s.idle {
+			ic.conn.Close()
 		}
 		s.idle, s.poolKey, s.downUntil = nil, key, time.Time{}
 	}
 	for len(s.idle) > 0 {
-		cn := s.idle[len(s.idle)-1]
+		ic := s.idle[len(s.idle)-1]
 		s.idle = s.idle[:len(s.idle)-1]
-		if !cn.IsClosing() {
-			s.mu.Unlock()
-			return cn, nil
+		if ic.conn.IsClosing() {
+			ic.conn.Close()
+			continue
 		}
-		cn.Close()
+		if time.Since(ic.used) > checkAfter {
+			s.mu.Unlock()
+			healthy := healthCheck(ic.conn, c) == nil
+			s.mu.Lock()
+			if !healthy {
+				ic.conn.Close()
+				continue
+			}
+		}
+		s.mu.Unlock()
+		return ic.conn, nil
 	}
 	if time.Now().Before(s.downUntil) {
 		s.mu.Unlock()
@@ -239,7 +259,14 @@ func (s *Service) put(c Config, cn *goldap.Conn) {
 		cn.Close()
 		return
 	}
-	s.idle = append(s.idle, cn)
+	s.idle = append(s.idle, idleConn{conn: cn, used: time.Now()})
+}
+
+// healthCheck reads the root DSE: a connection that answers is alive.
+func healthCheck(cn *goldap.Conn, c Config) error {
+	_, err := cn.Search(goldap.NewSearchRequest("", goldap.ScopeBaseObject, goldap.NeverDerefAliases, 1,
+		int(c.Timeout.Seconds()), false, "(objectClass=*)", []string{"1.1"}, nil))
+	return err
 }
 
 // isNetwork reports errors that mean the connection is broken (not an

@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -258,5 +261,66 @@ func TestSearchAndImport(t *testing.T) {
 func TestCanonicalDN(t *testing.T) {
 	if got := ldap.CanonicalDN(" CN=Devs , ou=groups,dc=example,dc=org"); got != "CN=Devs,ou=groups,dc=example,dc=org" {
 		t.Fatal(got)
+	}
+}
+
+// TestDirectoryHangs: a directory that accepts connections and never
+// answers costs each sign-in at most about ldap_timeout, many at once
+// included, and leaves no goroutines behind.
+func TestDirectoryHangs(t *testing.T) {
+	f := setup(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c) // held open, never answered
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+	})
+	f.set(map[string]any{"ldap_url": "ldap://" + l.Addr().String(), "ldap_timeout": 1})
+	before := runtime.NumGoroutine()
+	start := time.Now()
+	var wg sync.WaitGroup
+	errs := make(chan error, 40)
+	for range 40 {
+		wg.Go(func() {
+			_, err := f.svc.Verify(f.ctx, "alice", ldapserver.Password("alice"))
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if !errors.Is(err, auth.ErrDirectoryUnavailable) {
+			t.Fatalf("hanging directory: %v", err)
+		}
+	}
+	if d := time.Since(start); d > 4*time.Second {
+		t.Fatalf("40 sign-ins against a hanging directory took %s", d)
+	}
+	// The connections were closed: their reader goroutines end.
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before+2 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before+2 {
+		t.Fatalf("goroutines: %d before, %d after", before, n)
 	}
 }
