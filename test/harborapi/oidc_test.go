@@ -51,7 +51,8 @@ func oidcBerth(t *testing.T) (*berthproc.Server, *oidcop.Provider) {
 	})
 	op := oidcop.Start(t, oidcop.Client{ID: "berth", Secret: "client-secret-1", RedirectURI: s.URL + "/c/oidc/callback"},
 		oidcop.User{ID: "sub-alice", Username: "alice", Password: "alice-pw", Email: "alice@example.com", Groups: []string{"team-a"}},
-		oidcop.User{ID: "sub-carol", Username: "carol", Password: "carol-pw", Groups: []string{"berth-admins"}})
+		oidcop.User{ID: "sub-carol", Username: "carol", Password: "carol-pw", Groups: []string{"berth-admins"}},
+		oidcop.User{ID: "sub-dave", Username: "dave", Password: "dave-pw"})
 	return s, op
 }
 
@@ -188,6 +189,57 @@ func TestOIDC(t *testing.T) {
 	}
 	// The local administrator keeps its password (break-glass).
 	must(admin.User.GetCurrentUserInfo(ctx(t), user.NewGetCurrentUserInfoParams()))(t)
+
+	// Without automatic onboarding, a new user chooses a name (Harbor's
+	// /oidc-onboard page posts it to /c/oidc/onboard).
+	must(admin.Configure.UpdateConfigurations(ctx(t), configure.NewUpdateConfigurationsParams().WithConfigurations(&models.Configurations{
+		OIDCAutoOnboard: &no})))(t)
+	oidcChooseName(t, s, op, "dave", "dave-pw", "dave-chosen")
+}
+
+// oidcChooseName signs a provider user without a berth user in, follows
+// the callback to the onboarding page and posts the chosen name.
+func oidcChooseName(t *testing.T, s *berthproc.Server, op *oidcop.Provider, username, password, chosen string) {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	var page *url.URL
+	b := &http.Client{Jar: jar, Timeout: requestTimeout, Transport: loopback, CheckRedirect: func(r *http.Request, _ []*http.Request) error {
+		if r.URL.Path == "/oidc-onboard" {
+			page = r.URL
+			return http.ErrUseLastResponse
+		}
+		return nil
+	}}
+	resp, err := b.Get(s.URL + "/c/oidc/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	resp, err = b.PostForm(op.Issuer+oidcop.LoginPath, oidcop.LoginForm(resp.Request.URL, username, password))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if page == nil || page.Query().Get("username") != username {
+		t.Fatalf("the callback did not send %s to the onboarding page (%d, %v)", username, resp.StatusCode, page)
+	}
+	resp, err = b.Post(s.URL+"/c/oidc/onboard", "application/json", strings.NewReader(`{"username":"`+chosen+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("onboarding as %s: %d", chosen, resp.StatusCode)
+	}
+	resp, err = b.Get(s.URL + "/api/v2.0/users/current")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var u models.UserResp
+	if err := json.NewDecoder(resp.Body).Decode(&u); err != nil || u.Username != chosen || u.OIDCUserMeta == nil {
+		t.Fatalf("after onboarding: %d %+v %v", resp.StatusCode, u, err)
+	}
 }
 
 // dockerLogin signs docker in with the CLI secret and pushes an image,
