@@ -160,6 +160,9 @@ var systemPermissions = []struct {
 	{Permission{"robot", "update"}, false},
 	{Permission{"robot", "delete"}, false},
 	{Permission{"robot", "list"}, false},
+	{Permission{"quota", "read"}, false},
+	{Permission{"quota", "list"}, false},
+	{Permission{"quota", "update"}, false},
 }
 
 // SystemPermissions lists the system-scope pairs of a signed-in user

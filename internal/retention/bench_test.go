@@ -76,7 +76,7 @@ func TestEvaluate10000(t *testing.T) {
 		}
 	}
 	t.Logf("10,000 artifacts evaluated, table drawn in %v: %d deleted, %d of them accessories and children going with their candidate", took, del, dependents)
-	if took > 2*time.Second {
+	if took > 2*time.Second && !raceDetector {
 		t.Errorf("evaluating 10,000 artifacts took %v", took)
 	}
 }
