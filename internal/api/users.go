@@ -22,8 +22,8 @@ type user struct {
 	SysadminFlag    bool   `json:"sysadmin_flag"`
 	AdminRoleInAuth bool   `json:"admin_role_in_auth"`
 	// OIDCUserMeta is Harbor's OIDCUserInfo of a user onboarded through
-	// OIDC: always null, berth has no OIDC users.
-	OIDCUserMeta *struct{} `json:"oidc_user_meta"`
+	// OIDC (null for others), on reads of one user (oidc.go).
+	OIDCUserMeta *oidcUserMeta `json:"oidc_user_meta"`
 	// Disabled is berth's addition: a disabled account cannot log in.
 	Disabled     bool       `json:"disabled"`
 	CreationTime harborTime `json:"creation_time"`
@@ -156,7 +156,7 @@ func (s *Server) currentUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, userJSON(u))
+	return s.writeOneUser(w, r, u, true)
 }
 
 // getUser: GET /users/{user_id}.
@@ -165,7 +165,7 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, userJSON(u))
+	return s.writeOneUser(w, r, u, false)
 }
 
 // updateUser: PUT /users/{user_id} with Harbor's UserProfile.

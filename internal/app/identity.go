@@ -26,6 +26,7 @@ func (a *access) setupIdentity(sessionKey []byte) error {
 		Directories: map[string]auth.Directory{settings.LDAPAuth: a.ldap}}
 	a.identity = router
 	a.authn.Directory, a.authn.Groups = router, router
+	a.setupOIDC(router)
 	a.authn.OnBreakGlass = func(ctx context.Context, name, remote string) {
 		a.log.WarnContext(ctx, "break-glass sign-in: the local administrator signed in with its local password", "user", name,
 			"remote", remote, "auth_mode", a.system.Settings.Get().Identity.AuthMode)

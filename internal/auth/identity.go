@@ -74,6 +74,13 @@ type Authenticator struct {
 	Revocations *Revocations
 	// OnLogin is told of every login attempt (for the audit log).
 	OnLogin func(ctx context.Context, name, remote string, ok bool)
+	// CLISecretLifetime, when set, is how long an OIDC user's CLI secret
+	// works after it was set (0: until replaced).
+	CLISecretLifetime func() time.Duration
+	// OnlyBreakGlassPasswords, when set and true (auth_mode oidc_auth),
+	// refuses the local passwords of every user but BreakGlassUser: users
+	// sign in at the provider, and give clients their CLI secret.
+	OnlyBreakGlassPasswords func() bool
 	// Directory, when set and active, checks the passwords of every user
 	// but BreakGlassUser (auth_mode ldap_auth).
 	Directory Directory
@@ -215,10 +222,36 @@ func (a *Authenticator) verify(ctx context.Context, name, secret string) (*Ident
 	if err != nil {
 		return nil, err
 	}
-	if !CheckPassword(u.PasswordHash, secret) || u.Disabled {
-		return nil, ErrBadCredentials
+	// A user onboarded through OIDC has no password here: its CLI secret
+	// stands in for one (docker login, Basic, the token endpoint).
+	o, err := a.Store.GetOIDCUser(ctx, u.ID)
+	switch {
+	case err == nil:
+		if !checkCLISecret(o.SecretHash, secret) || u.Disabled || a.cliSecretExpired(o) {
+			return nil, ErrBadCredentials
+		}
+	case errors.Is(err, meta.ErrNotFound):
+		if a.OnlyBreakGlassPasswords != nil && a.OnlyBreakGlassPasswords() && u.Username != BreakGlassUser {
+			CheckPassword(dummyHash(), secret)
+			return nil, ErrBadCredentials
+		}
+		if !CheckPassword(u.PasswordHash, secret) || u.Disabled {
+			return nil, ErrBadCredentials
+		}
+	default:
+		return nil, err
 	}
 	return &Identity{Kind: UserKind, Name: u.Username, UserID: u.ID, SysAdmin: u.SysAdmin}, nil
+}
+
+// cliSecretExpired reports whether o's CLI secret has outlived the
+// lifetime the administrator set.
+func (a *Authenticator) cliSecretExpired(o *meta.OIDCUser) bool {
+	if a.CLISecretLifetime == nil {
+		return false
+	}
+	life := a.CLISecretLifetime()
+	return life > 0 && time.Since(o.SecretSetAt) > life
 }
 
 // dummyHash makes a login for an unknown name cost the same as a real one,

@@ -127,6 +127,7 @@ type ProjectQuery struct {
 // AccessStore keeps users, projects, memberships, robots and the audit log.
 type AccessStore interface {
 	MembershipStore
+	OIDCStore
 	UserGroupStore
 	CreateUser(ctx context.Context, u *User) error
 	GetUser(ctx context.Context, id int64) (*User, error)

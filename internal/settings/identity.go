@@ -264,5 +264,11 @@ func (s *Settings) seal(v *Values, changes map[string]json.RawMessage) error {
 		}
 		v.Identity.LDAP.SearchPassword = s.sealer.Seal(v.Identity.LDAP.SearchPassword)
 	}
+	if _, ok := changes[OIDCClientSecret]; ok {
+		if s.sealer == nil {
+			return &InvalidError{Problems: []Problem{{OIDCClientSecret, "berth has no key to encrypt it"}}}
+		}
+		v.OIDC.ClientSecret = s.sealer.Seal(v.OIDC.ClientSecret)
+	}
 	return nil
 }

@@ -66,12 +66,14 @@ type Values struct {
 	StoragePerProject int64
 	// Identity is how users sign in (auth_mode, LDAP): identity.go.
 	Identity Identity
+	// OIDC is the OpenID Connect sign-in (see oidc.go).
+	OIDC OIDC
 }
 
 // Defaults are the values of settings never changed (Harbor's defaults).
 func Defaults() Values {
 	return Values{ProjectCreationRestriction: Everyone, RobotTokenDuration: 30, StoragePerProject: meta.UnlimitedStorage,
-		Identity: identityDefaults()}
+		Identity: identityDefaults(), OIDC: defaultOIDC()}
 }
 
 // setting decodes and checks one setting's JSON value into a Values.

@@ -58,7 +58,8 @@ func TestDefaultsAndNil(t *testing.T) {
 		t.Fatal("a nil Settings accepted a change")
 	}
 	s := New(&memStore{}, nil)
-	if s.Get() != (Values{ProjectCreationRestriction: "everyone", RobotTokenDuration: 30, StoragePerProject: -1, Identity: identityDefaults()}) {
+	if s.Get() != (Values{ProjectCreationRestriction: "everyone", RobotTokenDuration: 30, StoragePerProject: -1,
+		Identity: identityDefaults(), OIDC: defaultOIDC()}) {
 		t.Fatalf("defaults: %+v", s.Get())
 	}
 	if got := s.Get().Value(ProjectCreationRestriction); got != "everyone" {
@@ -76,7 +77,7 @@ func TestUpdate(t *testing.T) {
 	v, err := s.Update(ctx, raw(ReadOnly, "true", ProjectCreationRestriction, `"adminonly"`, BannerMessage, `"maintenance at 5"`,
 		RobotTokenDuration, "7"))
 	want := Values{ReadOnly: true, ProjectCreationRestriction: AdminOnly, BannerMessage: "maintenance at 5", RobotTokenDuration: 7,
-		StoragePerProject: -1, Identity: identityDefaults()}
+		StoragePerProject: -1, Identity: identityDefaults(), OIDC: defaultOIDC()}
 	if err != nil || v != want || s.Get() != want || !s.ReadOnly() {
 		t.Fatalf("Update: %+v %v", s.Get(), err)
 	}
