@@ -57,12 +57,12 @@ func (b *browser) render(path string) (time.Duration, int, string) {
 	return time.Since(start), w.Code, w.Body.String()
 }
 
-// TestLargeRepositoryWithStoreIndexes: a repository of 10,000 artifacts
+// TestLargeRepository: a repository of 10,000 artifacts
 // (1,000 under the race detector) renders its pages of 15 artifacts
 // (tags, labels and accessories, newest first), paged and filtered in the
 // database. Without the race detector the first page's server-side time
 // is logged and bounded.
-func TestLargeRepositoryWithStoreIndexes(t *testing.T) {
+func TestLargeRepository(t *testing.T) {
 	if testing.Short() {
 		t.Skip("seeds 10,000 artifacts")
 	}
@@ -113,7 +113,6 @@ const pageSize = 15
 
 func BenchmarkRepositoryPage10k(bm *testing.B) {
 	e := newEnv(bm)
-	e.storeIndexes()
 	e.project("secret", false, nil)
 	e.seedMany("secret/app", 10_000)
 	b := e.browser("admin")
