@@ -268,7 +268,7 @@ func bigEnv(t *testing.T) (*env, digest.Digest) {
 		}
 		defer store.Close()
 		e := &env{t: t, ctx: ctx, store: store, path: path}
-			e.user("admin", true)
+		e.user("admin", true)
 		e.user("dev", false)
 		e.project("secret", false, nil)
 		start := time.Now()
