@@ -20,7 +20,7 @@ const (
 	OIDCCallbackPath = "/c/oidc/callback"
 	OIDCOnboardPath  = "/c/oidc/onboard"
 	oidcFlowCookie   = "oidc_flow"
-	oidcOnboardCook  = "oidc_onboard"
+	oidcOnboardCook  = "oidc_onboard" // the UI forwards it by this name
 	// oidcOnboardPage is Harbor's UI page where a user not yet onboarded
 	// chooses a user name (oidc_auto_onboard off); it posts to
 	// OIDCOnboardPath.
@@ -105,7 +105,11 @@ func (s *Server) oidcCallback(w http.ResponseWriter, r *http.Request) error {
 	u, adminChanged, err := s.oidcClient.Onboard(r.Context(), id)
 	if errors.Is(err, oidc.ErrNotOnboarded) {
 		// Harbor's onboarding: the user chooses a name, then posts it.
-		http.SetCookie(w, &http.Cookie{Name: oidcOnboardCook, Value: s.oidcClient.SealPending(id, redirect), Path: "/c/oidc/",
+		// Path "/": the UI's onboarding page (oidcOnboardPage, outside
+		// /c/oidc/) posts the chosen name on the browser's behalf and
+		// needs the cookie; Harbor-style clients post to
+		// OIDCOnboardPath directly.
+		http.SetCookie(w, &http.Cookie{Name: oidcOnboardCook, Value: s.oidcClient.SealPending(id, redirect), Path: "/",
 			HttpOnly: true, Secure: s.secure(r), SameSite: http.SameSiteLaxMode, MaxAge: int(oidc.FlowTTL.Seconds())})
 		http.Redirect(w, r, oidcOnboardPage+"?"+url.Values{"username": {id.Username}, "redirect_url": {redirect}}.Encode(),
 			http.StatusFound)
@@ -168,7 +172,7 @@ func (s *Server) oidcOnboard(w http.ResponseWriter, r *http.Request) error {
 	case err != nil:
 		return err
 	}
-	http.SetCookie(w, &http.Cookie{Name: oidcOnboardCook, Value: "", Path: "/c/oidc/", MaxAge: -1, HttpOnly: true,
+	http.SetCookie(w, &http.Cookie{Name: oidcOnboardCook, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
 		Secure: s.secure(r), SameSite: http.SameSiteLaxMode})
 	s.loginAudit(r, u.Username, true)
 	s.startSession(w, r, u)

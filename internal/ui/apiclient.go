@@ -80,7 +80,7 @@ func (p *page) send(method, path string, body io.Reader, ctype string, out any) 
 	}
 	req.RemoteAddr, req.Host, req.TLS = r.RemoteAddr, r.Host, r.TLS
 	for _, c := range r.Cookies() {
-		if c.Name == "sid" || c.Name == "__csrf" {
+		if c.Name == "sid" || c.Name == "__csrf" || c.Name == onboardCookie && path == onboardAPIPath {
 			req.AddCookie(c)
 		}
 	}

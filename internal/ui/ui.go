@@ -101,6 +101,8 @@ func (s *Server) routes() []route {
 		{"GET /admin/audit", s.audit},
 		{"GET /admin/configuration", s.configuration}, {"POST /admin/configuration", s.saveConfiguration},
 		{"GET /admin/system", s.system},
+		{"GET " + onboardPagePath, s.onboardPage}, {"POST " + onboardPagePath, s.onboard},
+		{"GET /profile", s.profile}, {"POST /profile/cli_secret", s.cliSecret},
 	}
 }
 
