@@ -81,21 +81,27 @@ func newOIDCEnv(t *testing.T, autoOnboard bool) *oidcEnv {
 	e.op = oidcop.Start(t, oidcop.Client{ID: "berth", Secret: "client-secret-1", RedirectURI: e.srv.URL + "/c/oidc/callback"},
 		oidcop.User{ID: "sub-alice", Username: "alice", Password: "alice-pw", Email: "alice@example.com", Name: "Alice A."},
 		oidcop.User{ID: "sub-dave", Username: "dave", Password: "dave-pw"})
-	cfg, _ := json.Marshal(map[string]any{"auth_mode": "oidc_auth", "oidc_endpoint": e.op.Issuer, "oidc_client_id": "berth",
+	e.configure(map[string]any{"auth_mode": "oidc_auth", "oidc_endpoint": e.op.Issuer, "oidc_client_id": "berth",
 		"oidc_client_secret": "client-secret-1", "oidc_scope": "openid", "oidc_user_claim": "preferred_username",
 		"oidc_auto_onboard": autoOnboard, "oidc_verify_cert": false, "oidc_name": "Test IdP"})
-	r, _ := http.NewRequest(http.MethodPut, e.srv.URL+api.Prefix+"/configurations", bytes.NewReader(cfg))
+	return e
+}
+
+// configure changes settings as the local administrator.
+func (e *oidcEnv) configure(cfg map[string]any) {
+	e.t.Helper()
+	raw, _ := json.Marshal(cfg)
+	r, _ := http.NewRequest(http.MethodPut, e.srv.URL+api.Prefix+"/configurations", bytes.NewReader(raw))
 	r.SetBasicAuth("admin", password("admin"))
 	r.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(r)
 	if err != nil {
-		t.Fatal(err)
+		e.t.Fatal(err)
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("configuring oidc_auth: %d", resp.StatusCode)
+		e.t.Fatalf("configuring %v: %d", cfg, resp.StatusCode)
 	}
-	return e
 }
 
 // oidcSignIn runs the sign-in as a browser does, from the sign-in
