@@ -30,7 +30,9 @@ func (c *chrome) atProvider(op *oidcop.Provider, username, pw string) {
 	c.mu.Unlock()
 }
 
-func jsString(s string) string { return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"` }
+func jsString(s string) string {
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+}
 
 // TestBrowserOIDC drives OpenID Connect sign-in in headless Chromium:
 // berth in auth_mode oidc_auth against the provider of test/oidcop; the
