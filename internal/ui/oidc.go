@@ -91,6 +91,8 @@ func (s *Server) onboard(p *page) error {
 			p.Error = p.T("This user name cannot be used: choose another.")
 		case http.StatusConflict:
 			p.Error = p.T("This user name is taken, or your account exists already: choose another or sign in again.")
+		case http.StatusForbidden: // another site's page posted the form
+			p.Error = p.T("The form was refused: it did not come from this registry's page.")
 		case http.StatusUnauthorized:
 			p.Error = p.T("Your sign-in has expired: sign in again.")
 			p.Data = obj{"username": name, "next": next, "expired": true}

@@ -308,7 +308,7 @@ func TestOIDCOnboardPage(t *testing.T) {
 	form := func(name string) url.Values { return url.Values{"username": {name}, "redirect_url": {"/profile"}} }
 	// A post from another site is refused by the API, and signs nobody in.
 	resp, _ = b.do(http.MethodPost, "/oidc-onboard", form("dave-x"), "Sec-Fetch-Site", "cross-site")
-	if resp.StatusCode == http.StatusSeeOther || len(resp.Cookies()) != 0 {
+	if resp.StatusCode != http.StatusForbidden || len(resp.Cookies()) != 0 {
 		t.Fatalf("cross-site onboarding: %d %v", resp.StatusCode, resp.Cookies())
 	}
 	resp, body = b.post("/oidc-onboard", form("bad,name"))

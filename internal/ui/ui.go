@@ -81,6 +81,8 @@ type route struct {
 func (s *Server) routes() []route {
 	return []route{
 		{"GET /login", s.loginPage}, {"POST /login", s.login}, {"POST /logout", s.logout},
+		{"GET " + onboardPagePath, s.onboardPage}, {"POST " + onboardPagePath, s.onboard},
+		{"GET /profile", s.profile}, {"POST /profile/cli_secret", s.cliSecret},
 		{"GET /search", s.search},
 		{"GET /projects", s.projects}, {"POST /projects", s.createProject},
 		{"GET /projects/{p}", s.project}, {"POST /projects/{p}/delete", s.deleteProject},
@@ -101,8 +103,6 @@ func (s *Server) routes() []route {
 		{"GET /admin/audit", s.audit},
 		{"GET /admin/configuration", s.configuration}, {"POST /admin/configuration", s.saveConfiguration},
 		{"GET /admin/system", s.system},
-		{"GET " + onboardPagePath, s.onboardPage}, {"POST " + onboardPagePath, s.onboard},
-		{"GET /profile", s.profile}, {"POST /profile/cli_secret", s.cliSecret},
 	}
 }
 
