@@ -191,19 +191,27 @@ func linkBlob(ctx context.Context, tx tx, repo string, d digest.Digest) error {
 	if err := ensureRepo(ctx, tx, repo); err != nil {
 		return err
 	}
+	// An existing link is locked until commit (DO UPDATE locks the row it
+	// conflicts with even when its WHERE is false, and updates nothing), so
+	// garbage collection cannot unlink it between here and commit; one it
+	// is deleting meanwhile makes this wait, then insert.
 	_, err := tx.exec(ctx, `INSERT INTO repository_blobs (repo, digest, created_at) VALUES (?, ?, ?)
-		ON CONFLICT (repo, digest) DO NOTHING`, repo, string(d), now())
+		ON CONFLICT (repo, digest) DO UPDATE SET created_at = repository_blobs.created_at WHERE false`, repo, string(d), now())
 	return err
 }
 
-// CommitBlob implements meta.Store.
+// CommitBlob implements meta.Store. It answers meta.ErrBlobDeletionPending,
+// having changed nothing, while garbage collection holds d (gc.go).
 func (s *Store) CommitBlob(ctx context.Context, repo string, d digest.Digest, size int64, uploadID string) error {
-	return s.inTx(ctx, func(ctx context.Context, tx tx) error {
+	return s.retryFK(ctx, func(ctx context.Context, tx tx) error {
 		if _, err := tx.exec(ctx, `INSERT INTO blobs (digest, size, created_at) VALUES (?, ?, ?)
 			ON CONFLICT (digest) DO NOTHING`, string(d), size, now()); err != nil {
 			return err
 		}
 		if err := linkBlob(ctx, tx, repo, d); err != nil {
+			return err
+		}
+		if err := refuseCollected(ctx, tx, d); err != nil {
 			return err
 		}
 		if uploadID != "" {
@@ -242,10 +250,14 @@ func (s *Store) MountBlob(ctx context.Context, repo, from string, d digest.Diges
 }
 
 // UnlinkBlob implements meta.Store.
-func (s *Store) UnlinkBlob(ctx context.Context, repo string, d digest.Digest) (err error) {
-	ctx, cancel := s.bound(ctx)
-	defer s.end(cancel, &err)
-	res, err := s.exec(ctx, `DELETE FROM repository_blobs WHERE repo = ? AND digest = ?`, repo, string(d))
+func (s *Store) UnlinkBlob(ctx context.Context, repo string, d digest.Digest) error {
+	return s.inTx(ctx, func(ctx context.Context, tx tx) error { return unlinkBlob(ctx, tx, repo, d) })
+}
+
+// unlinkBlob removes the link of d into repo: the one unlink path, which
+// garbage collection takes too.
+func unlinkBlob(ctx context.Context, tx tx, repo string, d digest.Digest) error {
+	res, err := tx.exec(ctx, `DELETE FROM repository_blobs WHERE repo = ? AND digest = ?`, repo, string(d))
 	if err != nil {
 		return err
 	}
@@ -512,34 +524,38 @@ func (s *Store) DeleteManifest(ctx context.Context, repo string, d digest.Digest
 // about the tags the DELETE returns, so about every tag on the manifest at
 // commit.
 func (s *Store) DeleteManifestGuarded(ctx context.Context, repo string, d digest.Digest, guard meta.TagGuard) error {
-	return s.inTx(ctx, func(ctx context.Context, tx tx) error {
-		res, err := tx.exec(ctx, `DELETE FROM manifests WHERE repo = ? AND digest = ?`, repo, string(d))
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return meta.ErrManifestNotFound
-		}
-		rows, err := tx.query(ctx, `DELETE FROM tags WHERE repo = ? AND digest = ? RETURNING name`, repo, string(d))
-		if err != nil {
-			return err
-		}
-		names, err := scanStrings(rows, 16)
-		if err != nil {
-			return err
-		}
-		if err := refuseProtected(repo, d, names, guard); err != nil {
-			return err
-		}
-		t := now()
-		for _, name := range names {
-			if err := addTagHistory(ctx, tx, repo, name, string(d), "delete", t); err != nil {
-				return err
-			}
-		}
-		_, err = tx.exec(ctx, `DELETE FROM manifest_refs WHERE repo = ? AND manifest = ?`, repo, string(d))
+	return s.inTx(ctx, func(ctx context.Context, tx tx) error { return deleteManifest(ctx, tx, repo, d, guard) })
+}
+
+// deleteManifest removes manifest d of repo with its tags and references:
+// the one manifest delete path, which garbage collection takes too.
+func deleteManifest(ctx context.Context, tx tx, repo string, d digest.Digest, guard meta.TagGuard) error {
+	res, err := tx.exec(ctx, `DELETE FROM manifests WHERE repo = ? AND digest = ?`, repo, string(d))
+	if err != nil {
 		return err
-	})
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return meta.ErrManifestNotFound
+	}
+	rows, err := tx.query(ctx, `DELETE FROM tags WHERE repo = ? AND digest = ? RETURNING name`, repo, string(d))
+	if err != nil {
+		return err
+	}
+	names, err := scanStrings(rows, 16)
+	if err != nil {
+		return err
+	}
+	if err := refuseProtected(repo, d, names, guard); err != nil {
+		return err
+	}
+	t := now()
+	for _, name := range names {
+		if err := addTagHistory(ctx, tx, repo, name, string(d), "delete", t); err != nil {
+			return err
+		}
+	}
+	_, err = tx.exec(ctx, `DELETE FROM manifest_refs WHERE repo = ? AND manifest = ?`, repo, string(d))
+	return err
 }
 
 // DeleteTag implements meta.Store.
