@@ -166,8 +166,8 @@ func testGCDeleteManifest(t *testing.T, s GCStore) {
 	put(t, s, orphanAcc)
 
 	gcDelete(t, s, "r", tagged.Digest, future(), false)
-	gcDelete(t, s, "r", child.Digest, future(), false)     // an index references it
-	gcDelete(t, s, "r", acc.Digest, future(), false)       // its subject is here
+	gcDelete(t, s, "r", child.Digest, future(), false)      // an index references it
+	gcDelete(t, s, "r", acc.Digest, future(), false)        // its subject is here
 	gcDelete(t, s, "r", idx.Digest, time.Unix(0, 0), false) // too young
 	gcDelete(t, s, "r", digest.FromString("nothing"), future(), false)
 	gcDelete(t, s, "r", idx.Digest, future(), true)
