@@ -50,8 +50,8 @@ func ParseParams(text string) (Params, error) {
 		return p, nil
 	}
 	var raw struct {
-		DeleteUntagged *bool        `json:"delete_untagged"`
-		DryRun         *bool        `json:"dry_run"`
+		DeleteUntagged *bool           `json:"delete_untagged"`
+		DryRun         *bool           `json:"dry_run"`
 		Workers        json.RawMessage `json:"workers"`
 		TimeWindow     json.RawMessage `json:"time_window"`
 	}
