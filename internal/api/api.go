@@ -17,6 +17,7 @@ import (
 
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/blob"
+	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/meta"
 )
 
@@ -51,6 +52,9 @@ type Options struct {
 	// System is the deployment the system resources report on, and the
 	// run-time settings (see SystemOptions).
 	System SystemOptions
+	// Jobs is the background job queue (executions, schedules, logs) of
+	// GC, audit purge and retention; nil: their operations answer 503.
+	Jobs *jobs.Queue
 }
 
 // checkDelete refuses a delete when deletes are switched off.
@@ -106,7 +110,7 @@ func New(opt Options) *Server {
 // other's list.
 func (s *Server) routes() []route {
 	return slices.Concat(s.coreRoutes(), s.projectExtraRoutes(), s.artifactExtraRoutes(), s.labelRoutes(),
-		s.userExtraRoutes(), s.systemExtraRoutes(), s.immutableRoutes())
+		s.userExtraRoutes(), s.systemExtraRoutes(), s.immutableRoutes(), s.purgeAuditRoutes())
 }
 
 func (s *Server) coreRoutes() []route {

@@ -15,6 +15,7 @@ import (
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/blob"
 	"github.com/berth-registry/berth/internal/config"
+	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/meta/sqlstore"
 	"github.com/berth-registry/berth/internal/registry"
@@ -40,13 +41,18 @@ type access struct {
 // longer than any session lives.
 const sessionRevocationAge = 48 * time.Hour
 
-// pruneAudit is the periodic job that applies the audit retention (and
-// forgets logged-out sessions whose cookies have expired).
-func (a *access) pruneAudit(ctx context.Context) error {
+// pruneAudit is the periodic job that applies the audit retention of
+// --audit-retention-days, unless scheduled reports that a purge schedule
+// (Harbor's /system/purgeaudit/schedule) replaces it; it also forgets
+// logged-out sessions whose cookies have expired.
+func (a *access) pruneAudit(ctx context.Context, scheduled func(context.Context) (bool, error)) error {
 	if a.revoked != nil {
 		if err := a.revoked.PruneSessions(ctx, sessionRevocationAge); err != nil {
 			return err
 		}
+	}
+	if on, err := scheduled(ctx); err != nil || on {
+		return err
 	}
 	return audit.Prune(ctx, a.store, a.retention, a.log)
 }
@@ -155,7 +161,7 @@ func bootstrap(ctx context.Context, store meta.AccessStore, log *slog.Logger) er
 // mountAPI serves the management API (/api/v2.0) and its login endpoints
 // (/c/) on mux. Without --auth there are no accounts to manage: nothing is
 // mounted.
-func (a *access) mountAPI(mux *http.ServeMux, cfg config.Config, store *sqlstore.Store, blobs blob.Store, log *slog.Logger) error {
+func (a *access) mountAPI(mux *http.ServeMux, cfg config.Config, store *sqlstore.Store, blobs blob.Store, queue *jobs.Queue, log *slog.Logger) error {
 	if a.authn == nil {
 		return nil
 	}
@@ -170,7 +176,7 @@ func (a *access) mountAPI(mux *http.ServeMux, cfg config.Config, store *sqlstore
 	h := api.New(api.Options{Access: a.store, Store: store, Catalog: store, Auth: a.authn, Audit: a.sink.Record,
 		DeletesDisabled: !cfg.DeleteEnabled, ExternalURL: cfg.Proxy.ExternalURL,
 		SessionKey: key, Version: Version, Logger: log, Blobs: blobs,
-		System: a.system})
+		System: a.system, Jobs: queue})
 	mux.Handle(api.Prefix+"/", h)
 	mux.Handle("/c/", h)
 	return nil

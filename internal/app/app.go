@@ -112,7 +112,9 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if acc.gate != nil {
 		mux.HandleFunc(auth.TokenPath, acc.gate.ServeToken)
 	}
-	if err := acc.mountAPI(mux, cfg, metaStore, blobStore, log); err != nil {
+	holder := jobs.NewHolder()
+	queue := newQueue(metaStore, holder, log)
+	if err := acc.mountAPI(mux, cfg, metaStore, blobStore, queue, log); err != nil {
 		return err
 	}
 	health := http.NewServeMux()
@@ -181,7 +183,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	sweepsDone := make(chan struct{})
 	go func() {
 		defer close(sweepsDone)
-		runJobs(sweepCtx, &jobs.Runner{Leaser: metaStore, Holder: jobs.NewHolder(), Log: log}, reg, acc, log)
+		runJobs(sweepCtx, &jobs.Runner{Leaser: metaStore, Holder: holder, Log: log}, queue, reg, acc, log)
 	}()
 
 	select {
@@ -208,9 +210,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 }
 
 // runJobs runs the periodic background jobs until ctx ends, each on one
-// replica at a time (see internal/jobs).
-func runJobs(ctx context.Context, r *jobs.Runner, reg *registry.Registry, acc *access, log *slog.Logger) {
+// replica at a time, and the job queue with its scheduler (see
+// internal/jobs).
+func runJobs(ctx context.Context, r *jobs.Runner, queue *jobs.Queue, reg *registry.Registry, acc *access, log *slog.Logger) {
 	var wg sync.WaitGroup
+	runQueue(ctx, &wg, queue, log)
 	run := func(name string, first, every time.Duration, fn func(context.Context) error) {
 		wg.Add(1)
 		go func() {
@@ -225,7 +229,9 @@ func runJobs(ctx context.Context, r *jobs.Runner, reg *registry.Registry, acc *a
 		}
 		return err
 	})
-	run("audit-prune", time.Minute, 6*time.Hour, acc.pruneAudit)
+	run("audit-prune", time.Minute, 6*time.Hour, func(ctx context.Context) error {
+		return acc.pruneAudit(ctx, purgeScheduled(queue))
+	})
 	if acc.revoked != nil { // every replica reads every other's revocations
 		wg.Go(func() { acc.revoked.Run(ctx) })
 	}

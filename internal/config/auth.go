@@ -37,7 +37,7 @@ func (a *Auth) flags(fs *flag.FlagSet) {
 	fs.StringVar(&a.TokenRealm, "token-realm", a.TokenRealm, "token endpoint URL announced to clients (default: derived from each request's Host)")
 	fs.StringVar(&a.TokenService, "token-service", a.TokenService, "service name in tokens and challenges")
 	fs.BoolVar(&a.AutoCreateProjects, "auto-create-projects", a.AutoCreateProjects, "let a system administrator's push create a missing project")
-	fs.IntVar(&a.AuditRetentionDays, "audit-retention-days", a.AuditRetentionDays, "days of audit log kept")
+	fs.IntVar(&a.AuditRetentionDays, "audit-retention-days", a.AuditRetentionDays, "days of audit log kept while no audit purge schedule is set (/system/purgeaudit/schedule)")
 	fs.IntVar(&a.LoginSlowAfter, "login-slow-after", a.LoginSlowAfter, "failed logins (per user or address) before answers slow down")
 	fs.IntVar(&a.LoginLockAfter, "login-lock-after", a.LoginLockAfter, "failed logins before logins are refused for --login-lockout")
 	fs.DurationVar(&a.LoginLockout, "login-lockout", a.LoginLockout, "how long logins stay refused after too many failures")

@@ -1,6 +1,17 @@
-// Package jobs runs periodic background work (upload sweeps, audit
-// pruning, later GC and retention) on one replica at a time: each run first
-// takes the job's lease in the shared database.
+// Package jobs is the machinery of background work, kept in the shared
+// database so that any replica may do it and none of it lives only in
+// memory:
+//
+//   - Queue: executions (rows of meta.JobStore) of registered kinds, each
+//     claimed by one replica under a lease renewed by a heartbeat; a
+//     replica that dies loses its lease and another claims the execution
+//     again. Handlers log, report results, add tasks and honour stops.
+//   - Scheduler: Harbor's schedules (cron with seconds) that enqueue an
+//     execution each time they come round, exactly once across replicas.
+//   - Runner: periodic housekeeping (upload sweeps) under a named lease.
+//
+// The capabilities (GC, retention, audit purge) register their handlers;
+// this package knows none of them.
 package jobs
 
 import (
