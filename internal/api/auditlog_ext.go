@@ -42,6 +42,7 @@ var auditEventTypes = []string{
 	"update_configuration",
 	"create_immutable_rule", "update_immutable_rule", "delete_immutable_rule",
 	"create_purge_audit", "stop_purge_audit", "update_purge_audit_schedule", "delete_purge_audit_schedule",
+	"create_gc", "stop_gc", "update_gc_schedule", "delete_gc_schedule",
 }
 
 func (s *Server) writeAuditExt(w http.ResponseWriter, r *http.Request, aq meta.AuditQuery) error {

@@ -37,8 +37,13 @@ type Params struct {
 	TimeWindow int `json:"time_window"`
 }
 
-// ErrInvalidParams wraps a parameter error (Harbor answers 400).
-var ErrInvalidParams = errors.New("invalid garbage collection parameters")
+// ParamsError is a parameter refused (Harbor answers 400), in Harbor's
+// words where it has some.
+type ParamsError struct{ Msg string }
+
+func (e *ParamsError) Error() string { return e.Msg }
+
+func paramsErr(format string, args ...any) error { return &ParamsError{Msg: fmt.Sprintf(format, args...)} }
 
 // ParseParams reads Harbor's job parameters (JSON object text; "" is
 // none): workers must be an integer from 1 to 10 (absent: 1), time_window
@@ -56,7 +61,7 @@ func ParseParams(text string) (Params, error) {
 		TimeWindow     json.RawMessage `json:"time_window"`
 	}
 	if err := json.Unmarshal([]byte(text), &raw); err != nil {
-		return p, fmt.Errorf("%w: %v", ErrInvalidParams, err)
+		return p, paramsErr("invalid parameters: %v", err)
 	}
 	if raw.DeleteUntagged != nil {
 		p.DeleteUntagged = *raw.DeleteUntagged
@@ -67,18 +72,18 @@ func ParseParams(text string) (Params, error) {
 	if given(raw.Workers) {
 		w, err := wholeNumber(raw.Workers)
 		if err != nil {
-			return p, fmt.Errorf("%w: workers should be integer format", ErrInvalidParams)
+			return p, paramsErr("workers should be integer format")
 		}
 		if w <= 0 || w > MaxWorkers {
-			return p, fmt.Errorf("%w: Error: Invalid number of workers:%s. Workers must be greater than 0 and less than or equal to 10.",
-				ErrInvalidParams, raw.Workers)
+			return p, paramsErr("Error: Invalid number of workers:%s. Workers must be greater than 0 and less than or equal to 10.",
+				raw.Workers)
 		}
 		p.Workers = int(w)
 	}
 	if given(raw.TimeWindow) {
 		h, err := wholeNumber(raw.TimeWindow)
 		if err != nil || h < 0 || h > MaxTimeWindow {
-			return p, fmt.Errorf("%w: time_window must be a whole number of hours from 0 to %d", ErrInvalidParams, MaxTimeWindow)
+			return p, paramsErr("time_window must be a whole number of hours from 0 to %d", MaxTimeWindow)
 		}
 		p.TimeWindow = int(h)
 	}

@@ -317,14 +317,16 @@ func TestParseParams(t *testing.T) {
 		{`{"workers":1.5}`, Params{}, "workers should be integer format"},
 		{`{"time_window":-1}`, Params{}, "time_window"},
 		{`{"time_window":"2"}`, Params{}, "time_window"},
+		{`{"delete_untagged":1}`, Params{}, "invalid parameters"},
 		{`{"workers":"2"}`, Params{}, "integer"},
 		{`{"workers":null,"time_window":null}`, Params{Workers: 1, TimeWindow: 2}, ""},
-		{`{"dry_run":"yes"}`, Params{}, "invalid"},
-		{`[`, Params{}, "invalid"},
+		{`{"dry_run":"yes"}`, Params{}, "invalid parameters"},
+		{`[`, Params{}, "invalid parameters"},
 	} {
 		got, err := ParseParams(tc.in)
 		if tc.err != "" {
-			if err == nil || !errors.Is(err, ErrInvalidParams) || !strings.Contains(err.Error(), tc.err) {
+			var pe *ParamsError
+			if !errors.As(err, &pe) || !strings.Contains(err.Error(), tc.err) {
 				t.Errorf("ParseParams(%s) error = %v, want %q", tc.in, err, tc.err)
 			}
 			continue

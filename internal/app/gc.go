@@ -1,0 +1,22 @@
+package app
+
+import (
+	"context"
+	"time"
+
+	"github.com/berth-registry/berth/internal/blob"
+	"github.com/berth-registry/berth/internal/gc"
+	"github.com/berth-registry/berth/internal/jobs"
+	"github.com/berth-registry/berth/internal/meta/sqlstore"
+	"github.com/berth-registry/berth/internal/registry"
+)
+
+// registerGC makes the queue run garbage collections (one at a time:
+// Harbor's 409 while one is active) over the stores; a run also sweeps
+// the registry's abandoned uploads.
+func registerGC(q *jobs.Queue, store *sqlstore.Store, blobs blob.Store, reg *registry.Registry) {
+	c := &gc.Collector{Meta: store, Blobs: blobs, SweepUploads: func(ctx context.Context) (int, error) {
+		return reg.SweepUploads(ctx, time.Hour)
+	}}
+	q.Register(gc.Kind, c.Handler(), jobs.Exclusive())
+}
