@@ -43,7 +43,9 @@ type ParamsError struct{ Msg string }
 
 func (e *ParamsError) Error() string { return e.Msg }
 
-func paramsErr(format string, args ...any) error { return &ParamsError{Msg: fmt.Sprintf(format, args...)} }
+func paramsErr(format string, args ...any) error {
+	return &ParamsError{Msg: fmt.Sprintf(format, args...)}
+}
 
 // ParseParams reads Harbor's job parameters (JSON object text; "" is
 // none): workers must be an integer from 1 to 10 (absent: 1), time_window
