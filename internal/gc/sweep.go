@@ -1,8 +1,10 @@
 package gc
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -139,11 +141,27 @@ func (c *Collector) sweepManifests(ctx context.Context, workers int, ms []manife
 	return n.Load(), err
 }
 
+// sweepLinks removes the garbage links, in batches of one repository's
+// (each a transaction of that repository's project).
 func (c *Collector) sweepLinks(ctx context.Context, workers int, links []meta.GCLink, before time.Time) (int64, error) {
+	links = slices.Clone(links)
+	slices.SortFunc(links, func(a, b meta.GCLink) int {
+		return cmp.Or(cmp.Compare(a.Repo, b.Repo), cmp.Compare(a.Digest, b.Digest))
+	})
+	var batches [][]meta.GCLink
+	for i, l := range links {
+		if i == 0 || links[i-1].Repo != l.Repo || len(batches[len(batches)-1]) == linkBatch {
+			batches = append(batches, nil)
+		}
+		batches[len(batches)-1] = append(batches[len(batches)-1], l)
+	}
 	var n atomic.Int64
-	batches := (len(links) + linkBatch - 1) / linkBatch
-	err := parallel(ctx, workers, batches, func(i int) error {
-		done, err := c.Meta.GCUnlink(ctx, links[i*linkBatch:min(len(links), (i+1)*linkBatch)], before)
+	err := parallel(ctx, workers, len(batches), func(i int) error {
+		ds := make([]digest.Digest, len(batches[i]))
+		for j, l := range batches[i] {
+			ds[j] = l.Digest
+		}
+		done, err := c.Meta.GCUnlink(ctx, batches[i][0].Repo, ds, before)
 		n.Add(int64(len(done)))
 		return err
 	})

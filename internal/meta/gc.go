@@ -71,10 +71,11 @@ type GCStore interface {
 	// without a subject present in repo. It reports whether it did; a
 	// manifest another transaction holds is left for the next run.
 	GCDeleteManifest(ctx context.Context, repo string, d digest.Digest, before time.Time) (bool, error)
-	// GCUnlink removes, through the normal unlink path, those of links
-	// that under their rows' locks are still created before before and
-	// referenced by no manifest of their repository, and returns them.
-	GCUnlink(ctx context.Context, links []GCLink, before time.Time) ([]GCLink, error)
+	// GCUnlink removes, through the normal unlink path (in one
+	// transaction of repo's), the links of those of ds into repo that
+	// under their rows' locks are still created before before and
+	// referenced by no manifest of repo, and returns them.
+	GCUnlink(ctx context.Context, repo string, ds []digest.Digest, before time.Time) ([]digest.Digest, error)
 	// GCDeleteBlobs deletes the rows of those of ds that no repository
 	// links, queues the deletion of their bytes in the same transaction,
 	// and returns them.

@@ -391,14 +391,14 @@ func (s *Store) GCDeleteManifest(ctx context.Context, repo string, d digest.Dige
 }
 
 // GCUnlink implements meta.GCStore.
-func (s *Store) GCUnlink(ctx context.Context, links []meta.GCLink, before time.Time) ([]meta.GCLink, error) {
-	var out []meta.GCLink
+func (s *Store) GCUnlink(ctx context.Context, repo string, ds []digest.Digest, before time.Time) ([]digest.Digest, error) {
+	var out []digest.Digest
 	err := s.inTx(ctx, func(ctx context.Context, tx tx) error {
 		out = out[:0]
-		for _, l := range links {
+		for _, d := range ds {
 			var one int
 			err := tx.queryRow(ctx, tx.lockSkip(`SELECT 1 FROM repository_blobs WHERE repo = ? AND digest = ? AND created_at < ?`),
-				l.Repo, string(l.Digest), before.UnixMilli()).Scan(&one)
+				repo, string(d), before.UnixMilli()).Scan(&one)
 			if errors.Is(err, sql.ErrNoRows) {
 				continue // gone, young, or in use
 			}
@@ -407,16 +407,16 @@ func (s *Store) GCUnlink(ctx context.Context, links []meta.GCLink, before time.T
 			}
 			var refs int
 			if err := tx.queryRow(ctx, `SELECT COUNT(*) FROM manifest_refs WHERE repo = ? AND ref = ?`,
-				l.Repo, string(l.Digest)).Scan(&refs); err != nil {
+				repo, string(d)).Scan(&refs); err != nil {
 				return err
 			}
 			if refs > 0 {
 				continue
 			}
-			if err := unlinkBlob(ctx, tx, l.Repo, l.Digest); err != nil {
+			if err := unlinkBlob(ctx, tx, repo, d); err != nil {
 				return err
 			}
-			out = append(out, l)
+			out = append(out, d)
 		}
 		return nil
 	})
