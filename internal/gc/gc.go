@@ -138,7 +138,16 @@ type Collector struct {
 	SweepUploads func(ctx context.Context) (int, error)
 	// Now, if set, replaces time.Now (tests).
 	Now func() time.Time
+	// Pace is how long a sweep worker waits after each of its
+	// transactions, relative to the time the transaction took (0:
+	// DefaultPace; negative: no wait). Pushes share the store with the
+	// sweep: on SQLite, its one writer.
+	Pace float64
 }
+
+// DefaultPace makes a sweep worker wait four times as long as each of its
+// transactions took: it holds the store a fifth of the time at most.
+const DefaultPace = 4
 
 // Logf writes a line to a run's log.
 type Logf func(format string, args ...any)

@@ -72,6 +72,28 @@ func (c *Collector) sweep(ctx context.Context, p Params, pl *plan, before time.T
 	return res, nil
 }
 
+// paced runs one sweep transaction, then waits Pace times as long as it
+// took (ctx ending cuts the wait short): a worker holds the store (on
+// SQLite, its one writer) a 1/(1+Pace) share of the time at most, and
+// pushes are served in between.
+func (c *Collector) paced(ctx context.Context, tx func() error) error {
+	start := time.Now()
+	err := tx()
+	pace := c.Pace
+	if pace == 0 {
+		pace = DefaultPace
+	}
+	if wait := time.Duration(pace * float64(time.Since(start))); err == nil && wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+	}
+	return err
+}
+
 // parallel runs fn on each of n items with up to workers goroutines,
 // stopping at the first error or when ctx ends.
 func parallel(ctx context.Context, workers, n int, fn func(i int) error) error {
@@ -127,7 +149,11 @@ func (c *Collector) sweepManifests(ctx context.Context, workers int, ms []manife
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			ok, err := c.Meta.GCDeleteManifest(ctx, m.Repo, m.Digest, before)
+			var ok bool
+			err := c.paced(ctx, func() (err error) {
+				ok, err = c.Meta.GCDeleteManifest(ctx, m.Repo, m.Digest, before)
+				return err
+			})
 			if err != nil {
 				return err
 			}
@@ -161,9 +187,11 @@ func (c *Collector) sweepLinks(ctx context.Context, workers int, links []meta.GC
 		for j, l := range batches[i] {
 			ds[j] = l.Digest
 		}
-		done, err := c.Meta.GCUnlink(ctx, batches[i][0].Repo, ds, before)
-		n.Add(int64(len(done)))
-		return err
+		return c.paced(ctx, func() error {
+			done, err := c.Meta.GCUnlink(ctx, batches[i][0].Repo, ds, before)
+			n.Add(int64(len(done)))
+			return err
+		})
 	})
 	return n.Load(), err
 }
@@ -178,11 +206,13 @@ func (c *Collector) sweepBlobs(ctx context.Context, workers int, bs []meta.GCBlo
 		for j, b := range batch {
 			ds[j] = b.Digest
 		}
-		done, err := c.Meta.GCDeleteBlobs(ctx, ds)
-		mu.Lock()
-		out = append(out, done...)
-		mu.Unlock()
-		return err
+		return c.paced(ctx, func() error {
+			done, err := c.Meta.GCDeleteBlobs(ctx, ds)
+			mu.Lock()
+			out = append(out, done...)
+			mu.Unlock()
+			return err
+		})
 	})
 	return out, err
 }
@@ -235,9 +265,11 @@ func (c *Collector) sweepBytes(ctx context.Context, workers int, logf Logf) (del
 			for j, b := range batch {
 				ds[j] = b.Digest
 			}
-			done, err := c.Meta.GCDeleteBytes(ctx, ds, del)
-			dn.Add(int64(len(done)))
-			return err
+			return c.paced(ctx, func() error {
+				done, err := c.Meta.GCDeleteBytes(ctx, ds, del)
+				dn.Add(int64(len(done)))
+				return err
+			})
 		})
 		if err != nil {
 			return dn.Load(), fn.Load(), err

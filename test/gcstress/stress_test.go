@@ -57,6 +57,8 @@ type backend struct {
 	meta  *sqlstore.Store
 	blobs blob.Store
 	bytes func(t *testing.T) int
+	// path is the SQLite database file ("" on PostgreSQL).
+	path string
 }
 
 func sqliteFS(t *testing.T) backend {
@@ -70,7 +72,7 @@ func sqliteFS(t *testing.T) backend {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return backend{meta: m, blobs: b, bytes: func(t *testing.T) int {
+	return backend{meta: m, blobs: b, path: filepath.Join(dir, "meta.db"), bytes: func(t *testing.T) int {
 		n := 0
 		err := filepath.WalkDir(filepath.Join(dir, "data", "blobs"), func(_ string, d fs.DirEntry, err error) error {
 			if err == nil && !d.IsDir() {
@@ -198,7 +200,8 @@ func collectLoop(ctx context.Context, t *testing.T, c *gc.Collector, st *stats) 
 
 func stress(t *testing.T, b backend) {
 	c := newServer(t, b)
-	collector := &gc.Collector{Meta: b.meta, Blobs: b.blobs}
+	// Unpaced: the sweep takes the store as often as it can.
+	collector := &gc.Collector{Meta: b.meta, Blobs: b.blobs, Pace: -1}
 	pool := layers()
 	var st stats
 	ctx, cancel := context.WithTimeout(t.Context(), duration())
