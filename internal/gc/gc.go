@@ -136,6 +136,9 @@ type Collector struct {
 	// SweepUploads, if set, removes upload sessions abandoned past their
 	// expiry (registry.SweepUploads) and returns how many.
 	SweepUploads func(ctx context.Context) (int, error)
+	// CountUploads, if set, counts what SweepUploads would remove (a dry
+	// run's figure).
+	CountUploads func(ctx context.Context) (int, error)
 	// Now, if set, replaces time.Now (tests).
 	Now func() time.Time
 	// Pace is how long a sweep worker waits after each of its
@@ -190,9 +193,16 @@ func (c *Collector) Run(ctx context.Context, p Params, logf Logf) (Result, error
 	if p.DryRun {
 		res := Result{FreedSpace: plan.bytes, PurgedBlobs: int64(len(plan.blobs)), PurgedManifests: int64(len(plan.manifests)),
 			UnlinkedBlobs: int64(len(plan.links)), DeletedBytes: int64(plan.pending + len(plan.blobs))}
+		if c.CountUploads != nil {
+			n, err := c.CountUploads(ctx)
+			if err != nil {
+				return res, fmt.Errorf("counting abandoned uploads: %w", err)
+			}
+			res.PurgedUploads = int64(n)
+		}
 		plan.logDetails(logf)
-		logf("dry run done: would delete %d manifests, unlink %d blobs, delete %d blobs and free %d bytes",
-			res.PurgedManifests, res.UnlinkedBlobs, res.PurgedBlobs, res.FreedSpace)
+		logf("dry run done: would delete %d manifests, unlink %d blobs, delete %d blobs and free %d bytes, remove %d abandoned uploads",
+			res.PurgedManifests, res.UnlinkedBlobs, res.PurgedBlobs, res.FreedSpace, res.PurgedUploads)
 		return res, nil
 	}
 	res, err := c.sweep(ctx, p, plan, before, logf)
