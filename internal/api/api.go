@@ -110,7 +110,8 @@ func New(opt Options) *Server {
 // other's list.
 func (s *Server) routes() []route {
 	return slices.Concat(s.coreRoutes(), s.projectExtraRoutes(), s.artifactExtraRoutes(), s.labelRoutes(),
-		s.userExtraRoutes(), s.systemExtraRoutes(), s.immutableRoutes(), s.purgeAuditRoutes(), s.gcRoutes())
+		s.userExtraRoutes(), s.systemExtraRoutes(), s.immutableRoutes(), s.purgeAuditRoutes(), s.retentionRoutes(),
+		s.quotaRoutes(), s.gcRoutes())
 }
 
 func (s *Server) coreRoutes() []route {

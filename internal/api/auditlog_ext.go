@@ -42,6 +42,9 @@ var auditEventTypes = []string{
 	"update_configuration",
 	"create_immutable_rule", "update_immutable_rule", "delete_immutable_rule",
 	"create_purge_audit", "stop_purge_audit", "update_purge_audit_schedule", "delete_purge_audit_schedule",
+	"create_retention_policy", "update_retention_policy", "delete_retention_policy",
+	"create_retention_execution", "stop_retention_execution",
+	"update_quota", "warning_quota", "exceed_quota",
 	"create_gc", "stop_gc", "update_gc_schedule", "delete_gc_schedule",
 }
 

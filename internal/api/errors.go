@@ -11,6 +11,7 @@ import (
 
 	"github.com/berth-registry/berth/internal/accesslog"
 	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/quota"
 )
 
 // Error is an API error with Harbor's code and its HTTP status.
@@ -56,8 +57,11 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	var e *Error
 	var qe *meta.QueryError
 	var ie *meta.ImmutableTagError
+	var qx *meta.QuotaExceededError
 	switch {
 	case errors.As(err, &e):
+	case errors.As(err, &qx): // a copy past the project's storage limit
+		e = &Error{http.StatusForbidden, "DENIED", quota.Message(qx)}
 	case errors.As(err, &ie): // a write refused by a tag immutability rule
 		errors.As(errImmutableTag(ie), &e)
 	case errors.As(err, &qe): // a list query the store cannot answer: names the key

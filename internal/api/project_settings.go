@@ -9,6 +9,7 @@ import (
 
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/quota"
 )
 
 // metadataValue checks one metadata value and returns the form stored.
@@ -228,22 +229,22 @@ func cveAllowlistJSON(l meta.CVEAllowlist) cveAllowlist {
 	return out
 }
 
-// maxStorageLimit is Harbor's largest storage limit: 1024 TB.
-const maxStorageLimit = 1 << 50
-
-// createStorageLimit is the storage limit of a new project: Harbor's
-// default (-1, unlimited) when none or 0 is asked for. Only system
-// administrators set another: Harbor silently gives anyone else the
-// default; berth says so (403).
-func createStorageLimit(id *auth.Identity, asked *int64) (*int64, error) {
-	limit := int64(meta.UnlimitedStorage)
-	if asked == nil || *asked == 0 || *asked == limit {
-		return &limit, nil
+// createStorageLimit is the storage limit of a new project: the default
+// (the setting storage_per_project) when none or 0 is asked for. Only
+// system administrators set another: Harbor silently gives anyone else
+// the default; berth says so (403), but for -1, which harbor-cli sends
+// when it is given none: that gets the default, as in Harbor.
+func createStorageLimit(id *auth.Identity, asked *int64, def int64) (*int64, error) {
+	if asked == nil || *asked == 0 {
+		return &def, nil
 	}
-	if *asked < 0 || *asked > maxStorageLimit {
-		return nil, errBadRequest(fmt.Sprintf("storage_limit must be -1 (unlimited) or from 1 to %d bytes", int64(maxStorageLimit)))
+	if quota.CheckLimit(*asked) != nil {
+		return nil, errBadRequest(fmt.Sprintf("storage_limit must be -1 (unlimited) or from 1 to %d bytes", int64(quota.MaxLimit)))
 	}
-	if !id.SysAdmin {
+	if !id.SysAdmin && *asked != def {
+		if *asked == meta.UnlimitedStorage {
+			return &def, nil
+		}
 		return nil, errForbidden("only a system administrator may set a project's storage_limit")
 	}
 	return asked, nil

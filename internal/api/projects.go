@@ -254,7 +254,7 @@ func (s *Server) createProject(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if c.StorageLimit, err = createStorageLimit(id, req.StorageLimit); err != nil {
+	if c.StorageLimit, err = createStorageLimit(id, req.StorageLimit, s.opt.System.Settings.Get().StoragePerProject); err != nil {
 		return err
 	}
 	p := &meta.Project{Name: req.ProjectName, OwnerID: id.UserID}

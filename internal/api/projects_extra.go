@@ -212,10 +212,8 @@ type summaryQuota struct {
 }
 
 // getProjectSummary: GET /projects/{project_name_or_id}/summary. The
-// storage used is ProjectStorageUsed's: the distinct blobs linked into the
-// project's repositories plus its distinct manifests, each counted once in
-// the project (the quota capability will replace it with exact
-// accounting).
+// quota's used storage is the one the store keeps exactly and enforces
+// (meta/quota.go), as GET /quotas/{id} shows it.
 func (s *Server) getProjectSummary(w http.ResponseWriter, r *http.Request) error {
 	p, err := s.projectFor(r, "project_name_or_id", rbac.ReadProject)
 	if err != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/berth-registry/berth/internal/immutable"
 	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/pullstats"
+	"github.com/berth-registry/berth/internal/quota"
 	"github.com/berth-registry/berth/internal/registry"
 	"github.com/berth-registry/berth/internal/settings"
 )
@@ -71,6 +72,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		return err
 	}
 	defer acc.close()
+	// Quota events: the store reports usage changes, the notifier turns
+	// them into events off the request path; closed before the audit sink.
+	quotaEvents := quota.NewNotifier(acc.quotaEvent, log)
+	metaStore.SetUsageObserver(quotaEvents.Observe)
+	defer quotaEvents.Close()
 	st := settings.New(metaStore, log)
 	if err := st.Refresh(ctx); err != nil {
 		return fmt.Errorf("reading settings: %w", err)

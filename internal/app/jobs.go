@@ -10,6 +10,7 @@ import (
 	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/meta/sqlstore"
+	"github.com/berth-registry/berth/internal/retention"
 )
 
 // newQueue is this replica's background job queue (internal/jobs), with
@@ -17,6 +18,7 @@ import (
 func newQueue(store *sqlstore.Store, holder string, log *slog.Logger) *jobs.Queue {
 	q := jobs.NewQueue(store, holder, log)
 	q.Register(audit.PurgeKind, audit.Purge(store), jobs.Exclusive())
+	(&retention.Runner{Store: store, Log: log}).Register(q)
 	return q
 }
 

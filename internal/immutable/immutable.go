@@ -119,7 +119,7 @@ func checkSelectors(field string, sels []meta.ImmutableSelector, decorations ...
 		if s.Decoration != decorations[0] && s.Decoration != decorations[1] {
 			return invalid("%s.decoration must be %q or %q, not %q", at, decorations[0], decorations[1], s.Decoration)
 		}
-		if err := checkPattern(s.Pattern); err != nil {
+		if err := CheckPattern(s.Pattern); err != nil {
 			return invalid("%s.pattern %q: %v", at, s.Pattern, err)
 		}
 		if len(s.Extras) > MaxExtrasLen || s.Extras != "" && !isJSONObject(s.Extras) {
@@ -134,8 +134,9 @@ func isJSONObject(s string) bool {
 	return json.Unmarshal([]byte(s), &v) == nil
 }
 
-// checkPattern validates a doublestar pattern and bounds its cost.
-func checkPattern(p string) error {
+// CheckPattern validates a doublestar pattern and bounds its cost (tag
+// retention's selectors are checked by it too).
+func CheckPattern(p string) error {
 	if len(p) > MaxPatternLen {
 		return fmt.Errorf("longer than %d bytes", MaxPatternLen)
 	}

@@ -78,14 +78,18 @@ func selects(s meta.ImmutableSelector, value, exclude string) bool {
 	if s.Kind != Kind {
 		return false
 	}
-	matched := s.Pattern == "" // Harbor: an empty pattern matches everything
-	if !matched {
-		var err error
-		if matched, err = doublestar.Match(s.Pattern, value); err != nil {
-			return false
-		}
+	return Match(s.Pattern, value) != (s.Decoration == exclude)
+}
+
+// Match reports whether value matches the doublestar pattern; an empty
+// pattern matches everything (Harbor), one that does not compile nothing.
+// Tag retention's selectors match with it too.
+func Match(pattern, value string) bool {
+	if pattern == "" {
+		return true
 	}
-	return matched != (s.Decoration == exclude)
+	matched, err := doublestar.Match(pattern, value)
+	return matched && err == nil
 }
 
 // SplitRepository splits a full repository name into its project and its

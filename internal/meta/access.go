@@ -159,4 +159,5 @@ type AccessStore interface {
 	ListAudit(ctx context.Context, q AuditQuery) ([]AuditRecord, int64, error)
 	PruneAudit(ctx context.Context, before time.Time) (int64, error)
 	ProjectSettingsStore
+	QuotaStore
 }

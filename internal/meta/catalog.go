@@ -79,4 +79,5 @@ type Catalog interface {
 	LabelCatalog
 	SystemStore
 	ImmutableStore
+	RetentionStore
 }

@@ -79,11 +79,12 @@ type ProjectSettingsStore interface {
 	DeleteProjectMetadata(ctx context.Context, id int64, name string) error
 	// ProjectMemberCounts counts a project's members by role id.
 	ProjectMemberCounts(ctx context.Context, projectID int64) (map[int]int64, error)
-	// ProjectStorageUsed is the storage a project uses: the sizes of the
-	// distinct blobs linked into its repositories plus those of its
-	// distinct manifests, each counted once however many of its
-	// repositories hold it (Harbor counts a project's distinct blobs,
-	// manifests included, the same way).
+	// ProjectStorageUsed is the storage a project (by name) uses, as its
+	// quota counts it (quota.go): the sizes of the distinct blobs and
+	// manifests its repositories hold, each counted once however many of
+	// its repositories hold it (Harbor counts a project's distinct blobs,
+	// manifests included, the same way). It reads the value the store
+	// keeps at every change, not a sum.
 	ProjectStorageUsed(ctx context.Context, project string) (int64, error)
 	// ProjectArtifacts lists the top-level artifacts of every repository
 	// of project, newest first, with the total count.

@@ -8,9 +8,11 @@ import "context"
 type Statistics struct {
 	PublicProjects, PublicRepos   int64
 	PrivateProjects, PrivateRepos int64
-	// Storage is the bytes held: every blob once, plus every distinct
-	// manifest once (manifests live in the database, but Harbor counts
-	// them as blobs).
+	// Storage is the sum of the projects' used storage, as their quotas
+	// count it (meta/quota.go): a blob held by two projects counts in
+	// both, and blobs released or never linked (awaiting garbage
+	// collection) count in none. It is read from the kept usage, not
+	// computed by a scan.
 	Storage int64
 }
 
@@ -20,7 +22,7 @@ type Statistics struct {
 type StatisticsQuery struct {
 	AllPrivate bool
 	MemberOf   int64
-	Storage    bool // also sum the storage (a scan of blobs and manifests)
+	Storage    bool // also sum the storage (one row per project)
 }
 
 // RepoSearch selects repositories whose full name ("project/repo")

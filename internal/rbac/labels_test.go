@@ -58,6 +58,9 @@ func TestEveryActionTabled(t *testing.T) {
 		for _, c := range labelActions {
 			tabled = tabled || c.a == a
 		}
+		for _, c := range retentionActions {
+			tabled = tabled || c.a == a
+		}
 		if !tabled {
 			t.Errorf("action %s is in no role table", a)
 		}

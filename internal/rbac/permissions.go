@@ -72,6 +72,11 @@ var projectPermissions = []projectPermission{
 	{Permission{"immutable-tag", "update"}, WriteImmutable},
 	{Permission{"immutable-tag", "delete"}, WriteImmutable},
 	{Permission{"immutable-tag", "list"}, ReadImmutable},
+	{Permission{"tag-retention", "read"}, ReadRetention},
+	{Permission{"tag-retention", "list"}, ReadRetention},
+	{Permission{"tag-retention", "create"}, WriteRetention},
+	{Permission{"tag-retention", "update"}, WriteRetention},
+	{Permission{"tag-retention", "delete"}, WriteRetention},
 }
 
 // ProjectPermissions lists the pairs s holds in a project, in the table's
@@ -155,6 +160,9 @@ var systemPermissions = []struct {
 	{Permission{"robot", "update"}, false},
 	{Permission{"robot", "delete"}, false},
 	{Permission{"robot", "list"}, false},
+	{Permission{"quota", "read"}, false},
+	{Permission{"quota", "list"}, false},
+	{Permission{"quota", "update"}, false},
 }
 
 // SystemPermissions lists the system-scope pairs of a signed-in user

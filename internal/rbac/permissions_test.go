@@ -26,17 +26,19 @@ func TestRolePermissions(t *testing.T) {
 		labelRead  = "label:read label:list"
 		labelling  = "artifact-label:create artifact-label:delete"
 		immutable  = "immutable-tag:create immutable-tag:update immutable-tag:delete immutable-tag:list"
+		retention  = "tag-retention:read tag-retention:list tag-retention:create tag-retention:update tag-retention:delete"
 	)
 	want := map[Role]string{
 		RoleProjectAdmin: "repository:pull repository:push artifact:delete repository:delete tag:create tag:delete " + read +
 			" :update :delete metadata:read metadata:list metadata:create metadata:update metadata:delete quota:read " +
 			"member:read member:list member:create member:update member:delete " +
 			"robot:read robot:list robot:create robot:update robot:delete log:list repository:update " + labelWrite + " " + labelling +
-			" " + immutable,
+			" " + immutable + " " + retention,
 		RoleMaintainer: "repository:pull repository:push artifact:delete repository:delete tag:create tag:delete " + read +
-			" metadata:read metadata:list quota:read " + crew + " repository:update " + labelWrite + " " + labelling + " " + immutable,
+			" metadata:read metadata:list quota:read " + crew + " repository:update " + labelWrite + " " + labelling + " " + immutable +
+			" " + retention,
 		RoleDeveloper: "repository:pull repository:push tag:create " + read + " quota:read " + crew +
-			" repository:update " + labelRead + " " + labelling,
+			" repository:update " + labelRead + " " + labelling + " " + retention,
 		RoleGuest:        "repository:pull " + read + " quota:read " + crew + " " + labelRead,
 		RoleLimitedGuest: "repository:pull " + read + " quota:read",
 		RoleNone:         "",
@@ -105,7 +107,8 @@ func TestRobotPermissions(t *testing.T) {
 	want := "repository:pull repository:push artifact:delete repository:delete tag:create tag:delete " +
 		"repository:list repository:read artifact:list artifact:read tag:list project:read log:list repository:update " +
 		"label:create label:read label:update label:delete label:list artifact-label:create artifact-label:delete " +
-		"immutable-tag:create immutable-tag:update immutable-tag:delete immutable-tag:list"
+		"immutable-tag:create immutable-tag:update immutable-tag:delete immutable-tag:list " +
+		"tag-retention:read tag-retention:list tag-retention:create tag-retention:update tag-retention:delete"
 	if got := pairs(offered); got != want {
 		t.Errorf("robot permissions:\n got %s\nwant %s", got, want)
 	}

@@ -83,11 +83,22 @@ const (
 	WriteImmutable Action = "immutable-write" // create, update, delete them
 )
 
+// Tag retention (Harbor's tag-retention resource). Harbor's role table
+// gives project admins, maintainers and developers all of it (developers
+// since Harbor 2.6, as its documented role table said), although a
+// developer may not delete an artifact directly: berth follows Harbor.
+// Harbor checks "update" to run and stop a policy; its "operate" pair is
+// checked by nothing, and not listed here.
+const (
+	ReadRetention  Action = "retention-read"  // read the policy, list its executions, tasks and logs
+	WriteRetention Action = "retention-write" // create, update, delete the policy; run and stop it
+)
+
 // AllActions lists every action, for tables and tests.
 var AllActions = []Action{Pull, Push, DeleteArtifact, CreateTag, DeleteTag, ListRepos, ReadProject, WriteProject,
 	ReadMembers, WriteMembers, ReadRobots, WriteRobots, ReadLogs, ReadMetadata, WriteMetadata, ReadQuota,
 	CreateLabel, ReadLabel, UpdateLabel, DeleteLabel, ListLabels, AddArtifactLabel, RemoveArtifactLabel, UpdateRepo,
-	ReadImmutable, WriteImmutable}
+	ReadImmutable, WriteImmutable, ReadRetention, WriteRetention}
 
 func set(as ...Action) map[Action]bool {
 	m := make(map[Action]bool, len(as))
@@ -108,9 +119,9 @@ var rolePolicies = map[Role]map[Action]bool{
 	RoleMaintainer: set(Pull, Push, DeleteArtifact, CreateTag, DeleteTag, ListRepos, ReadProject,
 		ReadMembers, ReadRobots, ReadLogs, ReadMetadata, ReadQuota,
 		CreateLabel, ReadLabel, UpdateLabel, DeleteLabel, ListLabels, AddArtifactLabel, RemoveArtifactLabel, UpdateRepo,
-		ReadImmutable, WriteImmutable),
+		ReadImmutable, WriteImmutable, ReadRetention, WriteRetention),
 	RoleDeveloper: set(Pull, Push, CreateTag, ListRepos, ReadProject, ReadMembers, ReadRobots, ReadLogs, ReadQuota,
-		ReadLabel, ListLabels, AddArtifactLabel, RemoveArtifactLabel, UpdateRepo),
+		ReadLabel, ListLabels, AddArtifactLabel, RemoveArtifactLabel, UpdateRepo, ReadRetention, WriteRetention),
 	RoleGuest:        set(Pull, ListRepos, ReadProject, ReadMembers, ReadRobots, ReadLogs, ReadQuota, ReadLabel, ListLabels),
 	RoleLimitedGuest: set(Pull, ListRepos, ReadProject, ReadQuota),
 }
@@ -172,4 +183,4 @@ func Visible(s Subject) bool {
 // robot permissions are resource/action pairs; we accept these names.
 var RobotActions = set(Pull, Push, DeleteArtifact, CreateTag, DeleteTag, ListRepos, ReadProject, ReadLogs,
 	CreateLabel, ReadLabel, UpdateLabel, DeleteLabel, ListLabels, AddArtifactLabel, RemoveArtifactLabel, UpdateRepo,
-	ReadImmutable, WriteImmutable)
+	ReadImmutable, WriteImmutable, ReadRetention, WriteRetention)

@@ -226,8 +226,11 @@ func (r *Registry) writeErr(w http.ResponseWriter, req *http.Request, err error)
 	var missing *meta.MissingRefError
 	var ch *auth.Challenge
 	var immutableTag *meta.ImmutableTagError
+	var exceeded *meta.QuotaExceededError
 	switch {
 	case errors.As(err, &e):
+	case errors.As(err, &exceeded):
+		e = errQuota(exceeded)
 	case errors.As(err, &immutableTag):
 		e = errImmutableTag(immutableTag)
 	case errors.As(err, &ch) && ch.Status == http.StatusUnauthorized:

@@ -83,6 +83,9 @@ func (r *Registry) startUpload(w http.ResponseWriter, req *http.Request, rt rout
 		blobCreated(w, rt.name, d)
 		return nil
 	}
+	if err := r.checkQuota(ctx, rt.name, "", 0); err != nil { // a full project takes no upload
+		return err
+	}
 	u := meta.Upload{ID: blob.NewUploadID(), Repo: rt.name, HashState: initialHashState}
 	if err := r.meta.CreateUpload(ctx, u); err != nil {
 		return err
@@ -128,6 +131,9 @@ func (r *Registry) putMonolithic(ctx context.Context, req *http.Request, name st
 	if err != nil {
 		return CodeDigestInvalid.Err("unsupported digest algorithm")
 	}
+	if err := r.checkQuota(ctx, name, d, max(req.ContentLength, 0)); err != nil { // before the bytes are sent
+		return err
+	}
 	id := blob.NewUploadID()
 	w, err := r.blobs.Append(ctx, id, 0)
 	if err != nil {
@@ -149,11 +155,18 @@ func (r *Registry) putMonolithic(ctx context.Context, req *http.Request, name st
 	if got := digest.NewDigest(d.Algorithm(), h); got != d {
 		return CodeDigestInvalid.Err("content digest %s does not match %s", got, d)
 	}
+	if n != req.ContentLength { // streamed: only now is the size known
+		if err := r.checkQuota(ctx, name, d, n); err != nil {
+			return err
+		}
+	}
 	return r.commit(ctx, name, id, d, n, false)
 }
 
 // commit moves verified bytes into place and then records them; the blob
 // becomes visible only with the database row, after its bytes are durable.
+// A session's blob is first checked against the project's quota: refused,
+// the session is dropped with its bytes (the client must start again).
 //
 // Garbage collection may be deleting the same digest (meta.BlobReviver,
 // internal/gc): if it is, the bytes are placed under the lock its byte
@@ -165,6 +178,14 @@ func (r *Registry) putMonolithic(ctx context.Context, req *http.Request, name st
 // lost.
 func (r *Registry) commit(ctx context.Context, name, id string, d digest.Digest, size int64, session bool) error {
 	ctx = context.WithoutCancel(ctx) // finish even if the client hangs up now
+	sessionID := ""
+	if session {
+		sessionID = id
+		if err := r.checkQuota(ctx, name, d, size); err != nil {
+			r.dropUpload(ctx, id)
+			return err
+		}
+	}
 	place := func(ctx context.Context) error { return r.blobs.Commit(ctx, id, d, size) }
 	rv, _ := r.meta.(meta.BlobReviver)
 	placed := false
@@ -185,12 +206,13 @@ func (r *Registry) commit(ctx context.Context, name, id string, d digest.Digest,
 			return err
 		}
 	}
-	sessionID := ""
-	if session {
-		sessionID = id
-	}
 	for attempt := 1; ; attempt++ {
 		err := r.meta.CommitBlob(ctx, name, d, size, sessionID)
+		if session && errors.As(err, new(*meta.QuotaExceededError)) {
+			// Another push filled the project since the check: the bytes
+			// moved into place are left to garbage collection.
+			r.dropUpload(ctx, id)
+		}
 		if rv == nil || !errors.Is(err, meta.ErrBlobDeletionPending) || attempt == 3 {
 			if errors.Is(err, meta.ErrBlobDeletionPending) {
 				return r.refuseCollected(ctx, id, session, err)

@@ -1,7 +1,7 @@
 // Package settings keeps the system settings that administrators change
 // at run time through the management API (Harbor's configurations): who
-// may create projects, read-only mode, the UI banner and the default robot
-// lifetime. They are stored in the database (meta.SettingStore) so every
+// may create projects, read-only mode, the UI banner, the default robot
+// lifetime and the default storage limit of new projects. They are stored in the database (meta.SettingStore) so every
 // replica sees them, and read from memory: a change made here applies at
 // once on this replica and within RefreshEvery on every other, and no
 // request path ever queries for them.
@@ -29,6 +29,7 @@ const (
 	ReadOnly                   = "read_only"
 	BannerMessage              = "banner_message"
 	RobotTokenDuration         = "robot_token_duration"
+	StoragePerProject          = "storage_per_project"
 )
 
 // The values of project_creation_restriction, Harbor's.
@@ -60,11 +61,14 @@ type Values struct {
 	// RobotTokenDuration is the lifetime, in days, of a robot account
 	// created or updated without one (duration 0).
 	RobotTokenDuration int64
+	// StoragePerProject is the storage limit, in bytes, of a project
+	// created without one (meta.UnlimitedStorage: none).
+	StoragePerProject int64
 }
 
 // Defaults are the values of settings never changed (Harbor's defaults).
 func Defaults() Values {
-	return Values{ProjectCreationRestriction: Everyone, RobotTokenDuration: 30}
+	return Values{ProjectCreationRestriction: Everyone, RobotTokenDuration: 30, StoragePerProject: meta.UnlimitedStorage}
 }
 
 // setting decodes and checks one setting's JSON value into a Values.
@@ -119,6 +123,20 @@ var table = map[string]setting{
 			return nil
 		},
 		get: func(v Values) any { return v.RobotTokenDuration },
+	},
+	StoragePerProject: {
+		set: func(v *Values, raw json.RawMessage) error {
+			var n int64
+			if err := decode(raw, &n, "a whole number of bytes"); err != nil {
+				return err
+			}
+			if n != meta.UnlimitedStorage && (n < 1 || n > meta.MaxStorageLimit) { // Harbor's bounds
+				return fmt.Errorf("want -1 (unlimited) or a number of bytes from 1 to %d", int64(meta.MaxStorageLimit))
+			}
+			v.StoragePerProject = n
+			return nil
+		},
+		get: func(v Values) any { return v.StoragePerProject },
 	},
 }
 
@@ -250,7 +268,7 @@ func (s *Settings) Refresh(ctx context.Context) error {
 	}
 	if old := s.cur.Swap(&v); *old != v {
 		s.log.Info("settings changed", "read_only", v.ReadOnly, "project_creation_restriction", v.ProjectCreationRestriction,
-			"robot_token_duration", v.RobotTokenDuration)
+			"robot_token_duration", v.RobotTokenDuration, "storage_per_project", v.StoragePerProject)
 	}
 	return nil
 }

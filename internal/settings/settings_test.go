@@ -58,7 +58,7 @@ func TestDefaultsAndNil(t *testing.T) {
 		t.Fatal("a nil Settings accepted a change")
 	}
 	s := New(&memStore{}, nil)
-	if s.Get() != (Values{ProjectCreationRestriction: "everyone", RobotTokenDuration: 30}) {
+	if s.Get() != (Values{ProjectCreationRestriction: "everyone", RobotTokenDuration: 30, StoragePerProject: -1}) {
 		t.Fatalf("defaults: %+v", s.Get())
 	}
 	if got := s.Get().Value(ProjectCreationRestriction); got != "everyone" {
@@ -75,7 +75,8 @@ func TestUpdate(t *testing.T) {
 	s := New(store, nil)
 	v, err := s.Update(ctx, raw(ReadOnly, "true", ProjectCreationRestriction, `"adminonly"`, BannerMessage, `"maintenance at 5"`,
 		RobotTokenDuration, "7"))
-	want := Values{ReadOnly: true, ProjectCreationRestriction: AdminOnly, BannerMessage: "maintenance at 5", RobotTokenDuration: 7}
+	want := Values{ReadOnly: true, ProjectCreationRestriction: AdminOnly, BannerMessage: "maintenance at 5", RobotTokenDuration: 7,
+		StoragePerProject: -1}
 	if err != nil || v != want || s.Get() != want || !s.ReadOnly() {
 		t.Fatalf("Update: %+v %v", s.Get(), err)
 	}

@@ -37,6 +37,7 @@ func RunGC(t *testing.T, open func(t *testing.T) GCStore) {
 		{"DeleteBytes", testGCDeleteBytes},
 		{"RaceManifestPutWithUnlink", testGCRacePut},
 		{"RaceCommitWithCollection", testGCRaceCommit},
+		{"QuotaStaysExact", testGCQuota},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
 	}
@@ -427,5 +428,49 @@ func testGCRaceCommit(t *testing.T, s GCStore) {
 	t.Logf("%d commits, %d refused", committed, refused)
 	if committed == 0 {
 		t.Fatal("no commit succeeded")
+	}
+}
+
+// testGCQuota: the collector's deletes and unlinks release what they held
+// of the project's usage, through the same paths as the API's: the kept
+// usage equals a recount after each step.
+func testGCQuota(t *testing.T, s GCStore) {
+	acc, ok1 := s.(meta.AccessStore)
+	qs, ok2 := s.(meta.QuotaStore)
+	if !ok1 || !ok2 {
+		t.Skip("the store keeps no quotas")
+	}
+	ctx := t.Context()
+	p := &meta.Project{Name: "q"}
+	must(t, acc.CreateProject(ctx, p), "CreateProject")
+	exact := func(step string) int64 {
+		t.Helper()
+		q, err := qs.Quota(ctx, p.ID)
+		must(t, err, "Quota")
+		n, err := qs.RecountProjectUsage(ctx, "q")
+		must(t, err, "RecountProjectUsage")
+		if q.Used != n {
+			t.Fatalf("%s: usage kept %d, recounted %d", step, q.Used, n)
+		}
+		return n
+	}
+	pushImage(t, s, "q/r", "kept", "v1")
+	loose := pushImage(t, s, "q/r", "loose")
+	gone := pushImage(t, s, "q/r", "gone", "v2")
+	stray := commitBlob(t, s, "q/r", "stray")
+	must(t, s.DeleteManifest(ctx, "q/r", gone.Digest), "DeleteManifest")
+	before := exact("before GC")
+	gcDelete(t, s, "q/r", loose.Digest, future(), true)
+	exact("after the untagged manifest's delete")
+	var ds []digest.Digest
+	must(t, s.GCUnreferencedLinks(ctx, future(), func(l meta.GCLink) error { ds = append(ds, l.Digest); return nil }), "GCUnreferencedLinks")
+	if !slices.Contains(ds, stray.Digest) || len(ds) != 5 { // stray, gone's and loose's configs and layers
+		t.Fatalf("unreferenced links %v", ds)
+	}
+	done, err := s.GCUnlink(ctx, "q/r", ds, future())
+	must(t, err, "GCUnlink")
+	equal(t, len(done), 5, "links removed")
+	if after := exact("after the unlinks"); after >= before {
+		t.Fatalf("usage %d after GC, %d before", after, before)
 	}
 }

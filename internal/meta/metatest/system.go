@@ -89,8 +89,8 @@ func testStatistics(t *testing.T, s SystemStore) {
 		equal(t, got, tc.want, "Statistics(%+v)", tc.q)
 	}
 
-	// Storage: every blob once (linked in two repositories, it is stored
-	// once), every distinct manifest once.
+	// Storage: what the projects use, each blob and manifest once per
+	// project (linked in two repositories of a project, it counts once).
 	cfg := commitBlob(t, s, "ab/x", "config")
 	commitBlob(t, s, "ab/y/z", "config")
 	layer := commitBlob(t, s, "ab/x", "layer of ab/x")

@@ -286,7 +286,7 @@ func (s *Store) DeleteRepository(ctx context.Context, repo string) error {
 
 // DeleteRepositoryGuarded implements meta.ImmutableStore.
 func (s *Store) DeleteRepositoryGuarded(ctx context.Context, repo string, guard meta.TagGuard) error {
-	return s.inTx(ctx, func(ctx context.Context, tx tx) error {
+	return s.inAccountedTx(ctx, repo, func(ctx context.Context, tx tx, u *usage) error {
 		res, err := tx.exec(ctx, `DELETE FROM repositories WHERE name = ?`, repo)
 		if err != nil {
 			return err
@@ -320,6 +320,9 @@ func (s *Store) DeleteRepositoryGuarded(ctx context.Context, repo string, guard 
 			if err := addTagHistory(ctx, tx, repo, r[0], r[1], "delete", t); err != nil {
 				return err
 			}
+		}
+		if err := releaseRepository(ctx, tx, u, repo); err != nil {
+			return err
 		}
 		for _, q := range []string{`DELETE FROM manifest_refs WHERE repo = ?`, `DELETE FROM manifests WHERE repo = ?`,
 			`DELETE FROM repository_blobs WHERE repo = ?`} {

@@ -18,7 +18,8 @@ import (
 // delete there waits instead of leaving the copy referencing content that
 // is gone; the blob rows are locked as a mount locks them, which garbage
 // collection must wait for. Bodies are copied by the database, never read
-// into memory.
+// into memory. What to gains is charged to its project as a push's would
+// be (*meta.QuotaExceededError past its limit: nothing is copied).
 func (s *Store) CopyArtifact(ctx context.Context, from, to string, root digest.Digest) (meta.CopyResult, error) {
 	return s.CopyArtifactGuarded(ctx, from, to, root, nil)
 }
@@ -28,8 +29,9 @@ func (s *Store) CopyArtifact(ctx context.Context, from, to string, root digest.D
 // (immutable.go), which refuses to move it.
 func (s *Store) CopyArtifactGuarded(ctx context.Context, from, to string, root digest.Digest, guard meta.TagGuard) (meta.CopyResult, error) {
 	var res meta.CopyResult
-	err := s.inTx(ctx, func(ctx context.Context, tx tx) error {
+	err := s.inAccountedTx(ctx, to, func(ctx context.Context, tx tx, u *usage) error {
 		res = meta.CopyResult{}
+		u.digest = root
 		order, err := copyClosure(ctx, tx, from, root)
 		if err != nil {
 			return err
@@ -40,7 +42,7 @@ func (s *Store) CopyArtifactGuarded(ctx context.Context, from, to string, root d
 		t := now()
 		copied := make(map[digest.Digest]bool, len(order))
 		for _, d := range order {
-			ok, err := copyManifest(ctx, tx, from, to, d, t)
+			ok, err := copyManifest(ctx, tx, u, from, to, d, t)
 			if err != nil {
 				return err
 			}
@@ -153,17 +155,33 @@ func copyClosure(ctx context.Context, tx tx, repo string, root digest.Digest) ([
 // possible on PostgreSQL, where the closure's rows other than the root's
 // are not locked; a child's absence then fails its index's reference
 // check).
-func copyManifest(ctx context.Context, tx tx, from, to string, d digest.Digest, t int64) (bool, error) {
+func copyManifest(ctx context.Context, tx tx, u *usage, from, to string, d digest.Digest, t int64) (bool, error) {
 	// The source links of d's blobs, locked with their blob rows.
-	linked, err := queryDigests(ctx, tx, tx.forShare(`SELECT rb.digest FROM manifest_refs r
+	rows, err := tx.query(ctx, tx.forShare(`SELECT rb.digest, b.size FROM manifest_refs r
 		JOIN repository_blobs rb ON rb.repo = r.repo AND rb.digest = r.ref
 		JOIN blobs b ON b.digest = rb.digest
 		WHERE r.repo = ? AND r.manifest = ? AND r.kind = 0`), from, string(d))
 	if err != nil {
 		return false, err
 	}
+	type sized struct {
+		d    digest.Digest
+		size int64
+	}
+	var linked []sized
+	for rows.Next() {
+		var b sized
+		if err := rows.Scan(&b.d, &b.size); err != nil {
+			rows.Close()
+			return false, err
+		}
+		linked = append(linked, b)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return false, err
+	}
 	for _, b := range linked {
-		if err := linkBlob(ctx, tx, to, b); err != nil {
+		if err := linkBlob(ctx, tx, u, to, b.d, b.size); err != nil {
 			return false, err
 		}
 	}
@@ -198,6 +216,30 @@ func copyManifest(ctx context.Context, tx tx, from, to string, d digest.Digest, 
 			return false, nil
 		}
 		return err == nil, err
+	}
+	var size int64
+	if err := tx.queryRow(ctx, `SELECT size FROM manifests WHERE repo = ? AND digest = ?`, to, string(d)).Scan(&size); err != nil {
+		return false, err
+	}
+	if err := u.hold(ctx, tx, string(d), size); err != nil {
+		return false, err
+	}
+	// A blob d references that was no longer linked in from but is in to
+	// (so it is not missing), released there: d references it now.
+	released, err := queryDigests(ctx, tx, `SELECT rb.digest FROM repository_blobs rb WHERE rb.repo = ? AND rb.charged = 0
+		AND rb.digest IN (SELECT ref FROM manifest_refs WHERE repo = ? AND manifest = ? AND kind = 0) ORDER BY rb.digest`,
+		to, from, string(d))
+	if err != nil {
+		return false, err
+	}
+	for _, b := range released {
+		var bsize int64
+		if err := tx.queryRow(ctx, `SELECT size FROM blobs WHERE digest = ?`, string(b)).Scan(&bsize); err != nil {
+			return false, err
+		}
+		if err := recharge(ctx, tx, u, to, b, bsize); err != nil {
+			return false, err
+		}
 	}
 	_, err = tx.exec(ctx, `INSERT INTO manifest_refs (repo, manifest, ref, kind)
 		SELECT CAST(? AS TEXT), manifest, ref, kind FROM manifest_refs WHERE repo = ? AND manifest = ?

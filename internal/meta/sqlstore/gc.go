@@ -13,7 +13,10 @@ import (
 )
 
 // Garbage collection (meta.GCStore, meta.BlobReviver). internal/gc holds
-// the protocol; here are its locks. On PostgreSQL every delete of the
+// the protocol; here are its locks. Its manifest deletes and unlinks go
+// through the one delete and unlink paths (deleteManifest, unlinkBlob) in
+// a transaction of their repository's project (inAccountedTx), so quotas
+// stay exact. On PostgreSQL every delete of the
 // sweep first locks the rows it may delete with FOR UPDATE SKIP LOCKED —
 // a row a push holds (a link a manifest's reference check locked, a blob
 // row a new link's foreign key check locked, a manifest being tagged) is
@@ -63,13 +66,13 @@ func refuseCollected(ctx context.Context, tx tx, d digest.Digest) error {
 	return nil
 }
 
-// retryFK runs fn in a transaction, again when it failed on a foreign key
+// retryFK runs the transaction tx, again when it failed on a foreign key
 // violation: on PostgreSQL, a link whose blob row garbage collection
 // deleted while the link's check waited for it. Run again, the blob row
 // is inserted anew, and refuseCollected sees the queued deletion.
-func (s *Store) retryFK(ctx context.Context, fn func(ctx context.Context, tx tx) error) error {
+func (s *Store) retryFK(tx func() error) error {
 	for attempt := 1; ; attempt++ {
-		err := s.inTx(ctx, fn)
+		err := tx()
 		var pe *pgconn.PgError
 		if attempt == 3 || !errors.As(err, &pe) || pe.Code != "23503" {
 			return err
@@ -350,7 +353,7 @@ func protectAll(string) bool { return true }
 
 // GCDeleteManifest implements meta.GCStore.
 func (s *Store) GCDeleteManifest(ctx context.Context, repo string, d digest.Digest, before time.Time) (bool, error) {
-	err := s.inTx(ctx, func(ctx context.Context, tx tx) error {
+	err := s.inAccountedTx(ctx, repo, func(ctx context.Context, tx tx, u *usage) error {
 		var created int64
 		var subject string
 		err := tx.queryRow(ctx, tx.lockSkip(`SELECT created_at, COALESCE(subject, '') FROM manifests WHERE repo = ? AND digest = ?`),
@@ -377,7 +380,7 @@ func (s *Store) GCDeleteManifest(ctx context.Context, repo string, d digest.Dige
 			return errNotGarbage
 		}
 		var immutable *meta.ImmutableTagError
-		if err := deleteManifest(ctx, tx, repo, d, protectAll); errors.As(err, &immutable) {
+		if err := deleteManifest(ctx, tx, u, repo, d, protectAll); errors.As(err, &immutable) {
 			return errNotGarbage
 		} else if err != nil {
 			return err
@@ -393,7 +396,7 @@ func (s *Store) GCDeleteManifest(ctx context.Context, repo string, d digest.Dige
 // GCUnlink implements meta.GCStore.
 func (s *Store) GCUnlink(ctx context.Context, repo string, ds []digest.Digest, before time.Time) ([]digest.Digest, error) {
 	var out []digest.Digest
-	err := s.inTx(ctx, func(ctx context.Context, tx tx) error {
+	err := s.inAccountedTx(ctx, repo, func(ctx context.Context, tx tx, u *usage) error {
 		out = out[:0]
 		for _, d := range ds {
 			var one int
@@ -413,7 +416,7 @@ func (s *Store) GCUnlink(ctx context.Context, repo string, ds []digest.Digest, b
 			if refs > 0 {
 				continue
 			}
-			if err := unlinkBlob(ctx, tx, repo, d); err != nil {
+			if err := unlinkBlob(ctx, tx, u, repo, d); err != nil {
 				return err
 			}
 			out = append(out, d)

@@ -218,24 +218,6 @@ func (s *Store) ProjectMemberCounts(ctx context.Context, projectID int64) (_ map
 	return out, err
 }
 
-// ProjectStorageUsed implements meta.ProjectSettingsStore, in one query:
-// the distinct blobs linked into the project's repositories, plus its
-// distinct manifests (the database holds their bodies, not the blob store,
-// so they are not blob links). Both are range scans of a primary key.
-func (s *Store) ProjectStorageUsed(ctx context.Context, project string) (_ int64, err error) {
-	ctx, cancel := s.bound(ctx)
-	defer s.end(cancel, &err)
-	rng := projectRange(project)
-	var n int64
-	err = s.queryRow(ctx, `SELECT
-		COALESCE((SELECT SUM(b.size) FROM blobs b WHERE b.digest IN
-			(SELECT rb.digest FROM repository_blobs rb WHERE rb.repo >= ? AND rb.repo < ?)), 0) +
-		COALESCE((SELECT SUM(x.size) FROM
-			(SELECT MAX(m.size) AS size FROM manifests m WHERE m.repo >= ? AND m.repo < ? GROUP BY m.digest) x), 0)`,
-		rng[0], rng[1], rng[0], rng[1]).Scan(&n)
-	return n, err
-}
-
 // projectArtifactListing is the keys of ProjectArtifacts: those of
 // Artifacts, and the repository's full name.
 var projectArtifactListing = func() listing {

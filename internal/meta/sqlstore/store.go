@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -36,6 +37,10 @@ type Store struct {
 	stHeadByTag, stHeadByDigest         *sql.Stmt
 	stBlobSize                          *sql.Stmt
 	stTagsPage                          *sql.Stmt
+
+	observer atomic.Pointer[meta.UsageObserver] // see SetUsageObserver (quota.go)
+	quota    quotaStmts                         // quota.go
+	usages   usageCache                         // quota.go
 }
 
 var _ meta.Store = (*Store)(nil)
@@ -61,6 +66,9 @@ func newStore(ctx context.Context, d *dialect, w, r *sql.DB, timeout time.Durati
 			return nil, fmt.Errorf("prepare %q: %w", p.q, err)
 		}
 		*p.st = st
+	}
+	if err := s.prepareQuota(ctx); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
@@ -187,35 +195,28 @@ func (s *Store) BlobSize(ctx context.Context, repo string, d digest.Digest) (_ i
 	return size, err
 }
 
-func linkBlob(ctx context.Context, tx tx, repo string, d digest.Digest) error {
-	if err := ensureRepo(ctx, tx, repo); err != nil {
-		return err
-	}
-	// An existing link is locked until commit (DO UPDATE locks the row it
-	// conflicts with even when its WHERE is false, and updates nothing), so
-	// garbage collection cannot unlink it between here and commit; one it
-	// is deleting meanwhile makes this wait, then insert.
-	_, err := tx.exec(ctx, `INSERT INTO repository_blobs (repo, digest, created_at) VALUES (?, ?, ?)
-		ON CONFLICT (repo, digest) DO UPDATE SET created_at = repository_blobs.created_at WHERE false`, repo, string(d), now())
-	return err
+// CommitBlob implements meta.Store. The link is charged to the project
+// (*meta.QuotaExceededError past its limit: nothing is recorded). It
+// answers meta.ErrBlobDeletionPending, having changed nothing, while
+// garbage collection holds d (gc.go).
+func (s *Store) CommitBlob(ctx context.Context, repo string, d digest.Digest, size int64, uploadID string) error {
+	return s.retryFK(func() error { return s.commitBlob(ctx, repo, d, size, uploadID) })
 }
 
-// CommitBlob implements meta.Store. It answers meta.ErrBlobDeletionPending,
-// having changed nothing, while garbage collection holds d (gc.go).
-func (s *Store) CommitBlob(ctx context.Context, repo string, d digest.Digest, size int64, uploadID string) error {
-	return s.retryFK(ctx, func(ctx context.Context, tx tx) error {
-		if _, err := tx.exec(ctx, `INSERT INTO blobs (digest, size, created_at) VALUES (?, ?, ?)
-			ON CONFLICT (digest) DO NOTHING`, string(d), size, now()); err != nil {
+func (s *Store) commitBlob(ctx context.Context, repo string, d digest.Digest, size int64, uploadID string) error {
+	return s.inAccountedTx(ctx, repo, func(ctx context.Context, tx tx, u *usage) error {
+		u.digest = d
+		if _, err := tx.stmt(ctx, s.quota.blob).ExecContext(ctx, string(d), size, now()); err != nil {
 			return err
 		}
-		if err := linkBlob(ctx, tx, repo, d); err != nil {
+		if err := linkBlob(ctx, tx, u, repo, d, size); err != nil {
 			return err
 		}
 		if err := refuseCollected(ctx, tx, d); err != nil {
 			return err
 		}
 		if uploadID != "" {
-			if _, err := tx.exec(ctx, `DELETE FROM uploads WHERE id = ?`, uploadID); err != nil {
+			if _, err := tx.stmt(ctx, s.quota.upload).ExecContext(ctx, uploadID); err != nil {
 				return err
 			}
 		}
@@ -226,10 +227,12 @@ func (s *Store) CommitBlob(ctx context.Context, repo string, d digest.Digest, si
 // MountBlob implements meta.Store. On PostgreSQL the source link is locked
 // until commit, so a concurrent unlink of it waits for the mount instead of
 // slipping in between its read and write; a mount from any repository locks
-// the blob row (which garbage collection must lock to delete it).
+// the blob row (which garbage collection must lock to delete it). The new
+// link is charged as CommitBlob's.
 func (s *Store) MountBlob(ctx context.Context, repo, from string, d digest.Digest) (int64, error) {
 	var size int64
-	err := s.inTx(ctx, func(ctx context.Context, tx tx) error {
+	err := s.inAccountedTx(ctx, repo, func(ctx context.Context, tx tx, u *usage) error {
+		u.digest = d
 		var err error
 		if from != "" {
 			err = tx.queryRow(ctx, tx.forShare(`SELECT b.size FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest
@@ -244,27 +247,30 @@ func (s *Store) MountBlob(ctx context.Context, repo, from string, d digest.Diges
 		if err != nil {
 			return err
 		}
-		return linkBlob(ctx, tx, repo, d)
+		return linkBlob(ctx, tx, u, repo, d, size)
 	})
 	return size, err
 }
 
-// UnlinkBlob implements meta.Store.
+// UnlinkBlob implements meta.Store. A charged link releases its share of
+// the project's usage.
 func (s *Store) UnlinkBlob(ctx context.Context, repo string, d digest.Digest) error {
-	return s.inTx(ctx, func(ctx context.Context, tx tx) error { return unlinkBlob(ctx, tx, repo, d) })
+	return s.inAccountedTx(ctx, repo, func(ctx context.Context, tx tx, u *usage) error { return unlinkBlob(ctx, tx, u, repo, d) })
 }
 
-// unlinkBlob removes the link of d into repo: the one unlink path, which
-// garbage collection takes too.
-func unlinkBlob(ctx context.Context, tx tx, repo string, d digest.Digest) error {
-	res, err := tx.exec(ctx, `DELETE FROM repository_blobs WHERE repo = ? AND digest = ?`, repo, string(d))
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
+// unlinkBlob removes the link of d into repo, releasing it in u (repo's
+// project's accounting, begun first in tx: see inAccountedTx). Every
+// unlink goes through it.
+func unlinkBlob(ctx context.Context, tx tx, u *usage, repo string, d digest.Digest) error {
+	var charged int
+	err := tx.queryRow(ctx, `DELETE FROM repository_blobs WHERE repo = ? AND digest = ? RETURNING charged`, repo, string(d)).Scan(&charged)
+	if errors.Is(err, sql.ErrNoRows) {
 		return meta.ErrBlobNotFound
 	}
-	return nil
+	if err != nil || charged == 0 {
+		return err
+	}
+	return u.release(ctx, tx, string(d))
 }
 
 // CreateUpload implements meta.Store.
@@ -359,14 +365,16 @@ func (s *Store) StaleUploads(ctx context.Context, before time.Time, limit int) (
 // checkRef verifies inside tx that ref exists in repo with its size, and
 // locks what it found until commit: a concurrent UnlinkBlob or
 // DeleteManifest of the referenced content waits for this transaction, so
-// a manifest is never committed referencing something already gone.
-func checkRef(ctx context.Context, tx tx, repo string, ref oci.Ref) error {
-	q := `SELECT b.size FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest WHERE rb.repo = ? AND rb.digest = ?`
+// a manifest is never committed referencing something already gone. A
+// referenced blob link released since it was made is charged again.
+func checkRef(ctx context.Context, tx tx, u *usage, repo string, ref oci.Ref) error {
+	q := u.st.refBlob // prepared (quota.go): SELECT size, charged of the link, forShare
 	if ref.Kind == oci.RefManifest {
-		q = `SELECT size FROM manifests WHERE repo = ? AND digest = ?`
+		q = u.st.refManifest // SELECT size, 1 of the manifest, forShare
 	}
 	var size int64
-	err := tx.queryRow(ctx, tx.forShare(q), repo, string(ref.Digest)).Scan(&size)
+	var charged int
+	err := tx.stmt(ctx, q).QueryRowContext(ctx, repo, string(ref.Digest)).Scan(&size, &charged)
 	if errors.Is(err, sql.ErrNoRows) {
 		return &meta.MissingRefError{Ref: ref, ActualSize: -1}
 	}
@@ -375,6 +383,9 @@ func checkRef(ctx context.Context, tx tx, repo string, ref oci.Ref) error {
 	}
 	if size != ref.Size {
 		return &meta.MissingRefError{Ref: ref, ActualSize: size}
+	}
+	if charged == 0 {
+		return recharge(ctx, tx, u, repo, ref.Digest, size)
 	}
 	return nil
 }
@@ -403,9 +414,10 @@ func (s *Store) PutManifestGuarded(ctx context.Context, m *meta.Manifest, tags [
 	if !slices.IsSorted(tags) {
 		tags = slices.Sorted(slices.Values(tags))
 	}
-	return s.inTx(ctx, func(ctx context.Context, tx tx) error {
+	return s.inAccountedTx(ctx, m.Repo, func(ctx context.Context, tx tx, u *usage) error {
+		u.digest = m.Digest
 		for _, ref := range m.Refs {
-			if err := checkRef(ctx, tx, m.Repo, ref); err != nil {
+			if err := checkRef(ctx, tx, u, m.Repo, ref); err != nil {
 				return err
 			}
 		}
@@ -418,9 +430,11 @@ func (s *Store) PutManifestGuarded(ctx context.Context, m *meta.Manifest, tags [
 			return err
 		}
 		if inserted {
+			if err := u.hold(ctx, tx, string(m.Digest), m.Size); err != nil {
+				return err
+			}
 			for _, ref := range m.Refs {
-				if _, err := tx.exec(ctx, `INSERT INTO manifest_refs (repo, manifest, ref, kind) VALUES (?, ?, ?, ?)
-					ON CONFLICT (repo, manifest, ref) DO NOTHING`, m.Repo, string(m.Digest), string(ref.Digest), int(ref.Kind)); err != nil {
+				if _, err := tx.stmt(ctx, s.quota.refs).ExecContext(ctx, m.Repo, string(m.Digest), string(ref.Digest), int(ref.Kind)); err != nil {
 					return err
 				}
 			}
@@ -515,7 +529,10 @@ func (s *Store) GetManifest(ctx context.Context, repo, ref string, withBody bool
 
 // DeleteManifest implements meta.Store. The tags removed are the ones the
 // DELETE itself returns, so tag_history records exactly those even if a
-// concurrent push moves one of them away meanwhile.
+// concurrent push moves one of them away meanwhile. The manifest, and the
+// links of the blobs only it referenced in the repository, release their
+// share of the project's usage at once (the links stay for garbage
+// collection).
 func (s *Store) DeleteManifest(ctx context.Context, repo string, d digest.Digest) error {
 	return s.DeleteManifestGuarded(ctx, repo, d, nil)
 }
@@ -524,12 +541,16 @@ func (s *Store) DeleteManifest(ctx context.Context, repo string, d digest.Digest
 // about the tags the DELETE returns, so about every tag on the manifest at
 // commit.
 func (s *Store) DeleteManifestGuarded(ctx context.Context, repo string, d digest.Digest, guard meta.TagGuard) error {
-	return s.inTx(ctx, func(ctx context.Context, tx tx) error { return deleteManifest(ctx, tx, repo, d, guard) })
+	return s.inAccountedTx(ctx, repo, func(ctx context.Context, tx tx, u *usage) error {
+		return deleteManifest(ctx, tx, u, repo, d, guard)
+	})
 }
 
-// deleteManifest removes manifest d of repo with its tags and references:
-// the one manifest delete path, which garbage collection takes too.
-func deleteManifest(ctx context.Context, tx tx, repo string, d digest.Digest, guard meta.TagGuard) error {
+// deleteManifest removes manifest d of repo with its tags and references,
+// releasing in u (repo's project's accounting, begun first in tx: see
+// inAccountedTx) the manifest and the links only it referenced. Every
+// manifest delete goes through it.
+func deleteManifest(ctx context.Context, tx tx, u *usage, repo string, d digest.Digest, guard meta.TagGuard) error {
 	res, err := tx.exec(ctx, `DELETE FROM manifests WHERE repo = ? AND digest = ?`, repo, string(d))
 	if err != nil {
 		return err
@@ -553,6 +574,9 @@ func deleteManifest(ctx context.Context, tx tx, repo string, d digest.Digest, gu
 		if err := addTagHistory(ctx, tx, repo, name, string(d), "delete", t); err != nil {
 			return err
 		}
+	}
+	if err := releaseManifest(ctx, tx, u, repo, d); err != nil {
+		return err
 	}
 	_, err = tx.exec(ctx, `DELETE FROM manifest_refs WHERE repo = ? AND manifest = ?`, repo, string(d))
 	return err

@@ -56,8 +56,7 @@ func (s *Store) Statistics(ctx context.Context, q meta.StatisticsQuery) (_ meta.
 		return meta.Statistics{}, err
 	}
 	if q.Storage {
-		err = s.queryRow(ctx, `SELECT (SELECT COALESCE(SUM(size), 0) FROM blobs) +
-			(SELECT COALESCE(SUM(d.size), 0) FROM (SELECT DISTINCT digest, size FROM manifests) d)`).Scan(&st.Storage)
+		err = s.queryRow(ctx, `SELECT COALESCE(SUM(used), 0) FROM project_usage`).Scan(&st.Storage)
 	}
 	return st, err
 }
