@@ -236,7 +236,7 @@ func stress(t *testing.T, b backend) {
 	t.Logf("%d GC runs: %d manifests deleted, %d links removed, %d blobs deleted (%d bytes), bytes of %d blobs deleted, %d byte deletions failed",
 		st.gcRuns.Load(), st.purgedManifests.Load(), st.unlinked.Load(), st.purgedBlobs.Load(), st.freed.Load(), st.bytesGone.Load(),
 		st.failedBytes.Load())
-	if st.gcRuns.Load() < 2 || st.purgedBlobs.Load() == 0 || st.acked.Load() < pushers {
+	if st.gcRuns.Load() < 2 || st.purgedBlobs.Load() == 0 || st.acked.Load() == 0 {
 		t.Fatalf("the run proved little: %d GC runs, %d blobs deleted, %d pushes", st.gcRuns.Load(), st.purgedBlobs.Load(), st.acked.Load())
 	}
 	lost := st.lost.Load() + int64(verify(t, c, all))
