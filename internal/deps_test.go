@@ -24,7 +24,9 @@ func TestDependencyDirection(t *testing.T) {
 		"blob/":   {mod + "registry", mod + "app", mod + "api", mod + "auth", mod + "meta"},
 		"blob/fs": {"net/http"},
 		// Settings are read by the registry and the API, never the reverse.
-		"settings": {mod + "registry", mod + "app", mod + "api", mod + "auth", "net/http"},
+		"settings":  {mod + "registry", mod + "app", mod + "api", mod + "auth", "net/http"},
+		"identity":  {mod + "registry", mod + "app", mod + "api"},
+		"identity/": {mod + "registry", mod + "app", mod + "api"},
 		// Garbage collection works on the two stores, never over HTTP.
 		"gc": {mod + "registry", mod + "app", mod + "api", mod + "auth", "net/http"},
 	}

@@ -44,6 +44,11 @@ APT_TOOLS=(
   "containerd 1.6.20"
   "curl *"
   "docker-compose *" # test/deploy: docker-compose config of deploy/docker-compose.yml
+  # OpenLDAP for the identity tests: test/ldapserver runs its own slapd
+  # (own slapd.conf, 127.0.0.1, ldap:// and ldaps://); the packaged
+  # service is not used.
+  "slapd *"
+  "ldap-utils *"
 )
 
 # apt_missing prints the Debian packages to install, one a line.

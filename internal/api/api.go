@@ -17,6 +17,8 @@ import (
 
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/blob"
+	"github.com/berth-registry/berth/internal/identity/ldap"
+	"github.com/berth-registry/berth/internal/identity/oidc"
 	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/meta"
 )
@@ -55,6 +57,9 @@ type Options struct {
 	// Jobs is the background job queue (executions, schedules, logs) of
 	// GC, audit purge and retention; nil: their operations answer 503.
 	Jobs *jobs.Queue
+	// LDAP is the directory of auth_mode ldap_auth (/ldap operations, LDAP
+	// user groups); nil: those operations answer 400.
+	LDAP *ldap.Service
 }
 
 // checkDelete refuses a delete when deletes are switched off.
@@ -67,8 +72,9 @@ func (s *Server) checkDelete() error {
 
 // Server is the management API handler.
 type Server struct {
-	opt Options
-	mux *http.ServeMux
+	opt        Options
+	mux        *http.ServeMux
+	oidcClient *oidc.Client // the OIDC sign-in (oidc.go)
 }
 
 // handlerFunc is an API handler: it writes a response or returns an error
@@ -93,6 +99,7 @@ func New(opt Options) *Server {
 		opt.Audit = func(meta.AuditRecord) {}
 	}
 	s := &Server{opt: opt, mux: http.NewServeMux()}
+	s.oidcClient = s.newOIDCClient()
 	for _, rt := range s.routes() {
 		pattern := rt.method + " " + Prefix + rt.path
 		if strings.HasSuffix(pattern, "/") { // Harbor's ".../metadatas/": that path, not a subtree
@@ -102,6 +109,9 @@ func New(opt Options) *Server {
 	}
 	s.mux.Handle("POST /c/login", s.plain(s.login))
 	s.mux.Handle("GET /c/logout", s.plain(s.logout))
+	s.mux.Handle("GET "+OIDCLoginPath, s.plain(s.oidcLogin))
+	s.mux.Handle("GET "+OIDCCallbackPath, s.plain(s.oidcCallback))
+	s.mux.Handle("POST "+OIDCOnboardPath, s.plain(s.oidcOnboard))
 	return s
 }
 
@@ -111,7 +121,7 @@ func New(opt Options) *Server {
 func (s *Server) routes() []route {
 	return slices.Concat(s.coreRoutes(), s.projectExtraRoutes(), s.artifactExtraRoutes(), s.labelRoutes(),
 		s.userExtraRoutes(), s.systemExtraRoutes(), s.immutableRoutes(), s.purgeAuditRoutes(), s.retentionRoutes(),
-		s.quotaRoutes(), s.gcRoutes())
+		s.identityRoutes(), s.oidcRoutes(), s.quotaRoutes(), s.gcRoutes())
 }
 
 func (s *Server) coreRoutes() []route {

@@ -45,6 +45,8 @@ var auditEventTypes = []string{
 	"create_retention_policy", "update_retention_policy", "delete_retention_policy",
 	"create_retention_execution", "stop_retention_execution",
 	"update_quota", "warning_quota", "exceed_quota",
+	"update_cli_secret",
+	"create_user_group", "update_user_group", "delete_user_group",
 	"create_gc", "stop_gc", "update_gc_schedule", "delete_gc_schedule",
 }
 

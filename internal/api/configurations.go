@@ -37,8 +37,7 @@ func (s *Server) fixedSettings(r *http.Request) map[string]fixedSetting {
 		ttl = 30 * time.Minute // config.DefaultAuth's
 	}
 	return map[string]fixedSetting{
-		"auth_mode":                {authMode, "berth signs users in with its own user database only"},
-		"primary_auth_mode":        {false, "berth signs users in with its own user database only"},
+		"primary_auth_mode":        {false, "the local administrator always signs in with its local password (break-glass)"},
 		"self_registration":        {false, "berth has no self-registration: administrators create users"},
 		"robot_name_prefix":        {auth.RobotPrefix, "robot account names always start with " + auth.RobotPrefix},
 		"notification_enable":      {false, "berth sends no webhooks"},
@@ -64,6 +63,9 @@ func (s *Server) getConfigurations(w http.ResponseWriter, r *http.Request) error
 	cur := s.opt.System.Settings.Get()
 	editable := s.opt.System.Settings != nil
 	for _, k := range settings.Names() {
+		if settings.Secret(k) { // write-only (ldap_search_password), as in Harbor
+			continue
+		}
 		out[k] = configItem{Value: cur.Value(k), Editable: editable}
 	}
 	return writeJSON(w, http.StatusOK, out)
@@ -105,6 +107,9 @@ func (s *Server) updateConfigurations(w http.ResponseWriter, r *http.Request) er
 	if len(changes) == 0 {
 		return ok(w)
 	}
+	if err := s.checkAuthModeChange(r, changes); err != nil {
+		return err
+	}
 	_, err := s.opt.System.Settings.Update(r.Context(), changes)
 	var invalid *settings.InvalidError
 	if errors.As(err, &invalid) {
@@ -113,5 +118,8 @@ func (s *Server) updateConfigurations(w http.ResponseWriter, r *http.Request) er
 		return err
 	}
 	s.record(r.Context(), r, "update", "configuration", strings.Join(slices.Sorted(maps.Keys(changes)), ","), nil)
+	if _, ok := changes[settings.AuthMode]; ok {
+		s.opt.Auth.Forget() // cached local passwords of users now in the directory
+	}
 	return ok(w)
 }

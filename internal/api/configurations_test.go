@@ -18,7 +18,7 @@ func TestConfigurations(t *testing.T) {
 	}
 	cfg := get()
 	for k, want := range map[string]configItem{
-		"auth_mode":                    {"db_auth", false},
+		"auth_mode":                    {"db_auth", true},
 		"robot_name_prefix":            {"robot$", false},
 		"robot_token_duration":         {float64(30), true},
 		"project_creation_restriction": {"everyone", true},
@@ -51,8 +51,8 @@ func TestConfigurations(t *testing.T) {
 	}
 	// Everything wrong is named; nothing changes.
 	body := e.expect(400, e.admin, "PUT", Prefix+"/configurations", map[string]any{"banner_message": "changed",
-		"ldap_url": "ldap://x", "token_expiration": 60, "robot_token_duration": 0, "read_only": "yes"})
-	for _, want := range []string{"token_expiration: not editable (set by --token-ttl)", "ldap_url: berth has no such setting",
+		"http_proxy": "x", "token_expiration": 60, "robot_token_duration": 0, "read_only": "yes"})
+	for _, want := range []string{"token_expiration: not editable (set by --token-ttl)", "http_proxy: berth has no such setting",
 		"robot_token_duration: want a number of days from 1 to 36500", "read_only: want true or false"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("400 does not say %q: %s", want, body)

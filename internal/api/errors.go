@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/berth-registry/berth/internal/accesslog"
+	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/quota"
 )
@@ -74,6 +75,10 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		// The client went away: nothing failed here, and nobody reads
 		// the answer (499 in the access log, as nginx and /v2 do).
 		e = &Error{499, "CLIENT_CLOSED_REQUEST", "client closed request"}
+	case errors.Is(err, auth.ErrDirectoryUnavailable): // LDAP down or too slow: said so, bounded by ldap_timeout
+		log.Warn("api request failed: user directory unavailable", "method", r.Method, "path", r.URL.Path, "err", err,
+			"request_id", accesslog.RequestID(r.Context()))
+		e = &Error{http.StatusServiceUnavailable, "SERVICE_UNAVAILABLE", auth.ErrDirectoryUnavailable.Error()}
 	case meta.IsUnavailable(err):
 		// Not the request's fault nor a bug: clients retry a 503.
 		log.Warn("api request failed: database unavailable", "method", r.Method, "path", r.URL.Path, "err", err,

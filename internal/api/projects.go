@@ -132,15 +132,15 @@ func (s *Server) projectJSON(ctx context.Context, p *meta.Project, ps *meta.Proj
 	}
 	out.RepoCount = n
 	if id := auth.FromContext(ctx); id.Kind == auth.UserKind {
-		role, err := s.opt.Access.MemberRole(ctx, p.ID, id.UserID)
+		role, err := s.opt.Auth.Role(ctx, id, p.ID) // direct or through a group
 		if err != nil {
 			return out, err
 		}
-		if out.CurrentUserRoleID = role; role != 0 {
-			out.CurrentUserRoleIDs = []int{role}
+		if out.CurrentUserRoleID = int(role); role != 0 {
+			out.CurrentUserRoleIDs = []int{int(role)}
 		}
 		// Robots are never granted project-write: only users toggle.
-		out.Togglable = id.SysAdmin || rbac.RoleAllows(rbac.Role(role), rbac.WriteProject)
+		out.Togglable = id.SysAdmin || rbac.RoleAllows(role, rbac.WriteProject)
 	}
 	return out, nil
 }
@@ -192,7 +192,7 @@ func (s *Server) listProjects(w http.ResponseWriter, r *http.Request) error {
 	switch id := auth.FromContext(r.Context()); {
 	case id.SysAdmin:
 	case id.Kind == auth.UserKind:
-		q.VisibleTo = id.UserID
+		q.VisibleTo, q.VisibleToGroups = id.UserID, id.Groups
 	default: // anonymous callers and robots: public projects only
 		q.ListQuery = q.With(meta.Cond{Key: "public", Values: []string{"true"}})
 	}

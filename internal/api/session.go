@@ -142,7 +142,13 @@ func (s *Server) sessionIdentity(ctx context.Context, value string) (*auth.Ident
 	if u.Disabled || fingerprint(u.PasswordHash) != sess.fingerprint || sess.epoch < s.revocations().Epoch(u.Username) {
 		return nil, nil
 	}
-	return &auth.Identity{Kind: auth.UserKind, Name: u.Username, UserID: u.ID, SysAdmin: u.SysAdmin}, nil
+	id := &auth.Identity{Kind: auth.UserKind, Name: u.Username, UserID: u.ID, SysAdmin: u.SysAdmin}
+	if err := s.opt.Auth.Enrich(ctx, id); errors.Is(err, auth.ErrBadCredentials) {
+		return nil, nil // gone from the directory: the session ends
+	} else if err != nil {
+		return nil, err
+	}
+	return id, nil
 }
 
 // csrfToken is derived from the session, so any replica can check it.
@@ -222,6 +228,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	if principal == "" || strings.HasPrefix(principal, auth.RobotPrefix) {
 		return errUnauthorized("invalid username or password")
 	}
+	if err := s.oidcPasswordLogin(principal); err != nil {
+		return err
+	}
 	id, err := s.opt.Auth.Login(r.Context(), principal, password, r.RemoteAddr)
 	if errors.Is(err, auth.ErrBadCredentials) || errors.Is(err, auth.ErrLocked) {
 		return errUnauthorized(err.Error())
@@ -233,6 +242,13 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	s.startSession(w, r, u)
+	return ok(w)
+}
+
+// startSession sets the session and CSRF cookies of a new session of u
+// (after /c/login or an OIDC sign-in).
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u *meta.User) {
 	value := s.newSession(u)
 	secure := s.secure(r)
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: value, Path: "/", HttpOnly: true, Secure: secure,
@@ -241,7 +257,6 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: token, Path: "/", Secure: secure, SameSite: http.SameSiteLaxMode,
 		MaxAge: int(s.opt.SessionTTL.Seconds())})
 	w.Header().Set(csrfHeader, token)
-	return ok(w)
 }
 
 // secure: cookies get the Secure attribute whenever clients reach berth

@@ -91,8 +91,9 @@ type generalInfo struct {
 	PrimaryAuthMode  *bool   `json:"primary_auth_mode,omitempty"`
 	SelfRegistration *bool   `json:"self_registration,omitempty"`
 	BannerMessage    *string `json:"banner_message,omitempty"`
-	// OIDCProviderName is "" (berth has no OIDC sign-in). Harbor's
-	// authproxy_settings, sent in its http_auth mode only, is never sent.
+	// OIDCProviderName is oidc_name in oidc_auth, else "" (Harbor's
+	// UI shows its sign-in button by it). Harbor's authproxy_settings,
+	// sent in its http_auth mode only, is never sent.
 	OIDCProviderName *string `json:"oidc_provider_name,omitempty"`
 
 	// Signed-in callers only.
@@ -112,8 +113,8 @@ func ptr[T any](v T) *T { return &v }
 // systemInfo: GET /systeminfo.
 func (s *Server) systemInfo(w http.ResponseWriter, r *http.Request) error {
 	set := s.opt.System.Settings.Get()
-	info := generalInfo{AuthMode: ptr(authMode), PrimaryAuthMode: ptr(false), SelfRegistration: ptr(false),
-		BannerMessage: ptr(set.BannerMessage), OIDCProviderName: ptr("")}
+	info := generalInfo{AuthMode: ptr(s.currentAuthMode()), PrimaryAuthMode: ptr(false), SelfRegistration: ptr(false),
+		BannerMessage: ptr(set.BannerMessage), OIDCProviderName: ptr(s.oidcProviderName())}
 	if auth.FromContext(r.Context()).Kind != auth.Anonymous {
 		base := forwarded.BaseURL(r, s.opt.ExternalURL)
 		_, host, _ := strings.Cut(base, "://")

@@ -215,6 +215,7 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) error {
 		rq.All = true
 	case id.Kind == auth.UserKind:
 		pq.VisibleTo, rq.VisibleTo = id.UserID, id.UserID
+		pq.VisibleToGroups, rq.VisibleToGroups = id.Groups, id.Groups
 	default: // anonymous callers and robots: public projects only
 		pq.ListQuery = pq.With(meta.Cond{Key: "public", Values: []string{"true"}})
 	}

@@ -22,8 +22,8 @@ type user struct {
 	SysadminFlag    bool   `json:"sysadmin_flag"`
 	AdminRoleInAuth bool   `json:"admin_role_in_auth"`
 	// OIDCUserMeta is Harbor's OIDCUserInfo of a user onboarded through
-	// OIDC: always null, berth has no OIDC users.
-	OIDCUserMeta *struct{} `json:"oidc_user_meta"`
+	// OIDC (null for others), on reads of one user (oidc.go).
+	OIDCUserMeta *oidcUserMeta `json:"oidc_user_meta"`
 	// Disabled is berth's addition: a disabled account cannot log in.
 	Disabled     bool       `json:"disabled"`
 	CreationTime harborTime `json:"creation_time"`
@@ -113,6 +113,9 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
 	if err := requireAdmin(r); err != nil {
 		return err
 	}
+	if err := s.requireDBAuth(); err != nil {
+		return err
+	}
 	var req userCreationReq
 	if err := readJSON(r, &req); err != nil {
 		return err
@@ -153,7 +156,7 @@ func (s *Server) currentUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, userJSON(u))
+	return s.writeOneUser(w, r, u, true)
 }
 
 // getUser: GET /users/{user_id}.
@@ -162,7 +165,7 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, userJSON(u))
+	return s.writeOneUser(w, r, u, false)
 }
 
 // updateUser: PUT /users/{user_id} with Harbor's UserProfile.
@@ -238,6 +241,9 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) error {
 	u, err := s.userFor(r)
 	if err != nil {
+		return err
+	}
+	if err := s.requireLocalPassword(u.Username); err != nil {
 		return err
 	}
 	var req struct {

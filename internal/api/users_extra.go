@@ -122,12 +122,15 @@ func (s *Server) scopePermissions(r *http.Request, id *auth.Identity, scope stri
 	return "/project/" + strconv.FormatInt(pid, 10), rbac.ProjectPermissions(sub), nil
 }
 
-// setCliSecret: PUT /users/{user_id}/cli_secret. A CLI secret is the
-// password an OIDC user gives docker; berth has no OIDC, so this is always
-// 412, as Harbor answers under any other auth mode. Harbor checks the auth
-// mode before the user and the caller's rights, so neither a missing user
-// (404) nor another user's id (403) is told apart here; the path and body
-// are read first, as Harbor's generated binding does.
+// setCliSecret: PUT /users/{user_id}/cli_secret with Harbor's
+// OIDCCliSecretReq sets the CLI secret of an OIDC user (the user or an
+// administrator): the password docker and other clients give in place of
+// one, independent of the provider's tokens. The previous secret stops
+// working at once on this replica (within the credential cache's 30s on
+// others). Berth keeps only a hash: a PUT without a secret (berth's
+// extension) generates one and answers it, once, as {"secret": …}.
+// Without OIDC sign-in it is 412, as Harbor answers under any other auth
+// mode, before the user and the caller's rights are looked at.
 func (s *Server) setCliSecret(w http.ResponseWriter, r *http.Request) error {
 	if auth.FromContext(r.Context()).Kind == auth.Anonymous {
 		return errUnauthorized("authentication required")
@@ -141,11 +144,31 @@ func (s *Server) setCliSecret(w http.ResponseWriter, r *http.Request) error {
 	if err := readJSON(r, &req); err != nil {
 		return err
 	}
-	return errPrecondition("unable to update CLI secret under authmode: " + authMode)
+	u, err := s.cliSecretFor(r)
+	if err != nil {
+		return err
+	}
+	generated := req.Secret == ""
+	if generated {
+		req.Secret = newCliSecret()
+	} else if err := checkCliSecret(req.Secret); err != nil {
+		return err
+	}
+	hash, err := auth.HashCLISecret(req.Secret)
+	if err != nil {
+		return err
+	}
+	if err := s.opt.Access.SetOIDCSecret(r.Context(), u.ID, hash); err != nil {
+		return err
+	}
+	s.opt.Auth.Forget()
+	s.record(r.Context(), r, "update", "cli_secret", u.Username, nil)
+	if generated {
+		w.Header().Set("Cache-Control", "no-store")
+		return writeJSON(w, http.StatusOK, cliSecretResp{Secret: req.Secret})
+	}
+	return ok(w)
 }
-
-// authMode is Harbor's auth_mode of berth's local accounts.
-const authMode = "db_auth"
 
 // permissionsResp is Harbor's Permissions.
 type permissionsResp struct {

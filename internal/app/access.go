@@ -15,6 +15,8 @@ import (
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/blob"
 	"github.com/berth-registry/berth/internal/config"
+	"github.com/berth-registry/berth/internal/identity"
+	"github.com/berth-registry/berth/internal/identity/ldap"
 	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/meta/sqlstore"
@@ -35,6 +37,9 @@ type access struct {
 	// system is what the API reports about the deployment, and the
 	// run-time settings (shared with the registry).
 	system api.SystemOptions
+	// identity routes sign-in to the auth mode's directory (identity.go).
+	identity *identity.Router
+	ldap     *ldap.Service
 }
 
 // sessionRevocationAge is how long a logged-out session's id is kept:
@@ -173,10 +178,13 @@ func (a *access) mountAPI(mux *http.ServeMux, cfg config.Config, store *sqlstore
 	if err != nil {
 		return err
 	}
+	if err := a.setupIdentity(key); err != nil {
+		return err
+	}
 	h := api.New(api.Options{Access: a.store, Store: store, Catalog: store, Auth: a.authn, Audit: a.sink.Record,
 		DeletesDisabled: !cfg.DeleteEnabled, ExternalURL: cfg.Proxy.ExternalURL,
 		SessionKey: key, Version: Version, Logger: log, Blobs: blobs,
-		System: a.system, Jobs: queue})
+		System: a.system, Jobs: queue, LDAP: a.ldap})
 	mux.Handle(api.Prefix+"/", h)
 	mux.Handle("/c/", h)
 	return nil

@@ -250,7 +250,8 @@ func (g *Gate) identityOf(ctx context.Context, name string) (*Identity, error) {
 	if err != nil || u.Disabled {
 		return nil, ErrBadCredentials
 	}
-	return &Identity{Kind: UserKind, Name: u.Username, UserID: u.ID, SysAdmin: u.SysAdmin}, nil
+	id := &Identity{Kind: UserKind, Name: u.Username, UserID: u.ID, SysAdmin: u.SysAdmin}
+	return id, g.Auth.Enrich(ctx, id)
 }
 
 func contains(list []string, v string) bool {

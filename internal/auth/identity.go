@@ -28,6 +28,10 @@ type Identity struct {
 	UserID   int64
 	SysAdmin bool
 	Robot    *meta.Robot
+	// Groups are the user groups the user is in now (see Enrich).
+	Groups []int64
+	// External: signed in against a Directory, not a local password.
+	External bool
 }
 
 // AnonymousIdentity is the caller without credentials.
@@ -70,6 +74,21 @@ type Authenticator struct {
 	Revocations *Revocations
 	// OnLogin is told of every login attempt (for the audit log).
 	OnLogin func(ctx context.Context, name, remote string, ok bool)
+	// CLISecretLifetime, when set, is how long an OIDC user's CLI secret
+	// works after it was set (0: until replaced).
+	CLISecretLifetime func() time.Duration
+	// OnlyBreakGlassPasswords, when set and true (auth_mode oidc_auth),
+	// refuses the local passwords of every user but BreakGlassUser: users
+	// sign in at the provider, and give clients their CLI secret.
+	OnlyBreakGlassPasswords func() bool
+	// Directory, when set and active, checks the passwords of every user
+	// but BreakGlassUser (auth_mode ldap_auth).
+	Directory Directory
+	// Groups, when set, tells users' groups (see Enrich).
+	Groups GroupSource
+	// OnBreakGlass is told when BreakGlassUser signs in with its local
+	// password while a Directory is active (for the audit log).
+	OnBreakGlass func(ctx context.Context, name, remote string)
 
 	mu    sync.Mutex
 	cache map[[32]byte]cachedIdentity
@@ -95,9 +114,10 @@ func credKey(name, secret string) [32]byte {
 func (a *Authenticator) Login(ctx context.Context, name, secret, remote string) (*Identity, error) {
 	key := credKey(name, secret)
 	a.mu.Lock()
-	if c, ok := a.cache[key]; ok && time.Now().Before(c.expires) && c.epoch >= a.Revocations.Epoch(name) {
+	if c, ok := a.cache[key]; ok && time.Now().Before(c.expires) && c.epoch >= a.Revocations.Epoch(name) &&
+		(name == BreakGlassUser || !a.directoryActive()) {
 		a.mu.Unlock()
-		return c.id, nil
+		return a.enriched(ctx, c.id)
 	}
 	a.mu.Unlock()
 
@@ -127,14 +147,33 @@ func (a *Authenticator) Login(ctx context.Context, name, secret, remote string) 
 	}
 	attempt.Succeed()
 	a.notify(ctx, name, remote, true)
+	if name == BreakGlassUser && a.directoryActive() && a.OnBreakGlass != nil {
+		a.OnBreakGlass(ctx, name, remote)
+	}
+	if id.External {
+		// A directory password is never cached, not even as a fast hash:
+		// every sign-in binds (through the limiter above).
+		return a.enriched(ctx, id)
+	}
 	a.mu.Lock()
 	if a.cache == nil || len(a.cache) >= credCacheSize {
 		a.cache = map[[32]byte]cachedIdentity{}
 	}
 	a.cache[key] = cachedIdentity{id: id, epoch: epoch, expires: time.Now().Add(credCacheTTL)}
 	a.mu.Unlock()
-	return id, nil
+	return a.enriched(ctx, id)
 }
+
+// enriched returns a copy of a cached or new identity with its groups.
+func (a *Authenticator) enriched(ctx context.Context, id *Identity) (*Identity, error) {
+	cp := *id
+	if err := a.Enrich(ctx, &cp); err != nil {
+		return nil, err
+	}
+	return &cp, nil
+}
+
+func (a *Authenticator) directoryActive() bool { return a.Directory != nil && a.Directory.Active() }
 
 // Revoke ends every credential of account issued until now: tokens,
 // sessions and cached passwords, on every replica within seconds.
@@ -172,6 +211,9 @@ func (a *Authenticator) verify(ctx context.Context, name, secret string) (*Ident
 		}
 		return &Identity{Kind: RobotKind, Name: r.Name, Robot: r}, nil
 	}
+	if name != BreakGlassUser && a.directoryActive() {
+		return a.verifyDirectory(ctx, name, secret)
+	}
 	u, err := a.Store.GetUserByName(ctx, name)
 	if errors.Is(err, meta.ErrNotFound) {
 		CheckPassword(dummyHash(), secret)
@@ -180,10 +222,36 @@ func (a *Authenticator) verify(ctx context.Context, name, secret string) (*Ident
 	if err != nil {
 		return nil, err
 	}
-	if !CheckPassword(u.PasswordHash, secret) || u.Disabled {
-		return nil, ErrBadCredentials
+	// A user onboarded through OIDC has no password here: its CLI secret
+	// stands in for one (docker login, Basic, the token endpoint).
+	o, err := a.Store.GetOIDCUser(ctx, u.ID)
+	switch {
+	case err == nil:
+		if !checkCLISecret(o.SecretHash, secret) || u.Disabled || a.cliSecretExpired(o) {
+			return nil, ErrBadCredentials
+		}
+	case errors.Is(err, meta.ErrNotFound):
+		if a.OnlyBreakGlassPasswords != nil && a.OnlyBreakGlassPasswords() && u.Username != BreakGlassUser {
+			CheckPassword(dummyHash(), secret)
+			return nil, ErrBadCredentials
+		}
+		if !CheckPassword(u.PasswordHash, secret) || u.Disabled {
+			return nil, ErrBadCredentials
+		}
+	default:
+		return nil, err
 	}
 	return &Identity{Kind: UserKind, Name: u.Username, UserID: u.ID, SysAdmin: u.SysAdmin}, nil
+}
+
+// cliSecretExpired reports whether o's CLI secret has outlived the
+// lifetime the administrator set.
+func (a *Authenticator) cliSecretExpired(o *meta.OIDCUser) bool {
+	if a.CLISecretLifetime == nil {
+		return false
+	}
+	life := a.CLISecretLifetime()
+	return life > 0 && time.Since(o.SecretSetAt) > life
 }
 
 // dummyHash makes a login for an unknown name cost the same as a real one,
@@ -212,11 +280,11 @@ func (a *Authenticator) Subject(ctx context.Context, id *Identity, project strin
 	switch id.Kind {
 	case UserKind:
 		s.SysAdmin = id.SysAdmin
-		role, err := a.Store.MemberRole(ctx, p.ID, id.UserID)
+		role, err := a.Role(ctx, id, p.ID)
 		if err != nil {
 			return s, p, err
 		}
-		s.Role = rbac.Role(role)
+		s.Role = role
 	case RobotKind:
 		s.Robot = []rbac.Action{}
 		if id.Robot.Level == "project" && id.Robot.ProjectID != p.ID {

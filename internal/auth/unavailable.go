@@ -25,6 +25,13 @@ func (g *Gate) tokenServerError(w http.ResponseWriter, r *http.Request, err erro
 		tokenError(w, http.StatusServiceUnavailable, "UNAVAILABLE", "the registry's database is unavailable; try again later")
 		return
 	}
+	if errors.Is(err, ErrDirectoryUnavailable) {
+		if g.Log != nil {
+			g.Log.WarnContext(r.Context(), "token request: user directory unavailable", "err", err)
+		}
+		tokenError(w, http.StatusServiceUnavailable, "UNAVAILABLE", ErrDirectoryUnavailable.Error())
+		return
+	}
 	if g.Log != nil { // the cause is logged, never shown to the client
 		g.Log.ErrorContext(r.Context(), "token request failed", "err", err)
 	}

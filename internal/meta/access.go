@@ -118,12 +118,17 @@ type AuditQuery struct {
 // update_time.
 type ProjectQuery struct {
 	VisibleTo int64
+	// VisibleToGroups adds, with VisibleTo, the projects these user groups
+	// (the user's) are members of.
+	VisibleToGroups []int64
 	ListQuery
 }
 
 // AccessStore keeps users, projects, memberships, robots and the audit log.
 type AccessStore interface {
 	MembershipStore
+	OIDCStore
+	UserGroupStore
 	CreateUser(ctx context.Context, u *User) error
 	GetUser(ctx context.Context, id int64) (*User, error)
 	GetUserByName(ctx context.Context, username string) (*User, error)

@@ -33,7 +33,10 @@ type RepoSearch struct {
 	Name      string
 	All       bool
 	VisibleTo int64
-	Limit     int // at most this many, by name; at most MaxListSize
+	// VisibleToGroups adds the projects these user groups (the user's)
+	// are members of.
+	VisibleToGroups []int64
+	Limit           int // at most this many, by name; at most MaxListSize
 }
 
 // RepoHit is one repository found by SearchRepositories.

@@ -64,11 +64,16 @@ type Values struct {
 	// StoragePerProject is the storage limit, in bytes, of a project
 	// created without one (meta.UnlimitedStorage: none).
 	StoragePerProject int64
+	// Identity is how users sign in (auth_mode, LDAP): identity.go.
+	Identity Identity
+	// OIDC is the OpenID Connect sign-in (see oidc.go).
+	OIDC OIDC
 }
 
 // Defaults are the values of settings never changed (Harbor's defaults).
 func Defaults() Values {
-	return Values{ProjectCreationRestriction: Everyone, RobotTokenDuration: 30, StoragePerProject: meta.UnlimitedStorage}
+	return Values{ProjectCreationRestriction: Everyone, RobotTokenDuration: 30, StoragePerProject: meta.UnlimitedStorage,
+		Identity: identityDefaults(), OIDC: defaultOIDC()}
 }
 
 // setting decodes and checks one setting's JSON value into a Values.
@@ -211,6 +216,8 @@ type Settings struct {
 	// an update committed must not install its older values after it.
 	mu    sync.Mutex
 	every time.Duration // RefreshEvery; shorter in tests
+	// sealer encrypts write-only settings (SetSealer).
+	sealer *Sealer
 }
 
 // New returns the settings kept in store, at their defaults until the
@@ -285,6 +292,9 @@ func (s *Settings) Update(ctx context.Context, changes map[string]json.RawMessag
 	v := s.Get()
 	if problems := apply(&v, changes); len(problems) > 0 {
 		return s.Get(), &InvalidError{Problems: problems}
+	}
+	if err := s.seal(&v, changes); err != nil {
+		return s.Get(), err
 	}
 	stored := make(map[string]string, len(changes))
 	for k := range changes {

@@ -58,7 +58,8 @@ func TestDefaultsAndNil(t *testing.T) {
 		t.Fatal("a nil Settings accepted a change")
 	}
 	s := New(&memStore{}, nil)
-	if s.Get() != (Values{ProjectCreationRestriction: "everyone", RobotTokenDuration: 30, StoragePerProject: -1}) {
+	if s.Get() != (Values{ProjectCreationRestriction: "everyone", RobotTokenDuration: 30, StoragePerProject: -1,
+		Identity: identityDefaults(), OIDC: defaultOIDC()}) {
 		t.Fatalf("defaults: %+v", s.Get())
 	}
 	if got := s.Get().Value(ProjectCreationRestriction); got != "everyone" {
@@ -76,7 +77,7 @@ func TestUpdate(t *testing.T) {
 	v, err := s.Update(ctx, raw(ReadOnly, "true", ProjectCreationRestriction, `"adminonly"`, BannerMessage, `"maintenance at 5"`,
 		RobotTokenDuration, "7"))
 	want := Values{ReadOnly: true, ProjectCreationRestriction: AdminOnly, BannerMessage: "maintenance at 5", RobotTokenDuration: 7,
-		StoragePerProject: -1}
+		StoragePerProject: -1, Identity: identityDefaults(), OIDC: defaultOIDC()}
 	if err != nil || v != want || s.Get() != want || !s.ReadOnly() {
 		t.Fatalf("Update: %+v %v", s.Get(), err)
 	}
@@ -110,8 +111,8 @@ func TestUpdateInvalid(t *testing.T) {
 		{raw(BannerMessage, long), "banner_message: want UTF-8 text of at most 4096 bytes"},
 		{raw(BannerMessage, "12"), "banner_message: want a string"},
 		// Every problem is named, sorted; the good change is not made.
-		{raw("ldap_url", `"ldap://x"`, ReadOnly, "1", BannerMessage, `"ok"`),
-			"ldap_url: berth has no such setting; read_only: want true or false"},
+		{raw("http_proxy", `"x"`, ReadOnly, "1", BannerMessage, `"ok"`),
+			"http_proxy: berth has no such setting; read_only: want true or false"},
 	} {
 		_, err := s.Update(ctx, tc.changes)
 		var ie *InvalidError

@@ -32,6 +32,8 @@ func RunAccess(t *testing.T, open func(t *testing.T) meta.AccessStore) {
 		{"Revocations", testRevocations},
 		{"HasRole", testHasRole},
 		{"RobotCreator", testRobotCreator},
+		{"OIDCUsers", testOIDCUsers},
+		{"UserGroups", testUserGroups},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
 	}

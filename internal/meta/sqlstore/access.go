@@ -274,8 +274,15 @@ func (s *Store) ListProjects(ctx context.Context, q meta.ProjectQuery) (_ []meta
 	var fixed []string
 	var args []any
 	if q.VisibleTo != 0 {
-		fixed = append(fixed, `(public = 1 OR id IN (SELECT project_id FROM project_members WHERE user_id = ?))`)
+		groups := ""
+		if n := len(q.VisibleToGroups); n > 0 {
+			groups = ` OR id IN (SELECT project_id FROM project_group_members WHERE group_id IN (` + qmarks(n) + `))`
+		}
+		fixed = append(fixed, `(public = 1 OR id IN (SELECT project_id FROM project_members WHERE user_id = ?)`+groups+`)`)
 		args = append(args, q.VisibleTo)
+		for _, g := range q.VisibleToGroups {
+			args = append(args, g)
+		}
 	}
 	cond, args, err := s.where(projectListing, q.ListQuery, fixed, args)
 	if err != nil {

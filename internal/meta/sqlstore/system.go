@@ -72,7 +72,14 @@ func (s *Store) SearchRepositories(ctx context.Context, q meta.RepoSearch) (_ []
 	case q.All:
 		visible = `1 = 1`
 	case q.VisibleTo > 0:
-		visible, args = `(p.public = 1 OR p.id IN (SELECT project_id FROM project_members WHERE user_id = ?))`, []any{q.VisibleTo}
+		groups := ""
+		if n := len(q.VisibleToGroups); n > 0 {
+			groups = ` OR p.id IN (SELECT project_id FROM project_group_members WHERE group_id IN (` + qmarks(n) + `))`
+		}
+		visible, args = `(p.public = 1 OR p.id IN (SELECT project_id FROM project_members WHERE user_id = ?)`+groups+`)`, []any{q.VisibleTo}
+		for _, g := range q.VisibleToGroups {
+			args = append(args, g)
+		}
 	}
 	limit := q.Limit
 	if limit <= 0 || limit > meta.MaxListSize {
