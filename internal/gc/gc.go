@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/berth-registry/berth/internal/blob"
@@ -152,7 +153,8 @@ type Collector struct {
 // transactions took: it holds the store a fifth of the time at most.
 const DefaultPace = 4
 
-// Logf writes a line to a run's log.
+// Logf writes a line to a run's log. Run calls it from one goroutine at a
+// time.
 type Logf func(format string, args ...any)
 
 func (c *Collector) now() time.Time {
@@ -170,6 +172,15 @@ func (c *Collector) now() time.Time {
 func (c *Collector) Run(ctx context.Context, p Params, logf Logf) (Result, error) {
 	if logf == nil {
 		logf = func(string, ...any) {}
+	}
+	// The sweep's workers log concurrently: serialize the calls, so any
+	// Logf (a test's strings.Builder too) is safe.
+	var logMu sync.Mutex
+	unsafeLogf := logf
+	logf = func(format string, args ...any) {
+		logMu.Lock()
+		defer logMu.Unlock()
+		unsafeLogf(format, args...)
 	}
 	if p.Workers <= 0 {
 		p.Workers = 1
