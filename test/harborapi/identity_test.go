@@ -330,7 +330,7 @@ func (b *ldapBerth) dockerLogin(t *testing.T) {
 	t.Helper()
 	docker, err := exec.LookPath("docker")
 	if err != nil || exec.Command(docker, "info").Run() != nil {
-		t.Log("matrix: docker login not tried (no docker engine)")
+		noDocker(t, "matrix: docker login not tried (no docker engine)")
 		return
 	}
 	cfg := t.TempDir()
