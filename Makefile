@@ -5,7 +5,7 @@ LDFLAGS  := -s -w -X github.com/berth-registry/berth/internal/app.Version=$(VERS
 TOOLS    ?= $(HOME)/.cache/berth-tools
 FUZZTIME ?= 10s
 
-.PHONY: run build image deploy-check test unit unit-fast lint conformance fuzz bench bench-ui bench-smoke clients-report api-coverage clean
+.PHONY: run build image deploy-check test unit unit-fast lint conformance fuzz bench bench-features bench-ui bench-smoke clients-report api-coverage clean
 
 ## run: start the registry on :5000 with data in ./data (embedded default)
 run:
@@ -65,9 +65,21 @@ conformance:
 fuzz:
 	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
 
-## bench: berth vs the reference registry, same workloads, 3 interleaved reps (about 25 minutes)
+## bench: berth vs the reference registry, same workloads, 3 interleaved reps (about 25 minutes), then bench-features
 bench: build
 	go run ./bench -berth bin/berth -registry "$$(scripts/install-bench-tools.sh | tail -1)" -reps $${REPS:-3} -out bench/results
+	$(MAKE) bench-features
+
+## bench-features: berth's own figures where the reference registry has no peer (written to
+## bench/results/features.txt): GC mark on 100,000 blobs / 20,000 manifests, retention over 10,000 artifacts,
+## a push with quota accounting, manifest GET with pull counting, the UI's 10,000-artifact page
+bench-features:
+	@mkdir -p bench/results
+	{ $(GO) test -run '^$$' -bench 'GCMark' -benchtime 3x ./internal/meta/sqlstore; \
+	  $(GO) test -run '^$$' -bench 'Evaluate10000' -benchtime 5x ./internal/retention; \
+	  $(GO) test -run '^$$' -bench '^BenchmarkPush$$' -benchmem -benchtime 2000x ./internal/registry; \
+	  $(GO) test -run '^$$' -bench 'ManifestGetByTag' -benchmem ./internal/registry; \
+	  $(GO) test -run '^$$' -bench RepositoryPage10k -benchtime 20x ./internal/ui; } 2>&1 | tee bench/results/features.txt
 
 ## bench-ui: the web UI's first page of a 10,000-artifact repository, server-side
 bench-ui:

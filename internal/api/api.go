@@ -121,7 +121,7 @@ func New(opt Options) *Server {
 func (s *Server) routes() []route {
 	return slices.Concat(s.coreRoutes(), s.projectExtraRoutes(), s.artifactExtraRoutes(), s.labelRoutes(),
 		s.userExtraRoutes(), s.systemExtraRoutes(), s.immutableRoutes(), s.purgeAuditRoutes(), s.retentionRoutes(),
-		s.identityRoutes(), s.oidcRoutes(), s.quotaRoutes())
+		s.identityRoutes(), s.oidcRoutes(), s.quotaRoutes(), s.gcRoutes())
 }
 
 func (s *Server) coreRoutes() []route {

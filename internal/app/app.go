@@ -120,6 +120,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	}
 	holder := jobs.NewHolder()
 	queue := newQueue(metaStore, holder, log)
+	registerGC(queue, metaStore, blobStore, reg)
 	if err := acc.mountAPI(mux, cfg, metaStore, blobStore, queue, log); err != nil {
 		return err
 	}

@@ -9,15 +9,27 @@ import (
 // and upload bytes that have no session (a monolithic upload cut short by a
 // crash) once they are older than orphanAge. It returns how many it removed.
 func (r *Registry) SweepUploads(ctx context.Context, orphanAge time.Duration) (int, error) {
+	return r.sweepUploads(ctx, orphanAge, false)
+}
+
+// AbandonedUploads counts what SweepUploads would remove now (garbage
+// collection's dry run).
+func (r *Registry) AbandonedUploads(ctx context.Context, orphanAge time.Duration) (int, error) {
+	return r.sweepUploads(ctx, orphanAge, true)
+}
+
+func (r *Registry) sweepUploads(ctx context.Context, orphanAge time.Duration, dry bool) (int, error) {
 	removed := 0
 	stale, err := r.meta.StaleUploads(ctx, time.Now().Add(-r.opt.UploadTTL), 1000)
 	if err != nil {
 		return 0, err
 	}
 	for _, u := range stale {
-		unlock := r.lockUpload(u.ID)
-		r.dropUpload(ctx, u.ID)
-		unlock()
+		if !dry {
+			unlock := r.lockUpload(u.ID)
+			r.dropUpload(ctx, u.ID)
+			unlock()
+		}
 		removed++
 	}
 	files, err := r.blobs.Uploads(ctx)
@@ -34,8 +46,10 @@ func (r *Registry) SweepUploads(ctx context.Context, orphanAge time.Duration) (i
 			return removed, err
 		}
 		if !exists {
-			if err := r.blobs.Abort(ctx, f.ID); err != nil {
-				return removed, err
+			if !dry {
+				if err := r.blobs.Abort(ctx, f.ID); err != nil {
+					return removed, err
+				}
 			}
 			removed++
 		}

@@ -167,6 +167,15 @@ func (r *Registry) putMonolithic(ctx context.Context, req *http.Request, name st
 // becomes visible only with the database row, after its bytes are durable.
 // A session's blob is first checked against the project's quota: refused,
 // the session is dropped with its bytes (the client must start again).
+//
+// Garbage collection may be deleting the same digest (meta.BlobReviver,
+// internal/gc): if it is, the bytes are placed under the lock its byte
+// deletion takes, so it cannot delete them afterwards. If it took the
+// digest after they were placed, CommitBlob says so, and they are checked
+// (or placed again, if the upload is still there) under that lock; gone
+// for good — the collector deleted them between the two — the upload is
+// refused and the client uploads again. It is never acknowledged and then
+// lost.
 func (r *Registry) commit(ctx context.Context, name, id string, d digest.Digest, size int64, session bool) error {
 	ctx = context.WithoutCancel(ctx) // finish even if the client hangs up now
 	sessionID := ""
@@ -177,16 +186,58 @@ func (r *Registry) commit(ctx context.Context, name, id string, d digest.Digest,
 			return err
 		}
 	}
-	if err := r.blobs.Commit(ctx, id, d, size); err != nil {
+	place := func(ctx context.Context) error { return r.blobs.Commit(ctx, id, d, size) }
+	rv, _ := r.meta.(meta.BlobReviver)
+	placed := false
+	if rv != nil {
+		pending, err := rv.BlobDeletionPending(ctx, d)
+		if err != nil {
+			return err
+		}
+		if pending {
+			if err := rv.ReviveBlob(ctx, d, place); err != nil {
+				return r.refuseCollected(ctx, id, session, err)
+			}
+			placed = true
+		}
+	}
+	if !placed {
+		if err := place(ctx); err != nil {
+			return err
+		}
+	}
+	for attempt := 1; ; attempt++ {
+		err := r.meta.CommitBlob(ctx, name, d, size, sessionID)
+		if session && errors.As(err, new(*meta.QuotaExceededError)) {
+			// Another push filled the project since the check: the bytes
+			// moved into place are left to garbage collection.
+			r.dropUpload(ctx, id)
+		}
+		if rv == nil || !errors.Is(err, meta.ErrBlobDeletionPending) || attempt == 3 {
+			if errors.Is(err, meta.ErrBlobDeletionPending) {
+				return r.refuseCollected(ctx, id, session, err)
+			}
+			return err
+		}
+		// place again: with the upload gone, blob.Store.Commit succeeds
+		// only if the bytes are there.
+		if err := rv.ReviveBlob(ctx, d, place); err != nil {
+			return r.refuseCollected(ctx, id, session, err)
+		}
+	}
+}
+
+// refuseCollected answers an upload whose bytes garbage collection took:
+// the session is dropped and the client told to upload again.
+func (r *Registry) refuseCollected(ctx context.Context, id string, session bool, err error) error {
+	if !errors.Is(err, blob.ErrNotFound) && !errors.Is(err, meta.ErrBlobDeletionPending) {
 		return err
 	}
-	err := r.meta.CommitBlob(ctx, name, d, size, sessionID)
-	if session && errors.As(err, new(*meta.QuotaExceededError)) {
-		// Another push filled the project since the check: the bytes
-		// moved into place are left to garbage collection.
+	r.log.WarnContext(ctx, "upload refused: its blob was garbage-collected as it was committed", "upload", id, "err", err)
+	if session {
 		r.dropUpload(ctx, id)
 	}
-	return err
+	return CodeBlobUploadUnknown.Err("the blob was garbage-collected while this upload was committed: upload it again")
 }
 
 // copyBody copies body to w and h. With declared >= 0 exactly that many

@@ -196,14 +196,23 @@ func (s *Store) BlobSize(ctx context.Context, repo string, d digest.Digest) (_ i
 }
 
 // CommitBlob implements meta.Store. The link is charged to the project
-// (*meta.QuotaExceededError past its limit: nothing is recorded).
+// (*meta.QuotaExceededError past its limit: nothing is recorded). It
+// answers meta.ErrBlobDeletionPending, having changed nothing, while
+// garbage collection holds d (gc.go).
 func (s *Store) CommitBlob(ctx context.Context, repo string, d digest.Digest, size int64, uploadID string) error {
+	return s.retryFK(func() error { return s.commitBlob(ctx, repo, d, size, uploadID) })
+}
+
+func (s *Store) commitBlob(ctx context.Context, repo string, d digest.Digest, size int64, uploadID string) error {
 	return s.inAccountedTx(ctx, repo, func(ctx context.Context, tx tx, u *usage) error {
 		u.digest = d
 		if _, err := tx.stmt(ctx, s.quota.blob).ExecContext(ctx, string(d), size, now()); err != nil {
 			return err
 		}
 		if err := linkBlob(ctx, tx, u, repo, d, size); err != nil {
+			return err
+		}
+		if err := refuseCollected(ctx, tx, d); err != nil {
 			return err
 		}
 		if uploadID != "" {
