@@ -108,6 +108,7 @@ func (s *Server) routes() []route {
 		{"GET /admin/quotas", s.quotas}, {"POST /admin/quotas/{id}", s.setQuota},
 		{"GET /admin/purgeaudit", s.purgeAudit}, {"POST /admin/purgeaudit", s.savePurge},
 		{"GET /admin/purgeaudit/{id}", s.purgeJob},
+		{"GET /admin/gc", s.gcPage}, {"POST /admin/gc", s.saveGC}, {"GET /admin/gc/{id}", s.gcRun},
 	}
 }
 
