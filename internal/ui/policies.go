@@ -335,7 +335,7 @@ func (s *Server) retentionRun(p *page) error {
 	}
 	return p.show("retention_run", p.r.PathValue("p"), "projects", obj{"project": proj, "perms": ps, "tab": "policies",
 		"run": runs[0], "tasks": tasks, "pager": p.pager(h, p.pageNum()), "freed": freed, "deleted": deleted,
-		"running": runs[0]["status"] == "Running" || runs[0]["status"] == "Pending",
+		"running":  runs[0]["status"] == "Running" || runs[0]["status"] == "Pending",
 		"canWrite": ps.Can("tag-retention", "update")})
 }
 
