@@ -192,6 +192,22 @@ func (s *Server) purgeJob(p *page) error   { return p.jobRun(purgeJob) }
 func (s *Server) gcPage(p *page) error     { return p.jobPage(gcJob) }
 func (s *Server) saveGC(p *page) error     { return p.jobPost(gcJob) }
 func (s *Server) gcRun(p *page) error      { return p.jobRun(gcJob) }
+func (s *Server) stopPurge(p *page) error  { return p.jobStop(purgeJob) }
+func (s *Server) stopGC(p *page) error     { return p.jobStop(gcJob) }
+
+// jobStop: POST of a run's stop button (a pending run stops at once, a
+// running one at its next step).
+func (p *page) jobStop(j sysJob) error {
+	id, err := strconv.ParseInt(p.r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return p.done(j.Path, "No such run.")
+	}
+	run := path.Join(j.Path, strconv.FormatInt(id, 10))
+	if _, err := p.call(http.MethodPut, j.API+"/"+strconv.FormatInt(id, 10), nil, nil); err != nil {
+		return p.back(run, err)
+	}
+	return p.done(run, "Stop requested.")
+}
 
 // quotas: GET /admin/quotas?sort=: every project's storage use and limit.
 func (s *Server) quotas(p *page) error {

@@ -308,4 +308,6 @@ var zh = map[string]string{
 	"Daily":                                  "每天",
 	"Weekly":                                 "每周",
 	"Custom":                                 "自定义",
+	"Stop":                                   "停止",
+	"Stop requested.":                        "已请求停止。",
 }

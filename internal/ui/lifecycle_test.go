@@ -27,9 +27,10 @@ import (
 	"github.com/berth-registry/berth/internal/ui"
 )
 
-// jobsEnv is newEnv with a running job queue (retention, audit purge and
-// garbage collection registered), as the application wires it.
-func jobsEnv(t *testing.T) *env {
+// jobsEnvRun is newEnv with a job queue (retention, audit purge and
+// garbage collection registered), as the application wires it, running
+// its jobs when run is true (else runs stay Pending).
+func jobsEnvRun(t *testing.T, run bool) *env {
 	t.Helper()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "meta.db")
@@ -48,10 +49,12 @@ func jobsEnv(t *testing.T) *env {
 	q.Register(audit.PurgeKind, audit.Purge(store), jobs.Exclusive())
 	(&retention.Runner{Store: store, Log: discard}).Register(q)
 	q.Register(gc.Kind, (&gc.Collector{Meta: store, Blobs: blobs}).Handler(), jobs.Exclusive())
-	qctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { q.Run(qctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	if run {
+		qctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { q.Run(qctx); close(done) }()
+		t.Cleanup(func() { cancel(); <-done })
+	}
 
 	authn := &auth.Authenticator{Store: store, Limiter: auth.NewLimiter(auth.DefaultLimiterConfig)}
 	st := settings.New(store, discard)
@@ -78,8 +81,10 @@ func jobsEnv(t *testing.T) *env {
 
 // lifecycleEnv: a private project "secret" with a developer, a
 // maintainer and a guest, and an outsider; secret/app holds v1, v2, v3.
-func lifecycleEnv(t *testing.T) *env {
-	e := jobsEnv(t)
+func lifecycleEnv(t *testing.T) *env { return lifecycleEnvRun(t, true) }
+
+func lifecycleEnvRun(t *testing.T, run bool) *env {
+	e := jobsEnvRun(t, run)
 	for _, u := range []string{"dev", "maint", "guest", "outsider"} {
 		e.user(u, false)
 	}
@@ -266,6 +271,17 @@ func TestRetentionForms(t *testing.T) {
 	if _, body := d.get(pol); !strings.Contains(body, "Rule deleted.") || !strings.Contains(body, "No retention rules") {
 		t.Errorf("rule not deleted: %s", mainOf(body))
 	}
+	// A disabled rule says so, and its edit form keeps it disabled.
+	d.submit(pol, pol+"/rules", url.Values{"template": {"nDaysSinceLastPull"}, "param": {"30"}, "repo": {"**"}, "tag": {"**"},
+		"untagged": {"on"}, "disabled": {"on"}})
+	_, body = d.get(pol)
+	if !strings.Contains(body, "retain the artifacts pulled within the last 30 days") || !strings.Contains(body, "(and untagged artifacts)") ||
+		!regexp.MustCompile(`untagged artifacts\)</td>\s*<td>No</td>`).MatchString(body) {
+		t.Errorf("disabled rule: %s", mainOf(body))
+	}
+	if _, body := d.get(pol + "?edit=0"); !strings.Contains(body, `name="disabled" checked`) || !strings.Contains(body, `name="untagged" checked`) {
+		t.Errorf("disabled rule's edit form: %s", mainOf(body))
+	}
 	// Chinese.
 	if _, body := d.get(pol, "Accept-Language", "zh-CN"); !strings.Contains(body, "Tag 保留") || !strings.Contains(body, "执行记录") {
 		t.Error("policies page not translated")
@@ -360,5 +376,43 @@ func TestLifecycleHostileText(t *testing.T) {
 	}
 	if !strings.Contains(body, "&lt;script&gt;alert(1)&lt;/script&gt;") {
 		t.Error("pattern not shown escaped")
+	}
+}
+
+// TestStopButtons: runs that wait (the queue runs nothing here) show a
+// stop button to those who may stop them, and stopping them works.
+func TestStopButtons(t *testing.T) {
+	e := lifecycleEnvRun(t, false)
+	d := e.browser("dev")
+	const pol = "/projects/secret/policies"
+	d.submit(pol, pol+"/rules", url.Values{"template": {"always"}, "repo": {"**"}, "tag": {"**"}})
+	resp, _ := d.submit(pol, pol+"/run", url.Values{"dry_run": {"true"}})
+	run := resp.Header.Get("Location")
+	_, body := d.get(run)
+	if !strings.Contains(body, `id="run-status">Pending<`) || !strings.Contains(body, `id="stop-run"`) {
+		t.Fatalf("pending run: %s", mainOf(body))
+	}
+	d.submit(run, run+"/stop", url.Values{})
+	if _, body := d.get(run); !strings.Contains(body, "Stop requested.") || !strings.Contains(body, `id="run-status">Stopped<`) ||
+		strings.Contains(body, `id="stop-run"`) {
+		t.Fatalf("stopped run: %s", mainOf(body))
+	}
+	a := e.browser("admin")
+	for _, path := range []string{"/admin/gc", "/admin/purgeaudit"} {
+		resp, _ := a.submit(path, path, url.Values{"action": {"run"}, "workers": {"1"}, "time_window": {"0"},
+			"audit_retention_hour": {"1"}, "include_event_types": {"pull_artifact"}})
+		job := resp.Header.Get("Location")
+		if _, body := a.get(job); !strings.Contains(body, `id="job-status">Pending<`) || !strings.Contains(body, `id="stop-job"`) {
+			t.Fatalf("%s: pending run: %s", path, mainOf(body))
+		}
+		// A developer's forged stop is refused.
+		d.submit(run, job+"/stop", url.Values{})
+		if _, body := a.get(job); !strings.Contains(body, `id="job-status">Pending<`) {
+			t.Fatalf("%s: the developer stopped the run", path)
+		}
+		a.submit(job, job+"/stop", url.Values{})
+		if _, body := a.get(job); !strings.Contains(body, `id="job-status">Stopped<`) {
+			t.Fatalf("%s: not stopped: %s", path, mainOf(body))
+		}
 	}
 }

@@ -140,7 +140,7 @@ func (s *Server) policies(p *page) error {
 // ruleForm is the form's values of rule i.
 func ruleForm(i int, r obj) obj {
 	f := obj{"index": strconv.Itoa(i), "template": str(r["template"]), "param": "", "repoDecoration": "repoMatches",
-		"repo": "**", "tagDecoration": "matches", "tag": "**"}
+		"repo": "**", "tagDecoration": "matches", "tag": "**", "disabled": r["disabled"] == true}
 	if params, _ := r["params"].(obj); params != nil && params[str(r["template"])] != nil {
 		f["param"] = idOf(params[str(r["template"])])
 	}
@@ -364,4 +364,25 @@ func (s *Server) retentionTask(p *page) error {
 	}
 	return p.show("retention_task", p.r.PathValue("p"), "projects", obj{"project": proj, "perms": ps, "tab": "policies",
 		"report": report, "deleted": asList(report["deleted"]), "log": string(log), "eid": p.r.PathValue("eid")})
+}
+
+// stopRetention: POST /projects/{p}/policies/runs/{eid}/stop asks a run
+// to stop (a pending one stops at once, a running one after the
+// repository it is on).
+func (s *Server) stopRetention(p *page) error {
+	to := projectURL(p.r.PathValue("p")) + "/policies"
+	_, _, id, _, err := p.retentionOf()
+	if err != nil {
+		return p.back(to, err)
+	}
+	eid, err := strconv.ParseInt(p.r.PathValue("eid"), 10, 64)
+	if id == "" || err != nil || eid <= 0 {
+		return p.done(to, "No such run.")
+	}
+	run := to + "/runs/" + strconv.FormatInt(eid, 10)
+	if _, err := p.call(http.MethodPatch, "/retentions/"+url.PathEscape(id)+"/executions/"+strconv.FormatInt(eid, 10),
+		obj{"action": "stop"}, nil); err != nil {
+		return p.back(run, err)
+	}
+	return p.done(run, "Stop requested.")
 }

@@ -109,6 +109,8 @@ func (s *Server) routes() []route {
 		{"GET /admin/purgeaudit", s.purgeAudit}, {"POST /admin/purgeaudit", s.savePurge},
 		{"GET /admin/purgeaudit/{id}", s.purgeJob},
 		{"GET /admin/gc", s.gcPage}, {"POST /admin/gc", s.saveGC}, {"GET /admin/gc/{id}", s.gcRun},
+		{"POST /projects/{p}/policies/runs/{eid}/stop", s.stopRetention},
+		{"POST /admin/purgeaudit/{id}/stop", s.stopPurge}, {"POST /admin/gc/{id}/stop", s.stopGC},
 	}
 }
 
