@@ -416,3 +416,22 @@ func TestStopButtons(t *testing.T) {
 		}
 	}
 }
+
+// TestImmutableTagHasNoDelete: an immutable tag is marked and offers no
+// delete button (the API would refuse it).
+func TestImmutableTagHasNoDelete(t *testing.T) {
+	e := lifecycleEnv(t)
+	a := e.browser("admin")
+	m, err := e.store.GetManifest(e.ctx, "secret/app", "v1", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	art := "/projects/secret/repositories/app/artifacts/" + string(m.Digest)
+	if _, body := a.get(art); !strings.Contains(body, `id="delete-tag-v1"`) {
+		t.Fatalf("no delete button before the rule: %s", mainOf(body))
+	}
+	a.submit("/projects/secret/immutability", "/projects/secret/immutability", url.Values{"repo": {"**"}, "tag": {"v1"}})
+	if _, body := a.get(art); strings.Contains(body, `id="delete-tag-v1"`) || !strings.Contains(body, `<span class="badge">immutable</span>`) {
+		t.Fatalf("immutable tag: %s", mainOf(body))
+	}
+}
