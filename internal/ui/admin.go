@@ -15,6 +15,7 @@ import (
 var adminSections = []struct{ Path, Label string }{
 	{"/admin/users", "Users"}, {"/admin/robots", "Robot accounts"}, {"/admin/audit", "Audit log"},
 	{"/admin/configuration", "Configuration"}, {"/admin/system", "System info"},
+	{"/admin/quotas", "Quotas"}, {"/admin/purgeaudit", "Audit log purge"}, {"/admin/gc", "Garbage collection"},
 }
 
 // admin shows an administration page. The API decides who may read it

@@ -118,6 +118,10 @@ func (p *page) send(method, path string, body io.Reader, ctype string, out any) 
 		}
 		return rec.header, &apiError{rec.status, msg}
 	}
+	if raw, ok := out.(*[]byte); ok { // the answer as it is (a job's text log)
+		*raw = append([]byte(nil), rec.body.Bytes()...)
+		return rec.header, nil
+	}
 	if out != nil && rec.body.Len() > 0 {
 		if err := json.Unmarshal(rec.body.Bytes(), out); err != nil {
 			return rec.header, fmt.Errorf("decoding %s %s: %w", method, path, err)

@@ -31,6 +31,12 @@ func (p *page) perms(scope string) (perms, error) {
 }
 
 // projects: GET /projects?q=&page=.
+//
+// No quota column: the API has no call that gives the quotas of a page of
+// projects at once (GET /quotas filters by one reference_id, and
+// /projects/{p}/summary is per project), so a column would cost one call
+// per row. A project's use and limit are on its page (from its summary),
+// and administrators have all of them on /admin/quotas.
 func (s *Server) projects(p *page) error {
 	q := strings.TrimSpace(p.r.URL.Query().Get("q"))
 	var l list

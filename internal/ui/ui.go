@@ -103,6 +103,16 @@ func (s *Server) routes() []route {
 		{"GET /admin/audit", s.audit},
 		{"GET /admin/configuration", s.configuration}, {"POST /admin/configuration", s.saveConfiguration},
 		{"GET /admin/system", s.system},
+		{"GET /projects/{p}/policies", s.policies}, {"POST /projects/{p}/policies/rules", s.saveRule},
+		{"POST /projects/{p}/policies/rules/{i}/delete", s.deleteRule}, {"POST /projects/{p}/policies/schedule", s.retentionSchedule},
+		{"POST /projects/{p}/policies/run", s.runRetention}, {"GET /projects/{p}/policies/runs/{eid}", s.retentionRun},
+		{"GET /projects/{p}/policies/runs/{eid}/tasks/{tid}", s.retentionTask},
+		{"GET /admin/quotas", s.quotas}, {"POST /admin/quotas/{id}", s.setQuota},
+		{"GET /admin/purgeaudit", s.purgeAudit}, {"POST /admin/purgeaudit", s.savePurge},
+		{"GET /admin/purgeaudit/{id}", s.purgeJob},
+		{"GET /admin/gc", s.gcPage}, {"POST /admin/gc", s.saveGC}, {"GET /admin/gc/{id}", s.gcRun},
+		{"POST /projects/{p}/policies/runs/{eid}/stop", s.stopRetention},
+		{"POST /admin/purgeaudit/{id}/stop", s.stopPurge}, {"POST /admin/gc/{id}/stop", s.stopGC},
 	}
 }
 
