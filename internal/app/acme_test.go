@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	mathrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -54,15 +55,24 @@ func pebbleBinary(t *testing.T) string {
 	return ""
 }
 
-// freePort returns a loopback port that was free a moment ago.
+// freePort returns a loopback port that was free a moment ago, for a
+// server started later. It is drawn below Linux's ephemeral range
+// (32768–60999): a port from "127.0.0.1:0" could be handed to any other
+// test's listener or connection in the meantime (seen in make test:
+// "bind: address already in use" for --acme-http-addr).
 func freePort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 100 {
+		port := 20000 + mathrand.IntN(12000)
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
+		ln.Close()
+		return port
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	t.Fatal("no free loopback port in 20000–31999")
+	return 0
 }
 
 // dnsServer answers DNS over TCP (what pebble's -dnsserver uses) on
