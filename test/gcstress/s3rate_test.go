@@ -25,9 +25,11 @@ import (
 // (BERTH_GC_S3_RATE=N; skipped otherwise): blobs deleted per second, rows
 // and bytes (DeleteObjects).
 func TestS3CollectionRate(t *testing.T) {
+	// make test collects 100 blobs per configuration (a check that each
+	// collects everything); BERTH_GC_S3_RATE=N measures with N.
 	n, _ := strconv.Atoi(os.Getenv("BERTH_GC_S3_RATE"))
 	if n <= 0 {
-		t.Skip("a measurement: BERTH_GC_S3_RATE=N collects N blobs")
+		n = 100
 	}
 	pgserver.Require(t)
 	srv := s3server.Shared(t)

@@ -28,14 +28,19 @@ import (
 // with BERTH_GC_THROUGHPUT=1 (without the race detector, which would
 // measure itself).
 func TestThroughputSQLiteFS(t *testing.T) {
-	if os.Getenv("BERTH_GC_THROUGHPUT") == "" {
-		t.Skip("a measurement of a minute or two: BERTH_GC_THROUGHPUT=1 runs it")
-	}
+	// make test runs it small, checking that one collection beside pushes
+	// and pulls removes the whole backlog; the throughput bound is a
+	// measurement of a minute or two on an idle machine:
+	// BERTH_GC_THROUGHPUT=1 runs it with the full backlog and checks it.
+	measuring := os.Getenv("BERTH_GC_THROUGHPUT") != ""
 	const maxLoss = 0.5
-	const backlogImages = 4000
+	backlogImages := int64(200)
+	if measuring {
+		backlogImages = 4000
+	}
 	b := sqliteFS(t)
 	c := newServer(t, b)
-	backlog(t, c, b.path, backlogImages)
+	backlog(t, c, b.path, int(backlogImages))
 	phase := duration() / 2
 	base := measure(t, c, phase, nil)
 	// One collection, over the backlog, with pushes and pulls beside it
@@ -60,7 +65,7 @@ func TestThroughputSQLiteFS(t *testing.T) {
 	if res.PurgedBlobs < 3*backlogImages {
 		t.Fatalf("GC deleted %d blobs of the backlog's %d", res.PurgedBlobs, 3*backlogImages)
 	}
-	if loss > maxLoss {
+	if measuring && loss > maxLoss {
 		t.Fatalf("throughput fell by %.0f %% during GC", 100*loss)
 	}
 }
