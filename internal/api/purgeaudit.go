@@ -1,13 +1,10 @@
 package api
 
 import (
-	"fmt"
 	"math"
 	"net/http"
-	"strconv"
 
 	"github.com/berth-registry/berth/internal/audit"
-	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/meta"
 )
 
@@ -59,128 +56,37 @@ func purgeParams(m map[string]any) (audit.PurgeParams, error) {
 	return p, nil
 }
 
-// purgeSchedule is what POST and PUT /system/purgeaudit/schedule share:
-// run now (Manual), remove the schedule (None), or set it. It returns the
-// execution started (0 if none).
-func (s *Server) purgeSchedule(r *http.Request) (int64, error) {
-	if err := requireAdmin(r); err != nil {
-		return 0, err
-	}
-	b, err := readSchedule(r)
-	if err != nil {
-		return 0, err
-	}
-	ctx := r.Context()
-	if b.Schedule.Type == jobs.ScheduleNone { // no parameters needed to remove it (Harbor asks for them)
-		if _, err := s.applySchedule(ctx, b.Schedule, jobRequest{Name: audit.PurgeSchedule, Kind: audit.PurgeKind}); err != nil {
-			return 0, err
-		}
-		s.record(ctx, r, "delete", "purge_audit_schedule", audit.PurgeSchedule, nil)
-		return 0, nil
-	}
-	p, err := purgeParams(b.Parameters)
-	if err != nil {
-		return 0, err
-	}
-	id, err := s.applySchedule(ctx, b.Schedule, jobRequest{Name: audit.PurgeSchedule, Kind: audit.PurgeKind, Params: p, DryRun: p.DryRun})
-	if err != nil {
-		return 0, err
-	}
-	if id != 0 {
-		s.record(ctx, r, "create", "purge_audit", strconv.FormatInt(id, 10), nil)
-	} else {
-		s.record(ctx, r, "update", "purge_audit_schedule", b.Schedule.Type, nil)
-	}
-	return id, nil
-}
+// purgeJob: Harbor's audit-log purge under /system/purgeaudit (berth
+// runs one at a time: 409 while one is active). Its schedule replaces
+// the fixed --audit-retention-days pruning; a stop takes effect at the
+// next batch.
+var purgeJob = systemJob{path: "purgeaudit", idParam: "purge_id", schedule: audit.PurgeSchedule, kind: audit.PurgeKind,
+	resource: "purge_audit",
+	params: func(m map[string]any) (any, bool, error) {
+		p, err := purgeParams(m)
+		return p, p.DryRun, err
+	},
+	history: func(e *meta.Execution) execHistory { return execHistoryOf(e, purgeJobName) }}
 
-// createPurgeSchedule: POST /system/purgeaudit/schedule (system
-// administrators). Manual runs the purge now: 201 with the execution's
-// Location (409 while another purge is active: berth runs one at a
-// time). Hourly, Daily, Weekly and Custom set the schedule (Location:
-// the schedule), None removes it. Harbor's Location for those is ".../0".
-func (s *Server) createPurgeSchedule(w http.ResponseWriter, r *http.Request) error {
-	id, err := s.purgeSchedule(r)
-	if err != nil {
-		return err
-	}
-	if id != 0 {
-		return created(w, fmt.Sprintf("%s/system/purgeaudit/%d", Prefix, id))
-	}
-	return created(w, Prefix+"/system/purgeaudit/schedule")
-}
-
-// updatePurgeSchedule: PUT /system/purgeaudit/schedule, as POST but 200.
-func (s *Server) updatePurgeSchedule(w http.ResponseWriter, r *http.Request) error {
-	if _, err := s.purgeSchedule(r); err != nil {
-		return err
-	}
-	return ok(w)
-}
-
-// getPurgeSchedule: GET /system/purgeaudit/schedule (system
-// administrators): an ExecHistory, or an empty body when there is none
-// (then the fixed --audit-retention-days pruning applies).
-func (s *Server) getPurgeSchedule(w http.ResponseWriter, r *http.Request) error {
-	if err := requireAdmin(r); err != nil {
-		return err
-	}
-	return s.writeSchedule(w, r, audit.PurgeSchedule)
-}
-
-// getPurgeHistory: GET /system/purgeaudit (system administrators), newest
-// first; q keys id, status, trigger, dry_run, creation_time, start_time,
-// end_time, update_time.
+// The operations of tag "purge" (routes_purgeaudit.go).
 func (s *Server) getPurgeHistory(w http.ResponseWriter, r *http.Request) error {
-	if err := requireAdmin(r); err != nil {
-		return err
-	}
-	list, total, page, err := s.listExecutions(r, audit.PurgeKind, 0)
-	if err != nil {
-		return err
-	}
-	return writeList(w, r, page, total, list, func(e *meta.Execution) execHistory { return execHistoryOf(e, purgeJobName) })
+	return s.listJobRuns(w, r, &purgeJob)
 }
-
-// getPurgeJob: GET /system/purgeaudit/{purge_id} (system administrators).
+func (s *Server) getPurgeSchedule(w http.ResponseWriter, r *http.Request) error {
+	return s.getJobSchedule(w, r, &purgeJob)
+}
+func (s *Server) createPurgeSchedule(w http.ResponseWriter, r *http.Request) error {
+	return s.createJobSchedule(w, r, &purgeJob)
+}
+func (s *Server) updatePurgeSchedule(w http.ResponseWriter, r *http.Request) error {
+	return s.updateJobSchedule(w, r, &purgeJob)
+}
 func (s *Server) getPurgeJob(w http.ResponseWriter, r *http.Request) error {
-	if err := requireAdmin(r); err != nil {
-		return err
-	}
-	e, err := s.executionFor(r, "purge_id", audit.PurgeKind, 0)
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, execHistoryOf(e, purgeJobName))
+	return s.getJobRun(w, r, &purgeJob)
 }
-
-// getPurgeJobLog: GET /system/purgeaudit/{purge_id}/log (system
-// administrators), text/plain; empty until the run starts.
 func (s *Server) getPurgeJobLog(w http.ResponseWriter, r *http.Request) error {
-	if err := requireAdmin(r); err != nil {
-		return err
-	}
-	e, err := s.executionFor(r, "purge_id", audit.PurgeKind, 0)
-	if err != nil {
-		return err
-	}
-	return s.writeJobLog(w, r, meta.LogExecution, e.ID)
+	return s.getJobRunLog(w, r, &purgeJob)
 }
-
-// stopPurge: PUT /system/purgeaudit/{purge_id} (system administrators):
-// a Pending purge stops at once, a Running one at its next batch; a
-// finished one is left as it is (200, as Harbor).
 func (s *Server) stopPurge(w http.ResponseWriter, r *http.Request) error {
-	if err := requireAdmin(r); err != nil {
-		return err
-	}
-	e, err := s.executionFor(r, "purge_id", audit.PurgeKind, 0)
-	if err != nil {
-		return err
-	}
-	if err := s.opt.Jobs.Store.RequestStop(r.Context(), e.ID); err != nil {
-		return err
-	}
-	s.record(r.Context(), r, "stop", "purge_audit", strconv.FormatInt(e.ID, 10), nil)
-	return ok(w)
+	return s.stopJobRun(w, r, &purgeJob)
 }
