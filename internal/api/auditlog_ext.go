@@ -5,7 +5,6 @@ import (
 
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/meta"
-	"github.com/berth-registry/berth/internal/rbac"
 )
 
 // auditLogExt is Harbor's AuditLogExt (Harbor 2.13+), plus the client's
@@ -73,10 +72,7 @@ func (s *Server) writeAuditExt(w http.ResponseWriter, r *http.Request, aq meta.A
 // projects where they may read the log; berth keeps the whole log to
 // administrators (the project's own is GET /projects/{name}/auditlog-exts).
 func (s *Server) listAuditLogExts(w http.ResponseWriter, r *http.Request) error {
-	if err := requireAdmin(r); err != nil {
-		return err
-	}
-	aq, err := auditQuery(r)
+	aq, err := s.auditScope(r, "")
 	if err != nil {
 		return err
 	}
@@ -85,15 +81,10 @@ func (s *Server) listAuditLogExts(w http.ResponseWriter, r *http.Request) error 
 
 // getLogExts: GET /projects/{project_name}/auditlog-exts (ReadLogs).
 func (s *Server) getLogExts(w http.ResponseWriter, r *http.Request) error {
-	p, err := s.projectFor(r, "project_name", rbac.ReadLogs)
+	aq, err := s.auditScope(r, "project_name")
 	if err != nil {
 		return err
 	}
-	aq, err := auditQuery(r)
-	if err != nil {
-		return err
-	}
-	aq.ProjectID = p.ID // not a deleted namesake's records
 	return s.writeAuditExt(w, r, aq)
 }
 

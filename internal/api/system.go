@@ -51,12 +51,30 @@ func (s *Server) writeAudit(w http.ResponseWriter, r *http.Request, aq meta.Audi
 	})
 }
 
-// listAuditLogs: GET /audit-logs (system administrators).
-func (s *Server) listAuditLogs(w http.ResponseWriter, r *http.Request) error {
-	if err := requireAdmin(r); err != nil {
-		return err
+// auditScope reads an audit listing's query, over the whole log (system
+// administrators) or, with projectParam, over that project's records
+// (ReadLogs), by id: not a deleted namesake's.
+func (s *Server) auditScope(r *http.Request, projectParam string) (meta.AuditQuery, error) {
+	var projectID int64
+	if projectParam == "" {
+		if err := requireAdmin(r); err != nil {
+			return meta.AuditQuery{}, err
+		}
+	} else {
+		p, err := s.projectFor(r, projectParam, rbac.ReadLogs)
+		if err != nil {
+			return meta.AuditQuery{}, err
+		}
+		projectID = p.ID
 	}
 	aq, err := auditQuery(r)
+	aq.ProjectID = projectID
+	return aq, err
+}
+
+// listAuditLogs: GET /audit-logs (system administrators).
+func (s *Server) listAuditLogs(w http.ResponseWriter, r *http.Request) error {
+	aq, err := s.auditScope(r, "")
 	if err != nil {
 		return err
 	}
@@ -65,15 +83,10 @@ func (s *Server) listAuditLogs(w http.ResponseWriter, r *http.Request) error {
 
 // listProjectLogs: GET /projects/{project_name}/logs (ReadLogs).
 func (s *Server) listProjectLogs(w http.ResponseWriter, r *http.Request) error {
-	p, err := s.projectFor(r, "project_name", rbac.ReadLogs)
+	aq, err := s.auditScope(r, "project_name")
 	if err != nil {
 		return err
 	}
-	aq, err := auditQuery(r)
-	if err != nil {
-		return err
-	}
-	aq.ProjectID = p.ID // not a deleted namesake's records
 	return s.writeAudit(w, r, aq)
 }
 
