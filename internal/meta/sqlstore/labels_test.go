@@ -1,8 +1,6 @@
 package sqlstore
 
 import (
-	"context"
-	"database/sql"
 	"path/filepath"
 	"testing"
 
@@ -33,98 +31,55 @@ func TestLabelSuitePostgres(t *testing.T) {
 // joined with its project; manifests and tags start never pulled; new
 // repositories get new ids.
 func TestMigrationRepositoryIDs(t *testing.T) {
-	for _, c := range []struct {
-		dialect *dialect
-		open    func(t *testing.T) *sql.DB
-	}{
-		{sqliteDialect, func(t *testing.T) *sql.DB {
-			db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "meta.db")+"?_pragma=foreign_keys(ON)&_txlock=immediate")
-			if err != nil {
-				t.Fatal(err)
-			}
-			db.SetMaxOpenConns(1)
-			return db
-		}},
-		{pgDialect, func(t *testing.T) *sql.DB {
-			db, err := sql.Open("pgx", pgserver.Database(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return db
-		}},
-	} {
-		t.Run(c.dialect.name, func(t *testing.T) {
-			db := c.open(t)
-			defer db.Close()
-			ctx := context.Background()
-			all, err := loadMigrations(c.dialect.name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var before []migration
-			for _, m := range all {
-				if m.version < 8 {
-					before = append(before, m)
-				}
-			}
-			if err := applyMigrations(ctx, db, c.dialect, before); err != nil {
-				t.Fatal(err)
-			}
-			b := &binder{d: c.dialect}
-			exec := func(q string, args ...any) {
-				t.Helper()
-				if _, err := db.ExecContext(ctx, b.bind(q), args...); err != nil {
-					t.Fatalf("%s: %v", q, err)
-				}
-			}
-			exec(`INSERT INTO projects (id, name, owner_id, created_at, updated_at) VALUES (3, 'dev', 0, 1, 1)`)
-			for _, r := range []string{"dev/b", "dev/a", "single"} {
-				exec(`INSERT INTO repositories (name, created_at) VALUES (?, 1000)`, r)
-			}
-			exec(`INSERT INTO manifests (repo, digest, media_type, size, body, created_at) VALUES ('dev/a', 'sha256:x', 'm', 1, ?, 1)`, []byte("x"))
-			exec(`INSERT INTO tags (repo, name, digest, updated_at) VALUES ('dev/a', 'v1', 'sha256:x', 1)`)
-			if err := applyMigrations(ctx, db, c.dialect, all); err != nil {
-				t.Fatal(err)
-			}
-			exec(`INSERT INTO repositories (name, created_at) VALUES ('dev/c', 2000) ON CONFLICT (name) DO NOTHING`)
-			exec(`INSERT INTO repositories (name, created_at) VALUES ('dev/a', 2000) ON CONFLICT (name) DO NOTHING`)
-			rows, err := db.QueryContext(ctx, `SELECT r.name, r.id, r.created_at, r.project, r.pull_count, r.description, COALESCE(p.id, 0)
+	upgradeFrom(t, 8, func(t *testing.T, c *migrationCase) {
+		db, ctx, all, exec := c.db, c.ctx, c.all, c.exec
+		exec(`INSERT INTO projects (id, name, owner_id, created_at, updated_at) VALUES (3, 'dev', 0, 1, 1)`)
+		for _, r := range []string{"dev/b", "dev/a", "single"} {
+			exec(`INSERT INTO repositories (name, created_at) VALUES (?, 1000)`, r)
+		}
+		exec(`INSERT INTO manifests (repo, digest, media_type, size, body, created_at) VALUES ('dev/a', 'sha256:x', 'm', 1, ?, 1)`, []byte("x"))
+		exec(`INSERT INTO tags (repo, name, digest, updated_at) VALUES ('dev/a', 'v1', 'sha256:x', 1)`)
+		if err := applyMigrations(ctx, db, c.dialect, all); err != nil {
+			t.Fatal(err)
+		}
+		exec(`INSERT INTO repositories (name, created_at) VALUES ('dev/c', 2000) ON CONFLICT (name) DO NOTHING`)
+		exec(`INSERT INTO repositories (name, created_at) VALUES ('dev/a', 2000) ON CONFLICT (name) DO NOTHING`)
+		rows, err := db.QueryContext(ctx, `SELECT r.name, r.id, r.created_at, r.project, r.pull_count, r.description, COALESCE(p.id, 0)
 				FROM repositories r LEFT JOIN projects p ON p.name = r.project ORDER BY r.name`)
-			if err != nil {
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		ids := map[int64]string{}
+		var names []string
+		for rows.Next() {
+			var name, project, desc string
+			var id, created, pulls, pid int64
+			if err := rows.Scan(&name, &id, &created, &project, &pulls, &desc, &pid); err != nil {
 				t.Fatal(err)
 			}
-			defer rows.Close()
-			ids := map[int64]string{}
-			var names []string
-			for rows.Next() {
-				var name, project, desc string
-				var id, created, pulls, pid int64
-				if err := rows.Scan(&name, &id, &created, &project, &pulls, &desc, &pid); err != nil {
-					t.Fatal(err)
-				}
-				names = append(names, name)
-				wantProject, wantPID, wantCreated := "dev", int64(3), int64(1000)
-				if name == "single" {
-					wantProject, wantPID = "", 0
-				}
-				if name == "dev/c" {
-					wantCreated = 2000
-				}
-				if id == 0 || ids[id] != "" || project != wantProject || pid != wantPID || created != wantCreated || pulls != 0 || desc != "" {
-					t.Errorf("%s: id %d (also %q), project %q (%d), created %d, pulls %d, description %q", name, id, ids[id], project, pid, created, pulls, desc)
-				}
-				ids[id] = name
+			names = append(names, name)
+			wantProject, wantPID, wantCreated := "dev", int64(3), int64(1000)
+			if name == "single" {
+				wantProject, wantPID = "", 0
 			}
-			if err := rows.Err(); err != nil {
-				t.Fatal(err)
+			if name == "dev/c" {
+				wantCreated = 2000
 			}
-			if len(names) != 4 {
-				t.Fatalf("repositories after the migration: %v", names)
+			if id == 0 || ids[id] != "" || project != wantProject || pid != wantPID || created != wantCreated || pulls != 0 || desc != "" {
+				t.Errorf("%s: id %d (also %q), project %q (%d), created %d, pulls %d, description %q", name, id, ids[id], project, pid, created, pulls, desc)
 			}
-			var mt, tt int64
-			if err := db.QueryRowContext(ctx, `SELECT m.pull_time, t.pull_time FROM manifests m JOIN tags t ON t.repo = m.repo AND t.digest = m.digest`).Scan(&mt, &tt); err != nil || mt != 0 || tt != 0 {
-				t.Errorf("pull times %d %d, %v", mt, tt, err)
-			}
-		})
-	}
+			ids[id] = name
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		if len(names) != 4 {
+			t.Fatalf("repositories after the migration: %v", names)
+		}
+		var mt, tt int64
+		if err := db.QueryRowContext(ctx, `SELECT m.pull_time, t.pull_time FROM manifests m JOIN tags t ON t.repo = m.repo AND t.digest = m.digest`).Scan(&mt, &tt); err != nil || mt != 0 || tt != 0 {
+			t.Errorf("pull times %d %d, %v", mt, tt, err)
+		}
+	})
 }
