@@ -74,6 +74,9 @@ apt_missing() {
   # Chromium for the web UI's browser test (internal/ui, driven headless
   # through chromedp).
   command -v chromium >/dev/null || [ -x /usr/bin/chromium ] || echo chromium
+  # A CJK font, so the Simplified Chinese pages' screenshots are readable
+  # (the tests check the text itself; without it Chinese shows as boxes).
+  [ -f /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || echo fonts-wqy-zenhei
 }
 
 # apt_install installs what apt_missing names. Without root it fails at once
