@@ -295,10 +295,18 @@ func TestQueueLostLease(t *testing.T) {
 	st := openStore(t)
 	ctx := context.Background()
 	q := testQueue(st, "r1")
+	// One worker that polls no more once it has claimed the execution:
+	// between the Release and r2's Claim below, an idle worker of r1
+	// could otherwise claim the execution back (a hang seen in make test:
+	// a second handler blocked sending on the full channel).
+	q.Workers, q.Poll = 1, time.Hour
 	cancelled := make(chan error, 1)
 	q.Register("gc", func(ctx context.Context, run *Run) error {
 		<-ctx.Done()
-		cancelled <- context.Cause(ctx)
+		select {
+		case cancelled <- context.Cause(ctx):
+		default: // only the first cancellation is looked at
+		}
 		return ctx.Err()
 	})
 	id, _ := q.Enqueue(ctx, "gc", 0, meta.TriggerManual, nil, false)
