@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -188,6 +190,7 @@ type quotaRun struct {
 	repos []string
 	blobs []string // contents
 	step  int
+	done  []string // what each step did, printed when one fails
 }
 
 func (q *quotaRun) pick(n int) int { return q.rnd.IntN(n) }
@@ -206,7 +209,7 @@ func pickKey[K comparable, V any](q *quotaRun, m map[K]V) (K, bool) {
 func (q *quotaRun) agree(op string, ok bool, err error) bool {
 	q.t.Helper()
 	if ok && err != nil || !ok && err == nil {
-		q.t.Fatalf("step %d: %s: err = %v, model expected success %v", q.step, op, err, ok)
+		q.t.Fatalf("step %d: %s: err = %v, model expected success %v\nsteps so far:\n%s", q.step, op, err, ok, strings.Join(q.done, "\n"))
 	}
 	return ok
 }
@@ -329,7 +332,12 @@ func (q *quotaRun) do() string {
 
 func testQuotaRandom(t *testing.T, s QuotaStore) {
 	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", seed)
+	if v := os.Getenv("BERTH_QUOTA_SEED"); v != "" { // replay a failure: the seed is logged below
+		n, err := strconv.ParseUint(v, 10, 64)
+		must(t, err, "BERTH_QUOTA_SEED")
+		seed = n
+	}
+	t.Logf("seed %d (replay with BERTH_QUOTA_SEED=%d)", seed, seed)
 	q := &quotaRun{t: t, s: s, rnd: rand.New(rand.NewPCG(seed, 7)),
 		m:     &quotaModel{repos: map[string]*modelRepo{}, sizes: map[digest.Digest]int64{}},
 		repos: []string{"p/a", "p/b", "p/c/d", "q/a", "q/b"}}
@@ -339,6 +347,7 @@ func testQuotaRandom(t *testing.T, s QuotaStore) {
 	limitedProject(t, s, "p", meta.UnlimitedStorage)
 	for q.step = 1; q.step <= 300; q.step++ {
 		what := q.do()
+		q.done = append(q.done, fmt.Sprintf("%d: %s", q.step, what))
 		for _, p := range []string{"p", "q"} {
 			want := q.m.used(p)
 			kept, err := s.ProjectStorageUsed(t.Context(), p)

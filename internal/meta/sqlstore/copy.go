@@ -185,6 +185,17 @@ func copyManifest(ctx context.Context, tx tx, u *usage, from, to string, d diges
 			return false, err
 		}
 	}
+	// Already in to: nothing more to store, and its references are not
+	// checked again (to may have unlinked one of its blobs since, which a
+	// copy neither needs nor repairs).
+	var present int
+	err = tx.queryRow(ctx, `SELECT 1 FROM manifests WHERE repo = ? AND digest = ?`, to, string(d)).Scan(&present)
+	if err == nil {
+		return true, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return false, err
+	}
 	// What d references and to lacks: a blob no longer linked in from, or
 	// a child not copied (it cannot be: children come first).
 	var missing string
