@@ -17,6 +17,7 @@ import (
 
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/blob"
+	"github.com/berth-registry/berth/internal/events"
 	"github.com/berth-registry/berth/internal/identity/ldap"
 	"github.com/berth-registry/berth/internal/identity/oidc"
 	"github.com/berth-registry/berth/internal/jobs"
@@ -60,6 +61,9 @@ type Options struct {
 	// LDAP is the directory of auth_mode ldap_auth (/ldap operations, LDAP
 	// user groups); nil: those operations answer 400.
 	LDAP *ldap.Service
+	// Events, if set, is told of artifacts and tags created and deleted
+	// through the API (webhooks, replication triggers).
+	Events *events.Bus
 }
 
 // checkDelete refuses a delete when deletes are switched off.
@@ -273,4 +277,14 @@ func (s *Server) record(ctx context.Context, r *http.Request, operation, resourc
 func isNotFound(err error) bool {
 	return errors.Is(err, meta.ErrNotFound) || errors.Is(err, meta.ErrRepoNotFound) ||
 		errors.Is(err, meta.ErrManifestNotFound) || errors.Is(err, meta.ErrTagNotFound)
+}
+
+// publish tells the event bus of e, with the caller and project filled in.
+func (s *Server) publish(r *http.Request, e events.Event) {
+	if !s.opt.Events.Wants(e.Type) {
+		return
+	}
+	e.Operator = auth.FromContext(r.Context()).Name
+	e.Project = events.ProjectOf(e.Repo)
+	s.opt.Events.Publish(r.Context(), e)
 }

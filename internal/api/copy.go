@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/berth-registry/berth/internal/events"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/oci"
 	"github.com/berth-registry/berth/internal/rbac"
@@ -94,6 +95,7 @@ func (s *Server) copyArtifact(w http.ResponseWriter, r *http.Request) error {
 	for _, t := range res.Tags {
 		s.record(r.Context(), r, "create", "tag", dst+":"+t, p)
 	}
+	s.publish(r, events.Event{Type: events.PushArtifact, Repo: dst, Digest: m.Digest, Tags: res.Tags, MediaType: m.MediaType, Size: m.Size})
 	return created(w, fmt.Sprintf("%s/projects/%s/repositories/%s/artifacts/%s", Prefix, p.Name,
 		repoPathSegment(p, dst), url.PathEscape(ref)))
 }

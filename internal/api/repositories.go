@@ -9,6 +9,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/berth-registry/berth/internal/events"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/oci"
 	"github.com/berth-registry/berth/internal/rbac"
@@ -95,6 +96,7 @@ func (s *Server) deleteRepository(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	s.record(r.Context(), r, "delete", "repository", repo, p)
+	s.publish(r, events.Event{Type: events.DeleteRepository, Repo: repo})
 	return ok(w)
 }
 
@@ -188,6 +190,7 @@ func (s *Server) deleteArtifact(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.record(r.Context(), r, "delete", "artifact", repo+"@"+string(a.Digest), p)
+	s.publish(r, events.Event{Type: events.DeleteArtifact, Repo: repo, Digest: a.Digest, MediaType: a.MediaType, Size: a.Size})
 	return ok(w)
 }
 
@@ -234,6 +237,7 @@ func (s *Server) createTag(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.record(r.Context(), r, "create", "tag", repo+":"+req.Name, p)
+	s.publish(r, events.Event{Type: events.CreateTag, Repo: repo, Digest: a.Digest, Tags: []string{req.Name}, MediaType: a.MediaType, Size: a.Size})
 	return created(w, fmt.Sprintf("%s/projects/%s/repositories/%s/artifacts/%s/tags/%s", Prefix, p.Name,
 		url.PathEscape(url.PathEscape(strings.TrimPrefix(repo, p.Name+"/"))), a.Digest, req.Name))
 }
@@ -260,5 +264,6 @@ func (s *Server) deleteTag(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.record(r.Context(), r, "delete", "tag", repo+":"+name, p)
+	s.publish(r, events.Event{Type: events.DeleteTag, Repo: repo, Digest: a.Digest, Tags: []string{name}})
 	return ok(w)
 }

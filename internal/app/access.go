@@ -15,6 +15,7 @@ import (
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/blob"
 	"github.com/berth-registry/berth/internal/config"
+	"github.com/berth-registry/berth/internal/events"
 	"github.com/berth-registry/berth/internal/identity"
 	"github.com/berth-registry/berth/internal/identity/ldap"
 	"github.com/berth-registry/berth/internal/jobs"
@@ -41,6 +42,9 @@ type access struct {
 	// identity routes sign-in to the auth mode's directory (identity.go).
 	identity *identity.Router
 	ldap     *ldap.Service
+	// events is the bus registry and API publish to (webhooks,
+	// replication triggers, scan on push subscribe).
+	events *events.Bus
 }
 
 // sessionRevocationAge is how long a logged-out session's id is kept:
@@ -185,7 +189,7 @@ func (a *access) mountAPI(mux *http.ServeMux, cfg config.Config, store *sqlstore
 	h := api.New(api.Options{Access: a.store, Store: store, Catalog: store, Auth: a.authn, Audit: a.sink.Record,
 		DeletesDisabled: !cfg.DeleteEnabled, ExternalURL: cfg.Proxy.ExternalURL,
 		SessionKey: key, Version: Version, Logger: log, Blobs: blobs,
-		System: a.system, Jobs: queue, LDAP: a.ldap})
+		System: a.system, Jobs: queue, LDAP: a.ldap, Events: a.events})
 	mux.Handle(api.Prefix+"/", h)
 	mux.Handle("/c/", h)
 	// The web UI answers every other path; its pages call h in process.

@@ -18,6 +18,7 @@ import (
 	"github.com/berth-registry/berth/internal/accesslog"
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/config"
+	"github.com/berth-registry/berth/internal/events"
 	"github.com/berth-registry/berth/internal/forwarded"
 	"github.com/berth-registry/berth/internal/immutable"
 	"github.com/berth-registry/berth/internal/jobs"
@@ -72,6 +73,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		return err
 	}
 	defer acc.close()
+	acc.events = events.New()
 	// Quota events: the store reports usage changes, the notifier turns
 	// them into events off the request path; closed before the audit sink.
 	quotaEvents := quota.NewNotifier(acc.quotaEvent, log)
@@ -98,6 +100,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		RedirectTTL:     blobRedirectTTL(cfg),
 		ReadOnly:        st.ReadOnly,
 		Pulls:           pulls,
+		Events:          acc.events,
 		// Tag immutability: always on, as rules may be in the database
 		// from a run with access control; one indexed query per push or
 		// delete of a tag, none per pull.

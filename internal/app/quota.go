@@ -4,14 +4,15 @@ import (
 	"context"
 	"time"
 
+	"github.com/berth-registry/berth/internal/events"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/quota"
 )
 
 // quotaEvent delivers a quota event (internal/quota): a warning in the
-// log and an audit record in the project's log, by who pushed. The
-// webhook capability will send them on as Harbor's QUOTA_WARNING and
-// QUOTA_EXCEED notifications.
+// log, an audit record in the project's log, by who pushed, and Harbor's
+// QUOTA_WARNING or QUOTA_EXCEED on the event bus (webhooks); Detail is
+// the quota.Event.
 func (a *access) quotaEvent(ev quota.Event) {
 	a.log.Warn("quota event", "type", string(ev.Type), "project", ev.Project, "repository", ev.Repo,
 		"digest", string(ev.Digest), "user", ev.Operator, "message", ev.Message)
@@ -25,6 +26,12 @@ func (a *access) quotaEvent(ev quota.Event) {
 	default:
 		return
 	}
+	kind := events.QuotaWarning
+	if ev.Type == quota.Exceed {
+		kind = events.QuotaExceed
+	}
+	a.events.Publish(context.Background(), events.Event{Type: kind, At: ev.At, Operator: ev.Operator, Project: ev.Project,
+		Repo: ev.Repo, Digest: ev.Digest, Detail: ev})
 	rec.At, rec.Project = ev.At, ev.Project
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

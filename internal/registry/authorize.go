@@ -3,6 +3,8 @@ package registry
 import (
 	"net/http"
 
+	"github.com/berth-registry/berth/internal/auth"
+	"github.com/berth-registry/berth/internal/events"
 	"github.com/berth-registry/berth/internal/rbac"
 )
 
@@ -56,4 +58,14 @@ func (r *Registry) audit(req *http.Request, operation, resourceType, repo, ref s
 	if r.opt.Audit != nil {
 		r.opt.Audit(req, operation, resourceType, repo, ref)
 	}
+}
+
+// publish tells the event bus of e, with the caller and project filled in.
+func (r *Registry) publish(req *http.Request, e events.Event) {
+	if !r.opt.Events.Wants(e.Type) {
+		return
+	}
+	e.Operator = auth.FromContext(req.Context()).Name
+	e.Project = events.ProjectOf(e.Repo)
+	r.opt.Events.Publish(req.Context(), e)
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/berth-registry/berth/internal/events"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/oci"
 )
@@ -51,6 +52,13 @@ func (r *Registry) getManifest(w http.ResponseWriter, req *http.Request, rt rout
 	if !head {
 		_, _ = w.Write(m.Body)
 		r.audit(req, "pull", "artifact", rt.name, rt.ref)
+		if r.opt.Events.Wants(events.PullArtifact) {
+			var tags []string
+			if !isDigest {
+				tags = []string{rt.ref}
+			}
+			r.publish(req, events.Event{Type: events.PullArtifact, Repo: rt.name, Digest: m.Digest, Tags: tags, MediaType: m.MediaType, Size: m.Size})
+		}
 		if r.opt.Pulls != nil {
 			tag := rt.ref
 			if isDigest {
@@ -120,6 +128,7 @@ func (r *Registry) putManifest(w http.ResponseWriter, req *http.Request, rt rout
 	for _, t := range tags {
 		r.audit(req, "create", "tag", rt.name, t)
 	}
+	r.publish(req, events.Event{Type: events.PushArtifact, Repo: rt.name, Digest: d, Tags: tags, MediaType: m.MediaType, Size: m.Size})
 	return nil
 }
 
@@ -172,8 +181,10 @@ func (r *Registry) deleteManifest(w http.ResponseWriter, req *http.Request, rt r
 	w.WriteHeader(http.StatusAccepted)
 	if isDigest {
 		r.audit(req, "delete", "artifact", rt.name, rt.ref)
+		r.publish(req, events.Event{Type: events.DeleteArtifact, Repo: rt.name, Digest: digest.Digest(rt.ref)})
 	} else {
 		r.audit(req, "delete", "tag", rt.name, rt.ref)
+		r.publish(req, events.Event{Type: events.DeleteTag, Repo: rt.name, Tags: []string{rt.ref}})
 	}
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/blob"
+	"github.com/berth-registry/berth/internal/events"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/oci"
 	"github.com/berth-registry/berth/internal/rbac"
@@ -54,6 +55,9 @@ type Options struct {
 	// refuses to move or delete an immutable tag (*meta.ImmutableTagError,
 	// answered 412). Reads never go through it.
 	Tags TagWriter
+	// Events, if set, is told of pushes, pulls and deletes (webhooks,
+	// replication triggers, scan on push). Publishing never blocks.
+	Events *events.Bus
 }
 
 // PullRecorder gathers pull statistics (pullstats.Recorder). tag is the
