@@ -59,16 +59,17 @@ type WebhookTask struct {
 	Holder     string
 	LeaseUntil time.Time
 	CreatedAt, StartedAt, EndedAt, UpdatedAt time.Time
-	// PolicyID and EventType are the execution's (filled by
-	// ClaimWebhookTasks).
+	// PolicyID, EventType and Trigger are the execution's (filled when
+	// read).
 	PolicyID  int64
 	EventType string
+	Trigger   string
 }
 
 // WebhookAttempt is the outcome of one delivery attempt of a task.
 type WebhookAttempt struct {
-	// Status: JobSuccess, JobError (given up), or JobPending (retry at
-	// NextAt).
+	// Status: JobSuccess, JobError (given up), JobStopped (not sent: the
+	// policy is disabled), or JobPending (retry at NextAt).
 	Status  string
 	Code    int
 	Message string
@@ -103,7 +104,8 @@ type WebhookStore interface {
 	// named project (what an event of it fires).
 	ProjectWebhookPolicies(ctx context.Context, project string) ([]WebhookPolicy, error)
 	// UpdateWebhookPolicy saves p's name, description, enabled flag and
-	// policy (its secret, project and creator stay) and sets its times.
+	// policy, and its secret unless empty (the project and creator stay),
+	// and sets its times.
 	// ErrNotFound, ErrConflict as for create.
 	UpdateWebhookPolicy(ctx context.Context, p *WebhookPolicy) error
 	// DeleteWebhookPolicy removes policy id with its executions and

@@ -112,8 +112,10 @@ func (s *Store) UpdateWebhookPolicy(ctx context.Context, p *meta.WebhookPolicy) 
 	return s.inTx(ctx, func(ctx context.Context, tx tx) error {
 		t := now()
 		var created int64
-		err := tx.queryRow(ctx, `UPDATE webhook_policies SET name = ?, description = ?, enabled = ?, policy = ?, updated_at = ?
-			WHERE id = ? RETURNING project_id, secret, creator, created_at`, p.Name, p.Description, b2i(p.Enabled), p.Policy, t, p.ID).
+		err := tx.queryRow(ctx, `UPDATE webhook_policies SET name = ?, description = ?, enabled = ?, policy = ?,
+			secret = CASE WHEN ? = '' THEN secret ELSE ? END, updated_at = ?
+			WHERE id = ? RETURNING project_id, secret, creator, created_at`, p.Name, p.Description, b2i(p.Enabled), p.Policy,
+			p.Secret, p.Secret, t, p.ID).
 			Scan(&p.ProjectID, &p.Secret, &p.Creator, &created)
 		if isUniqueViolation(err) {
 			return meta.ErrConflict
@@ -162,7 +164,7 @@ func (s *Store) AddWebhookExecutions(ctx context.Context, es []*meta.WebhookExec
 					return err
 				}
 				task.ExecutionID, task.Status, task.NextAt, task.CreatedAt, task.UpdatedAt = e.ID, meta.JobPending, ms2t(t), ms2t(t), ms2t(t)
-				task.PolicyID, task.EventType = e.PolicyID, e.EventType
+				task.PolicyID, task.EventType, task.Trigger = e.PolicyID, e.EventType, e.Trigger
 			}
 		}
 		return nil
@@ -170,13 +172,13 @@ func (s *Store) AddWebhookExecutions(ctx context.Context, es []*meta.WebhookExec
 }
 
 const webhookTaskColumns = `t.id, t.execution_id, t.target, t.order_key, t.status, t.status_message, t.run_count, t.last_code,
-	t.next_at, t.holder, t.lease_until, t.created_at, t.started_at, t.ended_at, t.updated_at, e.policy_id, e.event_type`
+	t.next_at, t.holder, t.lease_until, t.created_at, t.started_at, t.ended_at, t.updated_at, e.policy_id, e.event_type, e.triggered_by`
 
 func scanWebhookTask(sc interface{ Scan(...any) error }) (*meta.WebhookTask, error) {
 	var k meta.WebhookTask
 	var next, lease, created, started, ended, updated int64
 	if err := sc.Scan(&k.ID, &k.ExecutionID, &k.Target, &k.OrderKey, &k.Status, &k.StatusMessage, &k.RunCount, &k.LastCode,
-		&next, &k.Holder, &lease, &created, &started, &ended, &updated, &k.PolicyID, &k.EventType); err != nil {
+		&next, &k.Holder, &lease, &created, &started, &ended, &updated, &k.PolicyID, &k.EventType, &k.Trigger); err != nil {
 		return nil, err
 	}
 	k.NextAt, k.LeaseUntil, k.CreatedAt = ms2t(next), ms2t(lease), ms2t(created)
