@@ -56,8 +56,8 @@ type WebhookTask struct {
 	LastCode int
 	NextAt   time.Time
 	// Holder holds the lease until LeaseUntil while delivering.
-	Holder     string
-	LeaseUntil time.Time
+	Holder                                   string
+	LeaseUntil                               time.Time
 	CreatedAt, StartedAt, EndedAt, UpdatedAt time.Time
 	// PolicyID, EventType and Trigger are the execution's (filled when
 	// read).

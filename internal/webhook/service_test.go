@@ -450,13 +450,15 @@ func TestCheck(t *testing.T) {
 		t.Fatal(err, p.Targets[0])
 	}
 	for name, mod := range map[string]func(*Policy){
-		"no name":         func(p *Policy) { p.Name = " " },
-		"no targets":      func(p *Policy) { p.Targets = nil },
-		"no events":       func(p *Policy) { p.EventTypes = nil },
-		"unknown event":   func(p *Policy) { p.EventTypes = []string{"CREATE_TAG"} },
-		"unknown type":    func(p *Policy) { p.Targets[0].Type = "email" },
-		"bad address":     func(p *Policy) { p.Targets[0].Address = "ftp://h" },
-		"slack format":    func(p *Policy) { p.Targets[0] = Target{Type: NotifySlack, Address: "https://h", PayloadFormat: FormatDefault} },
+		"no name":       func(p *Policy) { p.Name = " " },
+		"no targets":    func(p *Policy) { p.Targets = nil },
+		"no events":     func(p *Policy) { p.EventTypes = nil },
+		"unknown event": func(p *Policy) { p.EventTypes = []string{"CREATE_TAG"} },
+		"unknown type":  func(p *Policy) { p.Targets[0].Type = "email" },
+		"bad address":   func(p *Policy) { p.Targets[0].Address = "ftp://h" },
+		"slack format": func(p *Policy) {
+			p.Targets[0] = Target{Type: NotifySlack, Address: "https://h", PayloadFormat: FormatDefault}
+		},
 		"http format":     func(p *Policy) { p.Targets[0].PayloadFormat = FormatMessageCard },
 		"bad filter":      func(p *Policy) { p.TagFilters = []string{"[a"} },
 		"empty filter":    func(p *Policy) { p.RepositoryFilters = []string{""} },
