@@ -31,6 +31,8 @@ func TestDependencyDirection(t *testing.T) {
 		"ui": {mod + "api", mod + "registry", mod + "app"},
 		// Garbage collection works on the two stores, never over HTTP.
 		"gc": {mod + "registry", mod + "app", mod + "api", mod + "auth", "net/http"},
+		// Webhooks are a capability: the API calls them, never the reverse.
+		"webhook": {mod + "registry", mod + "app", mod + "api", mod + "auth"},
 		// Events are the bottom of the fan-out: everyone imports them.
 		"events": {mod},
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/berth-registry/berth/internal/meta/sqlstore"
 	"github.com/berth-registry/berth/internal/registry"
 	"github.com/berth-registry/berth/internal/ui"
+	"github.com/berth-registry/berth/internal/webhook"
 )
 
 // access is the wiring of access control: the gate in front of /v2 and the
@@ -45,6 +46,9 @@ type access struct {
 	// events is the bus registry and API publish to (webhooks,
 	// replication triggers, scan on push subscribe).
 	events *events.Bus
+	// webhooks delivers the bus's events to projects' receivers
+	// (webhook.go); nil without the API.
+	webhooks *webhook.Service
 }
 
 // sessionRevocationAge is how long a logged-out session's id is kept:
@@ -186,10 +190,13 @@ func (a *access) mountAPI(mux *http.ServeMux, cfg config.Config, store *sqlstore
 	if err := a.setupIdentity(key); err != nil {
 		return err
 	}
+	if err := a.setupWebhooks(context.Background(), cfg, store, key, queue.Holder, log); err != nil {
+		return err
+	}
 	h := api.New(api.Options{Access: a.store, Store: store, Catalog: store, Auth: a.authn, Audit: a.sink.Record,
 		DeletesDisabled: !cfg.DeleteEnabled, ExternalURL: cfg.Proxy.ExternalURL,
 		SessionKey: key, Version: Version, Logger: log, Blobs: blobs,
-		System: a.system, Jobs: queue, LDAP: a.ldap, Events: a.events})
+		System: a.system, Jobs: queue, LDAP: a.ldap, Events: a.events, Webhooks: a.webhooks})
 	mux.Handle(api.Prefix+"/", h)
 	mux.Handle("/c/", h)
 	// The web UI answers every other path; its pages call h in process.

@@ -246,6 +246,9 @@ func runJobs(ctx context.Context, r *jobs.Runner, queue *jobs.Queue, reg *regist
 		wg.Go(func() { acc.revoked.Run(ctx) })
 	}
 	wg.Go(func() { acc.system.Settings.Run(ctx) }) // and every other's settings
+	if acc.webhooks != nil {
+		wg.Go(func() { acc.webhooks.Run(ctx) })
+	}
 	wg.Wait()
 }
 

@@ -103,6 +103,9 @@ type WebhookStore interface {
 	// ProjectWebhookPolicies lists the enabled policies of the project
 	// named project (what an event of it fires).
 	ProjectWebhookPolicies(ctx context.Context, project string) ([]WebhookPolicy, error)
+	// WebhookEventInUse reports whether an enabled policy of any project
+	// subscribes to eventType.
+	WebhookEventInUse(ctx context.Context, eventType string) (bool, error)
 	// UpdateWebhookPolicy saves p's name, description, enabled flag and
 	// policy, and its secret unless empty (the project and creator stay),
 	// and sets its times.

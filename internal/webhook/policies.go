@@ -83,6 +83,7 @@ func (s *Service) Create(ctx context.Context, projectID int64, p *Policy, creato
 		return err
 	}
 	p.ID, p.ProjectID, p.Creator = row.ID, projectID, creator
+	s.watchPulls(ctx)
 	return nil
 }
 
@@ -134,7 +135,11 @@ func (s *Service) Update(ctx context.Context, id int64, p *Policy) error {
 	if p.Secret != "" {
 		upd.Secret = s.opt.Sealer.Seal(p.Secret)
 	}
-	return s.opt.Store.UpdateWebhookPolicy(ctx, upd)
+	if err := s.opt.Store.UpdateWebhookPolicy(ctx, upd); err != nil {
+		return err
+	}
+	s.watchPulls(ctx)
+	return nil
 }
 
 // Delete removes policy id with its deliveries.

@@ -68,6 +68,12 @@ type Service struct {
 	dropped atomic.Int64
 	wake    chan struct{}
 	clients [2]*http.Client // [0] verifies certificates, [1] skips
+
+	// Pulls are subscribed to only once a policy wants them (see
+	// watchPulls): until then a manifest GET builds no event.
+	bus     *events.Bus
+	pullsMu sync.Mutex
+	pulls   bool
 }
 
 // New returns a service; Subscribe it to the bus and Run it.
@@ -96,9 +102,42 @@ func New(opt Options) *Service {
 	return s
 }
 
-// Subscribe makes s receive the event types policies may subscribe to.
-func (s *Service) Subscribe(bus *events.Bus) {
-	bus.Subscribe(s.Handle, EventTypes...)
+// Subscribe makes s receive the event types policies may subscribe to;
+// pulls once a policy subscribes to them (checked now, by Run every
+// pullCheck, and when this replica stores a policy).
+func (s *Service) Subscribe(ctx context.Context, bus *events.Bus) {
+	var types []events.Type
+	for _, t := range EventTypes {
+		if t != events.PullArtifact {
+			types = append(types, t)
+		}
+	}
+	bus.Subscribe(s.Handle, types...)
+	s.bus = bus
+	s.watchPulls(ctx)
+}
+
+// pullCheck is how often a replica looks for a policy (made on another
+// replica) that subscribes to pulls.
+const pullCheck = time.Minute
+
+// watchPulls subscribes to pulls if a policy wants them and it has not
+// yet (there is no unsubscribe: it stays once done).
+func (s *Service) watchPulls(ctx context.Context) {
+	s.pullsMu.Lock()
+	defer s.pullsMu.Unlock()
+	if s.pulls || s.bus == nil {
+		return
+	}
+	in, err := s.opt.Store.WebhookEventInUse(ctx, string(events.PullArtifact))
+	if err != nil {
+		s.opt.Log.Warn("webhook: looking for policies of pulls", "err", err)
+		return
+	}
+	if in {
+		s.bus.Subscribe(s.Handle, events.PullArtifact)
+		s.pulls = true
+	}
 }
 
 // Handle queues e for the policies it may fire; it never blocks: when the
@@ -124,6 +163,16 @@ func (s *Service) poke() {
 func (s *Service) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() { s.collect(ctx) })
+	wg.Go(func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(pullCheck):
+				s.watchPulls(ctx)
+			}
+		}
+	})
 	for range s.opt.Workers {
 		wg.Go(func() { s.work(ctx) })
 	}

@@ -58,7 +58,7 @@ func (e *env) service(holder string) (s *Service, stop func()) {
 	s = New(Options{Store: e.store, Projects: e.store, Sealer: e.sealer, Host: "reg.test", Holder: holder,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Timeout: 3 * time.Second,
 		RetryMin: 20 * time.Millisecond, RetryMax: 100 * time.Millisecond, Poll: 20 * time.Millisecond})
-	s.Subscribe(e.bus)
+	s.Subscribe(context.Background(), e.bus)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { s.Run(ctx); close(done) }()
@@ -476,7 +476,7 @@ func TestCheck(t *testing.T) {
 func TestBufferOverflowDrops(t *testing.T) {
 	e := newEnv(t)
 	s := New(Options{Store: e.store, Projects: e.store, Sealer: e.sealer, Buffer: 2, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	s.Subscribe(e.bus)
+	s.Subscribe(context.Background(), e.bus)
 	start := time.Now()
 	for range 10 {
 		e.push("app", digest.FromString("x"), "v")

@@ -107,6 +107,17 @@ func (s *Store) ProjectWebhookPolicies(ctx context.Context, project string) (_ [
 	return out, err
 }
 
+// WebhookEventInUse implements meta.WebhookStore. The event types are in
+// the policy's JSON: a match of the quoted name is enough, as no other
+// string there is an event type's name in quotes.
+func (s *Store) WebhookEventInUse(ctx context.Context, eventType string) (_ bool, err error) {
+	ctx, cancel := s.bound(ctx)
+	defer s.end(cancel, &err)
+	var n int
+	err = s.queryRow(ctx, `SELECT COUNT(*) FROM webhook_policies WHERE enabled = 1 AND policy LIKE ?`, `%"`+eventType+`"%`).Scan(&n)
+	return n > 0, err
+}
+
 // UpdateWebhookPolicy implements meta.WebhookStore.
 func (s *Store) UpdateWebhookPolicy(ctx context.Context, p *meta.WebhookPolicy) error {
 	return s.inTx(ctx, func(ctx context.Context, tx tx) error {
