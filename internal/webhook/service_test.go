@@ -374,10 +374,21 @@ func TestDeliveriesSurviveRestart(t *testing.T) {
 	e.push("app", digest.FromString("y"), "v2")
 	xs := waitExecutions(t, e.store, p.ID, 2)
 	stop1()
-	// A replica claims one delivery and dies holding it.
-	claimed, err := e.store.ClaimWebhookTasks(context.Background(), "dead-replica", 300*time.Millisecond, 1)
-	if err != nil || len(claimed) != 1 {
-		t.Fatalf("claim %v %v", claimed, err)
+	// A replica claims one delivery (once its retry is due) and dies
+	// holding it.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		claimed, err := e.store.ClaimWebhookTasks(context.Background(), "dead-replica", 300*time.Millisecond, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(claimed) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no delivery came due")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	// The receiver moves and the policy follows it; a new process starts
 	// on the same database.
@@ -438,6 +449,25 @@ func TestFilters(t *testing.T) {
 	}
 	if len(got) != 2 || !tags["v3"] || !tags["release-1"] {
 		t.Fatalf("delivered %v", tags)
+	}
+}
+
+// Pulls are subscribed to only once a policy wants them: until then a
+// manifest GET builds no event.
+func TestPullsSubscribedOnDemand(t *testing.T) {
+	e := newEnv(t)
+	s, _ := e.service("r1")
+	if e.bus.Wants(events.PullArtifact) || !e.bus.Wants(events.PushArtifact) {
+		t.Fatal("subscribed to pulls without a policy of them")
+	}
+	rc := newReceiver(t, nil)
+	e.policy(s, Policy{EventTypes: []string{"PULL_ARTIFACT"}, Targets: []Target{{Type: NotifyHTTP, Address: rc.srv.URL}}})
+	if !e.bus.Wants(events.PullArtifact) {
+		t.Fatal("a policy of pulls, and no subscription")
+	}
+	e.bus.Publish(context.Background(), events.Event{Type: events.PullArtifact, Project: "p", Repo: "p/app", Digest: digest.FromString("x")})
+	if got := rc.wait(t, 1); tagOf(t, got[0].body) != string(digest.FromString("x")) {
+		t.Fatalf("pull by digest: %s", got[0].body)
 	}
 }
 
