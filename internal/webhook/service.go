@@ -184,8 +184,14 @@ func (s *Service) Run(ctx context.Context) {
 	}
 }
 
-// maxBatch bounds the events written in one transaction.
-const maxBatch = 256
+// maxBatch bounds the events written in one transaction; batchWait is
+// how long the first event of a batch waits for others: one write
+// transaction per batch, rather than per event, leaves the database's
+// writer to pushes.
+const (
+	maxBatch  = 256
+	batchWait = 100 * time.Millisecond
+)
 
 // collect writes buffered events as executions, in batches.
 func (s *Service) collect(ctx context.Context) {
@@ -202,7 +208,7 @@ func (s *Service) collect(ctx context.Context) {
 			cancel()
 			return
 		case e := <-s.queue:
-			batch = s.take(append(batch, e))
+			batch = s.gather(ctx, append(batch, e))
 		}
 		s.write(ctx, batch)
 		if n := s.dropped.Load(); n != reported {
@@ -210,6 +216,23 @@ func (s *Service) collect(ctx context.Context) {
 			reported = n
 		}
 	}
+}
+
+// gather adds to batch what comes within batchWait, up to maxBatch.
+func (s *Service) gather(ctx context.Context, batch []events.Event) []events.Event {
+	timer := time.NewTimer(batchWait)
+	defer timer.Stop()
+	for len(batch) < maxBatch {
+		select {
+		case e := <-s.queue:
+			batch = append(batch, e)
+		case <-timer.C:
+			return batch
+		case <-ctx.Done():
+			return batch
+		}
+	}
+	return batch
 }
 
 // take adds what is queued to batch, up to maxBatch, without waiting.
