@@ -134,6 +134,10 @@ type WebhookStore interface {
 	// at once) at shutdown.
 	ReleaseWebhookTasks(ctx context.Context, holder string) error
 
+	// PruneWebhookExecutions deletes up to limit executions (with their
+	// tasks) that ended before before, oldest first, and says how many.
+	PruneWebhookExecutions(ctx context.Context, before time.Time, limit int) (int64, error)
+
 	// WebhookExecution returns execution id; ErrNotFound.
 	WebhookExecution(ctx context.Context, id int64) (*WebhookExecution, error)
 	// WebhookExecutions lists a policy's executions, newest first. Keys:

@@ -170,6 +170,7 @@ func (s *Service) Run(ctx context.Context) {
 				return
 			case <-time.After(pullCheck):
 				s.watchPulls(ctx)
+				s.prune(ctx)
 			}
 		}
 	})
@@ -323,6 +324,17 @@ func orderKey(policy int64, target int, e events.Event) string {
 		what = e.Repo
 	}
 	return fmt.Sprintf("%d/%d/%s", policy, target, what)
+}
+
+// History is how long finished executions are kept.
+const History = 30 * 24 * time.Hour
+
+// prune deletes a bounded number of executions older than History (on
+// every replica: deleting twice is harmless).
+func (s *Service) prune(ctx context.Context) {
+	if _, err := s.opt.Store.PruneWebhookExecutions(ctx, time.Now().Add(-History), 1000); err != nil && ctx.Err() == nil {
+		s.opt.Log.Warn("webhook: pruning old executions", "err", err)
+	}
 }
 
 // Dropped is how many events were dropped because the buffer was full.

@@ -471,6 +471,22 @@ func TestPullsSubscribedOnDemand(t *testing.T) {
 	}
 }
 
+type detail struct{}
+
+func (detail) EventData() map[string]any {
+	return map[string]any{"custom_attributes": map[string]string{"Details": "over quota"}}
+}
+
+// An event's Detail adds to event_data (as a quota event's does).
+func TestEventDataFromDetail(t *testing.T) {
+	p := payloadOf(events.Event{Type: events.QuotaExceed, Project: "p", Repo: "p/app", Digest: digest.FromString("x"), Detail: detail{}},
+		nil, false, "h")
+	b, _ := json.Marshal(p)
+	if !strings.Contains(string(b), `"custom_attributes":{"Details":"over quota"}`) || !strings.Contains(string(b), `"repo_type":"private"`) {
+		t.Fatalf("payload %s", b)
+	}
+}
+
 func TestCheck(t *testing.T) {
 	ok := func() Policy {
 		return Policy{Name: "n", EventTypes: []string{"PUSH_ARTIFACT"}, Targets: []Target{{Type: NotifyHTTP, Address: "https://h/x"}}}

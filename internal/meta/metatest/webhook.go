@@ -207,6 +207,14 @@ func testWebhookLeases(t *testing.T, s WebhookStore) {
 	if total != 1 || list[0].ID != xs[0].ID {
 		t.Errorf("executions in error: %+v", list)
 	}
+	// Pruning removes what ended before the time, not what runs.
+	n, err := s.PruneWebhookExecutions(ctx, time.Now().Add(time.Second), 10)
+	must(t, err, "PruneWebhookExecutions")
+	equal(t, n, int64(1), "executions pruned")
+	_, err = s.WebhookTask(ctx, a1)
+	wantErr(t, err, meta.ErrNotFound, "a pruned execution's task")
+	_, err = s.WebhookExecution(ctx, xs[1].ID)
+	must(t, err, "the running execution kept")
 }
 
 // testWebhookConcurrentClaims: replicas claiming at once never share a

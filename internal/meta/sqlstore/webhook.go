@@ -284,6 +284,18 @@ func (s *Store) ReleaseWebhookTasks(ctx context.Context, holder string) (err err
 	return err
 }
 
+// PruneWebhookExecutions implements meta.WebhookStore.
+func (s *Store) PruneWebhookExecutions(ctx context.Context, before time.Time, limit int) (_ int64, err error) {
+	ctx, cancel := s.bound(ctx)
+	defer s.end(cancel, &err)
+	res, err := s.exec(ctx, `DELETE FROM webhook_executions WHERE id IN (SELECT id FROM webhook_executions
+		WHERE ended_at > 0 AND ended_at < ? ORDER BY ended_at LIMIT ?)`, t2ms(before), limit)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
 const webhookExecutionColumns = `id, policy_id, event_type, status, triggered_by, payload, created_at, updated_at, ended_at`
 
 func scanWebhookExecution(sc interface{ Scan(...any) error }) (*meta.WebhookExecution, error) {

@@ -29,6 +29,7 @@ CREATE TABLE webhook_executions (
     ended_at     INTEGER NOT NULL
 );
 CREATE INDEX webhook_executions_policy ON webhook_executions (policy_id, id);
+CREATE INDEX webhook_executions_ended ON webhook_executions (ended_at) WHERE ended_at > 0;
 
 -- One task per target of an execution: the delivery, leased by one
 -- replica at a time (holder, lease_until), retried at next_at. Tasks of
