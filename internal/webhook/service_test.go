@@ -338,9 +338,9 @@ func TestFailingReceiverRecovers(t *testing.T) {
 	mu.Lock()
 	down = false
 	mu.Unlock()
-	got := rc.wait(t, 2*n)
+	rc.wait(t, 2*n)
 	time.Sleep(300 * time.Millisecond) // anything extra would arrive now
-	got = rc.wait(t, 2*n)
+	got := rc.wait(t, 2*n)
 	if len(got) != 2*n {
 		t.Fatalf("%d deliveries, want %d", len(got), 2*n)
 	}
@@ -440,9 +440,9 @@ func TestFilters(t *testing.T) {
 	e.push("team/app", digest.FromString("2"), "dev") // tag filtered out
 	e.push("team/app", digest.FromString("3"), "dev", "v3")
 	e.push("team/sub/app", digest.FromString("4"), "release-1")
-	got := rc.wait(t, 2)
+	rc.wait(t, 2)
 	time.Sleep(200 * time.Millisecond)
-	got = rc.wait(t, 2)
+	got := rc.wait(t, 2)
 	tags := map[string]bool{}
 	for _, r := range got {
 		tags[tagOf(t, r.body)] = true
