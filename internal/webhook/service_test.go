@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	stdlog "log"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -468,6 +470,71 @@ func TestPullsSubscribedOnDemand(t *testing.T) {
 	e.bus.Publish(context.Background(), events.Event{Type: events.PullArtifact, Project: "p", Repo: "p/app", Digest: digest.FromString("x")})
 	if got := rc.wait(t, 1); tagOf(t, got[0].body) != string(digest.FromString("x")) {
 		t.Fatalf("pull by digest: %s", got[0].body)
+	}
+}
+
+// skip_cert_verify is honoured, and a redirect to another host is not
+// followed (the delivery fails with the 3xx and is retried).
+func TestTLSAndRedirects(t *testing.T) {
+	e := newEnv(t)
+	s, _ := e.service("r1")
+	var mu sync.Mutex
+	var hits []string
+	tlsSrv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		hits = append(hits, "tls"+r.URL.Path)
+		mu.Unlock()
+	}))
+	tlsSrv.Config.ErrorLog = stdlog.New(io.Discard, "", 0) // the refused handshakes
+	tlsSrv.StartTLS()
+	defer tlsSrv.Close()
+	other := newReceiver(t, nil)
+	redirector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/same" {
+			http.Redirect(w, r, "/final", http.StatusTemporaryRedirect)
+			return
+		}
+		if r.URL.Path == "/final" {
+			mu.Lock()
+			hits = append(hits, "redirected")
+			mu.Unlock()
+			return
+		}
+		http.Redirect(w, r, other.srv.URL+"/elsewhere", http.StatusTemporaryRedirect)
+	}))
+	defer redirector.Close()
+	p := e.policy(s, Policy{Targets: []Target{
+		{Type: NotifyHTTP, Address: tlsSrv.URL + "/verified"},
+		{Type: NotifyHTTP, Address: tlsSrv.URL + "/skipped", SkipCertVerify: true},
+		{Type: NotifyHTTP, Address: redirector.URL + "/same"},
+		{Type: NotifyHTTP, Address: redirector.URL + "/cross"},
+	}})
+	e.push("app", digest.FromString("x"), "v1")
+	xs := waitExecutions(t, e.store, p.ID, 1)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		tasks, _, err := e.store.WebhookTasks(context.Background(), xs[0].ID, meta.ListQuery{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(tasks) == 4 && tasks[0].RunCount >= 2 && tasks[1].Status == meta.JobSuccess && tasks[2].Status == meta.JobSuccess &&
+			tasks[3].RunCount >= 2 && tasks[3].LastCode == http.StatusTemporaryRedirect && tasks[0].LastCode == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("tasks %+v", tasks)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Contains(hits, "tls/skipped") || slices.Contains(hits, "tls/verified") || !slices.Contains(hits, "redirected") {
+		t.Errorf("hits %v", hits)
+	}
+	other.mu.Lock()
+	defer other.mu.Unlock()
+	if len(other.got) != 0 {
+		t.Errorf("a redirect to another host was followed")
 	}
 }
 
