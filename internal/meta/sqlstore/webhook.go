@@ -222,8 +222,8 @@ func (s *Store) ClaimWebhookTasks(ctx context.Context, holder string, ttl time.D
 	for _, id := range ids {
 		res, err := s.exec(ctx, `UPDATE webhook_tasks SET status = 'Running', holder = ?, lease_until = ?,
 			started_at = CASE WHEN started_at = 0 THEN ? ELSE started_at END, updated_at = ?
-			WHERE id = ? AND (status = 'Pending' OR (status = 'Running' AND lease_until < ?))`,
-			holder, t+ttl.Milliseconds(), t, t, id, t)
+			WHERE id = ? AND ((status = 'Pending' AND next_at <= ?) OR (status = 'Running' AND lease_until < ?))`,
+			holder, t+ttl.Milliseconds(), t, t, id, t, t)
 		if err != nil {
 			return out, err
 		}
