@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -21,6 +22,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/berth-registry/berth/internal/auth"
+	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/meta/sqlstore"
 	"github.com/berth-registry/berth/internal/rbac"
@@ -228,5 +230,61 @@ func TestWebhookAPI(t *testing.T) {
 		[]byte(`{"name":"bad","event_types":["PUSH_ARTIFACT"],"targets":[{"type":"slack","address":"`+rcv.URL+`","payload_format":"Default"}]}`),
 		"Content-Type", "application/json"); st != 400 {
 		t.Errorf("a slack target with a payload format: %d %s", st, b)
+	}
+}
+
+// TestWebhookDeliveriesSurviveRestart: a delivery that failed while its
+// receiver was down is made by the next berth started on the data
+// directory, once the receiver is back.
+func TestWebhookDeliveriesSurviveRestart(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // down: every attempt is refused
+	dir := t.TempDir()
+	setup := func(ctx context.Context, s *sqlstore.Store) {
+		if err := s.CreateProject(ctx, &meta.Project{Name: "hooks", OwnerID: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Run("first", func(t *testing.T) {
+		base := authServerWith(t, setup, func(c *config.Config) { c.DataDir = dir })
+		id, _ := createHook(t, base, `{"name":"later","enabled":true,"event_types":["PUSH_ARTIFACT"],
+			"targets":[{"type":"http","address":"http://`+addr+`/hook"}]}`)
+		pushUnique(t, base, "hooks/app", "v1")
+		deadline := time.Now().Add(10 * time.Second)
+		for { // until the first attempt has failed
+			_, _, b := call(t, "GET", fmt.Sprintf("%s/api/v2.0/projects/hooks/webhook/policies/%d/executions/1/tasks", base, id),
+				&creds{"admin", adminPassword}, "", nil)
+			if strings.Contains(string(b), `"run_count":1`) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no failed attempt: %s", b)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}) // berth stops here
+	got := make(chan []byte, 4)
+	back, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rcv := &httptest.Server{Listener: back, Config: &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- b
+	})}}
+	rcv.Start()
+	defer rcv.Close()
+	authServerWith(t, nil, func(c *config.Config) { c.DataDir = dir })
+	select {
+	case b := <-got:
+		if !strings.Contains(string(b), `"tag":"v1"`) {
+			t.Errorf("delivery %s", b)
+		}
+	case <-time.After(20 * time.Second): // the retry backs off 5 s ± 25 %
+		t.Fatal("the pending delivery was not made after the restart")
 	}
 }
