@@ -113,7 +113,9 @@ func (s *Service) Subscribe(ctx context.Context, bus *events.Bus) {
 		}
 	}
 	bus.Subscribe(s.Handle, types...)
+	s.pullsMu.Lock()
 	s.bus = bus
+	s.pullsMu.Unlock()
 	s.watchPulls(ctx)
 }
 
