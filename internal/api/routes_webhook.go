@@ -1,6 +1,7 @@
 package api
 
-// webhookRoutes: Harbor's webhooks (tag "webhook"), and berth's test.
+// webhookRoutes: Harbor's webhooks (tags "webhook" and "webhookjob"), and
+// berth's test.
 func (s *Server) webhookRoutes() []route {
 	const pol = "/projects/{project_name_or_id}/webhook/policies/{webhook_policy_id}"
 	return []route{
@@ -15,5 +16,6 @@ func (s *Server) webhookRoutes() []route {
 		{"GET", pol + "/executions/{execution_id}/tasks/{task_id}/log", s.getLogsOfWebhookTask},
 		{"GET", "/projects/{project_name_or_id}/webhook/lasttrigger", s.lastTrigger},
 		{"GET", "/projects/{project_name_or_id}/webhook/events", s.getSupportedEventTypes},
+		{"GET", "/projects/{project_name_or_id}/webhook/jobs", s.listWebhookJobs},
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/meta"
@@ -355,4 +356,67 @@ func (s *Server) getLogsOfWebhookTask(w http.ResponseWriter, r *http.Request) er
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	_, err = w.Write([]byte(text))
 	return err
+}
+
+// webhookJob is Harbor's deprecated WebhookJob: a task with its payload.
+type webhookJob struct {
+	ID           int64      `json:"id"`
+	PolicyID     int64      `json:"policy_id"`
+	EventType    string     `json:"event_type"`
+	NotifyType   string     `json:"notify_type"`
+	Status       string     `json:"status"`
+	JobDetail    string     `json:"job_detail"`
+	CreationTime harborTime `json:"creation_time"`
+	UpdateTime   harborTime `json:"update_time"`
+}
+
+// listWebhookJobs: GET /projects/{p}/webhook/jobs?policy_id=&status=
+// (deprecated in Harbor, tag webhookjob): the deliveries of a policy,
+// newest first; status takes several values, repeated or comma-separated.
+func (s *Server) listWebhookJobs(w http.ResponseWriter, r *http.Request) error {
+	svc, err := s.webhooks()
+	if err != nil {
+		return err
+	}
+	p, err := s.projectFor(r, "project_name_or_id", rbac.ReadWebhook)
+	if err != nil {
+		return err
+	}
+	id, err := strconv.ParseInt(r.URL.Query().Get("policy_id"), 10, 64)
+	if err != nil || id <= 0 {
+		return errBadRequest("policy_id must be a positive integer")
+	}
+	pol, err := svc.Get(r.Context(), id)
+	if isNotFound(err) || err == nil && pol.ProjectID != p.ID {
+		return errNotFound(fmt.Sprintf("webhook policy %d not found in project %s", id, p.Name))
+	} else if err != nil {
+		return err
+	}
+	lq, err := listQuery(r)
+	if err != nil {
+		return err
+	}
+	var statuses []string
+	for _, v := range r.URL.Query()["status"] {
+		for _, st := range strings.Split(v, ",") {
+			if st = strings.TrimSpace(st); st != "" {
+				statuses = append(statuses, st)
+			}
+		}
+	}
+	if len(statuses) > 0 {
+		lq = lq.With(meta.Cond{Key: "status", Op: meta.AnyOf, Values: statuses})
+	}
+	list, total, err := svc.Store().WebhookJobs(r.Context(), id, lq)
+	if err != nil {
+		return err
+	}
+	return writeList(w, r, lq.Page, total, list, func(j *meta.WebhookJob) webhookJob {
+		notify := ""
+		if j.Target < len(pol.Targets) {
+			notify = pol.Targets[j.Target].Type
+		}
+		return webhookJob{ID: j.ID, PolicyID: id, EventType: j.EventType, NotifyType: notify, Status: j.Status,
+			JobDetail: j.Payload, CreationTime: harborTime(j.CreatedAt), UpdateTime: harborTime(j.UpdatedAt)}
+	})
 }

@@ -82,6 +82,13 @@ type WebhookAttempt struct {
 // logged.
 const MaxWebhookLog = 64 << 10
 
+// WebhookJob is a task with its execution's payload (Harbor's deprecated
+// WebhookJob).
+type WebhookJob struct {
+	WebhookTask
+	Payload string
+}
+
 // WebhookLastTrigger is when a policy last fired for an event type.
 type WebhookLastTrigger struct {
 	PolicyID  int64
@@ -149,6 +156,10 @@ type WebhookStore interface {
 	// WebhookTasks lists an execution's tasks, oldest first. Keys: id,
 	// status, creation_time, start_time, end_time, update_time.
 	WebhookTasks(ctx context.Context, executionID int64, q ListQuery) ([]WebhookTask, int64, error)
+	// WebhookJobs lists the tasks of all a policy's executions with their
+	// payloads, newest first. Keys: id, status, event_type,
+	// creation_time, update_time.
+	WebhookJobs(ctx context.Context, policyID int64, q ListQuery) ([]WebhookJob, int64, error)
 	// WebhookTaskLog returns a task's log ("" if none); ErrNotFound.
 	WebhookTaskLog(ctx context.Context, id int64) (string, error)
 	// WebhookLastTriggers reports, for each policy of the project and

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/goharbor/go-client/pkg/sdk/v2.0/client/webhook"
+	"github.com/goharbor/go-client/pkg/sdk/v2.0/client/webhookjob"
 	"github.com/goharbor/go-client/pkg/sdk/v2.0/models"
 )
 
@@ -103,6 +104,12 @@ func TestWebhook(t *testing.T) {
 	last := must(c.Webhook.LastTrigger(ctx(t), webhook.NewLastTriggerParams().WithProjectNameOrID(proj)))(t).Payload
 	if len(last) != 2 || last[0].PolicyName != "ci" || last[0].EventType != "PUSH_ARTIFACT" || last[0].LastTriggerTime.String() == "" {
 		t.Errorf("last trigger: %s", dump(last))
+	}
+	jobs := must(c.Webhookjob.ListWebhookJobs(ctx(t), webhookjob.NewListWebhookJobsParams().WithProjectNameOrID(proj).
+		WithPolicyID(id).WithStatus([]string{"Success", "Error"})))(t)
+	if jobs.XTotalCount != 1 || len(jobs.Payload) != 1 || jobs.Payload[0].ID != tid || jobs.Payload[0].NotifyType != "http" ||
+		jobs.Payload[0].EventType != "PUSH_ARTIFACT" || !strings.Contains(jobs.Payload[0].JobDetail, `"repo_full_name":"`+proj+`/app"`) {
+		t.Errorf("webhook jobs: %s", dump(jobs.Payload))
 	}
 	must(c.Webhook.DeleteWebhookPolicyOfProject(ctx(t), webhook.NewDeleteWebhookPolicyOfProjectParams().
 		WithProjectNameOrID(proj).WithWebhookPolicyID(id)))(t)

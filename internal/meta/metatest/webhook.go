@@ -207,6 +207,12 @@ func testWebhookLeases(t *testing.T, s WebhookStore) {
 	if total != 1 || list[0].ID != xs[0].ID {
 		t.Errorf("executions in error: %+v", list)
 	}
+	jobs, total, err := s.WebhookJobs(ctx, pol.ID, meta.ListQuery{Where: []meta.Cond{{Key: "status", Op: meta.AnyOf,
+		Values: []string{meta.JobError, meta.JobSuccess}}}})
+	must(t, err, "WebhookJobs")
+	if total != 1 || jobs[0].ID != a1 || jobs[0].Payload != `{"k":"a"}` || jobs[0].EventType != "PUSH_ARTIFACT" {
+		t.Errorf("jobs %+v", jobs)
+	}
 	// Pruning removes what ended before the time, not what runs.
 	n, err := s.PruneWebhookExecutions(ctx, time.Now().Add(time.Second), 10)
 	must(t, err, "PruneWebhookExecutions")

@@ -403,6 +403,49 @@ func (s *Store) WebhookTasks(ctx context.Context, executionID int64, q meta.List
 	return out, total, err
 }
 
+var webhookJobListing = listing{
+	"id":            {expr: "t.id", kind: intValue},
+	"status":        {expr: "t.status"},
+	"event_type":    {expr: "e.event_type"},
+	"creation_time": {expr: "t.created_at", kind: timeValue},
+	"update_time":   {expr: "t.updated_at", kind: timeValue},
+}
+
+// WebhookJobs implements meta.WebhookStore.
+func (s *Store) WebhookJobs(ctx context.Context, policyID int64, q meta.ListQuery) (_ []meta.WebhookJob, _ int64, err error) {
+	ctx, cancel := s.bound(ctx)
+	defer s.end(cancel, &err)
+	cond, args, err := s.where(webhookJobListing, q, []string{"e.policy_id = ?"}, []any{policyID})
+	if err != nil {
+		return nil, 0, err
+	}
+	order, err := webhookJobListing.orderBy(q, "t.id DESC")
+	if err != nil {
+		return nil, 0, err
+	}
+	const from = ` FROM webhook_tasks t JOIN webhook_executions e ON e.id = t.execution_id WHERE `
+	var total int64
+	if err := s.queryRow(ctx, `SELECT COUNT(*)`+from+cond, args...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	limit, offset := pageArgs(q.Page)
+	out := []meta.WebhookJob{}
+	err = s.eachRow(ctx, func(rows *sql.Rows) error {
+		var j meta.WebhookJob
+		var next, lease, created, started, ended, updated int64
+		k := &j.WebhookTask
+		if err := rows.Scan(&k.ID, &k.ExecutionID, &k.Target, &k.OrderKey, &k.Status, &k.StatusMessage, &k.RunCount, &k.LastCode,
+			&next, &k.Holder, &lease, &created, &started, &ended, &updated, &k.PolicyID, &k.EventType, &k.Trigger, &j.Payload); err != nil {
+			return err
+		}
+		k.NextAt, k.LeaseUntil, k.CreatedAt = ms2t(next), ms2t(lease), ms2t(created)
+		k.StartedAt, k.EndedAt, k.UpdatedAt = ms2t(started), ms2t(ended), ms2t(updated)
+		out = append(out, j)
+		return nil
+	}, `SELECT `+webhookTaskColumns+`, e.payload`+from+cond+` ORDER BY `+order+` LIMIT ? OFFSET ?`, append(args, limit, offset)...)
+	return out, total, err
+}
+
 // WebhookTaskLog implements meta.WebhookStore.
 func (s *Store) WebhookTaskLog(ctx context.Context, id int64) (_ string, err error) {
 	ctx, cancel := s.bound(ctx)
