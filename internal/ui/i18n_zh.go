@@ -231,6 +231,10 @@ var zh = map[string]string{
 	"free of":                                                "可用，总计",
 	"immutable":                                              "不可变",
 	"never":                                                  "永不过期",
+	"Member type":                                            "成员类型",
+	"LDAP group (DN)":                                        "LDAP 组（DN）",
+	"OIDC group (name)":                                      "OIDC 组（名称）",
+	"User name, group DN or group name":                      "用户名、组 DN 或组名",
 	"no limit":                                               "不限",
 	"pulls":                                                  "次拉取",
 	// Policies (tag retention), quotas, system jobs.
