@@ -90,7 +90,8 @@ func Backup(ctx context.Context, src Source, opt BackupOptions) (*BackupResult, 
 	}
 	inPlace := src.Shared && !opt.CopyBlobs
 	res := &BackupResult{}
-	c := &copier{src: src.Blobs, root: opt.To, link: !opt.NoLink && !src.Shared, known: known, progress: opt.Progress}
+	c := &copier{src: src.Blobs, root: opt.To, link: !opt.NoLink && !src.Shared, known: known, progress: opt.Progress,
+		done: map[digest.Digest]outcome{}, dirs: map[string]bool{}}
 	var snap *dbSnapshot
 	for {
 		res.Attempts++
@@ -148,7 +149,7 @@ func Backup(ctx context.Context, src Source, opt BackupOptions) (*BackupResult, 
 		return nil, fmt.Errorf("snapshot written; removing blobs no longer referenced: %w", err)
 	}
 	res.Manifest = m
-	res.Linked, res.Copied, res.Skipped, res.Bytes = c.linked, c.copied, c.skipped, c.bytes
+	res.Linked, res.Copied, res.Skipped, res.Bytes = c.counts(snap.blobs)
 	res.Duration = time.Since(start)
 	return res, nil
 }

@@ -28,17 +28,17 @@ type copier struct {
 	known    map[digest.Digest]int64 // verified by an earlier snapshot
 	progress *Progress
 
-	mu                      sync.Mutex
-	linked, copied, skipped int
-	bytes                   int64
-	dirs                    map[string]bool // to fsync at the end
+	mu   sync.Mutex
+	done map[digest.Digest]outcome // what became of each blob, first time
+	dirs map[string]bool           // to fsync at the end
 }
 
 // outcome of one blob.
 type outcome int
 
 const (
-	skipped outcome = iota
+	none    outcome = iota // not copied (blobs left in place)
+	skipped                // already in the snapshot directory
 	linked
 	copied
 	missing
@@ -100,18 +100,16 @@ func forEach(ctx context.Context, blobs []Blob, p *Progress, phase string, fn fu
 // does not have (any more).
 func (c *copier) copyAll(ctx context.Context, blobs []Blob) ([]digest.Digest, error) {
 	return forEach(ctx, blobs, c.progress, "blobs", func(ctx context.Context, b Blob) (outcome, error) {
-		o, n, err := c.copyOne(ctx, b)
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		switch o {
-		case linked:
-			c.linked++
-		case copied:
-			c.copied++
-		case skipped:
-			c.skipped++
+		o, err := c.copyOne(ctx, b)
+		if err == nil && o != missing {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			// A blob copied by an earlier attempt of this backup is
+			// skipped by the next: it still counts as copied.
+			if _, ok := c.done[b.Digest]; !ok {
+				c.done[b.Digest] = o
+			}
 		}
-		c.bytes += n
 		return o, err
 	})
 }
@@ -133,52 +131,49 @@ func (c *copier) statAll(ctx context.Context, blobs []Blob) ([]digest.Digest, er
 	})
 }
 
-func (c *copier) copyOne(ctx context.Context, b Blob) (outcome, int64, error) {
+func (c *copier) copyOne(ctx context.Context, b Blob) (outcome, error) {
 	p, err := blobPath(c.root, b.Digest)
 	if err != nil {
-		return 0, 0, fmt.Errorf("blob %q in the database: %w", b.Digest, err)
+		return 0, fmt.Errorf("blob %q in the database: %w", b.Digest, err)
 	}
 	if fi, err := os.Stat(p); err == nil {
 		if size, ok := c.known[b.Digest]; ok && size == b.Size && fi.Size() == b.Size {
-			return skipped, 0, nil
+			return skipped, nil
 		}
 		if fi.Size() == b.Size {
 			if err := verifyFile(p, b); err == nil {
-				return skipped, 0, nil
+				return skipped, nil
 			}
 		}
 		if err := os.Remove(p); err != nil {
-			return 0, 0, err
+			return 0, err
 		}
 	}
 	rc, err := c.src.Open(ctx, b.Digest)
 	if errors.Is(err, blob.ErrNotFound) {
-		return missing, 0, nil
+		return missing, nil
 	}
 	if err != nil {
-		return 0, 0, fmt.Errorf("blob %s: %w", b.Digest, err)
+		return 0, fmt.Errorf("blob %s: %w", b.Digest, err)
 	}
 	defer rc.Close()
 	if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
-		return 0, 0, err
+		return 0, err
 	}
 	c.mu.Lock()
-	if c.dirs == nil {
-		c.dirs = map[string]bool{}
-	}
 	c.dirs[filepath.Dir(p)] = true
 	link := c.link
 	c.mu.Unlock()
 	if f, ok := rc.(*os.File); ok && link {
 		fi, err := f.Stat()
 		if err != nil {
-			return 0, 0, err
+			return 0, err
 		}
 		if fi.Size() != b.Size {
-			return 0, 0, fmt.Errorf("blob %s in the blob store has %d bytes, the database says %d: run berth fsck", b.Digest, fi.Size(), b.Size)
+			return 0, fmt.Errorf("blob %s in the blob store has %d bytes, the database says %d: run berth fsck", b.Digest, fi.Size(), b.Size)
 		}
 		if err := os.Link(f.Name(), p); err == nil {
-			return linked, b.Size, nil
+			return linked, nil
 		}
 		// Another file system, or one without hard links: copy from now on.
 		c.mu.Lock()
@@ -186,9 +181,27 @@ func (c *copier) copyOne(ctx context.Context, b Blob) (outcome, int64, error) {
 		c.mu.Unlock()
 	}
 	if err := writeBlob(p, rc, b); err != nil {
-		return 0, 0, err
+		return 0, err
 	}
-	return copied, b.Size, nil
+	return copied, nil
+}
+
+// counts says what became of the blobs of the final snapshot: linked,
+// copied, found in the snapshot directory, and the bytes linked or copied.
+func (c *copier) counts(blobs []Blob) (linkedN, copiedN, skippedN int, bytes int64) {
+	for _, b := range blobs {
+		switch c.done[b.Digest] {
+		case linked:
+			linkedN++
+			bytes += b.Size
+		case copied:
+			copiedN++
+			bytes += b.Size
+		case skipped:
+			skippedN++
+		}
+	}
+	return
 }
 
 // syncDirs fsyncs the directories blobs were linked or renamed into.

@@ -87,6 +87,8 @@ func Restore(ctx context.Context, opt RestoreOptions) (*RestoreResult, error) {
 		return nil, errors.New("the snapshot is of a PostgreSQL database: give --database-url of an empty database to restore it into")
 	case m.Database == "sqlite" && opt.DatabaseURL != "":
 		return nil, errors.New("the snapshot is of a SQLite database; it restores into --data-dir, not --database-url")
+	case m.BlobsLocation == BlobsInSnapshot && opt.InPlace != nil:
+		return nil, errors.New("the snapshot holds its blobs: they are restored into --data-dir, so restore with --storage fs")
 	case m.BlobsLocation == BlobsInPlace && opt.InPlace == nil:
 		return nil, errors.New("the snapshot left its blobs in the S3 bucket: give the --storage s3 and --s3-* flags of that bucket so they can be verified")
 	}
