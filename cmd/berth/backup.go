@@ -16,7 +16,7 @@ import (
 	"github.com/berth-registry/berth/internal/config"
 )
 
-// storeFlagNames are the flags of berth serve that locate a deployment;
+// isStoreFlag: the flags of berth serve that locate a deployment;
 // backup, restore and fsck show and accept only these on their command
 // line (a config file or BERTH_* variables shared with serve may hold
 // the others, which they ignore).

@@ -134,10 +134,14 @@ func Backup(ctx context.Context, src Source, opt BackupOptions) (*BackupResult, 
 	if err != nil {
 		return nil, err
 	}
+	files, err := copyFiles(src.DataDir, opt.To)
+	if err != nil {
+		return nil, err
+	}
 	m := &Manifest{
 		Format: Format, Version: Version, CreatedAt: snap.at.UTC(), BerthVersion: opt.Version,
 		Database: snap.kind, DatabaseFile: snap.file, DatabaseSHA256: sum.String(),
-		BlobsLocation: BlobsInSnapshot, Counts: snap.counts, Blobs: snap.blobs,
+		BlobsLocation: BlobsInSnapshot, Counts: snap.counts, Blobs: snap.blobs, Files: files,
 	}
 	if inPlace {
 		m.BlobsLocation = BlobsInPlace

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -243,4 +244,46 @@ func TestProgress(t *testing.T) {
 	nilp.Start("x", 1, 1) // a nil Progress reports nothing
 	nilp.Add(1, 1)
 	nilp.Finish()
+}
+
+// The data directory's keys and certificate cache travel with the
+// snapshot, and a corrupt one is refused.
+func TestFilesTravel(t *testing.T) {
+	dep := newDeployment(t, 1)
+	want := map[string]string{"token.key": "token key", "session.key": "session key", "acme/example.org": "cert"}
+	for p, body := range want {
+		path := filepath.Join(dep.dir, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	to := t.TempDir()
+	if _, err := Backup(context.Background(), dep.source(dep.blobs), BackupOptions{To: to}); err != nil {
+		t.Fatal(err)
+	}
+	restored := filepath.Join(t.TempDir(), "r")
+	if _, err := Restore(context.Background(), RestoreOptions{From: to, DataDir: restored}); err != nil {
+		t.Fatal(err)
+	}
+	for p, body := range want {
+		got, err := os.ReadFile(filepath.Join(restored, filepath.FromSlash(p)))
+		if err != nil || string(got) != body {
+			t.Errorf("%s restored as %q, %v", p, got, err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(to, filesDir, "session.key"), []byte("other key"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Restore(context.Background(), RestoreOptions{From: to, DataDir: filepath.Join(t.TempDir(), "r2")})
+	if err == nil || !strings.Contains(err.Error(), "file session.key is corrupt") {
+		t.Errorf("restore with a corrupt key: %v", err)
+	}
+	for _, p := range []string{"../x", "/etc/passwd", "acme/../../x", "other", "token.key/"} {
+		if validRel(p) {
+			t.Errorf("validRel(%q)", p)
+		}
+	}
 }

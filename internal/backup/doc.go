@@ -11,6 +11,8 @@
 //	meta.db         the SQLite database (VACUUM INTO), or
 //	meta.pgdump     pg_dump's custom format of the PostgreSQL database
 //	blobs/sha256/ab/abcd…   the referenced blobs, laid out as the fs store
+//	files/          the data directory's token.key, session.key (which also
+//	                seals the secrets stored in the database) and acme/
 //
 // snapshot.json is written last, atomically (temporary file, fsync,
 // rename, fsync of the directory), and removed first when a backup starts

@@ -47,6 +47,8 @@ type Manifest struct {
 	BlobsLocation  string `json:"blobs_location"`
 	Counts         Counts `json:"counts"`
 	Blobs          []Blob `json:"blobs"`
+	// Files are the data directory's keys and certificate cache.
+	Files []File `json:"files"`
 }
 
 // Counts summarise a snapshot's database.

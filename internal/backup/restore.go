@@ -123,6 +123,9 @@ func Restore(ctx context.Context, opt RestoreOptions) (*RestoreResult, error) {
 	if err := restoreBlobs(ctx, m, opt, tmp); err != nil {
 		return nil, err
 	}
+	if err := restoreFiles(opt.From, tmp, m.Files); err != nil {
+		return nil, err
+	}
 	if m.Database == "sqlite" {
 		if err := restoreSQLite(ctx, m, dbFile, tmp); err != nil {
 			return nil, err
