@@ -52,14 +52,14 @@ func TestBackupUnderGC(t *testing.T) {
 	addr := strings.TrimPrefix(srv.URL, "http://")
 
 	var (
-		stop            = make(chan struct{})
-		wg              sync.WaitGroup
-		acked, refused  atomic.Int64
+		stop              = make(chan struct{})
+		wg                sync.WaitGroup
+		acked, refused    atomic.Int64
 		gcRuns, gcDeleted atomic.Int64
-		stopOnce        sync.Once
-		stopAll         = func() { stopOnce.Do(func() { close(stop) }) }
-		collector       = &gc.Collector{Meta: store, Blobs: blobs, Pace: -1}
-		running         = func() bool {
+		stopOnce          sync.Once
+		stopAll           = func() { stopOnce.Do(func() { close(stop) }) }
+		collector         = &gc.Collector{Meta: store, Blobs: blobs, Pace: -1}
+		running           = func() bool {
 			select {
 			case <-stop:
 				return false
