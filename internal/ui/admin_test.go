@@ -129,3 +129,31 @@ func TestArtifactLabels(t *testing.T) {
 		t.Fatal("label not removed")
 	}
 }
+
+// TestSecurityTab: the project's scanning and pull policies are saved as
+// its metadata, every key set (ticked on, the others off).
+func TestSecurityTab(t *testing.T) {
+	e := newEnv(t)
+	e.project("sec", false, nil)
+	a := e.browser("admin")
+	if resp, body := a.get("/projects/sec/security"); resp.StatusCode != 200 || !strings.Contains(body, `id="sec-prevent"`) {
+		t.Fatalf("security tab: %d %s", resp.StatusCode, body)
+	}
+	a.submit("/projects/sec/security", "/projects/sec/security", url.Values{"auto_scan": {"on"}, "prevent_vul": {"on"}, "severity": {"High"}})
+	p, err := e.store.GetProjectByName(e.ctx, "sec")
+	if err != nil {
+		t.Fatal(err)
+	}
+	settings, err := e.store.ProjectSettings(e.ctx, p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := settings[p.ID].Metadata
+	if md["auto_scan"] != "true" || md["prevent_vul"] != "true" || md["severity"] != "high" || md["enable_content_trust"] != "false" {
+		t.Fatalf("metadata after saving: %v", md)
+	}
+	if _, body := a.get("/projects/sec/security"); !strings.Contains(body, `id="sec-auto-scan" name="auto_scan" type="checkbox" checked`) ||
+		!strings.Contains(body, `<option value="High" selected>`) {
+		t.Fatal("saved policies not shown")
+	}
+}

@@ -23,6 +23,7 @@ var funcs = template.FuncMap{
 	"positive":    func(v any) bool { return num(v) > 0 },
 	"has":         func(l []string, s string) bool { return contains(l, s) },
 	"scanOf":      scanOf,
+	"lower":       strings.ToLower,
 	"signed":      signed,
 }
 
