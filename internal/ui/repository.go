@@ -1,10 +1,10 @@
 package ui
 
 import (
-	"sort"
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 )
