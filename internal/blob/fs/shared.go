@@ -12,13 +12,13 @@ import (
 	"github.com/berth-registry/berth/internal/blob"
 )
 
-// Files the store itself writes next to blobs/ and uploads/ when several
-// processes share the directory. Temporary files start with tempPrefix and
-// are never valid upload ids, so Uploads does not report them.
-const (
-	markerName = "berth-store-id"
-	tempPrefix = ".tmp-"
-)
+// MarkerName is the file at the store's root that holds its id (see
+// Marker).
+const MarkerName = "berth-store-id"
+
+// tempPrefix starts the names of the store's own temporary files under
+// uploads/; they are never valid upload ids, so Uploads does not report them.
+const tempPrefix = ".tmp-"
 
 // ErrNoMarker: the directory holds no store marker (see Marker).
 var ErrNoMarker = errors.New("blob directory holds no store marker")
@@ -125,7 +125,7 @@ func (s *Store) SweepTemp(cutoff time.Time) (int, error) {
 }
 
 func (s *Store) root() string       { return filepath.Dir(s.blobs) }
-func (s *Store) markerPath() string { return filepath.Join(s.root(), markerName) }
+func (s *Store) markerPath() string { return filepath.Join(s.root(), MarkerName) }
 
 // writeTemp writes data to a new file with a unique name under uploads/
 // (created with O_EXCL, so never another process's file), syncs it and
