@@ -80,7 +80,8 @@ func TestHA(t *testing.T) { runHA(t, onS3) }
 
 // TestHASharedDir runs the same scenario with the blobs in one directory
 // the replicas share (--blob-dir, as on NFS or CephFS), each replica with
-// its own --data-dir.
+// its own --data-dir; then a replica on an empty directory must refuse
+// readiness.
 func TestHASharedDir(t *testing.T) { runHA(t, onSharedDir) }
 
 // runHA runs three replicas with access control on one PostgreSQL
@@ -216,6 +217,9 @@ func runHA(t *testing.T, on backend) {
 		recoveredAt.Sub(restartAt).Round(time.Millisecond))
 	t.Logf("verification: %d acknowledged pushes pulled through nginx in %d requests (%d failed), %d lost",
 		len(l.acked), len(vrec.all()), countFailed(vrec.all()), lost)
+	if on == onSharedDir {
+		refusesEmptyDir(t, c)
+	}
 	t.Logf("HA summary (%s): requests=%d in_kill_window=%d failed=%d failed_in_kill_window=%d recovery=%s acked_pushes=%d lost=%d",
 		on, f.total, f.inWindow, f.failed, f.failedInWindow, recoveredAt.Sub(restartAt).Round(time.Millisecond), len(l.acked), lost)
 }
