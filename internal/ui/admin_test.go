@@ -71,6 +71,12 @@ func TestAdminForms(t *testing.T) {
 		t.Fatalf("system: %d", resp.StatusCode)
 	}
 
+	// The projects list shows each project's storage use and limit.
+	a.submit("/projects", "/projects", url.Values{"name": {"q1"}, "storage_gib": {"2"}})
+	if _, body := a.get("/projects?q=q1"); !strings.Contains(body, "<meter") || !strings.Contains(body, "/ 2.0 GiB") {
+		t.Errorf("projects list without q1's quota: %s", body)
+	}
+
 	// Project forms: label, immutability rule, delete.
 	e.project("p1", false, nil)
 	a.submit("/projects/p1/labels", "/projects/p1/labels", url.Values{"name": {"prod"}, "color": {"#00ff00"}})

@@ -113,6 +113,12 @@ func (s *Server) routes() []route {
 		{"GET /admin/gc", s.gcPage}, {"POST /admin/gc", s.saveGC}, {"GET /admin/gc/{id}", s.gcRun},
 		{"POST /projects/{p}/policies/runs/{eid}/stop", s.stopRetention},
 		{"POST /admin/purgeaudit/{id}/stop", s.stopPurge}, {"POST /admin/gc/{id}/stop", s.stopGC},
+		{"GET /projects/{p}/webhooks", s.webhooks}, {"POST /projects/{p}/webhooks", s.createWebhook},
+		{"POST /projects/{p}/webhooks/{id}", s.changeWebhook},
+		{"GET /admin/registries", s.registries}, {"POST /admin/registries", s.createRegistry},
+		{"POST /admin/registries/{id}", s.changeRegistry},
+		{"GET /admin/replication", s.replication}, {"POST /admin/replication", s.createReplication},
+		{"POST /admin/replication/{id}", s.changeReplication},
 	}
 }
 
