@@ -64,10 +64,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		return err
 	}
 	defer metaStore.Close()
-	blobStore, err := openBlobs(ctx, cfg, metaStore, log)
+	blobStore, err := openBlobs(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
+	blobStore = guardSharedDir(ctx, cfg, blobStore, metaStore, log)
 	acc, err := setupAccess(ctx, cfg, metaStore, log)
 	if err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 
 	"github.com/berth-registry/berth/internal/blob"
 	blobfs "github.com/berth-registry/berth/internal/blob/fs"
+	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/meta"
 )
 
@@ -26,6 +27,16 @@ type sharedDir struct {
 
 	mu sync.Mutex
 	id string // the verified id; "" until the first check passes
+}
+
+// guardSharedDir returns the store a server uses: with a shared blob
+// directory, s checked by /readyz against the database m.
+func guardSharedDir(ctx context.Context, cfg config.Config, s blob.Store, m meta.BlobDirStore, log *slog.Logger) blob.Store {
+	dir, ok := s.(*blobfs.Store)
+	if !ok || !cfg.SharedBlobDir() {
+		return s
+	}
+	return newSharedDir(ctx, dir, cfg.BlobRoot(), m, log)
 }
 
 func newSharedDir(ctx context.Context, s *blobfs.Store, dir string, m meta.BlobDirStore, log *slog.Logger) *sharedDir {

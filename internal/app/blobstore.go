@@ -9,7 +9,6 @@ import (
 	blobfs "github.com/berth-registry/berth/internal/blob/fs"
 	blobs3 "github.com/berth-registry/berth/internal/blob/s3"
 	"github.com/berth-registry/berth/internal/config"
-	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/registry"
 )
 
@@ -25,13 +24,9 @@ const sharedOrphanAge = time.Hour
 // openBlobs opens the blob store the configuration names: an S3 bucket
 // for --storage s3 (shared by replicas), else --blob-dir (shared by
 // replicas if outside --data-dir), by default the data directory.
-func openBlobs(ctx context.Context, cfg config.Config, m meta.BlobDirStore, log *slog.Logger) (blob.Store, error) {
+func openBlobs(ctx context.Context, cfg config.Config, log *slog.Logger) (blob.Store, error) {
 	if cfg.Storage.Kind != "s3" {
-		s, err := blobfs.New(cfg.BlobRoot())
-		if err != nil || !cfg.SharedBlobDir() {
-			return s, err
-		}
-		return newSharedDir(ctx, s, cfg.BlobRoot(), m, log), nil
+		return blobfs.New(cfg.BlobRoot())
 	}
 	o := cfg.Storage.S3
 	s, err := blobs3.New(ctx, blobs3.Options{
