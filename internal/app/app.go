@@ -68,6 +68,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if err != nil {
 		return err
 	}
+	blobStore = guardSharedDir(ctx, cfg, blobStore, metaStore, log)
 	acc, err := setupAccess(ctx, cfg, metaStore, log)
 	if err != nil {
 		return err
@@ -106,14 +107,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		// delete of a tag, none per pull.
 		Tags: immutable.NewGuard(metaStore),
 	})
-	// We hold the data directory lock, so upload bytes without a session
-	// can only be leftovers of a crash: remove them all now (in a store
-	// shared by replicas, only old ones).
-	if n, err := reg.SweepUploads(ctx, startupOrphanAge(cfg)); err != nil {
-		log.Warn("sweeping uploads at startup", "err", err)
-	} else if n > 0 {
-		log.Info("removed abandoned uploads", "count", n)
-	}
+	sweepAtStartup(ctx, cfg, reg, log)
 
 	mux := http.NewServeMux()
 	mux.Handle("/v2/", reg)

@@ -16,7 +16,7 @@ import (
 // berth fsck: no data directory lock (the running server holds it) and no
 // migration; the database is opened by package backup, read-only.
 func BackupSource(ctx context.Context, cfg config.Config, log *slog.Logger) (backup.Source, error) {
-	src := backup.Source{DataDir: cfg.DataDir, DatabaseURL: cfg.Database.URL, Shared: cfg.Storage.Kind == "s3"}
+	src := backup.Source{DataDir: cfg.DataDir, DatabaseURL: cfg.Database.URL, Shared: cfg.Storage.Kind == "s3", BlobDir: cfg.Storage.BlobDir}
 	if cfg.Database.URL == "" {
 		// Not blobfs.New's MkdirAll on a mistyped path: a berth data
 		// directory has its database.

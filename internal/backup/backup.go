@@ -26,6 +26,9 @@ type Source struct {
 	// store (S3) rather than a directory of this machine.
 	Blobs  blob.Store
 	Shared bool
+	// BlobDir is the fs store's directory when it is not DataDir
+	// (--blob-dir).
+	BlobDir string
 	// PGBin is the directory of pg_dump and pg_restore ("": PATH, then
 	// /usr/lib/postgresql/15/bin).
 	PGBin string

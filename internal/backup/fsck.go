@@ -75,7 +75,11 @@ func Fsck(ctx context.Context, src Source, opt FsckOptions) (*FsckReport, error)
 	var files []Blob
 	if !src.Shared {
 		var err error
-		if files, err = walkBlobs(src.DataDir); err != nil {
+		dir := src.DataDir
+		if src.BlobDir != "" {
+			dir = src.BlobDir
+		}
+		if files, err = walkBlobs(dir); err != nil {
 			return nil, err
 		}
 		rep.OrphansChecked = true
