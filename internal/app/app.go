@@ -68,6 +68,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if err != nil {
 		return err
 	}
+	blobStore = guardSharedDir(ctx, cfg, blobStore, metaStore, log)
 	acc, err := setupAccess(ctx, cfg, metaStore, log)
 	if err != nil {
 		return err
@@ -106,14 +107,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		// delete of a tag, none per pull.
 		Tags: immutable.NewGuard(metaStore),
 	})
-	// We hold the data directory lock, so upload bytes without a session
-	// can only be leftovers of a crash: remove them all now (in a store
-	// shared by replicas, only old ones).
-	if n, err := reg.SweepUploads(ctx, startupOrphanAge(cfg)); err != nil {
-		log.Warn("sweeping uploads at startup", "err", err)
-	} else if n > 0 {
-		log.Info("removed abandoned uploads", "count", n)
-	}
+	sweepAtStartup(ctx, cfg, reg, log)
 
 	mux := http.NewServeMux()
 	mux.Handle("/v2/", reg)
@@ -222,6 +216,12 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 // runJobs runs the periodic background jobs until ctx ends, each on one
 // replica at a time, and the job queue with its scheduler (see
 // internal/jobs).
+// How much job history is kept (see job-prune in runJobs).
+const (
+	jobHistoryAge  = 30 * 24 * time.Hour
+	jobHistoryKeep = 50
+)
+
 func runJobs(ctx context.Context, r *jobs.Runner, queue *jobs.Queue, reg *registry.Registry, acc *access, log *slog.Logger) {
 	var wg sync.WaitGroup
 	runQueue(ctx, &wg, queue, log)
@@ -241,6 +241,17 @@ func runJobs(ctx context.Context, r *jobs.Runner, queue *jobs.Queue, reg *regist
 	})
 	run("audit-prune", time.Minute, 6*time.Hour, func(ctx context.Context) error {
 		return acc.pruneAudit(ctx, purgeScheduled(queue))
+	})
+	// Job history (GC, retention, scans, replication, webhook deliveries)
+	// would otherwise grow without end: finished executions older than
+	// jobHistoryAge go, except the newest jobHistoryKeep of each kind and
+	// policy, which the API's history lists show.
+	run("job-prune", 2*time.Minute, 6*time.Hour, func(ctx context.Context) error {
+		n, err := queue.Store.PruneExecutions(ctx, time.Now().Add(-jobHistoryAge), jobHistoryKeep)
+		if n > 0 {
+			log.Info("pruned job history", "executions", n)
+		}
+		return err
 	})
 	if acc.revoked != nil { // every replica reads every other's revocations
 		wg.Go(func() { acc.revoked.Run(ctx) })

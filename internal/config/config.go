@@ -186,6 +186,9 @@ func (c *Config) Validate() error {
 	if err := c.Storage.validate(); err != nil {
 		return err
 	}
+	if err := c.validateBlobDir(); err != nil {
+		return err
+	}
 	if err := c.Proxy.validate(); err != nil {
 		return err
 	}

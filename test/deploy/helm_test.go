@@ -149,6 +149,32 @@ func TestHelmChart(t *testing.T) {
 		}
 	})
 
+	t.Run("shared volume", func(t *testing.T) {
+		shared := []string{"--set", "secret.databaseURL=postgres://berth:pw@pg.example:5432/berth", "--set", "config.storage=fs",
+			"--set", "sharedVolume.enabled=true"}
+		out, err := template(append(shared, "--set", "sharedVolume.storageClassName=nfs-client", "--set", "sharedVolume.size=2Ti")...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := docs(out)
+		contains(t, "PersistentVolumeClaim", d["PersistentVolumeClaim"], "name: reg-berth-blobs", "accessModes: [ReadWriteMany]",
+			`storageClassName: "nfs-client"`, "storage: 2Ti", "helm.sh/resource-policy: keep")
+		contains(t, "Deployment", d["Deployment"], "replicas: 3", "mountPath: /blobs", "claimName: reg-berth-blobs")
+		contains(t, "ConfigMap", d["ConfigMap"], `BERTH_STORAGE: "fs"`, `BERTH_BLOB_DIR: "/blobs"`)
+		out, err = template(append(shared, "--set", "sharedVolume.existingClaim=team-nfs")...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d = docs(out)
+		if d["PersistentVolumeClaim"] != "" {
+			t.Error("a PersistentVolumeClaim was rendered though sharedVolume.existingClaim is set")
+		}
+		contains(t, "Deployment", d["Deployment"], "claimName: team-nfs")
+		if out, err := template(required...); err != nil || docs(out)["PersistentVolumeClaim"] != "" || strings.Contains(out, "BERTH_BLOB_DIR") {
+			t.Errorf("S3 install: a blob volume rendered (%v)", err)
+		}
+	})
+
 	t.Run("refused", func(t *testing.T) {
 		for name, c := range map[string]struct {
 			args []string
@@ -158,6 +184,7 @@ func TestHelmChart(t *testing.T) {
 			"no bucket":        {[]string{"--set", "secret.databaseURL=postgres://x", "--set", "config.s3-endpoint=https://s3"}, "config.s3-bucket"},
 			"fs with replicas": {append([]string{"--set", "config.storage=fs"}, required...), "replicaCount > 1"},
 			"one S3 key":       {append([]string{"--set", "secret.s3AccessKey=AK"}, required...), "give both S3 keys"},
+			"volume with s3":   {append([]string{"--set", "sharedVolume.enabled=true"}, required...), "sharedVolume.enabled needs config.storage fs"},
 		} {
 			if _, err := template(c.args...); err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("%s: err = %v, want one naming %q", name, err, c.want)

@@ -651,16 +651,16 @@ func scanStrings(rows *sql.Rows, capacity int) ([]string, error) {
 }
 
 // Referrers implements meta.Store.
-func (s *Store) Referrers(ctx context.Context, repo string, d digest.Digest, artifactType string) (_ []oci.Descriptor, err error) {
+func (s *Store) Referrers(ctx context.Context, repo string, d digest.Digest, artifactType, last string, n int) (_ []oci.Descriptor, err error) {
 	ctx, cancel := s.bound(ctx)
 	defer s.end(cancel, &err)
-	q := `SELECT digest, media_type, size, artifact_type, annotations FROM manifests WHERE repo = ? AND subject = ?`
-	args := []any{repo, string(d)}
+	q := `SELECT digest, media_type, size, artifact_type, annotations FROM manifests WHERE repo = ? AND subject = ? AND digest > ?`
+	args := []any{repo, string(d), last}
 	if artifactType != "" {
 		q += ` AND artifact_type = ?`
 		args = append(args, artifactType)
 	}
-	rows, err := s.query(ctx, q+` ORDER BY digest`, args...)
+	rows, err := s.query(ctx, q+` ORDER BY digest LIMIT ?`, append(args, n)...)
 	if err != nil {
 		return nil, err
 	}
