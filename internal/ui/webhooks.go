@@ -48,7 +48,10 @@ func (s *Server) createWebhook(p *page) error {
 	to := projectURL(p.r.PathValue("p")) + "/webhooks"
 	f := p.r.PostForm
 	target := obj{"type": f.Get("notify_type"), "address": strings.TrimSpace(f.Get("address")),
-		"skip_cert_verify": f.Get("skip_cert_verify") == "on", "payload_format": f.Get("payload_format")}
+		"skip_cert_verify": f.Get("skip_cert_verify") == "on"}
+	if f.Get("notify_type") == "http" { // the formats offered are http's; the other types take their default or none
+		target["payload_format"] = f.Get("payload_format")
+	}
 	if v := f.Get("auth_header"); v != "" {
 		target["auth_header"] = v
 	}
