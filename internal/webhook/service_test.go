@@ -538,6 +538,44 @@ func TestTLSAndRedirects(t *testing.T) {
 	}
 }
 
+// Two replicas on one database: every event is delivered once, by one
+// of them, whichever published it.
+func TestTwoReplicasDeliverOnce(t *testing.T) {
+	e := newEnv(t)
+	s1, _ := e.service("r1")
+	store2, err := sqlstore.OpenSQLite(context.Background(), e.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store2.Close() })
+	e2 := &env{t: t, path: e.path, store: store2, sealer: e.sealer, project: e.project, bus: events.New()}
+	e2.service("r2")
+	rc := newReceiver(t, nil)
+	e.policy(s1, Policy{Targets: []Target{{Type: NotifyHTTP, Address: rc.srv.URL}}})
+	const n = 30
+	for i := range n {
+		pub := e
+		if i%2 == 1 {
+			pub = e2
+		}
+		pub.push("app", digest.FromString(strconv.Itoa(i)), "t"+strconv.Itoa(i))
+	}
+	rc.wait(t, n)
+	time.Sleep(300 * time.Millisecond) // anything repeated would arrive now
+	got := rc.wait(t, n)
+	seen := map[string]bool{}
+	for _, r := range got {
+		tag := tagOf(t, r.body)
+		if seen[tag] {
+			t.Errorf("%s delivered twice", tag)
+		}
+		seen[tag] = true
+	}
+	if len(seen) != n {
+		t.Fatalf("%d events delivered, want %d", len(seen), n)
+	}
+}
+
 type detail struct{}
 
 func (detail) EventData() map[string]any {
