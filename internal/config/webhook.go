@@ -36,8 +36,8 @@ func (w *Webhook) validate() error {
 		return fmt.Errorf("webhook-workers %d: want at least 1", w.Workers)
 	case w.Timeout < time.Second:
 		return fmt.Errorf("webhook-timeout %s: want at least 1s", w.Timeout)
-	case w.RetryFor < 0:
-		return fmt.Errorf("webhook-retry-for %s: must not be negative", w.RetryFor)
+	case w.RetryFor < time.Minute:
+		return fmt.Errorf("webhook-retry-for %s: want at least 1m", w.RetryFor)
 	case w.RetryMax < time.Second:
 		return fmt.Errorf("webhook-retry-max %s: want at least 1s", w.RetryMax)
 	case w.Buffer < 1:
