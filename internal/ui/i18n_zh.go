@@ -253,6 +253,8 @@ var zh = map[string]string{
 	"Notify type":                                            "通知类型",
 	"Payload format":                                         "负载格式",
 	"Skip certificate verification":                          "跳过证书验证",
+	"Send test":                                              "发送测试",
+	"Test event sent.":                                       "测试事件已发送。",
 	"Webhook created.":                                       "Webhook 已创建。",
 	"Webhook deleted.":                                       "Webhook 已删除。",
 	"Webhook disabled.":                                      "Webhook 已停用。",

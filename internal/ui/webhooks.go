@@ -69,15 +69,22 @@ func (s *Server) createWebhook(p *page) error {
 
 // changeWebhook: POST /projects/{p}/webhooks/{id}: action=toggle enables
 // or disables the policy (Harbor's PUT takes the whole policy), action=
-// delete removes it.
+// delete removes it, action=test sends a sample event (berth's .../test)
+// and shows the policy's deliveries.
 func (s *Server) changeWebhook(p *page) error {
 	to := projectURL(p.r.PathValue("p")) + "/webhooks"
 	api := webhookAPI(p) + "/policies/" + url.PathEscape(p.r.PathValue("id"))
-	if p.r.PostForm.Get("action") == "delete" {
+	switch p.r.PostForm.Get("action") {
+	case "delete":
 		if _, err := p.call(http.MethodDelete, api, nil, nil); err != nil {
 			return p.back(to, err)
 		}
 		return p.done(to, "Webhook deleted.")
+	case "test":
+		if _, err := p.call(http.MethodPost, api+"/test", nil, nil); err != nil {
+			return p.back(to, err)
+		}
+		return p.done(to+"?policy="+url.QueryEscape(p.r.PathValue("id"))+"#deliveries", "Test event sent.")
 	}
 	var policy obj
 	if _, err := p.get(api, nil, &policy); err != nil {

@@ -97,6 +97,13 @@ func TestWebhookForms(t *testing.T) {
 	if err != nil || got.Enabled || !strings.Contains(got.Policy, `"auth_header":"enc:`) {
 		t.Errorf("after the toggle: %+v %v", got, err)
 	}
+	resp, _ := b.submit("/projects/hooks/webhooks", "/projects/hooks/webhooks/"+strconv.FormatInt(ci.ID, 10), url.Values{"action": {"test"}})
+	if resp.StatusCode != http.StatusSeeOther || !strings.Contains(resp.Header.Get("Set-Cookie"), "Test+event+sent") {
+		t.Fatalf("test: %d %v", resp.StatusCode, resp.Header)
+	}
+	if _, page := b.get(resp.Header.Get("Location")); !strings.Contains(page, "PUSH_ARTIFACT</td><td>Pending") {
+		t.Errorf("the test delivery is not listed: %s", mainOf(page))
+	}
 	if resp, _ := b.submit("/projects/hooks/webhooks", "/projects/hooks/webhooks/"+strconv.FormatInt(ci.ID, 10), url.Values{"action": {"delete"}}); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("delete: %d", resp.StatusCode)
 	}
