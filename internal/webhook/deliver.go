@@ -253,6 +253,12 @@ func (s *Service) post(ctx context.Context, t Target, u *url.URL, req request, s
 	start := time.Now()
 	resp, err := client.Do(hr)
 	if err != nil {
+		// Not the *url.Error itself: it quotes the URL, query (a DingTalk
+		// access token) and all, into the log and the status message.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return 0, "", time.Since(start), err
 	}
 	defer resp.Body.Close()

@@ -371,11 +371,31 @@ func TestDeliveriesSurviveRestart(t *testing.T) {
 	deadURL := dead.URL
 	dead.Close() // nothing listens there: every attempt fails
 	s1, stop1 := e.service("r1")
-	p := e.policy(s1, Policy{Targets: []Target{{Type: NotifyHTTP, Address: deadURL}}})
+	p := e.policy(s1, Policy{Targets: []Target{{Type: NotifyHTTP, Address: deadURL + "/?access_token=tok"}}})
 	e.push("app", digest.FromString("x"), "v1")
 	e.push("app", digest.FromString("y"), "v2")
 	xs := waitExecutions(t, e.store, p.ID, 2)
+	// A failed attempt is logged without the address's query.
+	var failed *meta.WebhookTask
+	for deadline := time.Now().Add(5 * time.Second); failed == nil; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no failed attempt")
+		}
+		for _, x := range xs {
+			tasks, _, err := e.store.WebhookTasks(context.Background(), x.ID, meta.ListQuery{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(tasks) == 1 && tasks[0].RunCount > 0 {
+				failed = &tasks[0]
+			}
+		}
+	}
 	stop1()
+	log, err := e.store.WebhookTaskLog(context.Background(), failed.ID)
+	if err != nil || !strings.Contains(log, "connection refused") || strings.Contains(log+failed.StatusMessage, "tok") {
+		t.Fatalf("a refused attempt: %+v, log %q", failed, log)
+	}
 	// A replica claims one delivery (once its retry is due) and dies
 	// holding it.
 	deadline := time.Now().Add(5 * time.Second)
