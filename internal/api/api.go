@@ -64,6 +64,9 @@ type Options struct {
 	// Events, if set, is told of artifacts and tags created and deleted
 	// through the API (webhooks, replication triggers).
 	Events *events.Bus
+	// Proxy, if set, backs proxy-cache projects (POST /projects with
+	// registry_id); nil: they are refused.
+	Proxy ProxyCache
 }
 
 // checkDelete refuses a delete when deletes are switched off.
