@@ -89,6 +89,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	// drained requests pulled is written on the way out.
 	pulls := pullstats.New(metaStore, pullstats.Options{Logger: log})
 	defer pulls.Close()
+	proxyCache, err := newProxyCache(ctx, cfg, metaStore, blobStore, log)
+	if err != nil {
+		return err
+	}
+	acc.proxy = proxyCache
 	reg := registry.New(metaStore, blobStore, registry.Options{
 		MaxManifestSize: cfg.MaxManifestSize,
 		MaxBlobSize:     cfg.MaxBlobSize,
@@ -101,6 +106,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		ReadOnly:        st.ReadOnly,
 		Pulls:           pulls,
 		Events:          acc.events,
+		Proxy:           proxyCache,
 		// Tag immutability: always on, as rules may be in the database
 		// from a run with access control; one indexed query per push or
 		// delete of a tag, none per pull.
@@ -246,6 +252,7 @@ func runJobs(ctx context.Context, r *jobs.Runner, queue *jobs.Queue, reg *regist
 		wg.Go(func() { acc.revoked.Run(ctx) })
 	}
 	wg.Go(func() { acc.system.Settings.Run(ctx) }) // and every other's settings
+	wg.Go(func() { acc.proxy.Run(ctx) })           // and proxy-cache projects
 	wg.Wait()
 }
 

@@ -15,10 +15,10 @@ import (
 	"github.com/berth-registry/berth/internal/oci"
 )
 
-// CommitFunc moves verified bytes (upload id of the blob store) into place
+// commitFunc moves verified bytes (upload id of the blob store) into place
 // as blob d of repo and links it, as a push does (the registry's commit:
 // quota, garbage-collection interplay).
-type CommitFunc func(ctx context.Context, repo, uploadID string, d digest.Digest, size int64) error
+type commitFunc = func(ctx context.Context, repo, uploadID string, d digest.Digest, size int64) error
 
 // Blob answers a GET or HEAD of blob d, not linked in repo (a repository
 // of a proxy-cache project). HEAD asks the upstream for the size only. GET
@@ -28,7 +28,7 @@ type CommitFunc func(ctx context.Context, repo, uploadID string, d digest.Digest
 // verification is never committed, and its response is cut short).
 // Concurrent GETs of one blob share one upstream fetch: the others wait
 // for it and are served from the store.
-func (e *Engine) Blob(w http.ResponseWriter, req *http.Request, repo string, d digest.Digest, commit CommitFunc) error {
+func (e *Engine) Blob(w http.ResponseWriter, req *http.Request, repo string, d digest.Digest, commit commitFunc) error {
 	p := e.lookup(repo)
 	if p == nil || !p.match(repo) {
 		return meta.ErrBlobNotFound
@@ -103,7 +103,7 @@ func (e *Engine) blobErr(d digest.Digest, err error) error {
 // fetchBlob streams blob d from the upstream to w and into the blob store.
 // The upstream transfer outlives the client (others may wait for it); its
 // start is bounded by Timeout.
-func (e *Engine) fetchBlob(w http.ResponseWriter, req *http.Request, p *project, c *upstream, repo string, d digest.Digest, commit CommitFunc) (err error) {
+func (e *Engine) fetchBlob(w http.ResponseWriter, req *http.Request, p *project, c *upstream, repo string, d digest.Digest, commit commitFunc) (err error) {
 	hash, err := oci.NewHash(d.Algorithm())
 	if err != nil {
 		return meta.ErrBlobNotFound

@@ -272,3 +272,10 @@ func errUpstream(what string, err error) error {
 
 var errTooManyConns = &Error{Code: "TOOMANYREQUESTS", Status: http.StatusTooManyRequests,
 	Message: "proxy cache: max_upstream_conn reached for this project; try again later"}
+
+// CheckRegistry says whether registry id can back a proxy-cache project:
+// its endpoint can be looked up (meta.ErrNotFound if there is none).
+func (e *Engine) CheckRegistry(ctx context.Context, id int64) error {
+	_, err := e.opt.Registries.Upstream(ctx, id)
+	return err
+}
