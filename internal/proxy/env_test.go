@@ -1,0 +1,171 @@
+package proxy_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+
+	blobfs "github.com/berth-registry/berth/internal/blob/fs"
+	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/meta/sqlstore"
+	"github.com/berth-registry/berth/internal/proxy"
+	"github.com/berth-registry/berth/internal/registry"
+	"github.com/berth-registry/berth/test/testenv"
+)
+
+// upstreamEnv is the reference registry (distribution v3.1.2) behind a
+// reverse proxy that counts the requests it forwards.
+type upstreamEnv struct {
+	t     *testing.T
+	dist  *exec.Cmd
+	front *httptest.Server
+	host  string // the front's host:port: what berth and the tests push to
+
+	mu     sync.Mutex
+	counts map[string]int // "METHOD path" -> requests
+}
+
+func startUpstream(t *testing.T) *upstreamEnv {
+	t.Helper()
+	bin, ok := testenv.LookTool("registry")
+	if !ok {
+		testenv.Require(t, fmt.Errorf("the reference registry (distribution v3.1.2, binary registry) is not installed"))
+	}
+	dir := t.TempDir()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	conf := filepath.Join(dir, "config.yml")
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf(`version: 0.1
+log: {level: error, accesslog: {disabled: true}}
+storage: {filesystem: {rootdirectory: %s}, delete: {enabled: true}}
+http: {addr: %s}
+`, filepath.Join(dir, "data"), addr)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	u := &upstreamEnv{t: t, counts: map[string]int{}}
+	u.dist = exec.Command(bin, "serve", conf)
+	u.dist.Stdout, u.dist.Stderr = io.Discard, io.Discard
+	if err := u.dist.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(u.stop)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/v2/")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("distribution did not start: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	target := &url.URL{Scheme: "http", Host: addr}
+	rp := httputil.NewSingleHostReverseProxy(target)
+	u.front = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u.mu.Lock()
+		u.counts[r.Method+" "+r.URL.Path]++
+		u.mu.Unlock()
+		rp.ServeHTTP(w, r)
+	}))
+	u.host = strings.TrimPrefix(u.front.URL, "http://")
+	return u
+}
+
+// count is the number of requests forwarded for method and path.
+func (u *upstreamEnv) count(method, path string) int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.counts[method+" "+path]
+}
+
+// stop kills the registry and closes the front: the upstream is down
+// (connections refused).
+func (u *upstreamEnv) stop() {
+	if u.front != nil {
+		u.front.Close()
+		u.front = nil
+	}
+	if u.dist != nil && u.dist.Process != nil {
+		_ = u.dist.Process.Kill()
+		_ = u.dist.Wait()
+		u.dist = nil
+	}
+}
+
+// registries maps registry id 1 to the upstream.
+type registries struct{ url string }
+
+func (r registries) Upstream(_ context.Context, id int64) (*proxy.Upstream, error) {
+	if id != 1 {
+		return nil, meta.ErrNotFound
+	}
+	return &proxy.Upstream{URL: r.url, Auth: authn.Anonymous}, nil
+}
+
+// berthEnv is berth's registry with the proxy engine on embedded stores,
+// with project "hub" a proxy cache of the upstream and "direct" a normal
+// project.
+type berthEnv struct {
+	meta   *sqlstore.Store
+	engine *proxy.Engine
+	srv    *httptest.Server
+	host   string
+}
+
+func startBerth(t *testing.T, up *upstreamEnv, timeout time.Duration, hubMeta map[string]string) *berthEnv {
+	t.Helper()
+	dir := t.TempDir()
+	ctx := context.Background()
+	m, err := sqlstore.OpenSQLite(ctx, filepath.Join(dir, "meta.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	b, err := blobfs.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := map[string]string{meta.ProxyRegistryKey: "1"}
+	for k, v := range hubMeta {
+		md[k] = v
+	}
+	if err := m.CreateProjectWith(ctx, &meta.Project{Name: "hub", OwnerID: 0}, meta.ProjectChange{Metadata: md}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.CreateProjectWith(ctx, &meta.Project{Name: "direct", OwnerID: 0}, meta.ProjectChange{}); err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	e := proxy.New(proxy.Options{Meta: m, Blobs: b, Registries: registries{up.front.URL}, Timeout: timeout, Logger: log})
+	if err := e.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	reg := registry.New(m, b, registry.Options{Logger: log, Proxy: e, DeleteEnabled: true})
+	srv := httptest.NewServer(reg)
+	t.Cleanup(srv.Close)
+	return &berthEnv{meta: m, engine: e, srv: srv, host: strings.TrimPrefix(srv.URL, "http://")}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
