@@ -39,6 +39,18 @@ type upstreamEnv struct {
 
 	mu     sync.Mutex
 	counts map[string]int // "METHOD path" -> requests
+	// fail: 0 forwards; hang holds every request until the client gives
+	// up; any other value is answered with that status.
+	fail    int
+	corrupt bool // flip the last byte of blob bodies
+}
+
+const hang = -1
+
+func (u *upstreamEnv) setFail(status int) {
+	u.mu.Lock()
+	u.fail = status
+	u.mu.Unlock()
 }
 
 func startUpstream(t *testing.T) *upstreamEnv {
@@ -86,7 +98,30 @@ http: {addr: %s}
 	u.front = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u.mu.Lock()
 		u.counts[r.Method+" "+r.URL.Path]++
+		fail, corrupt := u.fail, u.corrupt
 		u.mu.Unlock()
+		switch {
+		case fail == hang:
+			<-r.Context().Done()
+			return
+		case fail != 0:
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, `{"errors":[{"code":"UNAVAILABLE","message":"failing on purpose"}]}`, fail)
+			return
+		case corrupt && strings.Contains(r.URL.Path, "/blobs/"):
+			rec := httptest.NewRecorder()
+			rp.ServeHTTP(rec, r)
+			body := rec.Body.Bytes()
+			if len(body) > 0 {
+				body[len(body)-1] ^= 0xff
+			}
+			for k, v := range rec.Header() {
+				w.Header()[k] = v
+			}
+			w.WriteHeader(rec.Code)
+			_, _ = w.Write(body)
+			return
+		}
 		rp.ServeHTTP(w, r)
 	}))
 	u.host = strings.TrimPrefix(u.front.URL, "http://")

@@ -268,3 +268,69 @@ func TestFilter(t *testing.T) {
 	}
 }
 
+
+// TestStaleIfError: whatever the upstream's failure (no answer in time,
+// 429, 5xx, auth refused), a cached tag is served; an uncached one gets
+// the failure (429 passed on, otherwise 503) within the bound.
+func TestStaleIfError(t *testing.T) {
+	up := startUpstream(t)
+	const timeout = time.Second
+	b := startBerth(t, up, timeout, nil)
+	img := pushImage(t, up.host+"/lib/app:1", 4<<10)
+	pushImage(t, up.host+"/lib/app:2", 4<<10)
+	d, _ := img.Digest()
+	pullImage(t, b.host+"/hub/lib/app:1")
+	for _, tc := range []struct {
+		fail, want int
+	}{{hang, 503}, {429, 429}, {500, 503}, {502, 503}, {401, 503}, {403, 503}} {
+		up.setFail(tc.fail)
+		start := time.Now()
+		got := pullImage(t, b.host+"/hub/lib/app:1")
+		if gd, _ := got.Digest(); gd != d {
+			t.Errorf("upstream failing with %d: cached tag served as %s, want %s", tc.fail, gd, d)
+		}
+		cached := time.Since(start)
+		start = time.Now()
+		resp, err := http.Get(b.srv.URL + "/v2/hub/lib/app/manifests/2")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		took := time.Since(start)
+		t.Logf("upstream failing with %d: cached pull %s; uncached %d in %s", tc.fail, cached, resp.StatusCode, took)
+		if resp.StatusCode != tc.want || took > timeout+time.Second {
+			t.Errorf("upstream failing with %d: uncached tag answered %d in %s, want %d within %s", tc.fail, resp.StatusCode, took, tc.want, timeout)
+		}
+	}
+}
+
+// TestCorruptBlob: a blob whose bytes do not match its digest is never
+// committed, and the client's response is cut short.
+func TestCorruptBlob(t *testing.T) {
+	up := startUpstream(t)
+	b := startBerth(t, up, 5*time.Second, nil)
+	img := pushImage(t, up.host+"/lib/bad:1", 1<<20)
+	layers, _ := img.Layers()
+	ld, _ := layers[0].Digest()
+	if _, err := remote.Get(ref(t, b.host+"/hub/lib/bad:1")); err != nil {
+		t.Fatal(err)
+	}
+	up.mu.Lock()
+	up.corrupt = true
+	up.mu.Unlock()
+	resp, err := http.Get(b.srv.URL + "/v2/hub/lib/bad/blobs/" + ld.String())
+	if err == nil {
+		n, rerr := io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if rerr == nil {
+			t.Errorf("corrupt blob served whole (%d bytes, %s)", n, resp.Status)
+		}
+	}
+	if _, err := b.meta.BlobSize(context.Background(), "hub/lib/bad", digest.Digest(ld.String())); !errors.Is(err, meta.ErrBlobNotFound) {
+		t.Fatalf("corrupt blob committed: %v", err)
+	}
+	up.mu.Lock()
+	up.corrupt = false
+	up.mu.Unlock()
+	pullImage(t, b.host+"/hub/lib/bad:1")
+}
