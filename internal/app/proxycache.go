@@ -15,7 +15,8 @@ import (
 // with the proxy-cache projects read once; Run keeps them fresh.
 func newProxyCache(ctx context.Context, cfg config.Config, store *sqlstore.Store, blobs blob.Store, log *slog.Logger) (*proxy.Engine, error) {
 	e := proxy.New(proxy.Options{Meta: store, Blobs: blobs, Registries: noRegistries{},
-		Timeout: cfg.ProxyCache.Timeout, Refresh: cfg.ProxyCache.Refresh, Logger: log})
+		Timeout: cfg.ProxyCache.Timeout, Refresh: cfg.ProxyCache.Refresh,
+		TagTTL: cfg.ProxyCache.TagTTL, Logger: log})
 	return e, e.Reload(ctx)
 }
 

@@ -32,7 +32,7 @@ import (
 // upstreamEnv is the reference registry (distribution v3.1.2) behind a
 // reverse proxy that counts the requests it forwards.
 type upstreamEnv struct {
-	t     *testing.T
+	t     testing.TB
 	dist  *exec.Cmd
 	front *httptest.Server
 	host  string // the front's host:port: what berth and the tests push to
@@ -53,7 +53,7 @@ func (u *upstreamEnv) setFail(status int) {
 	u.mu.Unlock()
 }
 
-func startUpstream(t *testing.T) *upstreamEnv {
+func startUpstream(t testing.TB) *upstreamEnv {
 	t.Helper()
 	bin, ok := testenv.LookTool("registry")
 	if !ok {
@@ -169,7 +169,14 @@ type berthEnv struct {
 	host   string
 }
 
-func startBerth(t *testing.T, up *upstreamEnv, timeout time.Duration, hubMeta map[string]string) *berthEnv {
+func startBerth(t testing.TB, up *upstreamEnv, timeout time.Duration, hubMeta map[string]string) *berthEnv {
+	t.Helper()
+	return startBerthWith(t, up, proxy.Options{Timeout: timeout}, hubMeta)
+}
+
+// startBerthWith is startBerth with more of the engine's options (its
+// stores, registries and logger are set here).
+func startBerthWith(t testing.TB, up *upstreamEnv, opt proxy.Options, hubMeta map[string]string) *berthEnv {
 	t.Helper()
 	dir := t.TempDir()
 	ctx := context.Background()
@@ -193,7 +200,8 @@ func startBerth(t *testing.T, up *upstreamEnv, timeout time.Duration, hubMeta ma
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	e := proxy.New(proxy.Options{Meta: m, Blobs: b, Registries: registries{up.front.URL}, Timeout: timeout, Logger: log})
+	opt.Meta, opt.Blobs, opt.Registries, opt.Logger = m, b, registries{up.front.URL}, log
+	e := proxy.New(opt)
 	if err := e.Reload(ctx); err != nil {
 		t.Fatal(err)
 	}

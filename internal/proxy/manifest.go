@@ -44,6 +44,9 @@ func (e *Engine) Manifest(ctx context.Context, repo, ref string, withBody bool) 
 	d, tag := digest.Digest(ref), ""
 	if !isDigest {
 		tag = ref
+		if local != nil && e.recent(repo, tag) {
+			return local, nil
+		}
 		release, ok := p.acquire()
 		if !ok {
 			return e.stale(ctx, local, ref, errTooManyConns)
@@ -65,6 +68,7 @@ func (e *Engine) Manifest(ctx context.Context, repo, ref string, withBody bool) 
 		}
 		d = digest.Digest(desc.Digest.String())
 		if local != nil && local.Digest == d {
+			e.confirmed(repo, tag)
 			return local, nil
 		}
 	}
@@ -74,6 +78,9 @@ func (e *Engine) Manifest(ctx context.Context, repo, ref string, withBody bool) 
 			return nil, meta.ErrManifestNotFound
 		}
 		return e.stale(ctx, local, ref, err)
+	}
+	if tag != "" {
+		e.confirmed(repo, tag)
 	}
 	return m, nil
 }

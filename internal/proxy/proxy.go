@@ -90,6 +90,11 @@ type Options struct {
 	// so projects created or deleted through another replica are seen
 	// (default 30s). Changes through this one are seen at once (Reload).
 	Refresh time.Duration
+	// TagTTL: a tag checked against the upstream less than this long ago
+	// is served from the cache without asking again (0: every pull by tag
+	// asks, as Harbor does). Bursts of pulls of one tag (a fleet rolling
+	// out) then cost the upstream one HEAD.
+	TagTTL time.Duration
 	// Transport, if set, carries upstream requests (tests).
 	Transport http.RoundTripper
 	Logger    *slog.Logger
@@ -104,6 +109,38 @@ type Engine struct {
 	reloadMu sync.Mutex
 
 	flight singleflight.Group
+
+	freshMu sync.Mutex
+	fresh   map[string]time.Time // "repo:tag" -> when the upstream confirmed it
+}
+
+// maxFresh bounds the tags remembered as recently checked; past it the
+// memory starts over (they are then checked again).
+const maxFresh = 10000
+
+// recent reports whether tag of repo was confirmed by the upstream less
+// than TagTTL ago.
+func (e *Engine) recent(repo, tag string) bool {
+	if e.opt.TagTTL <= 0 {
+		return false
+	}
+	e.freshMu.Lock()
+	defer e.freshMu.Unlock()
+	t, ok := e.fresh[repo+":"+tag]
+	return ok && time.Since(t) < e.opt.TagTTL
+}
+
+// confirmed records that the upstream just confirmed tag of repo.
+func (e *Engine) confirmed(repo, tag string) {
+	if e.opt.TagTTL <= 0 {
+		return
+	}
+	e.freshMu.Lock()
+	defer e.freshMu.Unlock()
+	if e.fresh == nil || len(e.fresh) >= maxFresh {
+		e.fresh = map[string]time.Time{}
+	}
+	e.fresh[repo+":"+tag] = time.Now()
 }
 
 // project is a proxy-cache project as the engine uses it.

@@ -23,6 +23,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/proxy"
 )
 
 func ref(t testing.TB, s string) name.Reference {
@@ -268,7 +269,6 @@ func TestFilter(t *testing.T) {
 	}
 }
 
-
 // TestStaleIfError: whatever the upstream's failure (no answer in time,
 // 429, 5xx, auth refused), a cached tag is served; an uncached one gets
 // the failure (429 passed on, otherwise 503) within the bound.
@@ -333,4 +333,29 @@ func TestCorruptBlob(t *testing.T) {
 	up.corrupt = false
 	up.mu.Unlock()
 	pullImage(t, b.host+"/hub/lib/bad:1")
+}
+
+// TestTagMoves: a tag moved upstream is followed on the next pull (Harbor:
+// a HEAD for every pull by tag); with a TagTTL, pulls within it ask the
+// upstream nothing.
+func TestTagMoves(t *testing.T) {
+	up := startUpstream(t)
+	b := startBerth(t, up, 5*time.Second, nil)
+	pushImage(t, up.host+"/lib/app:1", 1024)
+	pullImage(t, b.host+"/hub/lib/app:1")
+	img2 := pushImage(t, up.host+"/lib/app:1", 1024)
+	d2, _ := img2.Digest()
+	if got, _ := pullImage(t, b.host+"/hub/lib/app:1").Digest(); got != d2 {
+		t.Fatalf("moved tag served as %s, want %s", got, d2)
+	}
+
+	c := startBerthWith(t, up, proxy.Options{Timeout: 5 * time.Second, TagTTL: time.Minute}, nil)
+	pullImage(t, c.host+"/hub/lib/app:1")
+	heads := up.count("HEAD", "/v2/lib/app/manifests/1")
+	for range 3 {
+		pullImage(t, c.host+"/hub/lib/app:1")
+	}
+	if n := up.count("HEAD", "/v2/lib/app/manifests/1"); n != heads {
+		t.Errorf("%d HEADs upstream within the tag TTL, want none", n-heads)
+	}
 }
