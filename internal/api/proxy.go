@@ -82,7 +82,7 @@ func (s *Server) proxyRetention(ctx context.Context, p *meta.Project) error {
 		Algorithm: retention.Algorithm,
 		Rules: []retention.Rule{{
 			ID: 1, Priority: 1, Action: retention.ActionRetain, Template: retention.NDaysSinceLastPull,
-			Params:         map[string]any{retention.NDaysSinceLastPull: 7},
+			Params:         map[string]any{retention.NDaysSinceLastPull: float64(7)}, // a number as JSON decodes it
 			TagSelectors:   []retention.Selector{{Kind: retention.Kind, Decoration: retention.Matches, Pattern: "**"}},
 			ScopeSelectors: map[string][]retention.Selector{"repository": {{Kind: retention.Kind, Decoration: retention.RepoMatches, Pattern: "**"}}},
 		}},
