@@ -359,3 +359,58 @@ func TestTagMoves(t *testing.T) {
 		t.Errorf("%d HEADs upstream within the tag TTL, want none", n-heads)
 	}
 }
+
+// TestMaxUpstreamConn: past max_upstream_conn requests to the upstream,
+// an uncached pull is refused with 429 at once (Harbor's answer).
+func TestMaxUpstreamConn(t *testing.T) {
+	up := startUpstream(t)
+	const timeout = 2 * time.Second
+	b := startBerth(t, up, timeout, map[string]string{"max_upstream_conn": "1"})
+	up.setFail(hang)
+	done := make(chan int)
+	go func() {
+		resp, err := http.Get(b.srv.URL + "/v2/hub/lib/a/manifests/1")
+		if err != nil {
+			done <- 0
+			return
+		}
+		resp.Body.Close()
+		done <- resp.StatusCode
+	}()
+	deadline := time.Now().Add(timeout / 2)
+	for up.count("HEAD", "/v2/lib/a/manifests/1") == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	resp, err := http.Get(b.srv.URL + "/v2/hub/lib/b/manifests/1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("second upstream request with max_upstream_conn 1: %d, want 429", resp.StatusCode)
+	}
+	if got := <-done; got != http.StatusServiceUnavailable {
+		t.Errorf("the hanging request: %d, want 503", got)
+	}
+}
+
+// TestSpeedLimit: proxy_speed_kb throttles a first pull from the upstream.
+func TestSpeedLimit(t *testing.T) {
+	up := startUpstream(t)
+	b := startBerth(t, up, 5*time.Second, map[string]string{"proxy_speed_kb": "1024"})
+	img := pushImage(t, up.host+"/lib/slow:1", 1<<20)
+	layers, _ := img.Layers()
+	ld, _ := layers[0].Digest()
+	start := time.Now()
+	resp, err := http.Get(b.srv.URL + "/v2/hub/lib/slow/blobs/" + ld.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	took := time.Since(start)
+	t.Logf("%d bytes at proxy_speed_kb 1024 in %s", n, took)
+	if resp.StatusCode != 200 || n < 1<<20 || took < 800*time.Millisecond {
+		t.Errorf("%s, %d bytes in %s: want 1 MiB in about 1s", resp.Status, n, took)
+	}
+}
