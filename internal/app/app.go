@@ -242,6 +242,9 @@ func runJobs(ctx context.Context, r *jobs.Runner, queue *jobs.Queue, reg *regist
 	run("audit-prune", time.Minute, 6*time.Hour, func(ctx context.Context) error {
 		return acc.pruneAudit(ctx, purgeScheduled(queue))
 	})
+	if acc.registries != nil { // Harbor's registry health check
+		run("registry-health", time.Minute, registryHealthEvery, acc.registries.CheckAll)
+	}
 	if acc.revoked != nil { // every replica reads every other's revocations
 		wg.Go(func() { acc.revoked.Run(ctx) })
 	}
