@@ -121,7 +121,7 @@ func (s *Server) mayAct(r *http.Request, p *meta.Project, action rbac.Action, hi
 func (s *Server) projectJSON(ctx context.Context, p *meta.Project, ps *meta.ProjectSettings) (project, error) {
 	out := project{ProjectID: p.ID, Name: p.Name, OwnerID: p.OwnerID, CreationTime: harborTime(p.CreatedAt),
 		UpdateTime: harborTime(p.UpdatedAt), Metadata: metadataJSON(p, ps), CVEAllowlist: cveAllowlistJSON(ps.CVEAllowlist),
-		CurrentUserRoleIDs: []int{}, RegistryID: registryID(ps)}
+		CurrentUserRoleIDs: []int{}, RegistryID: projectRegistryID(ps)}
 	if owner, err := s.opt.Access.GetUser(ctx, p.OwnerID); err == nil {
 		out.OwnerName = owner.Username
 	} else if !isNotFound(err) {
@@ -336,7 +336,7 @@ func (s *Server) updateProject(w http.ResponseWriter, r *http.Request) error {
 	if err := s.changeProject(r, p, c); err != nil {
 		return err
 	}
-	if registryID(cur) != nil {
+	if projectRegistryID(cur) != nil {
 		s.proxyChanged(r.Context())
 	}
 	s.record(r.Context(), r, "update", "project", p.Name, p)

@@ -123,8 +123,8 @@ func (s *Server) proxyChanged(ctx context.Context) {
 	}
 }
 
-// registryID is a project's registry_id (nil: not a proxy-cache project).
-func registryID(ps *meta.ProjectSettings) *int64 {
+// projectRegistryID is a project's registry_id (nil: not a proxy-cache project).
+func projectRegistryID(ps *meta.ProjectSettings) *int64 {
 	v, ok := ps.Metadata[meta.ProxyRegistryKey]
 	if !ok {
 		return nil

@@ -23,6 +23,7 @@ import (
 	"github.com/berth-registry/berth/internal/meta/sqlstore"
 	"github.com/berth-registry/berth/internal/proxy"
 	"github.com/berth-registry/berth/internal/registry"
+	"github.com/berth-registry/berth/internal/replication"
 	"github.com/berth-registry/berth/internal/ui"
 )
 
@@ -48,6 +49,9 @@ type access struct {
 	events *events.Bus
 	// proxy serves proxy-cache projects (proxycache.go).
 	proxy *proxy.Engine
+	// registries are replication's and proxy caches' remote registries
+	// (replication.go); nil without --auth.
+	registries *replication.Registries
 }
 
 // sessionRevocationAge is how long a logged-out session's id is kept:
@@ -189,10 +193,13 @@ func (a *access) mountAPI(mux *http.ServeMux, cfg config.Config, store *sqlstore
 	if err := a.setupIdentity(key); err != nil {
 		return err
 	}
+	if err := a.setupReplication(key, store); err != nil {
+		return err
+	}
 	h := api.New(api.Options{Access: a.store, Store: store, Catalog: store, Auth: a.authn, Audit: a.sink.Record,
 		DeletesDisabled: !cfg.DeleteEnabled, ExternalURL: cfg.Proxy.ExternalURL,
 		SessionKey: key, Version: Version, Logger: log, Blobs: blobs,
-		System: a.system, Jobs: queue, LDAP: a.ldap, Events: a.events, Proxy: a.proxy})
+		System: a.system, Jobs: queue, LDAP: a.ldap, Events: a.events, Registries: a.registries, Proxy: a.proxy})
 	mux.Handle(api.Prefix+"/", h)
 	mux.Handle("/c/", h)
 	// The web UI answers every other path; its pages call h in process.

@@ -89,7 +89,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	// drained requests pulled is written on the way out.
 	pulls := pullstats.New(metaStore, pullstats.Options{Logger: log})
 	defer pulls.Close()
-	proxyCache, err := newProxyCache(ctx, cfg, metaStore, blobStore, log)
+	proxyCache, err := newProxyCache(ctx, cfg, metaStore, blobStore, acc, log)
 	if err != nil {
 		return err
 	}
@@ -248,6 +248,9 @@ func runJobs(ctx context.Context, r *jobs.Runner, queue *jobs.Queue, reg *regist
 	run("audit-prune", time.Minute, 6*time.Hour, func(ctx context.Context) error {
 		return acc.pruneAudit(ctx, purgeScheduled(queue))
 	})
+	if acc.registries != nil { // Harbor's registry health check
+		run("registry-health", time.Minute, registryHealthEvery, acc.registries.CheckAll)
+	}
 	if acc.revoked != nil { // every replica reads every other's revocations
 		wg.Go(func() { acc.revoked.Run(ctx) })
 	}

@@ -62,8 +62,13 @@ type Upstream struct {
 	Insecure bool
 	// Auth authenticates to the upstream (authn.Anonymous when none).
 	Auth authn.Authenticator
-	// DockerHub applies Docker Hub's rule: a one-segment repository name is
-	// library/<name> upstream.
+	// Transport, if set, carries the requests to this registry (the
+	// registry's own: TLS settings, rate limit); nil: one made from
+	// Insecure.
+	Transport http.RoundTripper
+	// DockerHub applies Docker Hub's rules: its registry is
+	// index.docker.io, and a one-segment repository name is
+	// library/<name> there.
 	DockerHub bool
 }
 
@@ -152,7 +157,8 @@ type project struct {
 	conns           chan struct{} // nil: unlimited
 
 	mu       sync.Mutex
-	upstream *upstream // built on first use, dropped with the project
+	upstream *upstream // built on first use, again after Refresh (the registry may have changed)
+	built    time.Time
 }
 
 // New returns an engine; call Reload (or Run) before serving.

@@ -30,7 +30,7 @@ type upstream struct {
 func (e *Engine) client(ctx context.Context, p *project) (*upstream, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.upstream != nil {
+	if p.upstream != nil && time.Since(p.built) < e.opt.Refresh {
 		return p.upstream, nil
 	}
 	up, err := e.opt.Registries.Upstream(ctx, p.RegistryID)
@@ -45,10 +45,13 @@ func (e *Engine) client(ctx context.Context, p *project) (*upstream, error) {
 	if u.Scheme == "http" || up.Insecure {
 		c.opts = append(c.opts, name.Insecure)
 	}
-	if c.host == "docker.io" || c.host == "registry-1.docker.io" {
+	if c.dockerHub || c.host == "docker.io" || c.host == "registry-1.docker.io" {
 		c.host, c.dockerHub = name.DefaultRegistry, true
 	}
 	tr := e.opt.Transport
+	if tr == nil {
+		tr = up.Transport
+	}
 	if tr == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.ResponseHeaderTimeout = e.opt.Timeout
@@ -69,7 +72,7 @@ func (e *Engine) client(ctx context.Context, p *project) (*upstream, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.upstream = c
+	p.upstream, p.built = c, time.Now()
 	return c, nil
 }
 
