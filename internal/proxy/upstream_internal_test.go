@@ -23,7 +23,7 @@ func TestUpstreamRepo(t *testing.T) {
 	}{
 		{"https://registry-1.docker.io", "hub/nginx", "index.docker.io/library/nginx", false},
 		{"https://docker.io", "hub/bitnami/redis", "index.docker.io/bitnami/redis", false},
-		{"https://mirror.example", "hub/nginx", "mirror.example/library/nginx", true},
+		{"https://hub.docker.com", "hub/nginx", "index.docker.io/library/nginx", true},
 		{"http://127.0.0.1:5000", "hub/nginx", "127.0.0.1:5000/nginx", false},
 		{"http://127.0.0.1:5000", "hub/a/b/c", "127.0.0.1:5000/a/b/c", false},
 	} {
