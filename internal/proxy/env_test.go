@@ -2,18 +2,13 @@ package proxy_test
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -26,14 +21,14 @@ import (
 	"github.com/berth-registry/berth/internal/meta/sqlstore"
 	"github.com/berth-registry/berth/internal/proxy"
 	"github.com/berth-registry/berth/internal/registry"
-	"github.com/berth-registry/berth/test/testenv"
+	"github.com/berth-registry/berth/test/distserver"
 )
 
 // upstreamEnv is the reference registry (distribution v3.1.2) behind a
 // reverse proxy that counts the requests it forwards.
 type upstreamEnv struct {
 	t     testing.TB
-	dist  *exec.Cmd
+	dist  *distserver.Server
 	front *httptest.Server
 	host  string // the front's host:port: what berth and the tests push to
 
@@ -53,46 +48,17 @@ func (u *upstreamEnv) setFail(status int) {
 	u.mu.Unlock()
 }
 
+// The upstream's credentials (htpasswd basic auth).
+const upUser, upPassword = "puller", "pull-secret"
+
+var upAuth = &authn.Basic{Username: upUser, Password: upPassword}
+
 func startUpstream(t testing.TB) *upstreamEnv {
 	t.Helper()
-	bin, ok := testenv.LookTool("registry")
-	if !ok {
-		testenv.Require(t, fmt.Errorf("the reference registry (distribution v3.1.2, binary registry) is not installed"))
-	}
-	dir := t.TempDir()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	conf := filepath.Join(dir, "config.yml")
-	if err := os.WriteFile(conf, []byte(fmt.Sprintf(`version: 0.1
-log: {level: error, accesslog: {disabled: true}}
-storage: {filesystem: {rootdirectory: %s}, delete: {enabled: true}}
-http: {addr: %s}
-`, filepath.Join(dir, "data"), addr)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	u := &upstreamEnv{t: t, counts: map[string]int{}}
-	u.dist = exec.Command(bin, "serve", conf)
-	u.dist.Stdout, u.dist.Stderr = io.Discard, io.Discard
-	if err := u.dist.Start(); err != nil {
-		t.Fatal(err)
-	}
+	srv := distserver.Start(t, distserver.Options{User: upUser, Password: upPassword})
+	u := &upstreamEnv{t: t, counts: map[string]int{}, dist: srv}
 	t.Cleanup(u.stop)
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := http.Get("http://" + addr + "/v2/")
-		if err == nil {
-			resp.Body.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("distribution did not start: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	addr := srv.Addr()
 	target := &url.URL{Scheme: "http", Host: addr}
 	rp := httputil.NewSingleHostReverseProxy(target)
 	u.front = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -142,9 +108,8 @@ func (u *upstreamEnv) stop() {
 		u.front.Close()
 		u.front = nil
 	}
-	if u.dist != nil && u.dist.Process != nil {
-		_ = u.dist.Process.Kill()
-		_ = u.dist.Wait()
+	if u.dist != nil {
+		u.dist.Kill()
 		u.dist = nil
 	}
 }
@@ -156,7 +121,7 @@ func (r registries) Upstream(_ context.Context, id int64) (*proxy.Upstream, erro
 	if id != 1 {
 		return nil, meta.ErrNotFound
 	}
-	return &proxy.Upstream{URL: r.url, Auth: authn.Anonymous}, nil
+	return &proxy.Upstream{URL: r.url, Auth: upAuth}, nil
 }
 
 // berthEnv is berth's registry with the proxy engine on embedded stores,
@@ -211,4 +176,3 @@ func startBerthWith(t testing.TB, up *upstreamEnv, opt proxy.Options, hubMeta ma
 	return &berthEnv{meta: m, engine: e, srv: srv, host: strings.TrimPrefix(srv.URL, "http://")}
 }
 
-func itoa(n int) string { return strconv.Itoa(n) }

@@ -49,7 +49,7 @@ func pushIndex(t testing.TB, to string) v1.ImageIndex {
 		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: img,
 			Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: arch}}})
 	}
-	if err := remote.WriteIndex(ref(t, to), idx); err != nil {
+	if err := remote.WriteIndex(ref(t, to), idx, remote.WithAuth(upAuth)); err != nil {
 		t.Fatal(err)
 	}
 	return idx
@@ -61,7 +61,7 @@ func pushImage(t testing.TB, to string, size int64) v1.Image {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := remote.Write(ref(t, to), img); err != nil {
+	if err := remote.Write(ref(t, to), img, remote.WithAuth(upAuth)); err != nil {
 		t.Fatal(err)
 	}
 	return img
