@@ -20,6 +20,22 @@ type ProxyCache interface {
 	// Reload makes /v2 see proxy-cache projects created, changed or
 	// deleted now.
 	Reload(ctx context.Context) error
+	// RegistryInUse reports whether a proxy-cache project pulls from
+	// registry id.
+	RegistryInUse(ctx context.Context, id int64) (bool, error)
+}
+
+// refuseProxyRegistry refuses to delete a registry a proxy-cache project
+// pulls from (Harbor's 412 and words).
+func (s *Server) refuseProxyRegistry(ctx context.Context, id int64) error {
+	if s.opt.Proxy == nil {
+		return nil
+	}
+	used, err := s.opt.Proxy.RegistryInUse(ctx, id)
+	if err != nil || !used {
+		return err
+	}
+	return errPrecondition(fmt.Sprintf("the registry %d is referenced by proxy cache project, cannot delete it", id))
 }
 
 // proxyOnlyKeys are the metadata keys accepted for proxy-cache projects

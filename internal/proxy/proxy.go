@@ -322,3 +322,19 @@ func (e *Engine) CheckRegistry(ctx context.Context, id int64) error {
 	_, err := e.opt.Registries.Upstream(ctx, id)
 	return err
 }
+
+// RegistryInUse reports whether a proxy-cache project pulls from registry
+// id (which then cannot be deleted, as in Harbor). It reads the store, not
+// the engine's list, so a project just created elsewhere counts.
+func (e *Engine) RegistryInUse(ctx context.Context, id int64) (bool, error) {
+	list, err := e.opt.Meta.ProxyProjects(ctx)
+	if err != nil {
+		return false, err
+	}
+	for _, p := range list {
+		if p.RegistryID == id {
+			return true, nil
+		}
+	}
+	return false, nil
+}

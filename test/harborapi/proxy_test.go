@@ -73,6 +73,10 @@ func TestProxyCacheProject(t *testing.T) {
 		t.Fatalf("proxy-cache project: %s", dump(p))
 	}
 
+	if _, err := c.Registry.DeleteRegistry(ctx(t), registry.NewDeleteRegistryParams().WithID(id)); !isStatus(err, 412) {
+		t.Errorf("delete of a proxy-cache project's registry: %v, want 412", err)
+	}
+
 	admin := remote.WithAuth(&authn.Basic{Username: "admin", Password: adminPassword})
 	berthRef := func(s string) name.Reference {
 		r, err := name.ParseReference(server(t).Addr+"/"+name_+"/"+s, name.Insecure)
