@@ -175,4 +175,3 @@ func startBerthWith(t testing.TB, up *upstreamEnv, opt proxy.Options, hubMeta ma
 	t.Cleanup(srv.Close)
 	return &berthEnv{meta: m, engine: e, srv: srv, host: strings.TrimPrefix(srv.URL, "http://")}
 }
-
