@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/opencontainers/go-digest"
 
 	"github.com/berth-registry/berth/internal/blob"
@@ -58,6 +59,9 @@ func (e *Engine) Blob(w http.ResponseWriter, req *http.Request, repo string, d d
 		h.Set("Content-Length", strconv.FormatInt(size, 10))
 		return nil
 	}
+	if e.linkStored(ctx, c, urepo.Digest(string(d)), repo, d) {
+		return e.serveStored(w, req, repo, d)
+	}
 	led := false
 	_, err, _ = e.flight.Do("b\x00"+repo+"\x00"+string(d), func() (any, error) {
 		led = true
@@ -70,6 +74,12 @@ func (e *Engine) Blob(w http.ResponseWriter, req *http.Request, repo string, d d
 		return err
 	}
 	// Another request fetched it meanwhile: serve the stored copy.
+	return e.serveStored(w, req, repo, d)
+}
+
+// serveStored serves blob d, linked in repo, from the blob store.
+func (e *Engine) serveStored(w http.ResponseWriter, req *http.Request, repo string, d digest.Digest) error {
+	ctx := req.Context()
 	if _, err := e.opt.Meta.BlobSize(ctx, repo, d); err != nil {
 		return err
 	}
@@ -78,9 +88,30 @@ func (e *Engine) Blob(w http.ResponseWriter, req *http.Request, repo string, d d
 		return err
 	}
 	defer f.Close()
-	setBlobHeaders(h, d)
+	setBlobHeaders(w.Header(), d)
 	http.ServeContent(w, req, "", time.Time{}, f)
 	return nil
+}
+
+// linkStored links blob d into repo without fetching it when berth holds
+// it already (another repository's layer, typically a shared base) and
+// the upstream confirms it has it in this repository: a repository sees
+// only what its upstream would give it.
+func (e *Engine) linkStored(ctx context.Context, c *upstream, ref name.Digest, repo string, d digest.Digest) bool {
+	if _, err := e.opt.Blobs.Stat(ctx, d); err != nil {
+		return false
+	}
+	hctx, cancel := context.WithTimeout(ctx, e.opt.Timeout)
+	defer cancel()
+	l, err := c.puller.Layer(hctx, ref)
+	if err != nil {
+		return false
+	}
+	if _, err := l.Size(); err != nil {
+		return false
+	}
+	_, err = e.opt.Meta.MountBlob(ctx, repo, "", d)
+	return err == nil
 }
 
 func setBlobHeaders(h http.Header, d digest.Digest) {

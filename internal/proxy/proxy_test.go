@@ -414,3 +414,35 @@ func TestSpeedLimit(t *testing.T) {
 		t.Errorf("%s, %d bytes in %s: want 1 MiB in about 1s", resp.Status, n, took)
 	}
 }
+
+// TestSharedBlob: a blob berth holds already (pulled through another
+// repository) is linked, not fetched again, once the upstream confirms
+// the repository has it.
+func TestSharedBlob(t *testing.T) {
+	up := startUpstream(t)
+	b := startBerth(t, up, 5*time.Second, nil)
+	img := pushImage(t, up.host+"/lib/one:1", 64<<10)
+	if err := remote.Write(ref(t, up.host+"/lib/two:1"), img, remote.WithAuth(upAuth)); err != nil {
+		t.Fatal(err)
+	}
+	layers, _ := img.Layers()
+	ld, _ := layers[0].Digest()
+	pullImage(t, b.host+"/hub/lib/one:1")
+	heads := up.count("HEAD", "/v2/lib/two/blobs/"+ld.String()) // the push's
+	pullImage(t, b.host+"/hub/lib/two:1")
+	if n := up.count("GET", "/v2/lib/two/blobs/"+ld.String()); n != 0 {
+		t.Errorf("a blob berth held was fetched again %d times", n)
+	}
+	if n := up.count("HEAD", "/v2/lib/two/blobs/"+ld.String()) - heads; n != 1 {
+		t.Errorf("%d HEADs of the shared blob in the second repository, want 1", n)
+	}
+	// Not in the upstream's repository: not linked, whatever berth holds.
+	resp, err := http.Get(b.srv.URL + "/v2/hub/lib/three/blobs/" + ld.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("a blob of another repository through one the upstream lacks: %d, want 404", resp.StatusCode)
+	}
+}
