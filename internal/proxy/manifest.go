@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -51,7 +52,13 @@ func (e *Engine) Manifest(ctx context.Context, repo, ref string, withBody bool) 
 		if !ok {
 			return e.stale(ctx, local, ref, errTooManyConns)
 		}
-		hctx, cancel := context.WithTimeout(ctx, e.opt.Timeout)
+		// With a cached copy to fall back on, a silent upstream is given
+		// a quarter of the bound: the client gets the copy sooner.
+		wait := e.opt.Timeout
+		if local != nil {
+			wait = max(wait/4, 250*time.Millisecond)
+		}
+		hctx, cancel := context.WithTimeout(ctx, wait)
 		desc, err := c.puller.Head(hctx, urepo.Tag(tag))
 		cancel()
 		release()

@@ -89,7 +89,9 @@ type Options struct {
 	Blobs      blob.Store
 	Registries Registries
 	// Timeout bounds every upstream request before its first byte: a
-	// manifest HEAD or GET, a blob's response headers (default 10s).
+	// manifest HEAD or GET, a blob's response headers (default 10s). The
+	// HEAD of a tag that is cached gets a quarter of it (at least 250ms)
+	// before the cached copy is served.
 	Timeout time.Duration
 	// Refresh is how often the list of proxy-cache projects is read again,
 	// so projects created or deleted through another replica are seen
