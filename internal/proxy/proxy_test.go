@@ -446,3 +446,31 @@ func TestSharedBlob(t *testing.T) {
 		t.Errorf("a blob of another repository through one the upstream lacks: %d, want 404", resp.StatusCode)
 	}
 }
+
+// TestQuota: cached content counts against the project's quota (as in
+// Harbor); past the limit a pull is still served, only not kept.
+func TestQuota(t *testing.T) {
+	up := startUpstream(t)
+	b := startBerth(t, up, 5*time.Second, nil)
+	limit := int64(16 << 10)
+	if err := b.meta.ChangeProject(context.Background(), projectID(t, b, "hub"), meta.ProjectChange{StorageLimit: &limit}); err != nil {
+		t.Fatal(err)
+	}
+	img := pushImage(t, up.host+"/lib/big:1", 64<<10)
+	pullImage(t, b.host+"/hub/lib/big:1")
+	layers, _ := img.Layers()
+	ld, _ := layers[0].Digest()
+	if _, err := b.meta.BlobSize(context.Background(), "hub/lib/big", digest.Digest(ld.String())); !errors.Is(err, meta.ErrBlobNotFound) {
+		t.Errorf("a layer past the quota was kept: %v", err)
+	}
+	pullImage(t, b.host+"/hub/lib/big:1") // served again, from the upstream
+}
+
+func projectID(t *testing.T, b *berthEnv, name string) int64 {
+	t.Helper()
+	p, err := b.meta.GetProjectByName(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.ID
+}
