@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -262,12 +261,7 @@ func (s *Server) createProject(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if proxyMeta != nil {
-		if c.Metadata == nil {
-			c.Metadata = map[string]string{}
-		}
-		maps.Copy(c.Metadata, proxyMeta)
-	}
+	withProxyMetadata(&c, proxyMeta)
 	if c.StorageLimit, err = createStorageLimit(id, req.StorageLimit, s.opt.System.Settings.Get().StoragePerProject); err != nil {
 		return err
 	}
@@ -322,10 +316,17 @@ func (s *Server) updateProject(w http.ResponseWriter, r *http.Request) error {
 	if cur == nil {
 		return errProjectNotFound(r.PathValue("project_name_or_id"))
 	}
+	var proxyMeta map[string]string
+	if projectRegistryID(cur) != nil && req.RegistryID == nil {
+		if proxyMeta, err = proxyMetadata(&req); err != nil {
+			return err
+		}
+	}
 	c, err := projectChange(&req, p.ID, cur)
 	if err != nil {
 		return err
 	}
+	withProxyMetadata(&c, proxyMeta)
 	if req.StorageLimit != nil && *req.StorageLimit != cur.StorageLimit {
 		// Harbor ignores it here; its quota API changes a limit.
 		return errBadRequest("storage_limit is set when a project is created; it cannot be changed here")

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strconv"
 
 	"github.com/berth-registry/berth/internal/auth"
@@ -63,10 +64,14 @@ func (s *Server) checkRegistryID(ctx context.Context, id *auth.Identity, registr
 
 // proxyMetadata takes the proxy-only keys out of req's metadata (which
 // projectChange would refuse) and returns them checked, with the registry
-// id, to be added to the new project's metadata. Harbor drops
-// enable_content_trust (notation) from a proxy-cache project.
+// id when it is given (creation), to be added to the proxy-cache project's
+// metadata. Harbor drops enable_content_trust (notation) from a
+// proxy-cache project.
 func proxyMetadata(req *projectReq) (map[string]string, error) {
-	out := map[string]string{meta.ProxyRegistryKey: strconv.FormatInt(*req.RegistryID, 10)}
+	out := map[string]string{}
+	if req.RegistryID != nil {
+		out[meta.ProxyRegistryKey] = strconv.FormatInt(*req.RegistryID, 10)
+	}
 	for _, k := range proxyOnlyKeys {
 		v, ok := req.Metadata[k]
 		if !ok {
@@ -85,6 +90,17 @@ func proxyMetadata(req *projectReq) (map[string]string, error) {
 	}
 	delete(req.Metadata, "enable_content_trust")
 	return out, nil
+}
+
+// withProxyMetadata adds m to c's metadata.
+func withProxyMetadata(c *meta.ProjectChange, m map[string]string) {
+	if len(m) == 0 {
+		return
+	}
+	if c.Metadata == nil {
+		c.Metadata = map[string]string{}
+	}
+	maps.Copy(c.Metadata, m)
 }
 
 // proxyRetention gives a new proxy-cache project Harbor's default policy:

@@ -77,6 +77,14 @@ func TestProxyProject(t *testing.T) {
 		t.Fatalf("default retention policy = %+v", pol)
 	}
 	e.errorNames(400, e.admin, "PUT", Prefix+"/projects/hub", map[string]any{"registry_id": 1}, "registry_id")
+	e.expect(200, e.admin, "PUT", Prefix+"/projects/hub", map[string]any{"metadata": map[string]string{"proxy_cache_filter_pattern": "bitnami/*"}})
+	if err := json.Unmarshal([]byte(e.expect(200, e.admin, "GET", Prefix+"/projects/hub", nil)), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Metadata["proxy_cache_filter_pattern"] != "bitnami/*" || got.RegistryID == nil {
+		t.Fatalf("after the filter's update: %+v", got)
+	}
+	e.errorNames(400, e.admin, "PUT", Prefix+"/projects/hub", map[string]any{"metadata": map[string]string{"proxy_cache_filter_pattern": "[bad"}}, "proxy_cache_filter_pattern")
 	e.expect(http.StatusOK, e.admin, "DELETE", Prefix+"/projects/"+strconv.FormatInt(got.ProjectID, 10), nil)
 	if eng.Proxied("hub/library/nginx") {
 		t.Fatal("the engine still sees the deleted proxy-cache project")
