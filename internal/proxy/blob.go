@@ -187,7 +187,10 @@ func (e *Engine) fetchBlob(w http.ResponseWriter, req *http.Request, p *project,
 	// The client gets each chunk once the next one is read, and the last
 	// one only after the digest is verified: a bad blob reaches no client
 	// whole.
-	src := throttled(rc, p.speedKB)
+	// An upstream that stops sending for Timeout is given up on.
+	idle := time.AfterFunc(e.opt.Timeout, cancel)
+	defer idle.Stop()
+	src := throttled(&idleReader{r: rc, t: idle, d: e.opt.Timeout}, p.speedKB)
 	bufs := [2][]byte{make([]byte, 256<<10), make([]byte, 256<<10)}
 	var held []byte
 	clientOK := true
@@ -242,3 +245,16 @@ func (e *Engine) fetchBlob(w http.ResponseWriter, req *http.Request, p *project,
 // not a wrong one; those waiting on it get this error.
 var errCutShort = &Error{Code: "UNAVAILABLE", Status: http.StatusBadGateway,
 	Message: "proxy cache: the transfer of the blob from the upstream registry failed; try again"}
+
+// idleReader restarts t (which gives the transfer up) after every read.
+type idleReader struct {
+	r io.Reader
+	t *time.Timer
+	d time.Duration
+}
+
+func (i *idleReader) Read(b []byte) (int, error) {
+	n, err := i.r.Read(b)
+	i.t.Reset(i.d)
+	return n, err
+}

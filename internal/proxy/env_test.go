@@ -38,6 +38,7 @@ type upstreamEnv struct {
 	// up; any other value is answered with that status.
 	fail    int
 	corrupt bool // flip the last byte of blob bodies
+	stall   bool // send blob headers and 1 KiB, then nothing
 }
 
 const hang = -1
@@ -64,9 +65,20 @@ func startUpstream(t testing.TB) *upstreamEnv {
 	u.front = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u.mu.Lock()
 		u.counts[r.Method+" "+r.URL.Path]++
-		fail, corrupt := u.fail, u.corrupt
+		fail, corrupt, stall := u.fail, u.corrupt, u.stall
 		u.mu.Unlock()
 		switch {
+		case stall && r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/"):
+			rec := httptest.NewRecorder()
+			rp.ServeHTTP(rec, r)
+			for k, v := range rec.Header() {
+				w.Header()[k] = v
+			}
+			w.WriteHeader(rec.Code)
+			_, _ = w.Write(rec.Body.Bytes()[:min(1024, rec.Body.Len())])
+			w.(http.Flusher).Flush()
+			<-r.Context().Done()
+			return
 		case fail == hang:
 			<-r.Context().Done()
 			return

@@ -474,3 +474,38 @@ func projectID(t *testing.T, b *berthEnv, name string) int64 {
 	}
 	return p.ID
 }
+
+// TestStalledUpstream: an upstream that stops sending a blob midway is
+// given up on after the timeout: the client's response is cut short,
+// nothing is kept, and the next pull fetches it whole.
+func TestStalledUpstream(t *testing.T) {
+	up := startUpstream(t)
+	const timeout = time.Second
+	b := startBerth(t, up, timeout, nil)
+	img := pushImage(t, up.host+"/lib/stall:1", 256<<10)
+	layers, _ := img.Layers()
+	ld, _ := layers[0].Digest()
+	if _, err := remote.Get(ref(t, b.host+"/hub/lib/stall:1")); err != nil {
+		t.Fatal(err)
+	}
+	up.mu.Lock()
+	up.stall = true
+	up.mu.Unlock()
+	start := time.Now()
+	resp, err := http.Get(b.srv.URL + "/v2/hub/lib/stall/blobs/" + ld.String())
+	if err == nil {
+		_, err = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	took := time.Since(start)
+	if err == nil || took > timeout+2*time.Second {
+		t.Errorf("stalled upstream: response ended after %s with %v, want cut short within about %s", took, err, timeout)
+	}
+	if _, err := b.meta.BlobSize(context.Background(), "hub/lib/stall", digest.Digest(ld.String())); !errors.Is(err, meta.ErrBlobNotFound) {
+		t.Fatalf("a partial blob was kept: %v", err)
+	}
+	up.mu.Lock()
+	up.stall = false
+	up.mu.Unlock()
+	pullImage(t, b.host+"/hub/lib/stall:1")
+}
