@@ -184,13 +184,13 @@ func (e *Engine) fetchBlob(w http.ResponseWriter, req *http.Request, p *project,
 	w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
 	w.WriteHeader(http.StatusOK)
 
-	// The client gets each chunk once the next one is read, and the last
-	// one only after the digest is verified: a bad blob reaches no client
-	// whole.
 	// An upstream that stops sending for Timeout is given up on.
 	idle := time.AfterFunc(e.opt.Timeout, cancel)
 	defer idle.Stop()
 	src := throttled(&idleReader{r: rc, t: idle, d: e.opt.Timeout}, p.speedKB)
+	// The client gets each chunk once the next one is read, and the last
+	// one only after the digest is verified: a bad blob reaches no client
+	// whole.
 	bufs := [2][]byte{make([]byte, 256<<10), make([]byte, 256<<10)}
 	var held []byte
 	clientOK := true
