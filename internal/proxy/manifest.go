@@ -56,7 +56,7 @@ func (e *Engine) Manifest(ctx context.Context, repo, ref string, withBody bool) 
 		// a quarter of the bound: the client gets the copy sooner.
 		wait := e.opt.Timeout
 		if local != nil {
-			wait = max(wait/4, 250*time.Millisecond)
+			wait = min(max(wait/4, 250*time.Millisecond), wait)
 		}
 		hctx, cancel := context.WithTimeout(ctx, wait)
 		desc, err := c.puller.Head(hctx, urepo.Tag(tag))
