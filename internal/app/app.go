@@ -90,6 +90,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	// drained requests pulled is written on the way out.
 	pulls := pullstats.New(metaStore, pullstats.Options{Logger: log})
 	defer pulls.Close()
+	proxyCache, err := newProxyCache(ctx, cfg, metaStore, blobStore, acc, log)
+	if err != nil {
+		return err
+	}
+	acc.proxy = proxyCache
 	reg := registry.New(metaStore, blobStore, registry.Options{
 		MaxManifestSize: cfg.MaxManifestSize,
 		MaxBlobSize:     cfg.MaxBlobSize,
@@ -102,6 +107,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		ReadOnly:        st.ReadOnly,
 		Pulls:           pulls,
 		Events:          acc.events,
+		Proxy:           proxyCache,
 		// Tag immutability: always on, as rules may be in the database
 		// from a run with access control; one indexed query per push or
 		// delete of a tag, none per pull.
@@ -253,10 +259,14 @@ func runJobs(ctx context.Context, r *jobs.Runner, queue *jobs.Queue, reg *regist
 		}
 		return err
 	})
+	if acc.registries != nil { // Harbor's registry health check
+		run("registry-health", time.Minute, registryHealthEvery, acc.registries.CheckAll)
+	}
 	if acc.revoked != nil { // every replica reads every other's revocations
 		wg.Go(func() { acc.revoked.Run(ctx) })
 	}
 	wg.Go(func() { acc.system.Settings.Run(ctx) }) // and every other's settings
+	wg.Go(func() { acc.proxy.Run(ctx) })           // and proxy-cache projects
 	wg.Wait()
 }
 
