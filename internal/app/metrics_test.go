@@ -2,8 +2,11 @@ package app
 
 import (
 	"bytes"
+	"crypto/tls"
 	"fmt"
+	"io"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -212,5 +215,57 @@ func TestMetrics(t *testing.T) {
 		if !ok || v < c.min {
 			t.Errorf("%s%v = %v (present %t), want at least %v", c.name, c.labels, v, ok, c.min)
 		}
+	}
+}
+
+// TestMetricsCertExpiry: with --tls-cert berth exports the seconds left on
+// the certificate it serves (24 h for the test CA's), and without
+// --auth /metrics on the main listener needs --metrics-token (or
+// --metrics-public).
+func TestMetricsCertExpiry(t *testing.T) {
+	ca := newTestCA(t)
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	c, k := ca.issue(t, 1)
+	writeFile(t, certFile, c)
+	writeFile(t, keyFile, k)
+	cfg := config.Default()
+	cfg.Auth.Enabled = false
+	cfg.Addr = "127.0.0.1:0"
+	cfg.DataDir = t.TempDir()
+	cfg.TLSCert, cfg.TLSKey = certFile, keyFile
+	cfg.Metrics.Token = metricsToken
+	addr, stop := startApp(t, cfg)
+	defer stop()
+
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.pool}}}
+	get := func(bearer string) (int, []byte) {
+		req, _ := http.NewRequest("GET", "https://"+addr+"/metrics", nil)
+		if bearer != "" {
+			req.Header.Set("Authorization", "Bearer "+bearer)
+		}
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, b
+	}
+	if st, _ := get(""); st != http.StatusUnauthorized {
+		t.Errorf("anonymous /metrics without --auth: %d, want 401", st)
+	}
+	st, body := get(metricsToken)
+	if st != 200 {
+		t.Fatalf("/metrics with the token: %d", st)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, ok := value(fams, "berth_tls_certificate_expiry_seconds")
+	if !ok || v < 23*3600 || v > 24*3600 {
+		t.Errorf("berth_tls_certificate_expiry_seconds = %v (present %t), want about 24 h", v, ok)
 	}
 }
