@@ -44,7 +44,8 @@ func TestClassify(t *testing.T) {
 }
 
 func TestClassifyAllocs(t *testing.T) {
-	if n := testing.AllocsPerRun(100, func() { Classify("/v2/library/app/blobs/uploads/u-1") }); n != 0 {
+	var k Kind
+	if n := testing.AllocsPerRun(100, func() { k = Classify("/v2/library/app/blobs/uploads/u-1") }); n != 0 || k != KindUpload {
 		t.Errorf("Classify allocates %v times", n)
 	}
 }
@@ -203,7 +204,11 @@ func BenchmarkMiddleware(b *testing.B) {
 }
 
 func BenchmarkClassify(b *testing.B) {
+	var k Kind
 	for b.Loop() {
-		Classify("/v2/library/team/app/manifests/sha256:0123456789abcdef")
+		k = Classify("/v2/library/team/app/manifests/sha256:0123456789abcdef")
+	}
+	if k != KindManifest {
+		b.Fatal(k)
 	}
 }
