@@ -43,7 +43,7 @@ var metrics = []metric{
 	{key: "manifest_head_digest_c256_rps", label: "manifest HEAD by digest c=256", unit: "req/s", higherBetter: true},
 	{key: "manifest_get_tag_c256_auth_rps", label: "manifest GET by tag c=256, berth with token auth (vs reference without)", unit: "req/s", higherBetter: true, refKey: "manifest_get_tag_c256_rps"},
 	{key: "pull_c16_auth_MBps", label: "blob pull c=16, berth with token auth (vs reference without)", unit: "MB/s", higherBetter: true, refKey: "pull_c16_MBps"},
-	{key: "manifest_get_tag_c256_metrics_on_rps", label: "manifest GET by tag c=256, berth with --metrics=true (alternating rounds with false)", unit: "req/s", higherBetter: true, refKey: "manifest_get_tag_c256_rps"},
+	{key: "manifest_get_tag_c256_metrics_on_rps", label: "manifest GET by tag c=256, berth with --metrics=true (slices alternating with a server with false)", unit: "req/s", higherBetter: true, refKey: "manifest_get_tag_c256_rps"},
 	{key: "manifest_get_tag_c256_metrics_off_rps", label: "manifest GET by tag c=256, berth with --metrics=false", unit: "req/s", higherBetter: true, refKey: "manifest_get_tag_c256_rps"},
 	{key: "metrics_cost_pct", label: "throughput lost to metrics, manifest GET by tag c=256 (off − on) / off, berth only", unit: "%", absTarget: 3},
 	{key: "manifest_get_cpu_us_metrics_on", label: "berth CPU per manifest GET c=256, --metrics=true", unit: "µs"},
