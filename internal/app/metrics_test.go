@@ -194,6 +194,7 @@ func TestMetrics(t *testing.T) {
 		{"harbor_project_repo_total", []string{"project_name", "library", "public", "true"}, 1},
 		{"harbor_artifact_pulled", []string{"project_name", "library"}, 0},
 		{"harbor_project_artifact_total", []string{"project_name", "library"}, 1},
+		{"harbor_project_member_total", []string{"project_name", "library"}, 0},
 		{"harbor_up", []string{"component", "core"}, 1},
 		{"harbor_statistics_total_storage_consumption", nil, 1},
 		{"berth_upload_sessions", nil, 100},

@@ -10,7 +10,7 @@ import (
 // caller caches the result for a few seconds.
 type MetricsStore interface {
 	// ProjectFigures returns, for at most limit projects by name, their
-	// usage, quota, repository, pull and artifact counts.
+	// usage, quota, repository, pull, artifact and member counts.
 	ProjectFigures(ctx context.Context, limit int) ([]ProjectFigures, error)
 	// JobFigures counts the job executions by kind and status.
 	JobFigures(ctx context.Context) ([]JobFigures, error)
@@ -28,6 +28,7 @@ type ProjectFigures struct {
 	Repos     int64
 	Pulls     int64
 	Artifacts int64
+	Members   int64 // user members (groups aside), as Harbor counts
 }
 
 // JobFigures is the number of executions of a kind in a status.

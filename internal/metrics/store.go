@@ -55,6 +55,7 @@ var (
 	dRepoTotal       = desc("harbor_project_repo_total", "Repositories of a project (Harbor's name).", "project_name", "public")
 	dPulled          = desc("harbor_artifact_pulled", "Pulls of a project's artifacts, as counted for the API's pull_count (Harbor's name).", "project_name")
 	dArtifactTotal   = desc("harbor_project_artifact_total", "Artifacts (manifests) of a project (Harbor's name, without artifact_type).", "project_name", "public")
+	dMemberTotal     = desc("harbor_project_member_total", "User members of a project (Harbor's name).", "project_name")
 	dQueueSize       = desc("harbor_task_queue_size", "Job executions waiting to run, by kind (Harbor's name).", "type")
 	dJobExecutions   = desc("berth_job_executions", "Job executions kept in the queue's history, by kind and status (Pending, Running, Success, Error, Stopped).", "kind", "status")
 	dStorage         = desc("harbor_statistics_total_storage_consumption", "Bytes of all committed blobs (Harbor's name).")
@@ -83,7 +84,7 @@ type storeCollector struct {
 }
 
 func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{dProjectTotal, dQuotaUsage, dQuota, dRepoTotal, dPulled, dArtifactTotal, dQueueSize,
+	for _, d := range []*prometheus.Desc{dProjectTotal, dQuotaUsage, dQuota, dRepoTotal, dPulled, dArtifactTotal, dMemberTotal, dQueueSize,
 		dJobExecutions, dStorage, dUploads, dBlobs, dBlobBytes, dGCFreed, dGCAt, dCollectErrors, dCollectDuration} {
 		ch <- d
 	}
@@ -147,6 +148,7 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- gauge(dRepoTotal, float64(p.Repos), p.Name, pub)
 		ch <- gauge(dPulled, float64(p.Pulls), p.Name)
 		ch <- gauge(dArtifactTotal, float64(p.Artifacts), p.Name, pub)
+		ch <- gauge(dMemberTotal, float64(p.Members), p.Name)
 	}
 	ch <- gauge(dProjectTotal, public, "true")
 	ch <- gauge(dProjectTotal, private, "false")

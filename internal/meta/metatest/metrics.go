@@ -36,6 +36,9 @@ func RunMetrics(t *testing.T, open func(t *testing.T) MetricsStore) {
 	noErr(t, s.CreateProject(ctx, &meta.Project{Name: "ab-c"}))
 	noErr(t, s.CreateProject(ctx, &meta.Project{Name: "empty"}))
 	noErr(t, s.SetStorageLimit(ctx, ab.ID, 1<<20))
+	u := &meta.User{Username: "alice", PasswordHash: "x"}
+	noErr(t, s.CreateUser(ctx, u))
+	noErr(t, s.SetMember(ctx, ab.ID, u.ID, 2))
 	m1 := pushImage(t, s, "ab/x", "one", "v1")
 	pushImage(t, s, "ab/y/z", "two", "v1")
 	pushImage(t, s, "ab-c/web", "three")
@@ -47,8 +50,8 @@ func RunMetrics(t *testing.T, open func(t *testing.T) MetricsStore) {
 		t.Fatalf("ProjectFigures: %d projects, want 3: %+v", len(ps), ps)
 	}
 	a := ps[0]
-	if a.Name != "ab" || !a.Public || a.Repos != 2 || a.Artifacts != 2 || a.Limit != 1<<20 || a.Used <= m1.Size {
-		t.Errorf("ab: %+v, want public, 2 repositories, 2 artifacts, limit 1 MiB, some usage", a)
+	if a.Name != "ab" || !a.Public || a.Repos != 2 || a.Artifacts != 2 || a.Limit != 1<<20 || a.Used <= m1.Size || a.Members != 1 {
+		t.Errorf("ab: %+v, want public, 2 repositories, 2 artifacts, limit 1 MiB, some usage, 1 member", a)
 	}
 	if c := ps[1]; c.Name != "ab-c" || c.Public || c.Repos != 1 || c.Artifacts != 1 || c.Limit != -1 {
 		t.Errorf("ab-c: %+v, want private, 1 repository, 1 artifact, no limit", c)

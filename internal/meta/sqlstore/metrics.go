@@ -21,7 +21,8 @@ func (s *Store) ProjectFigures(ctx context.Context, limit int) (_ []meta.Project
 	rows, err := s.query(ctx, `SELECT p.name, p.public, COALESCE(u.used, 0), COALESCE(q.storage_limit, -1),
 		(SELECT COUNT(*) FROM repositories r WHERE r.project = p.name),
 		(SELECT COALESCE(SUM(r.pull_count), 0) FROM repositories r WHERE r.project = p.name),
-		(SELECT COUNT(*) FROM manifests m WHERE m.repo >= p.name || '/' AND m.repo < p.name || '0')
+		(SELECT COUNT(*) FROM manifests m WHERE m.repo >= p.name || '/' AND m.repo < p.name || '0'),
+		(SELECT COUNT(*) FROM project_members pm WHERE pm.project_id = p.id)
 		FROM projects p LEFT JOIN project_usage u ON u.project = p.name LEFT JOIN project_quotas q ON q.project_id = p.id
 		ORDER BY p.name LIMIT ?`, limit)
 	if err != nil {
@@ -32,7 +33,7 @@ func (s *Store) ProjectFigures(ctx context.Context, limit int) (_ []meta.Project
 	for rows.Next() {
 		var f meta.ProjectFigures
 		var public int
-		if err := rows.Scan(&f.Name, &public, &f.Used, &f.Limit, &f.Repos, &f.Pulls, &f.Artifacts); err != nil {
+		if err := rows.Scan(&f.Name, &public, &f.Used, &f.Limit, &f.Repos, &f.Pulls, &f.Artifacts, &f.Members); err != nil {
 			return nil, err
 		}
 		f.Public = public != 0
