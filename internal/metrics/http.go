@@ -179,26 +179,31 @@ var recorders = sync.Pool{New: func() any { return new(recorder) }}
 
 // Middleware records every request to next. It goes outermost, so the
 // figures include the other middleware's answers (limits, panics).
+//
+// The request body is counted by replacing r.Body on the request given,
+// as internal/httplimit does: net/http decides how to finish an unread
+// body by its concrete type, so the original is put back as soon as the
+// response starts, and again when next returns.
 func (h *HTTP) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		k := Classify(r.URL.Path)
 		start := time.Now()
 		h.inFlight.Inc()
 		rec := recorders.Get().(*recorder)
-		rec.ResponseWriter, rec.code, rec.bytes = w, 0, 0
-		body := r.Body
-		if body != nil && body != http.NoBody {
-			rec.body = countingBody{ReadCloser: body}
+		rec.ResponseWriter = w
+		if r.Body != nil && r.Body != http.NoBody {
+			rec.req, rec.body = r, countingBody{ReadCloser: r.Body}
 			r.Body = &rec.body
 		}
-		defer h.done(rec, r, body, k, start)
+		defer h.done(rec, r, k, start)
 		next.ServeHTTP(rec, r)
 	})
 }
 
 // done records the request and returns the recorder to the pool; it runs
 // deferred, so a panic on its way up is counted too.
-func (h *HTTP) done(rec *recorder, r *http.Request, body io.ReadCloser, k Kind, start time.Time) {
+func (h *HTTP) done(rec *recorder, r *http.Request, k Kind, start time.Time) {
+	rec.restoreBody()
 	code := rec.code
 	if code == 0 {
 		code = http.StatusOK
@@ -213,9 +218,6 @@ func (h *HTTP) done(rec *recorder, r *http.Request, body io.ReadCloser, k Kind, 
 		h.out[k].Add(float64(rec.bytes))
 	}
 	h.inFlight.Dec()
-	if body != nil && body != http.NoBody {
-		r.Body = body
-	}
 	*rec = recorder{}
 	recorders.Put(rec)
 }
@@ -227,12 +229,22 @@ type recorder struct {
 	http.ResponseWriter
 	code  int
 	bytes int64
-	body  countingBody
+	// req, if set, is the request whose body was replaced by &body.
+	req  *http.Request
+	body countingBody
+}
+
+// restoreBody puts the request's own body back (see Middleware).
+func (r *recorder) restoreBody() {
+	if r.req != nil {
+		r.req.Body, r.req = r.body.ReadCloser, nil
+	}
 }
 
 func (r *recorder) WriteHeader(code int) {
 	if r.code == 0 && code >= 200 {
 		r.code = code
+		r.restoreBody()
 	}
 	r.ResponseWriter.WriteHeader(code)
 }
@@ -240,6 +252,7 @@ func (r *recorder) WriteHeader(code int) {
 func (r *recorder) Write(p []byte) (int, error) {
 	if r.code == 0 {
 		r.code = http.StatusOK
+		r.restoreBody()
 	}
 	n, err := r.ResponseWriter.Write(p)
 	r.bytes += int64(n)
@@ -249,6 +262,7 @@ func (r *recorder) Write(p []byte) (int, error) {
 func (r *recorder) ReadFrom(src io.Reader) (int64, error) {
 	if r.code == 0 {
 		r.code = http.StatusOK
+		r.restoreBody()
 	}
 	n, err := io.Copy(r.ResponseWriter, src) // the inner ReaderFrom
 	r.bytes += n

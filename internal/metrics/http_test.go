@@ -108,6 +108,9 @@ func TestMiddleware(t *testing.T) {
 			t.Error("the recorder hides http.Flusher")
 		}
 		_, _ = io.Copy(w, strings.NewReader(string(b)+"!"))
+		if _, ok := req.Body.(*countingBody); ok {
+			t.Error("the request's own body is not back once the response started (net/http looks at its type)")
+		}
 	}))
 	srv := httptest.NewServer(h)
 	defer srv.Close()
