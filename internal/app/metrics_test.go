@@ -196,6 +196,8 @@ func TestMetrics(t *testing.T) {
 		{"harbor_project_artifact_total", []string{"project_name", "library"}, 1},
 		{"harbor_project_member_total", []string{"project_name", "library"}, 0},
 		{"harbor_up", []string{"component", "core"}, 1},
+		{"harbor_up", []string{"component", "database"}, 1},
+		{"harbor_health", nil, 1},
 		{"harbor_statistics_total_storage_consumption", nil, 1},
 		{"berth_upload_sessions", nil, 100},
 		{"berth_blob_store_objects", nil, 2},

@@ -28,7 +28,7 @@ type Registry struct {
 }
 
 // New returns a registry with the Go runtime and process collectors,
-// berth_build_info and harbor_up, and the HTTP metrics.
+// berth_build_info and the HTTP metrics.
 func New(version string) *Registry {
 	r := &Registry{reg: prometheus.NewRegistry()}
 	r.reg.MustRegister(
@@ -36,10 +36,6 @@ func New(version string) *Registry {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "berth_build_info", Help: "Always 1; the version is a label.",
 			ConstLabels: prometheus.Labels{"version": version}}, func() float64 { return 1 }),
-		// Harbor's per-component health; berth is one component, up while
-		// it answers the scrape.
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "harbor_up", Help: "Running status of a component (1: up).",
-			ConstLabels: prometheus.Labels{"component": "core"}}, func() float64 { return 1 }),
 	)
 	r.HTTP = newHTTP()
 	r.reg.MustRegister(r.HTTP.collectors()...)

@@ -183,3 +183,47 @@ func TestScrapeCached(t *testing.T) {
 		t.Errorf("80 scrapes within the TTL read the projects %d times, want 1", n)
 	}
 }
+
+// TestStoreDown: when the database cannot be read the last figures are
+// served, the error is counted and harbor_up{component="database"} and
+// harbor_health fall to 0.
+func TestStoreDown(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "meta.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateProject(ctx, &meta.Project{Name: "p1"}); err != nil {
+		t.Fatal(err)
+	}
+	r := New("test")
+	r.RegisterStore(StoreOptions{Store: st, TTL: time.Nanosecond})
+	read := func() map[string]float64 {
+		fams, err := r.Gatherer().Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]float64{}
+		for _, f := range fams {
+			for _, m := range f.Metric {
+				key := f.GetName()
+				for _, l := range m.Label {
+					key += "," + l.GetValue()
+				}
+				got[key] = value(m)
+			}
+		}
+		return got
+	}
+	up := read()
+	if up["harbor_up,database"] != 1 || up["harbor_health"] != 1 || up["harbor_project_quota_byte,p1"] != -1 {
+		t.Fatalf("with the database: %v", up)
+	}
+	st.Close()
+	down := read()
+	if down["harbor_up,database"] != 0 || down["harbor_health"] != 0 || down["harbor_up,core"] != 1 ||
+		down["berth_metrics_store_errors_total"] < 1 || down["harbor_project_quota_byte,p1"] != -1 {
+		t.Errorf("without the database: up %v health %v core %v errors %v p1 quota %v", down["harbor_up,database"], down["harbor_health"],
+			down["harbor_up,core"], down["berth_metrics_store_errors_total"], down["harbor_project_quota_byte,p1"])
+	}
+}

@@ -66,6 +66,8 @@ var (
 	dGCAt            = desc("berth_gc_last_success_timestamp_seconds", "When the last garbage collection that was not a dry run ended.")
 	dCapacity        = desc("berth_storage_capacity_bytes", "Size of the file system holding the blobs (local disk only).")
 	dFree            = desc("berth_storage_free_bytes", "Free bytes on the file system holding the blobs (local disk only).")
+	dUp              = desc("harbor_up", "Running status of a component (Harbor's name): core is up while it answers, database while it answered the last reading.", "component")
+	dHealth          = desc("harbor_health", "Running status of berth (Harbor's name): 1 while every component is up.")
 	dCollectErrors   = desc("berth_metrics_store_errors_total", "Failed readings of the database for metrics (the last good values are served).")
 	dCollectDuration = desc("berth_metrics_store_read_seconds", "How long the last reading of the database for metrics took.")
 )
@@ -78,6 +80,7 @@ type storeCollector struct {
 	at       time.Time
 	took     time.Duration
 	errors   int
+	dbUp     bool // the last reading succeeded
 	projects []meta.ProjectFigures
 	jobs     []meta.JobFigures
 	figures  meta.StoreFigures
@@ -85,7 +88,7 @@ type storeCollector struct {
 
 func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{dProjectTotal, dQuotaUsage, dQuota, dRepoTotal, dPulled, dArtifactTotal, dMemberTotal, dQueueSize,
-		dJobExecutions, dStorage, dUploads, dBlobs, dBlobBytes, dGCFreed, dGCAt, dCollectErrors, dCollectDuration} {
+		dJobExecutions, dStorage, dUploads, dBlobs, dBlobBytes, dGCFreed, dGCAt, dUp, dHealth, dCollectErrors, dCollectDuration} {
 		ch <- d
 	}
 	if c.o.Capacity != nil {
@@ -103,8 +106,10 @@ func (c *storeCollector) refresh() {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	c.dbUp = true
 	fail := func(what string, err error) {
 		c.errors++
+		c.dbUp = false
 		if c.o.Logger != nil {
 			c.o.Logger.Warn("reading metrics from the database", "family", what, "err", err)
 		}
@@ -175,6 +180,13 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 		gcAt = float64(f.GCAt.UnixMilli()) / 1000
 	}
 	ch <- gauge(dGCAt, gcAt)
+	db := 0.0
+	if c.dbUp {
+		db = 1
+	}
+	ch <- gauge(dUp, 1, "core")
+	ch <- gauge(dUp, db, "database")
+	ch <- gauge(dHealth, db)
 	ch <- prometheus.MustNewConstMetric(dCollectErrors, prometheus.CounterValue, float64(c.errors))
 	ch <- gauge(dCollectDuration, c.took.Seconds())
 	if c.o.Capacity != nil {
