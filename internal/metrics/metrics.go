@@ -56,9 +56,8 @@ func (r *Registry) GaugeFunc(name, help string, fn func() float64) {
 // Gatherer is what the handler serves (tests read it directly).
 func (r *Registry) Gatherer() prometheus.Gatherer { return r.reg }
 
-// Handler serves the metrics in the Prometheus text format (or
-// OpenMetrics, if asked), without access control: for the separate
-// --metrics-addr listener.
+// Handler serves the metrics in the Prometheus text format, without
+// access control: for the separate --metrics-addr listener.
 func (r *Registry) Handler() http.Handler {
 	return promhttp.HandlerFor(r.reg, promhttp.HandlerOpts{MaxRequestsInFlight: 4})
 }
