@@ -52,6 +52,9 @@ type access struct {
 	// registries are replication's and proxy caches' remote registries
 	// (replication.go); nil without --auth.
 	registries *replication.Registries
+	// api is the management API (nil without --auth): /metrics asks it
+	// whether a caller is an administrator.
+	api *api.Server
 }
 
 // sessionRevocationAge is how long a logged-out session's id is kept:
@@ -200,6 +203,7 @@ func (a *access) mountAPI(mux *http.ServeMux, cfg config.Config, store *sqlstore
 		DeletesDisabled: !cfg.DeleteEnabled, ExternalURL: cfg.Proxy.ExternalURL,
 		SessionKey: key, Version: Version, Logger: log, Blobs: blobs,
 		System: a.system, Jobs: queue, LDAP: a.ldap, Events: a.events, Registries: a.registries, Proxy: a.proxy})
+	a.api = h
 	mux.Handle(api.Prefix+"/", h)
 	mux.Handle("/c/", h)
 	// The web UI answers every other path; its pages call h in process.

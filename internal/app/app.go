@@ -75,6 +75,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	}
 	defer acc.close()
 	acc.events = events.New()
+	metricsReg := newMetrics(cfg, metaStore, blobStore, acc, log) // nil with --metrics=false
 	// Quota events: the store reports usage changes, the notifier turns
 	// them into events off the request path; closed before the audit sink.
 	quotaEvents := quota.NewNotifier(acc.quotaEvent, log)
@@ -127,6 +128,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if err := acc.mountAPI(mux, cfg, metaStore, blobStore, queue, log); err != nil {
 		return err
 	}
+	acc.mountMetrics(mux, metricsReg, cfg)
 	health := http.NewServeMux()
 	health.HandleFunc("/livez", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	health.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
@@ -149,6 +151,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		return err
 	}
 	defer stopHealth()
+	stopMetrics, err := startMetricsListener(cfg, metricsReg, log)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 
 	tcpLn, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -161,6 +168,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		return err
 	}
 	defer stopTLS()
+	watchCert(metricsReg, tlsConfig)
 	proxies, err := forwarded.ParseProxies(cfg.Proxy.TrustedProxies)
 	if err != nil {
 		ln.Close()
@@ -173,7 +181,8 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	srv := &http.Server{
 		// forwarded first: the access log, the limiter and the audit log
 		// see the client behind a trusted proxy.
-		Handler:           forwarded.Middleware(accesslog.Middleware(limitHandler(limitBodies(mux), cfg), log, cfg.AccessLog), proxies),
+		Handler: withMetrics(metricsReg,
+			forwarded.Middleware(accesslog.Middleware(limitHandler(limitBodies(mux), cfg), log, cfg.AccessLog), proxies)),
 		ConnContext:       ln.ConnContext,
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,

@@ -34,6 +34,7 @@ type Config struct {
 	Proxy           Proxy      // --external-url, --trusted-proxies (proxy.go)
 	Limits          Limits     // --max-connections, --body-*, --write-idle-timeout, --health-addr (limits.go)
 	ProxyCache      ProxyCache // --proxy-cache-* (proxycache.go)
+	Metrics         Metrics    // --metrics* (metrics.go)
 }
 
 // Default returns the embedded default: listen on :5000, data in ./data.
@@ -54,6 +55,7 @@ func Default() Config {
 		Storage:         DefaultStorage(),
 		Limits:          DefaultLimits(),
 		ProxyCache:      DefaultProxyCache(),
+		Metrics:         DefaultMetrics(),
 	}
 }
 
@@ -83,6 +85,7 @@ func (c *Config) FlagSet(name string) *flag.FlagSet {
 	c.Proxy.flags(fs)
 	c.Limits.flags(fs)
 	c.ProxyCache.flags(fs)
+	c.Metrics.flags(fs)
 	return fs
 }
 
@@ -196,6 +199,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.Limits.validate(); err != nil {
+		return err
+	}
+	if err := c.Metrics.validate(); err != nil {
 		return err
 	}
 	if c.ShutdownTimeout < 0 {
