@@ -22,6 +22,7 @@ import (
 	"github.com/berth-registry/berth/internal/identity/oidc"
 	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/replication"
 	"github.com/berth-registry/berth/internal/webhook"
 )
 
@@ -65,6 +66,12 @@ type Options struct {
 	// Events, if set, is told of artifacts and tags created and deleted
 	// through the API (webhooks, replication triggers).
 	Events *events.Bus
+	// Proxy, if set, backs proxy-cache projects (POST /projects with
+	// registry_id); nil: they are refused.
+	Proxy ProxyCache
+	// Registries are the remote registries of replication and proxy
+	// caches; nil: their operations answer 503.
+	Registries *replication.Registries
 	// Webhooks is the webhook service (policies, deliveries); nil: the
 	// webhook operations answer 503.
 	Webhooks *webhook.Service
@@ -130,7 +137,7 @@ func (s *Server) routes() []route {
 	return slices.Concat(s.coreRoutes(), s.projectExtraRoutes(), s.artifactExtraRoutes(), s.labelRoutes(),
 		s.userExtraRoutes(), s.systemExtraRoutes(), s.immutableRoutes(), s.purgeAuditRoutes(), s.retentionRoutes(),
 		s.identityRoutes(), s.oidcRoutes(), s.quotaRoutes(), s.gcRoutes(),
-		s.webhookRoutes())
+		s.registryRoutes(), s.webhookRoutes())
 }
 
 func (s *Server) coreRoutes() []route {

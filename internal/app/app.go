@@ -75,6 +75,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	}
 	defer acc.close()
 	acc.events = events.New()
+	metricsReg := newMetrics(cfg, metaStore, blobStore, acc, log) // nil with --metrics=false
 	// Quota events: the store reports usage changes, the notifier turns
 	// them into events off the request path; closed before the audit sink.
 	quotaEvents := quota.NewNotifier(acc.quotaEvent, log)
@@ -90,6 +91,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	// drained requests pulled is written on the way out.
 	pulls := pullstats.New(metaStore, pullstats.Options{Logger: log})
 	defer pulls.Close()
+	proxyCache, err := newProxyCache(ctx, cfg, metaStore, blobStore, acc, log)
+	if err != nil {
+		return err
+	}
+	acc.proxy = proxyCache
 	reg := registry.New(metaStore, blobStore, registry.Options{
 		MaxManifestSize: cfg.MaxManifestSize,
 		MaxBlobSize:     cfg.MaxBlobSize,
@@ -102,6 +108,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		ReadOnly:        st.ReadOnly,
 		Pulls:           pulls,
 		Events:          acc.events,
+		Proxy:           proxyCache,
 		// Tag immutability: always on, as rules may be in the database
 		// from a run with access control; one indexed query per push or
 		// delete of a tag, none per pull.
@@ -121,6 +128,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if err := acc.mountAPI(mux, cfg, metaStore, blobStore, queue, log); err != nil {
 		return err
 	}
+	acc.mountMetrics(mux, metricsReg, cfg)
 	health := http.NewServeMux()
 	health.HandleFunc("/livez", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	health.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
@@ -143,6 +151,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		return err
 	}
 	defer stopHealth()
+	stopMetrics, err := startMetricsListener(cfg, metricsReg, log)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 
 	tcpLn, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -155,6 +168,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		return err
 	}
 	defer stopTLS()
+	watchCert(metricsReg, tlsConfig)
 	proxies, err := forwarded.ParseProxies(cfg.Proxy.TrustedProxies)
 	if err != nil {
 		ln.Close()
@@ -167,7 +181,8 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	srv := &http.Server{
 		// forwarded first: the access log, the limiter and the audit log
 		// see the client behind a trusted proxy.
-		Handler:           forwarded.Middleware(accesslog.Middleware(limitHandler(limitBodies(mux), cfg), log, cfg.AccessLog), proxies),
+		Handler: withMetrics(metricsReg,
+			forwarded.Middleware(accesslog.Middleware(limitHandler(limitBodies(mux), cfg), log, cfg.AccessLog), proxies)),
 		ConnContext:       ln.ConnContext,
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -253,10 +268,14 @@ func runJobs(ctx context.Context, r *jobs.Runner, queue *jobs.Queue, reg *regist
 		}
 		return err
 	})
+	if acc.registries != nil { // Harbor's registry health check
+		run("registry-health", time.Minute, registryHealthEvery, acc.registries.CheckAll)
+	}
 	if acc.revoked != nil { // every replica reads every other's revocations
 		wg.Go(func() { acc.revoked.Run(ctx) })
 	}
 	wg.Go(func() { acc.system.Settings.Run(ctx) }) // and every other's settings
+	wg.Go(func() { acc.proxy.Run(ctx) })           // and proxy-cache projects
 	if acc.webhooks != nil {
 		wg.Go(func() { acc.webhooks.Run(ctx) })
 	}

@@ -27,13 +27,15 @@ type Config struct {
 	UploadTTL       time.Duration
 	ShutdownTimeout time.Duration
 	ConfigFile      string
-	TLS                      // --tls-* and --acme-* (tls.go)
-	Auth            Auth     // --auth, --token-*, --login-* (auth.go)
-	Database        Database // --database-url, --db-* (database.go)
-	Storage         Storage  // --storage, --s3-* (storage.go)
-	Proxy           Proxy    // --external-url, --trusted-proxies (proxy.go)
-	Limits          Limits   // --max-connections, --body-*, --write-idle-timeout, --health-addr (limits.go)
-	Webhook         Webhook  // --webhook-* (webhook.go)
+	TLS                        // --tls-* and --acme-* (tls.go)
+	Auth            Auth       // --auth, --token-*, --login-* (auth.go)
+	Database        Database   // --database-url, --db-* (database.go)
+	Storage         Storage    // --storage, --s3-* (storage.go)
+	Proxy           Proxy      // --external-url, --trusted-proxies (proxy.go)
+	Limits          Limits     // --max-connections, --body-*, --write-idle-timeout, --health-addr (limits.go)
+	ProxyCache      ProxyCache // --proxy-cache-* (proxycache.go)
+	Metrics         Metrics    // --metrics* (metrics.go)
+	Webhook         Webhook    // --webhook-* (webhook.go)
 }
 
 // Default returns the embedded default: listen on :5000, data in ./data.
@@ -53,6 +55,8 @@ func Default() Config {
 		Database:        DefaultDatabase(),
 		Storage:         DefaultStorage(),
 		Limits:          DefaultLimits(),
+		ProxyCache:      DefaultProxyCache(),
+		Metrics:         DefaultMetrics(),
 		Webhook:         DefaultWebhook(),
 	}
 }
@@ -82,6 +86,8 @@ func (c *Config) FlagSet(name string) *flag.FlagSet {
 	c.Storage.flags(fs)
 	c.Proxy.flags(fs)
 	c.Limits.flags(fs)
+	c.ProxyCache.flags(fs)
+	c.Metrics.flags(fs)
 	c.Webhook.flags(fs)
 	return fs
 }
@@ -192,10 +198,16 @@ func (c *Config) Validate() error {
 	if err := c.Proxy.validate(); err != nil {
 		return err
 	}
+	if err := c.ProxyCache.validate(); err != nil {
+		return err
+	}
 	if err := c.Webhook.validate(); err != nil {
 		return err
 	}
 	if err := c.Limits.validate(); err != nil {
+		return err
+	}
+	if err := c.Metrics.validate(); err != nil {
 		return err
 	}
 	if c.ShutdownTimeout < 0 {

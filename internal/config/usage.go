@@ -24,6 +24,7 @@ var flagGroups = []struct {
 	{"TLS and ACME", []string{"tls", "acme"}},
 	{"Database", []string{"database", "db"}},
 	{"Blob storage", []string{"storage", "s3", "blob-dir"}},
+	{"Metrics", []string{"metrics"}},
 	{"Webhooks", []string{"webhook"}},
 }
 

@@ -175,6 +175,41 @@ func TestHelmChart(t *testing.T) {
 		}
 	})
 
+	t.Run("metrics", func(t *testing.T) {
+		out, err := template(required...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := docs(out)
+		if d["ServiceMonitor"] != "" || d["PrometheusRule"] != "" || strings.Contains(d["Service"], "metrics") ||
+			strings.Contains(d["ConfigMap"], "BERTH_METRICS_ADDR") {
+			t.Error("metrics objects or port rendered by default")
+		}
+		out, err = template(append([]string{"--set", "metrics.enabled=true", "--set", "metrics.serviceMonitor.enabled=true",
+			"--set", "metrics.serviceMonitor.labels.release=prom", "--set", "metrics.prometheusRule.enabled=true"}, required...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d = docs(out)
+		contains(t, "ConfigMap", d["ConfigMap"], `BERTH_METRICS_ADDR: ":9090"`)
+		contains(t, "Deployment", d["Deployment"], "name: metrics", "containerPort: 9090")
+		contains(t, "Service", d["Service"], "name: metrics", "port: 9090", "targetPort: metrics")
+		contains(t, "ServiceMonitor", d["ServiceMonitor"], "apiVersion: monitoring.coreos.com/v1", "port: metrics",
+			"path: /metrics", "interval: 30s", "release: prom")
+		contains(t, "PrometheusRule", d["PrometheusRule"], "apiVersion: monitoring.coreos.com/v1", "alert: BerthInstanceDown",
+			"alert: BerthCertificateExpiring", "{{ $labels.project_name }}")
+		if _, err := template(append([]string{"--set", "metrics.serviceMonitor.enabled=true"}, required...)...); err == nil ||
+			!strings.Contains(err.Error(), "needs metrics.enabled") {
+			t.Errorf("ServiceMonitor without the metrics port: err = %v", err)
+		}
+		// The chart's copy of the rules is the tested file.
+		a, _ := os.ReadFile(filepath.Join(root(t), "deploy", "prometheus", "berth-rules.yml"))
+		b, _ := os.ReadFile(filepath.Join(chart, "files", "berth-rules.yml"))
+		if len(a) == 0 || string(a) != string(b) {
+			t.Error("deploy/helm/berth/files/berth-rules.yml differs from deploy/prometheus/berth-rules.yml: copy it")
+		}
+	})
+
 	t.Run("refused", func(t *testing.T) {
 		for name, c := range map[string]struct {
 			args []string

@@ -398,6 +398,12 @@ func (s *Store) PutManifest(ctx context.Context, m *meta.Manifest, tags []string
 // PutManifestGuarded implements meta.ImmutableStore: a tag guard protects
 // is set by setProtectedTag (immutable.go), which refuses to move it.
 func (s *Store) PutManifestGuarded(ctx context.Context, m *meta.Manifest, tags []string, guard meta.TagGuard) error {
+	return s.putManifest(ctx, m, tags, guard, false)
+}
+
+// putManifest stores m; lazy records references absent from the
+// repository instead of refusing them (PutProxyManifest).
+func (s *Store) putManifest(ctx context.Context, m *meta.Manifest, tags []string, guard meta.TagGuard, lazy bool) error {
 	var annotations []byte
 	if len(m.Annotations) > 0 {
 		var err error
@@ -417,7 +423,12 @@ func (s *Store) PutManifestGuarded(ctx context.Context, m *meta.Manifest, tags [
 	return s.inAccountedTx(ctx, m.Repo, func(ctx context.Context, tx tx, u *usage) error {
 		u.digest = m.Digest
 		for _, ref := range m.Refs {
-			if err := checkRef(ctx, tx, u, m.Repo, ref); err != nil {
+			err := checkRef(ctx, tx, u, m.Repo, ref)
+			var missing *meta.MissingRefError
+			if lazy && errors.As(err, &missing) && missing.ActualSize < 0 {
+				continue
+			}
+			if err != nil {
 				return err
 			}
 		}
