@@ -22,6 +22,7 @@ import (
 	"github.com/berth-registry/berth/internal/identity/oidc"
 	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/sign"
 )
 
 // Prefix is where the API is mounted.
@@ -64,6 +65,9 @@ type Options struct {
 	// Events, if set, is told of artifacts and tags created and deleted
 	// through the API (webhooks, replication triggers).
 	Events *events.Bus
+	// Signing keeps the projects' signing keys and enforces their
+	// signature policies; nil: the signing-keys operations answer 503.
+	Signing *sign.Checker
 }
 
 // checkDelete refuses a delete when deletes are switched off.
@@ -125,7 +129,8 @@ func New(opt Options) *Server {
 func (s *Server) routes() []route {
 	return slices.Concat(s.coreRoutes(), s.projectExtraRoutes(), s.artifactExtraRoutes(), s.labelRoutes(),
 		s.userExtraRoutes(), s.systemExtraRoutes(), s.immutableRoutes(), s.purgeAuditRoutes(), s.retentionRoutes(),
-		s.identityRoutes(), s.oidcRoutes(), s.quotaRoutes(), s.gcRoutes())
+		s.identityRoutes(), s.oidcRoutes(), s.quotaRoutes(), s.gcRoutes(),
+		s.signingRoutes())
 }
 
 func (s *Server) coreRoutes() []route {

@@ -22,6 +22,7 @@ import (
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/meta/sqlstore"
 	"github.com/berth-registry/berth/internal/registry"
+	"github.com/berth-registry/berth/internal/sign"
 	"github.com/berth-registry/berth/internal/ui"
 )
 
@@ -45,6 +46,8 @@ type access struct {
 	// events is the bus registry and API publish to (webhooks,
 	// replication triggers, scan on push subscribe).
 	events *events.Bus
+	// signing enforces the signature policies and keeps the keys (sign.go).
+	signing *sign.Checker
 }
 
 // sessionRevocationAge is how long a logged-out session's id is kept:
@@ -189,7 +192,7 @@ func (a *access) mountAPI(mux *http.ServeMux, cfg config.Config, store *sqlstore
 	h := api.New(api.Options{Access: a.store, Store: store, Catalog: store, Auth: a.authn, Audit: a.sink.Record,
 		DeletesDisabled: !cfg.DeleteEnabled, ExternalURL: cfg.Proxy.ExternalURL,
 		SessionKey: key, Version: Version, Logger: log, Blobs: blobs,
-		System: a.system, Jobs: queue, LDAP: a.ldap, Events: a.events})
+		System: a.system, Jobs: queue, LDAP: a.ldap, Events: a.events, Signing: a.signing})
 	mux.Handle(api.Prefix+"/", h)
 	mux.Handle("/c/", h)
 	// The web UI answers every other path; its pages call h in process.

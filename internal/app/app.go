@@ -89,6 +89,10 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	// drained requests pulled is written on the way out.
 	pulls := pullstats.New(metaStore, pullstats.Options{Logger: log})
 	defer pulls.Close()
+	signing, err := setupSigning(ctx, metaStore, blobStore, acc, log)
+	if err != nil {
+		return fmt.Errorf("reading signature policies: %w", err)
+	}
 	reg := registry.New(metaStore, blobStore, registry.Options{
 		MaxManifestSize: cfg.MaxManifestSize,
 		MaxBlobSize:     cfg.MaxBlobSize,
@@ -105,6 +109,8 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		// from a run with access control; one indexed query per push or
 		// delete of a tag, none per pull.
 		Tags: immutable.NewGuard(metaStore),
+		// Signature policies: no query for a project without one.
+		PullPolicy: signPolicy{signing, acc},
 	})
 	// We hold the data directory lock, so upload bytes without a session
 	// can only be leftovers of a crash: remove them all now (in a store
