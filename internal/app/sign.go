@@ -9,7 +9,6 @@ import (
 	"github.com/berth-registry/berth/internal/blob"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/meta/sqlstore"
-	"github.com/berth-registry/berth/internal/rbac"
 	"github.com/berth-registry/berth/internal/sign"
 )
 
@@ -53,6 +52,5 @@ func (p signPolicy) canPush(req *http.Request, repo string) bool {
 	if p.acc.gate == nil {
 		return true // no access control: anyone may push
 	}
-	_, err := p.acc.gate.Authorize(req, []rbac.Scope{{Type: "repository", Name: repo, Actions: []string{"push"}}})
-	return err == nil
+	return p.acc.gate.CanPush(req, repo)
 }
