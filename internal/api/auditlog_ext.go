@@ -47,6 +47,7 @@ var auditEventTypes = []string{
 	"update_cli_secret",
 	"create_user_group", "update_user_group", "delete_user_group",
 	"create_gc", "stop_gc", "update_gc_schedule", "delete_gc_schedule",
+	"create_signing_key", "delete_signing_key",
 }
 
 func (s *Server) writeAuditExt(w http.ResponseWriter, r *http.Request, aq meta.AuditQuery) error {
