@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -251,5 +252,17 @@ func TestSignaturePolicy(t *testing.T) {
 		srv.deleteKey(c.t, keys[0].ID)
 		srv.waitPolicy(c.t, repo, amd, refusedNotation)
 		pullRefused(crane, armRef, "The image is not signed by notation.")
+	})
+	notation.step("signatures listed as Harbor's accessories", func(c *client) {
+		accessories := func(path, d string) string {
+			st, b := srv.api(c.t, "GET", "/projects/"+srv.project+"/repositories/"+url.PathEscape(url.PathEscape(path))+
+				"/artifacts/"+d+"/accessories", nil)
+			if st != http.StatusOK {
+				c.t.Fatalf("accessories of %s@%s: %d %s", path, d, st, b)
+			}
+			return string(b)
+		}
+		mustContain(c.t, accessories("policy/hello", amd), `"type":"signature.cosign"`, `"type":"signature.notation"`)
+		mustContain(c.t, accessories("policy/bundle", amd), `"type":"signature.cosign"`) // the sigstore bundle
 	})
 }
