@@ -26,7 +26,8 @@
 // RefreshEvery (one query) and at once after a key changes on this
 // replica, so a pull from a project without a policy does no query and no
 // allocation. A pull from a guarded project reads the artifact's
-// signature accessories (one indexed listing); the verdict is cached by
+// signatures (its referrers, and cosign's ".sig" tag: two indexed reads);
+// the verdict is cached by
 // (repository, digest, key version, set of signatures), so repeated pulls
 // do no cryptography and read no blob.
 //
@@ -42,6 +43,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -57,6 +59,7 @@ import (
 	"github.com/berth-registry/berth/internal/blob"
 	"github.com/berth-registry/berth/internal/events"
 	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/oci"
 	"github.com/berth-registry/berth/internal/pullstats"
 )
 
@@ -78,14 +81,13 @@ const (
 	maxSignatures   = 20      // signatures of one type tried per artifact
 	maxParents      = 10      // parent indexes tried for a child
 	maxEnvelopeSize = 1 << 20 // a signature payload, bundle or envelope blob
-	maxAccessories  = 100     // accessories read per artifact
 )
 
 // Store is what the checker reads.
 type Store interface {
 	meta.SigningStore
 	GetManifest(ctx context.Context, repo, ref string, withBody bool) (*meta.Manifest, error)
-	Accessories(ctx context.Context, repo string, d digest.Digest, q meta.ListQuery) ([]meta.AccessoryInfo, int64, error)
+	Referrers(ctx context.Context, repo string, d digest.Digest, artifactType string) ([]oci.Descriptor, error)
 	ParentIndexes(ctx context.Context, repo string, d digest.Digest, limit int) ([]digest.Digest, error)
 }
 
@@ -314,15 +316,9 @@ func (c *Checker) satisfied(ctx context.Context, pol meta.SigningPolicy, repo st
 
 // signedBy is satisfied for the artifact's own signatures.
 func (c *Checker) signedBy(ctx context.Context, pol meta.SigningPolicy, repo string, d digest.Digest, size int64, typ string) (bool, string, error) {
-	accs, _, err := c.opt.Store.Accessories(ctx, repo, d, meta.ListQuery{Page: meta.Page{Page: 1, Size: maxAccessories}})
+	sigs, err := c.signatures(ctx, repo, d, typ)
 	if err != nil {
 		return false, "", err
-	}
-	var sigs []meta.AccessoryInfo
-	for _, a := range accs {
-		if a.Type == typ && len(sigs) < maxSignatures {
-			sigs = append(sigs, a)
-		}
 	}
 	if len(sigs) == 0 {
 		return false, "no " + typ + " signature", nil
@@ -344,7 +340,7 @@ func (c *Checker) signedBy(ctx context.Context, pol meta.SigningPolicy, repo str
 	var key strings.Builder
 	key.WriteString(repo + "@" + string(d) + "|" + typ + "|" + strconv.FormatInt(pol.KeysVersion, 10))
 	for _, s := range sigs {
-		key.WriteString("|" + string(s.Digest))
+		key.WriteString("|" + string(s))
 	}
 	now := c.opt.Now()
 	c.mu.Lock()
@@ -355,16 +351,16 @@ func (c *Checker) signedBy(ctx context.Context, pol meta.SigningPolicy, repo str
 	}
 	v = verdict{reason: "no " + typ + " signature verifies with the project's keys", expires: now.Add(c.opt.VerdictTTL)}
 	for _, s := range sigs {
-		err := c.verifyOne(ctx, mat, repo, s, d, size, now)
+		err := c.verifyOne(ctx, mat, repo, s, typ, d, size, now)
 		if err == nil {
-			v.ok, v.reason = true, "verified "+string(s.Digest)
+			v.ok, v.reason = true, "verified "+string(s)
 			break
 		}
 		if ctx.Err() != nil {
 			return false, "", ctx.Err()
 		}
 		if err != errNoMatch {
-			c.opt.Logger.DebugContext(ctx, "signature does not verify", "repo", repo, "digest", d, "signature", s.Digest, "err", err)
+			c.opt.Logger.DebugContext(ctx, "signature does not verify", "repo", repo, "digest", d, "signature", s, "err", err)
 		}
 	}
 	c.mu.Lock()
@@ -374,6 +370,36 @@ func (c *Checker) signedBy(ctx context.Context, pol meta.SigningPolicy, repo str
 	c.verdicts[key.String()] = v
 	c.mu.Unlock()
 	return v.ok, v.reason, nil
+}
+
+// signatures lists up to maxSignatures signatures of accessory type typ
+// of d, found as the accessories listing finds them (meta.AccessoryInfo):
+// referrers of a signature artifact type and, for cosign, the ".sig" tag.
+// Two indexed reads, lighter than the listing (no sizes, no count).
+func (c *Checker) signatures(ctx context.Context, repo string, d digest.Digest, typ string) ([]digest.Digest, error) {
+	refs, err := c.opt.Store.Referrers(ctx, repo, d, "")
+	if err != nil {
+		return nil, err
+	}
+	var out []digest.Digest
+	for _, r := range refs {
+		switch {
+		case len(out) == maxSignatures:
+		case typ == meta.AccessoryCosign && (r.ArtifactType == ArtifactTypeCosign || r.ArtifactType == ArtifactTypeSigstoreBundle),
+			typ == meta.AccessoryNotation && r.ArtifactType == ArtifactTypeNotation:
+			out = append(out, r.Digest)
+		}
+	}
+	if typ == meta.AccessoryCosign && d.Algorithm() == digest.SHA256 && len(out) < maxSignatures {
+		m, err := c.opt.Store.GetManifest(ctx, repo, "sha256-"+d.Encoded()+".sig", false)
+		switch {
+		case err == nil:
+			out = append(out, m.Digest)
+		case !errors.Is(err, meta.ErrTagNotFound) && !errors.Is(err, meta.ErrManifestNotFound):
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // materialOf returns the project's parsed keys, read again when their
@@ -399,9 +425,9 @@ func (c *Checker) materialOf(ctx context.Context, pol meta.SigningPolicy) (Mater
 	return m, nil
 }
 
-// verifyOne verifies signature accessory s of artifact d.
-func (c *Checker) verifyOne(ctx context.Context, mat Material, repo string, s meta.AccessoryInfo, d digest.Digest, size int64, now time.Time) error {
-	sm, err := c.opt.Store.GetManifest(ctx, repo, string(s.Digest), true)
+// verifyOne verifies signature s (of accessory type typ) of artifact d.
+func (c *Checker) verifyOne(ctx context.Context, mat Material, repo string, s digest.Digest, typ string, d digest.Digest, size int64, now time.Time) error {
+	sm, err := c.opt.Store.GetManifest(ctx, repo, string(s), true)
 	if err != nil {
 		return err
 	}
@@ -416,17 +442,17 @@ func (c *Checker) verifyOne(ctx context.Context, mat Material, repo string, s me
 	for _, l := range b.Layers {
 		var err error
 		switch {
-		case s.Type == meta.AccessoryCosign && l.MediaType == MediaTypeSimpleSigning:
+		case typ == meta.AccessoryCosign && l.MediaType == MediaTypeSimpleSigning:
 			var payload []byte
 			if payload, err = c.readBlob(ctx, l.Digest, l.Size); err == nil {
 				err = verifyCosignPayload(mat.CosignKeys, payload, l.Annotations[AnnotationCosignSignature], d)
 			}
-		case s.Type == meta.AccessoryCosign && at == ArtifactTypeSigstoreBundle && l.MediaType == ArtifactTypeSigstoreBundle:
+		case typ == meta.AccessoryCosign && at == ArtifactTypeSigstoreBundle && l.MediaType == ArtifactTypeSigstoreBundle:
 			var raw []byte
 			if raw, err = c.readBlob(ctx, l.Digest, l.Size); err == nil {
 				err = verifyBundle(mat.CosignKeys, raw, d)
 			}
-		case s.Type == meta.AccessoryNotation && (l.MediaType == MediaTypeJWS || l.MediaType == MediaTypeCOSE):
+		case typ == meta.AccessoryNotation && (l.MediaType == MediaTypeJWS || l.MediaType == MediaTypeCOSE):
 			var env []byte
 			if env, err = c.readBlob(ctx, l.Digest, l.Size); err == nil {
 				err = verifyNotation(mat.NotationRoots, l.MediaType, env, d, size, now)

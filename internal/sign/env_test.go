@@ -36,7 +36,7 @@ import (
 // see when verification reads signatures), with helpers that push the way
 // the registry does.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	meta   *sqlstore.Store
 	blobs  *countingBlobs
 	c      *Checker
@@ -54,7 +54,7 @@ func (b *countingBlobs) Open(ctx context.Context, d digest.Digest) (io.ReadSeekC
 	return b.Store.Open(ctx, d)
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	dir := t.TempDir()
 	m, err := sqlstore.OpenSQLite(t.Context(), filepath.Join(dir, "meta.db"))
@@ -161,15 +161,32 @@ func (e *env) config(repo, mediaType string) map[string]any {
 // names it) under the ".sig" tag of target, signed by key.
 func (e *env) cosignSign(repo string, key crypto.Signer, signed, target digest.Digest) *meta.Manifest {
 	e.t.Helper()
+	layer := e.simpleSigning(repo, key, signed)
+	return e.put(repo, map[string]any{"schemaVersion": 2, "mediaType": oci.MediaTypeImageManifest,
+		"config": e.config(repo, "application/vnd.oci.image.config.v1+json"), "layers": []any{layer}},
+		"sha256-"+target.Encoded()+".sig")
+}
+
+// cosignReferrer pushes a classic cosign signature of m as a referrer
+// (cosign's --registry-referrers-mode=oci-1-1).
+func (e *env) cosignReferrer(repo string, key crypto.Signer, m *meta.Manifest) *meta.Manifest {
+	e.t.Helper()
+	layer := e.simpleSigning(repo, key, m.Digest)
+	return e.put(repo, map[string]any{"schemaVersion": 2, "mediaType": oci.MediaTypeImageManifest,
+		"artifactType": ArtifactTypeCosign, "config": e.config(repo, "application/vnd.oci.empty.v1+json"),
+		"layers": []any{layer}, "subject": descOf(m)})
+}
+
+// simpleSigning stores a cosign payload naming signed, and returns its
+// layer with the signature annotation.
+func (e *env) simpleSigning(repo string, key crypto.Signer, signed digest.Digest) map[string]any {
+	e.t.Helper()
 	payload := fmt.Appendf(nil, `{"critical":{"identity":{"docker-reference":"x/%s"},"image":{"docker-manifest-digest":%q},"type":"cosign container image signature"},"optional":null}`, repo, signed)
 	h := sha256.Sum256(payload)
 	sig, err := key.Sign(rand.Reader, h[:], crypto.SHA256)
 	e.must(err)
-	layer := with(e.blob(repo, payload), "mediaType", MediaTypeSimpleSigning,
+	return with(e.blob(repo, payload), "mediaType", MediaTypeSimpleSigning,
 		"annotations", map[string]string{AnnotationCosignSignature: base64.StdEncoding.EncodeToString(sig)})
-	return e.put(repo, map[string]any{"schemaVersion": 2, "mediaType": oci.MediaTypeImageManifest,
-		"config": e.config(repo, "application/vnd.oci.image.config.v1+json"), "layers": []any{layer}},
-		"sha256-"+target.Encoded()+".sig")
 }
 
 // bundleSign pushes a sigstore bundle of m as a referrer, signed by key.
@@ -241,7 +258,7 @@ func (e *env) addKey(projectID int64, name, typ, pemText string) *meta.SigningKe
 	return k
 }
 
-func ecKey(t *testing.T) *ecdsa.PrivateKey {
+func ecKey(t testing.TB) *ecdsa.PrivateKey {
 	t.Helper()
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -250,7 +267,7 @@ func ecKey(t *testing.T) *ecdsa.PrivateKey {
 	return k
 }
 
-func pubPEM(t *testing.T, pub crypto.PublicKey) string {
+func pubPEM(t testing.TB, pub crypto.PublicKey) string {
 	t.Helper()
 	der, err := x509.MarshalPKIXPublicKey(pub)
 	if err != nil {

@@ -108,6 +108,23 @@ func TestCosignPolicy(t *testing.T) {
 	e.must(e.c.DeleteKey(t.Context(), p.ID, wrong.ID))
 	e.allowed(repo, img) // no keys again
 
+	// A classic signature stored as a referrer.
+	ref := e.image(repo, "referrer")
+	e.addKey(p.ID, "ec", meta.SigningKeyCosign, pubPEM(t, &key.PublicKey))
+	e.refused(repo, ref, msgNotCosign)
+	e.cosignReferrer(repo, key, ref)
+	e.allowed(repo, ref)
+	e.cosignReferrer(repo, otherKey, img) // a referrer by an unregistered key does not help
+	ks, _, err := e.c.Keys(t.Context(), p.ID, meta.ListQuery{Page: meta.Page{Page: 1, Size: 10}})
+	e.must(err)
+	e.must(e.c.DeleteKey(t.Context(), p.ID, ks[0].ID))
+	e.addKey(p.ID, "other", meta.SigningKeyCosign, pubPEM(t, &otherKey.PublicKey))
+	e.allowed(repo, img)
+	e.refused(repo, ref, msgNotCosign)
+	ks, _, err = e.c.Keys(t.Context(), p.ID, meta.ListQuery{Page: meta.Page{Page: 1, Size: 10}})
+	e.must(err)
+	e.must(e.c.DeleteKey(t.Context(), p.ID, ks[0].ID))
+
 	// Sigstore bundle with an Ed25519 key.
 	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
 	e.addKey(p.ID, "ed", meta.SigningKeyCosign, pubPEM(t, pub))
@@ -184,5 +201,35 @@ func TestUnguardedPullIsFree(t *testing.T) {
 	}
 	if !e.c.Guards("guarded/app") {
 		t.Fatal("guarded project not guarded")
+	}
+}
+
+// BenchmarkCheckPull: what the policy adds to a manifest GET, for a project
+// without a policy, and for a guarded artifact whose verdict is cached
+// (the accessories listing, no cryptography).
+func BenchmarkCheckPull(b *testing.B) {
+	e := newEnv(b)
+	p := e.project("p", map[string]string{"enable_content_trust_cosign": "true"})
+	e.project("free", nil)
+	key := ecKey(b)
+	e.addKey(p.ID, "ci", meta.SigningKeyCosign, pubPEM(b, &key.PublicKey))
+	img := e.image("p/app")
+	e.cosignSign("p/app", key, img.Digest, img.Digest)
+	free := e.image("free/app")
+	for _, bc := range []struct {
+		name string
+		repo string
+		m    *meta.Manifest
+	}{{"unguarded", "free/app", free}, {"guarded-cached", "p/app", img}} {
+		full, err := e.meta.GetManifest(b.Context(), bc.repo, string(bc.m.Digest), true)
+		e.must(err)
+		pull := Pull{Repo: bc.repo, Manifest: full}
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				if err := e.c.CheckPull(b.Context(), pull); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
