@@ -15,3 +15,7 @@ CREATE TABLE signing_key_versions (
     project_id BIGINT PRIMARY KEY REFERENCES projects (id) ON DELETE CASCADE,
     version    BIGINT NOT NULL
 );
+
+-- The signature policies are re-read every second (SigningPolicies): find
+-- the projects that switched one on without reading all metadata.
+CREATE INDEX project_metadata_name_value ON project_metadata (name, value);
