@@ -189,7 +189,7 @@ func (a *access) mountAPI(mux *http.ServeMux, cfg config.Config, store *sqlstore
 	if err := a.setupIdentity(key); err != nil {
 		return err
 	}
-	h := api.New(api.Options{Access: a.store, Store: store, Catalog: store, Auth: a.authn, Audit: a.sink.Record,
+	h := api.New(api.Options{Access: signingAccess{a.store, a.signing}, Store: store, Catalog: store, Auth: a.authn, Audit: a.sink.Record,
 		DeletesDisabled: !cfg.DeleteEnabled, ExternalURL: cfg.Proxy.ExternalURL,
 		SessionKey: key, Version: Version, Logger: log, Blobs: blobs,
 		System: a.system, Jobs: queue, LDAP: a.ldap, Events: a.events, Signing: a.signing})

@@ -54,3 +54,32 @@ func (p signPolicy) canPush(req *http.Request, repo string) bool {
 	}
 	return p.acc.gate.CanPush(req, repo)
 }
+
+// signingAccess is the API's access store, re-reading the signature
+// policies as soon as the API changes a project's metadata here (other
+// replicas notice within the checker's refresh interval).
+type signingAccess struct {
+	meta.AccessStore
+	c *sign.Checker
+}
+
+func (s signingAccess) refreshed(ctx context.Context, err error) error {
+	if err == nil {
+		if rerr := s.c.Refresh(ctx); rerr != nil {
+			slog.WarnContext(ctx, "refreshing signature policies", "err", rerr)
+		}
+	}
+	return err
+}
+
+func (s signingAccess) CreateProjectWith(ctx context.Context, p *meta.Project, c meta.ProjectChange) error {
+	return s.refreshed(ctx, s.AccessStore.CreateProjectWith(ctx, p, c))
+}
+
+func (s signingAccess) ChangeProject(ctx context.Context, id int64, c meta.ProjectChange) error {
+	return s.refreshed(ctx, s.AccessStore.ChangeProject(ctx, id, c))
+}
+
+func (s signingAccess) DeleteProjectMetadata(ctx context.Context, id int64, name string) error {
+	return s.refreshed(ctx, s.AccessStore.DeleteProjectMetadata(ctx, id, name))
+}

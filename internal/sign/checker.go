@@ -23,8 +23,8 @@
 // digest). Harbor looks only at the artifact's own signatures.
 //
 // Cost: the policies of all projects are held in memory, refreshed every
-// RefreshEvery (one query) and at once after a key changes on this
-// replica, so a pull from a project without a policy does no query and no
+// RefreshEvery (one query) and at once after a key or a project's metadata
+// changes through this replica's API, so a pull from a project without a policy does no query and no
 // allocation. A pull from a guarded project reads the artifact's
 // signatures (its referrers, and cosign's ".sig" tag: two indexed reads);
 // the verdict is cached by
