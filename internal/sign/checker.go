@@ -96,8 +96,8 @@ type Options struct {
 	Store Store
 	Blobs blob.Store
 	// RefreshEvery is how often the projects' policies are re-read
-	// (default 1s): a policy switched on through another replica, or
-	// through the project metadata API, applies within this delay.
+	// (default 1s): a policy or key changed through another replica
+	// applies within this delay.
 	RefreshEvery time.Duration
 	// VerdictTTL bounds how long a verdict is reused (default 10m): a
 	// certificate may expire meanwhile.
