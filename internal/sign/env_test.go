@@ -278,7 +278,7 @@ func pubPEM(t testing.TB, pub crypto.PublicKey) string {
 
 // codeSigningCert is a self-signed code-signing certificate, as `notation
 // cert generate-test` makes.
-func codeSigningCert(t *testing.T, name string) (*x509.Certificate, *ecdsa.PrivateKey, string) {
+func codeSigningCert(t testing.TB, name string) (*x509.Certificate, *ecdsa.PrivateKey, string) {
 	t.Helper()
 	key := ecKey(t)
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name},
