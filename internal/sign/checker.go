@@ -40,6 +40,7 @@
 package sign
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"encoding/json"
@@ -255,12 +256,14 @@ func (c *Checker) audit(ctx context.Context, p Pull, allowed bool, rule, reason 
 var signatureTypes = map[string]bool{ArtifactTypeCosign: true, ArtifactTypeSigstoreBundle: true, ArtifactTypeNotation: true}
 
 // isSignature reports whether m is a signature: a referrer of a signature
-// type, or a classic cosign signature (only simple-signing layers).
+// type, or a cosign signature or attestation of the tag scheme (only
+// simple-signing or DSSE layers: nothing a runtime could run). cosign and
+// notation read them to verify.
 func isSignature(m *meta.Manifest) bool {
 	if m.Subject != "" && signatureTypes[m.ArtifactType] {
 		return true
 	}
-	if !strings.Contains(string(m.Body), MediaTypeSimpleSigning) {
+	if !bytes.Contains(m.Body, []byte(MediaTypeSimpleSigning)) && !bytes.Contains(m.Body, []byte(mediaTypeDSSE)) {
 		return false // the common case, without parsing
 	}
 	var b manifestBody
@@ -268,7 +271,7 @@ func isSignature(m *meta.Manifest) bool {
 		return false
 	}
 	for _, l := range b.Layers {
-		if l.MediaType != MediaTypeSimpleSigning {
+		if l.MediaType != MediaTypeSimpleSigning && l.MediaType != mediaTypeDSSE {
 			return false
 		}
 	}

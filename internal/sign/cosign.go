@@ -33,6 +33,9 @@ const (
 	// (cosign --new-bundle-format, the default of cosign v3).
 	ArtifactTypeSigstoreBundle = "application/vnd.dev.sigstore.bundle.v0.3+json"
 
+	// mediaTypeDSSE is the layer of a cosign attestation (".att").
+	mediaTypeDSSE = "application/vnd.dsse.envelope.v1+json"
+
 	cosignPayloadType = "cosign container image signature"
 	inTotoPayloadType = "application/vnd.in-toto+json"
 	inTotoStatementV1 = "https://in-toto.io/Statement/v1"

@@ -77,6 +77,12 @@ func TestCosignPolicy(t *testing.T) {
 	sig := e.cosignSign(repo, key, img.Digest, img.Digest)
 	e.allowed(repo, img) // no keys: a signature's existence is enough (Harbor)
 	e.allowed(repo, sig) // the signature itself may be read
+	// and so may an attestation (DSSE layers), which is not signed itself.
+	att := e.put(repo, map[string]any{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+		"config": e.config(repo, "application/vnd.oci.image.config.v1+json"),
+		"layers": []any{with(e.blob(repo, []byte(`{"payloadType":"application/vnd.in-toto+json"}`)), "mediaType", mediaTypeDSSE)}},
+		"sha256-"+img.Digest.Encoded()+".att")
+	e.allowed(repo, att)
 
 	e.addKey(p.ID, "ci", meta.SigningKeyCosign, pubPEM(t, &key.PublicKey))
 	before := e.blobs.opens.Load()

@@ -179,6 +179,19 @@ func TestSignaturePolicy(t *testing.T) {
 		pullAllowed(crane, amdRef)
 		pullRefused(crane, armRef, "The image is not signed by cosign.")
 	})
+	cosign.step("verify and verify-attestation as a guest (no signer bypass)", func(c *client) {
+		c.run("attest", "--key", "cosign.key", "--type", "custom", "--predicate", c.write("predicate.json", []byte(`{"by":"e2e"}`)),
+			"--tlog-upload=false", "-y", amdRef, "--allow-insecure-registry", "--allow-http-registry")
+		srv.as(c, guest)
+		defer srv.as(c, developer)
+		c.run("verify", "--key", "cosign.pub", "--insecure-ignore-tlog", amdRef, "--allow-insecure-registry", "--allow-http-registry")
+		c.run("verify-attestation", "--key", "cosign.pub", "--type", "custom", "--insecure-ignore-tlog", amdRef,
+			"--allow-insecure-registry", "--allow-http-registry")
+		if _, err := c.runErr(time.Minute, nil, "verify", "--key", "cosign.pub", "--insecure-ignore-tlog", armRef,
+			"--allow-insecure-registry", "--allow-http-registry"); err == nil {
+			c.t.Fatal("cosign verify of an unsigned image succeeded")
+		}
+	})
 	cosign.step("only another key registered: refused", func(c *client) {
 		other := filepath.Join(c.home, "other")
 		if err := os.MkdirAll(other, 0o755); err != nil {
