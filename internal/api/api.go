@@ -22,6 +22,7 @@ import (
 	"github.com/berth-registry/berth/internal/identity/oidc"
 	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/replication"
 	"github.com/berth-registry/berth/internal/sign"
 )
 
@@ -68,6 +69,12 @@ type Options struct {
 	// Signing keeps the projects' signing keys and enforces their
 	// signature policies; nil: the signing-keys operations answer 503.
 	Signing *sign.Checker
+	// Proxy, if set, backs proxy-cache projects (POST /projects with
+	// registry_id); nil: they are refused.
+	Proxy ProxyCache
+	// Registries are the remote registries of replication and proxy
+	// caches; nil: their operations answer 503.
+	Registries *replication.Registries
 }
 
 // checkDelete refuses a delete when deletes are switched off.
@@ -130,7 +137,7 @@ func (s *Server) routes() []route {
 	return slices.Concat(s.coreRoutes(), s.projectExtraRoutes(), s.artifactExtraRoutes(), s.labelRoutes(),
 		s.userExtraRoutes(), s.systemExtraRoutes(), s.immutableRoutes(), s.purgeAuditRoutes(), s.retentionRoutes(),
 		s.identityRoutes(), s.oidcRoutes(), s.quotaRoutes(), s.gcRoutes(),
-		s.signingRoutes())
+		s.registryRoutes(), s.signingRoutes())
 }
 
 func (s *Server) coreRoutes() []route {

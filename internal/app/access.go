@@ -21,7 +21,9 @@ import (
 	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/meta/sqlstore"
+	"github.com/berth-registry/berth/internal/proxy"
 	"github.com/berth-registry/berth/internal/registry"
+	"github.com/berth-registry/berth/internal/replication"
 	"github.com/berth-registry/berth/internal/sign"
 	"github.com/berth-registry/berth/internal/ui"
 )
@@ -48,6 +50,14 @@ type access struct {
 	events *events.Bus
 	// signing enforces the signature policies and keeps the keys (sign.go).
 	signing *sign.Checker
+	// proxy serves proxy-cache projects (proxycache.go).
+	proxy *proxy.Engine
+	// registries are replication's and proxy caches' remote registries
+	// (replication.go); nil without --auth.
+	registries *replication.Registries
+	// api is the management API (nil without --auth): /metrics asks it
+	// whether a caller is an administrator.
+	api *api.Server
 }
 
 // sessionRevocationAge is how long a logged-out session's id is kept:
@@ -189,10 +199,15 @@ func (a *access) mountAPI(mux *http.ServeMux, cfg config.Config, store *sqlstore
 	if err := a.setupIdentity(key); err != nil {
 		return err
 	}
+	if err := a.setupReplication(key, store); err != nil {
+		return err
+	}
 	h := api.New(api.Options{Access: signingAccess{a.store, a.signing}, Store: store, Catalog: store, Auth: a.authn, Audit: a.sink.Record,
 		DeletesDisabled: !cfg.DeleteEnabled, ExternalURL: cfg.Proxy.ExternalURL,
 		SessionKey: key, Version: Version, Logger: log, Blobs: blobs,
-		System: a.system, Jobs: queue, LDAP: a.ldap, Events: a.events, Signing: a.signing})
+		System: a.system, Jobs: queue, LDAP: a.ldap, Events: a.events, Registries: a.registries, Proxy: a.proxy,
+		Signing: a.signing})
+	a.api = h
 	mux.Handle(api.Prefix+"/", h)
 	mux.Handle("/c/", h)
 	// The web UI answers every other path; its pages call h in process.

@@ -27,12 +27,14 @@ type Config struct {
 	UploadTTL       time.Duration
 	ShutdownTimeout time.Duration
 	ConfigFile      string
-	TLS                      // --tls-* and --acme-* (tls.go)
-	Auth            Auth     // --auth, --token-*, --login-* (auth.go)
-	Database        Database // --database-url, --db-* (database.go)
-	Storage         Storage  // --storage, --s3-* (storage.go)
-	Proxy           Proxy    // --external-url, --trusted-proxies (proxy.go)
-	Limits          Limits   // --max-connections, --body-*, --write-idle-timeout, --health-addr (limits.go)
+	TLS                        // --tls-* and --acme-* (tls.go)
+	Auth            Auth       // --auth, --token-*, --login-* (auth.go)
+	Database        Database   // --database-url, --db-* (database.go)
+	Storage         Storage    // --storage, --s3-* (storage.go)
+	Proxy           Proxy      // --external-url, --trusted-proxies (proxy.go)
+	Limits          Limits     // --max-connections, --body-*, --write-idle-timeout, --health-addr (limits.go)
+	ProxyCache      ProxyCache // --proxy-cache-* (proxycache.go)
+	Metrics         Metrics    // --metrics* (metrics.go)
 }
 
 // Default returns the embedded default: listen on :5000, data in ./data.
@@ -52,6 +54,8 @@ func Default() Config {
 		Database:        DefaultDatabase(),
 		Storage:         DefaultStorage(),
 		Limits:          DefaultLimits(),
+		ProxyCache:      DefaultProxyCache(),
+		Metrics:         DefaultMetrics(),
 	}
 }
 
@@ -80,6 +84,8 @@ func (c *Config) FlagSet(name string) *flag.FlagSet {
 	c.Storage.flags(fs)
 	c.Proxy.flags(fs)
 	c.Limits.flags(fs)
+	c.ProxyCache.flags(fs)
+	c.Metrics.flags(fs)
 	return fs
 }
 
@@ -183,10 +189,19 @@ func (c *Config) Validate() error {
 	if err := c.Storage.validate(); err != nil {
 		return err
 	}
+	if err := c.validateBlobDir(); err != nil {
+		return err
+	}
 	if err := c.Proxy.validate(); err != nil {
 		return err
 	}
+	if err := c.ProxyCache.validate(); err != nil {
+		return err
+	}
 	if err := c.Limits.validate(); err != nil {
+		return err
+	}
+	if err := c.Metrics.validate(); err != nil {
 		return err
 	}
 	if c.ShutdownTimeout < 0 {

@@ -80,6 +80,7 @@ const (
 // Limits of the work one pull may cause.
 const (
 	maxSignatures   = 20      // signatures of one type tried per artifact
+	maxReferrers    = 100     // referrers of an artifact read to find them
 	maxParents      = 10      // parent indexes tried for a child
 	maxEnvelopeSize = 1 << 20 // a signature payload, bundle or envelope blob
 )
@@ -88,7 +89,7 @@ const (
 type Store interface {
 	meta.SigningStore
 	GetManifest(ctx context.Context, repo, ref string, withBody bool) (*meta.Manifest, error)
-	Referrers(ctx context.Context, repo string, d digest.Digest, artifactType string) ([]oci.Descriptor, error)
+	Referrers(ctx context.Context, repo string, d digest.Digest, artifactType, last string, n int) ([]oci.Descriptor, error)
 	ParentIndexes(ctx context.Context, repo string, d digest.Digest, limit int) ([]digest.Digest, error)
 }
 
@@ -380,7 +381,7 @@ func (c *Checker) signedBy(ctx context.Context, pol meta.SigningPolicy, repo str
 // referrers of a signature artifact type and, for cosign, the ".sig" tag.
 // Two indexed reads, lighter than the listing (no sizes, no count).
 func (c *Checker) signatures(ctx context.Context, repo string, d digest.Digest, typ string) ([]digest.Digest, error) {
-	refs, err := c.opt.Store.Referrers(ctx, repo, d, "")
+	refs, err := c.opt.Store.Referrers(ctx, repo, d, "", "", maxReferrers)
 	if err != nil {
 		return nil, err
 	}
