@@ -23,6 +23,7 @@ import (
 	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/replication"
+	"github.com/berth-registry/berth/internal/sign"
 	"github.com/berth-registry/berth/internal/webhook"
 )
 
@@ -66,6 +67,9 @@ type Options struct {
 	// Events, if set, is told of artifacts and tags created and deleted
 	// through the API (webhooks, replication triggers).
 	Events *events.Bus
+	// Signing keeps the projects' signing keys and enforces their
+	// signature policies; nil: the signing-keys operations answer 503.
+	Signing *sign.Checker
 	// Proxy, if set, backs proxy-cache projects (POST /projects with
 	// registry_id); nil: they are refused.
 	Proxy ProxyCache
@@ -137,7 +141,7 @@ func (s *Server) routes() []route {
 	return slices.Concat(s.coreRoutes(), s.projectExtraRoutes(), s.artifactExtraRoutes(), s.labelRoutes(),
 		s.userExtraRoutes(), s.systemExtraRoutes(), s.immutableRoutes(), s.purgeAuditRoutes(), s.retentionRoutes(),
 		s.identityRoutes(), s.oidcRoutes(), s.quotaRoutes(), s.gcRoutes(),
-		s.registryRoutes(), s.webhookRoutes())
+		s.registryRoutes(), s.webhookRoutes(), s.signingRoutes())
 }
 
 func (s *Server) coreRoutes() []route {

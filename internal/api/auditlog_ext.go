@@ -48,6 +48,7 @@ var auditEventTypes = []string{
 	"create_user_group", "update_user_group", "delete_user_group",
 	"create_gc", "stop_gc", "update_gc_schedule", "delete_gc_schedule",
 	"create_webhook_policy", "update_webhook_policy", "delete_webhook_policy",
+	"create_signing_key", "delete_signing_key",
 	"create_registry", "update_registry", "delete_registry",
 }
 

@@ -24,6 +24,7 @@ import (
 	"github.com/berth-registry/berth/internal/proxy"
 	"github.com/berth-registry/berth/internal/registry"
 	"github.com/berth-registry/berth/internal/replication"
+	"github.com/berth-registry/berth/internal/sign"
 	"github.com/berth-registry/berth/internal/ui"
 	"github.com/berth-registry/berth/internal/webhook"
 )
@@ -48,6 +49,8 @@ type access struct {
 	// events is the bus registry and API publish to (webhooks,
 	// replication triggers, scan on push subscribe).
 	events *events.Bus
+	// signing enforces the signature policies and keeps the keys (sign.go).
+	signing *sign.Checker
 	// proxy serves proxy-cache projects (proxycache.go).
 	proxy *proxy.Engine
 	// registries are replication's and proxy caches' remote registries
@@ -206,11 +209,11 @@ func (a *access) mountAPI(mux *http.ServeMux, cfg config.Config, store *sqlstore
 	if err := a.setupWebhooks(context.Background(), cfg, store, key, queue.Holder, log); err != nil {
 		return err
 	}
-	h := api.New(api.Options{Access: a.store, Store: store, Catalog: store, Auth: a.authn, Audit: a.sink.Record,
+	h := api.New(api.Options{Access: signingAccess{a.store, a.signing}, Store: store, Catalog: store, Auth: a.authn, Audit: a.sink.Record,
 		DeletesDisabled: !cfg.DeleteEnabled, ExternalURL: cfg.Proxy.ExternalURL,
 		SessionKey: key, Version: Version, Logger: log, Blobs: blobs,
 		System: a.system, Jobs: queue, LDAP: a.ldap, Events: a.events, Registries: a.registries, Proxy: a.proxy,
-		Webhooks: a.webhooks})
+		Webhooks: a.webhooks, Signing: a.signing})
 	a.api = h
 	mux.Handle(api.Prefix+"/", h)
 	mux.Handle("/c/", h)

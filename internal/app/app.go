@@ -96,6 +96,10 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		return err
 	}
 	acc.proxy = proxyCache
+	signing, err := setupSigning(ctx, metaStore, blobStore, acc, log)
+	if err != nil {
+		return fmt.Errorf("reading signature policies: %w", err)
+	}
 	reg := registry.New(metaStore, blobStore, registry.Options{
 		MaxManifestSize: cfg.MaxManifestSize,
 		MaxBlobSize:     cfg.MaxBlobSize,
@@ -113,6 +117,8 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		// from a run with access control; one indexed query per push or
 		// delete of a tag, none per pull.
 		Tags: immutable.NewGuard(metaStore),
+		// Signature policies: no query for a project without one.
+		PullPolicy: signPolicy{signing, acc},
 	})
 	sweepAtStartup(ctx, cfg, reg, log)
 

@@ -44,6 +44,11 @@ func (r *Registry) getManifest(w http.ResponseWriter, req *http.Request, rt rout
 	if err != nil {
 		return err
 	}
+	if !head && r.opt.PullPolicy != nil {
+		if err := r.opt.PullPolicy.CheckPull(req, rt.name, m); err != nil {
+			return err
+		}
+	}
 	h := w.Header()
 	etag := `"` + string(m.Digest) + `"`
 	h.Set("Content-Type", m.MediaType)

@@ -61,6 +61,18 @@ type Options struct {
 	// Proxy, if set, serves the repositories of proxy-cache projects and
 	// refuses pushes to them.
 	Proxy Proxy
+	// PullPolicy, if set, may refuse a manifest GET (not HEAD) of an
+	// artifact its project's policy blocks (the signature policy,
+	// internal/sign): a *meta.PolicyViolationError is answered 412
+	// PROJECTPOLICYVIOLATION. It is on the hot path: a pull from a project
+	// without a policy must cost it no query.
+	PullPolicy PullPolicy
+}
+
+// PullPolicy decides whether a manifest GET may be answered; m has its
+// body, req carries the caller (after Authorizer).
+type PullPolicy interface {
+	CheckPull(req *http.Request, repo string, m *meta.Manifest) error
 }
 
 // PullRecorder gathers pull statistics (pullstats.Recorder). tag is the
@@ -236,9 +248,12 @@ func (r *Registry) writeErr(w http.ResponseWriter, req *http.Request, err error)
 	var ch *auth.Challenge
 	var immutableTag *meta.ImmutableTagError
 	var exceeded *meta.QuotaExceededError
+	var violation *meta.PolicyViolationError
 	var coded ociCoder
 	switch {
 	case errors.As(err, &e):
+	case errors.As(err, &violation):
+		e = CodePolicyViolation.Err("%s", violation.Message)
 	case errors.As(err, &coded):
 		name, status, msg := coded.OCIError()
 		e = &Error{Code: Code{name, status}, Message: msg}
