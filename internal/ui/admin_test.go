@@ -1,6 +1,12 @@
 package ui_test
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -155,5 +161,28 @@ func TestSecurityTab(t *testing.T) {
 	if _, body := a.get("/projects/sec/security"); !strings.Contains(body, `id="sec-auto-scan" name="auto_scan" type="checkbox" checked`) ||
 		!strings.Contains(body, `<option value="High" selected>`) {
 		t.Fatal("saved policies not shown")
+	}
+	// A trusted cosign key: added, listed, deleted.
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemKey := string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+	a.submit("/projects/sec/security", "/projects/sec/security/keys", url.Values{"name": {"release"}, "type": {"cosign"}, "pem": {pemKey}})
+	_, body := a.get("/projects/sec/security")
+	if !strings.Contains(body, "Signing key added.") || !strings.Contains(body, "<td>release</td><td>cosign</td>") {
+		t.Fatalf("key not added: %s", body)
+	}
+	keys, _, err := e.store.SigningKeys(e.ctx, p.ID, meta.ListQuery{Page: meta.Page{Page: 1, Size: 10}})
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("keys %v, %v", keys, err)
+	}
+	a.submit("/projects/sec/security", fmt.Sprintf("/projects/sec/security/keys/%d/delete", keys[0].ID), url.Values{})
+	if _, body := a.get("/projects/sec/security"); !strings.Contains(body, "Signing key deleted.") || strings.Contains(body, "<td>release</td>") {
+		t.Fatal("key not deleted")
 	}
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/berth-registry/berth/internal/meta/sqlstore"
 	"github.com/berth-registry/berth/internal/oci"
 	"github.com/berth-registry/berth/internal/settings"
+	"github.com/berth-registry/berth/internal/sign"
 	"github.com/berth-registry/berth/internal/ui"
 )
 
@@ -74,6 +75,7 @@ func newEnvAt(t testing.TB, path string) *env {
 	}
 	h := api.New(api.Options{Access: store, Store: store, Catalog: store, Auth: authn, Version: "test",
 		System:     api.SystemOptions{Settings: st},
+		Signing:    sign.New(sign.Options{Store: store}),
 		SessionKey: bytes.Repeat([]byte("k"), 32),
 		Audit: func(rec meta.AuditRecord) {
 			rec.At = time.Now()
