@@ -129,7 +129,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		mux.HandleFunc(auth.TokenPath, acc.gate.ServeToken)
 	}
 	holder := jobs.NewHolder()
-	queue := newQueue(metaStore, holder, log)
+	queue := newQueue(metaStore, holder, acc.events, log)
 	registerGC(queue, metaStore, blobStore, reg)
 	if err := acc.mountAPI(mux, cfg, metaStore, blobStore, queue, log); err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/berth-registry/berth/internal/audit"
+	"github.com/berth-registry/berth/internal/events"
 	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/meta/sqlstore"
@@ -15,10 +16,10 @@ import (
 
 // newQueue is this replica's background job queue (internal/jobs), with
 // the job kinds of every capability registered: each adds its own line.
-func newQueue(store *sqlstore.Store, holder string, log *slog.Logger) *jobs.Queue {
+func newQueue(store *sqlstore.Store, holder string, bus *events.Bus, log *slog.Logger) *jobs.Queue {
 	q := jobs.NewQueue(store, holder, log)
 	q.Register(audit.PurgeKind, audit.Purge(store), jobs.Exclusive())
-	(&retention.Runner{Store: store, Log: log}).Register(q)
+	(&retention.Runner{Store: store, Log: log, Events: bus}).Register(q)
 	return q
 }
 

@@ -24,7 +24,7 @@ func TestPurgeScheduleReplacesRetention(t *testing.T) {
 	}
 	defer st.Close()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	q := newQueue(st, "r1", log)
+	q := newQueue(st, "r1", nil, log)
 	acc := &access{store: st, retention: 24 * time.Hour, log: log}
 	old := func() int64 {
 		t.Helper()

@@ -13,6 +13,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/berth-registry/berth/internal/events"
 	"github.com/berth-registry/berth/internal/immutable"
 	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/meta"
@@ -48,6 +49,9 @@ type Store interface {
 type Runner struct {
 	Store Store
 	Log   *slog.Logger
+	// Events, if set, is told of each repository a real run deleted from
+	// (TAG_RETENTION, for webhooks).
+	Events *events.Bus
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
 
@@ -154,6 +158,7 @@ func (r *Runner) Run(ctx context.Context, run *jobs.Run) error {
 	if err != nil {
 		return err
 	}
+	p.ID = mp.ID // the stored text may not carry it
 	project, err := r.Store.GetProject(ctx, mp.ProjectID)
 	if err != nil {
 		return fmt.Errorf("the project of retention policy %d: %w", mp.ID, err)
@@ -395,6 +400,7 @@ func (r *Runner) apply(ctx context.Context, p *Policy, project *meta.Project, rt
 	logf("Retained %d of %d artifacts; deleted %d, freeing %d bytes after garbage collection", attrs.Retained, attrs.Total, attrs.DeletedCount, freed)
 	if !dry && attrs.DeletedCount > 0 {
 		r.audit(ctx, plan, project, rt)
+		r.publish(ctx, p, project, rt, attrs)
 	}
 	return attrs, nil
 }

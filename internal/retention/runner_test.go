@@ -14,6 +14,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/berth-registry/berth/internal/events"
 	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/meta/sqlstore"
@@ -314,5 +315,44 @@ func TestRunnerPolicyGone(t *testing.T) {
 	eid := e.enqueue(true)
 	if x := e.wait(eid, meta.JobSuccess); len(e.tasks(eid)) != 0 {
 		t.Errorf("tasks of an empty project: %+v", x)
+	}
+}
+
+// TestRunnerPublishesRetentionEvents: a real run publishes TAG_RETENTION
+// once per repository it deleted from, as berth's own work, with Harbor's
+// event_data.retention; a dry run publishes nothing.
+func TestRunnerPublishesRetentionEvents(t *testing.T) {
+	e := newRunEnv(t, deleteAll())
+	bus := events.New()
+	got := make(chan events.Event, 10)
+	bus.Subscribe(func(_ context.Context, ev events.Event) { got <- ev }, events.TagRetention)
+	e.runner.Events = bus
+	e.push("a", "v1")
+	e.push("b") // untagged: deleteAll's latestPushedK 0 deletes both
+	e.start()
+	e.wait(e.enqueue(true), meta.JobSuccess)
+	if len(got) != 0 {
+		t.Fatalf("a dry run published %d events", len(got))
+	}
+	e.wait(e.enqueue(false), meta.JobSuccess)
+	seen := map[string]bool{}
+	for len(got) > 0 {
+		ev := <-got
+		if !ev.Internal || ev.Project != "p" || ev.Operator != AuditUser {
+			t.Fatalf("event %+v", ev)
+		}
+		data := ev.Detail.(Event).EventData()["retention"].(map[string]any)
+		deleted := data["deleted_artifact"].([]map[string]any)
+		if data["result"] != "SUCCESS" || data["total"] != 1 || data["retained"] != 0 || len(deleted) != 1 ||
+			data["retention_policy_id"] != e.policy {
+			t.Fatalf("event_data %+v", data)
+		}
+		seen[ev.Repo] = true
+		if ev.Repo == "p/a" && deleted[0]["name_tag"] != "p/a:v1" {
+			t.Fatalf("deleted %+v", deleted)
+		}
+	}
+	if !seen["p/a"] || !seen["p/b"] || len(seen) != 2 {
+		t.Fatalf("events for %v, want p/a and p/b", seen)
 	}
 }

@@ -29,8 +29,8 @@ import (
 	"github.com/berth-registry/berth/internal/oci"
 	"github.com/berth-registry/berth/internal/settings"
 	"github.com/berth-registry/berth/internal/sign"
-	"github.com/berth-registry/berth/internal/webhook"
 	"github.com/berth-registry/berth/internal/ui"
+	"github.com/berth-registry/berth/internal/webhook"
 )
 
 func TestMain(m *testing.M) {
