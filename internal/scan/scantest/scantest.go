@@ -8,8 +8,12 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
+	"sync"
 	"testing"
 	"time"
 
@@ -134,17 +138,37 @@ func Layer(t testing.TB, files ...File) []byte {
 	return buf.Bytes()
 }
 
-// Executable returns the running test binary, a Go binary with build
-// information (its module and dependencies), for a gobinary fixture.
-func Executable(t testing.TB) []byte {
+// GoBinary builds testdata/gobin (once per test process) and returns
+// it: a static Go binary whose build information lists
+// github.com/Masterminds/semver/v3 at the version of berth's go.mod.
+func GoBinary(t testing.TB) []byte {
 	t.Helper()
-	p, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
+	gobinOnce.Do(func() {
+		_, self, _, _ := runtime.Caller(0)
+		dir, err := os.MkdirTemp("", "berth-gobin-")
+		if err != nil {
+			gobinErr = err
+			return
+		}
+		defer os.RemoveAll(dir)
+		out := filepath.Join(dir, "gobin")
+		cmd := exec.Command("go", "build", "-trimpath", "-o", out, "./testdata/gobin")
+		cmd.Dir = filepath.Dir(self)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			gobinErr = fmt.Errorf("go build: %v: %s", err, b)
+			return
+		}
+		gobin, gobinErr = os.ReadFile(out)
+	})
+	if gobinErr != nil {
+		t.Fatal(gobinErr)
 	}
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return gobin
 }
+
+var (
+	gobinOnce sync.Once
+	gobin     []byte
+	gobinErr  error
+)
