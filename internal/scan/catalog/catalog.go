@@ -73,7 +73,7 @@ type Result struct {
 // Layer is one layer to read, bottom first.
 type Layer struct {
 	Digest string
-	Open      func(context.Context) (io.ReadCloser, error)
+	Open   func(context.Context) (io.ReadCloser, error)
 }
 
 // ErrLimit is wrapped by errors of a layer over a limit.

@@ -14,9 +14,9 @@ import (
 func fixture() scantest.DB {
 	return scantest.DB{
 		Advisories: map[string]map[string]map[string]vulndb.Advisory{
-			"debian 12": {"openssl": {"CVE-2024-0001": {FixedVersion: "3.0.13-1~deb12u1"}}},
+			"debian 12":                         {"openssl": {"CVE-2024-0001": {FixedVersion: "3.0.13-1~deb12u1"}}},
 			"go::The Go Vulnerability Database": {"github.com/x/y": {"GO-2099-0001": {VulnerableVersions: []string{"<1.2.0"}}}},
-			"go::GitHub Security Advisory Go":    {"github.com/x/y": {"GHSA-1": {PatchedVersions: []string{">=1.0.0"}}}},
+			"go::GitHub Security Advisory Go":   {"github.com/x/y": {"GHSA-1": {PatchedVersions: []string{">=1.0.0"}}}},
 		},
 		Vulnerabilities: map[string]vulndb.Vulnerability{"CVE-2024-0001": {Title: "t", VendorSeverity: map[string]vulndb.Severity{"debian": vulndb.SeverityHigh}}},
 		DataSources:     map[string]vulndb.DataSource{"debian 12": {ID: "debian", Name: "Debian Security Tracker"}},
