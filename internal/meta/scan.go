@@ -84,4 +84,15 @@ type ScanStore interface {
 	// first set); SetSystemCVEAllowlist replaces it.
 	SystemCVEAllowlist(ctx context.Context) (CVEAllowlist, error)
 	SetSystemCVEAllowlist(ctx context.Context, l CVEAllowlist) error
+
+	// PullPolicies returns the projects whose metadata prevent_vul is
+	// "true", by name, with their id and metadata (the pull check's cache
+	// reads it in one query).
+	PullPolicies(ctx context.Context) (map[string]PullPolicy, error)
+}
+
+// PullPolicy is a project with prevent_vul set.
+type PullPolicy struct {
+	ProjectID int64
+	Metadata  map[string]string
 }

@@ -41,6 +41,9 @@ var (
 	// chunk, as the spec requires for that case.
 	CodeRangeInvalid = Code{"RANGE_INVALID", http.StatusRequestedRangeNotSatisfiable}
 	codeUnknown      = Code{"UNKNOWN", http.StatusInternalServerError}
+	// CodePolicyViolation is Harbor's refusal of a pull by a project
+	// policy (prevent_vul): not an OCI code, so clients show its message.
+	CodePolicyViolation = Code{"PROJECTPOLICYVIOLATION", http.StatusPreconditionFailed}
 )
 
 // Error is an error a handler returns to be written as OCI error JSON.

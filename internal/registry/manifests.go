@@ -39,6 +39,15 @@ func (r *Registry) getManifest(w http.ResponseWriter, req *http.Request, rt rout
 	if err != nil {
 		return err
 	}
+	if !head && r.opt.PullPolicy != nil {
+		msg, err := r.opt.PullPolicy.CheckPull(req.Context(), rt.name, m)
+		if err != nil {
+			return err
+		}
+		if msg != "" {
+			return CodePolicyViolation.Err("%s", msg)
+		}
+	}
 	h := w.Header()
 	etag := `"` + string(m.Digest) + `"`
 	h.Set("Content-Type", m.MediaType)

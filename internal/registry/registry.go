@@ -58,6 +58,17 @@ type Options struct {
 	// Events, if set, is told of pushes, pulls and deletes (webhooks,
 	// replication triggers, scan on push). Publishing never blocks.
 	Events *events.Bus
+	// PullPolicy, if set, is asked before a manifest GET (not HEAD) is
+	// answered: a message refuses it with 412 PROJECTPOLICYVIOLATION
+	// (scan.Policy: prevent_vul).
+	PullPolicy PullPolicy
+}
+
+// PullPolicy decides whether repo's manifest m may be pulled: "" allows,
+// a message refuses. It is on the pull path: it must cost nothing for
+// projects without a policy.
+type PullPolicy interface {
+	CheckPull(ctx context.Context, repo string, m *meta.Manifest) (string, error)
 }
 
 // PullRecorder gathers pull statistics (pullstats.Recorder). tag is the

@@ -272,3 +272,30 @@ func (s *Store) SetSystemCVEAllowlist(ctx context.Context, l meta.CVEAllowlist) 
 		l.ExpiresAt, string(items), t, t)
 	return err
 }
+
+// PullPolicies implements meta.ScanStore.
+func (s *Store) PullPolicies(ctx context.Context) (_ map[string]meta.PullPolicy, err error) {
+	ctx, cancel := s.bound(ctx)
+	defer s.end(cancel, &err)
+	rows, err := s.query(ctx, `SELECT p.id, p.name, m.name, m.value FROM project_metadata m JOIN projects p ON p.id = m.project_id
+		WHERE m.project_id IN (SELECT project_id FROM project_metadata WHERE name = 'prevent_vul' AND value = 'true')`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]meta.PullPolicy{}
+	for rows.Next() {
+		var id int64
+		var project, name, value string
+		if err := rows.Scan(&id, &project, &name, &value); err != nil {
+			return nil, err
+		}
+		pp, ok := out[project]
+		if !ok {
+			pp = meta.PullPolicy{ProjectID: id, Metadata: map[string]string{}}
+			out[project] = pp
+		}
+		pp.Metadata[name] = value
+	}
+	return out, rows.Err()
+}
