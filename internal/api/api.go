@@ -22,6 +22,7 @@ import (
 	"github.com/berth-registry/berth/internal/identity/oidc"
 	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/scan"
 )
 
 // Prefix is where the API is mounted.
@@ -64,6 +65,9 @@ type Options struct {
 	// Events, if set, is told of artifacts and tags created and deleted
 	// through the API (webhooks, replication triggers).
 	Events *events.Bus
+	// Scan is the built-in scanner (nil: the scan operations answer 503,
+	// and artifacts have no scan overview).
+	Scan *scan.Scanner
 }
 
 // checkDelete refuses a delete when deletes are switched off.
@@ -125,7 +129,7 @@ func New(opt Options) *Server {
 func (s *Server) routes() []route {
 	return slices.Concat(s.coreRoutes(), s.projectExtraRoutes(), s.artifactExtraRoutes(), s.labelRoutes(),
 		s.userExtraRoutes(), s.systemExtraRoutes(), s.immutableRoutes(), s.purgeAuditRoutes(), s.retentionRoutes(),
-		s.identityRoutes(), s.oidcRoutes(), s.quotaRoutes(), s.gcRoutes())
+		s.identityRoutes(), s.oidcRoutes(), s.quotaRoutes(), s.gcRoutes(), s.scanRoutes())
 }
 
 func (s *Server) coreRoutes() []route {

@@ -45,6 +45,8 @@ type access struct {
 	// events is the bus registry and API publish to (webhooks,
 	// replication triggers, scan on push subscribe).
 	events *events.Bus
+	// scan is the built-in scanner (scan.go).
+	scan *scanning
 }
 
 // sessionRevocationAge is how long a logged-out session's id is kept:
@@ -189,7 +191,7 @@ func (a *access) mountAPI(mux *http.ServeMux, cfg config.Config, store *sqlstore
 	h := api.New(api.Options{Access: a.store, Store: store, Catalog: store, Auth: a.authn, Audit: a.sink.Record,
 		DeletesDisabled: !cfg.DeleteEnabled, ExternalURL: cfg.Proxy.ExternalURL,
 		SessionKey: key, Version: Version, Logger: log, Blobs: blobs,
-		System: a.system, Jobs: queue, LDAP: a.ldap, Events: a.events})
+		System: a.system, Jobs: queue, LDAP: a.ldap, Events: a.events, Scan: a.scan.scanner})
 	mux.Handle(api.Prefix+"/", h)
 	mux.Handle("/c/", h)
 	// The web UI answers every other path; its pages call h in process.

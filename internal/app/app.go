@@ -89,6 +89,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	// drained requests pulled is written on the way out.
 	pulls := pullstats.New(metaStore, pullstats.Options{Logger: log})
 	defer pulls.Close()
+	acc.scan = newScanning(cfg, metaStore, blobStore, acc, log)
 	reg := registry.New(metaStore, blobStore, registry.Options{
 		MaxManifestSize: cfg.MaxManifestSize,
 		MaxBlobSize:     cfg.MaxBlobSize,
@@ -104,7 +105,8 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		// Tag immutability: always on, as rules may be in the database
 		// from a run with access control; one indexed query per push or
 		// delete of a tag, none per pull.
-		Tags: immutable.NewGuard(metaStore),
+		Tags:       immutable.NewGuard(metaStore),
+		PullPolicy: acc.scan.policy,
 	})
 	// We hold the data directory lock, so upload bytes without a session
 	// can only be leftovers of a crash: remove them all now (in a store
@@ -124,6 +126,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	holder := jobs.NewHolder()
 	queue := newQueue(metaStore, holder, log)
 	registerGC(queue, metaStore, blobStore, reg)
+	acc.scan.register(ctx, queue, reg, acc, log)
 	if err := acc.mountAPI(mux, cfg, metaStore, blobStore, queue, log); err != nil {
 		return err
 	}
@@ -246,6 +249,7 @@ func runJobs(ctx context.Context, r *jobs.Runner, queue *jobs.Queue, reg *regist
 		wg.Go(func() { acc.revoked.Run(ctx) })
 	}
 	wg.Go(func() { acc.system.Settings.Run(ctx) }) // and every other's settings
+	wg.Go(func() { acc.scan.run(ctx) })
 	wg.Wait()
 }
 

@@ -33,6 +33,7 @@ type Config struct {
 	Storage         Storage  // --storage, --s3-* (storage.go)
 	Proxy           Proxy    // --external-url, --trusted-proxies (proxy.go)
 	Limits          Limits   // --max-connections, --body-*, --write-idle-timeout, --health-addr (limits.go)
+	Scan            Scan     // --vulndb-ref, --scan-block-unscanned (scan.go)
 }
 
 // Default returns the embedded default: listen on :5000, data in ./data.
@@ -52,6 +53,7 @@ func Default() Config {
 		Database:        DefaultDatabase(),
 		Storage:         DefaultStorage(),
 		Limits:          DefaultLimits(),
+		Scan:            DefaultScan(),
 	}
 }
 
@@ -80,6 +82,7 @@ func (c *Config) FlagSet(name string) *flag.FlagSet {
 	c.Storage.flags(fs)
 	c.Proxy.flags(fs)
 	c.Limits.flags(fs)
+	c.Scan.flags(fs)
 	return fs
 }
 
@@ -187,6 +190,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.Limits.validate(); err != nil {
+		return err
+	}
+	if err := c.Scan.validate(); err != nil {
 		return err
 	}
 	if c.ShutdownTimeout < 0 {
