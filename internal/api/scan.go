@@ -340,7 +340,7 @@ func (s *Server) getVulnerabilitiesAddition(w http.ResponseWriter, r *http.Reque
 		}
 		if rep := rs[a.Digest]; rep != nil && rep.HasResult {
 			out[reportMime] = vulnReport{GeneratedAt: harborTime(rep.EndTime), Scanner: builtinScanner, Severity: rep.Severity,
-				Artifact: map[string]any{"repository": repo, "digest": a.Digest, "mime_type": a.MediaType},
+				Artifact:        map[string]any{"repository": repo, "digest": a.Digest, "mime_type": a.MediaType},
 				Vulnerabilities: s.vulnItems(rep)}
 		}
 	}
