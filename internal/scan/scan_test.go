@@ -119,7 +119,7 @@ func (e *env) putImage(t testing.TB, repo string, layers ...[]byte) *meta.Manife
 
 func dbFixture(fix string) scantest.DB {
 	return scantest.DB{
-		Advisories: map[string]map[string]map[string]vulndb.Advisory{"debian 12": {"openssl": {"CVE-2024-0001": {FixedVersion: fix}}}},
+		Advisories:      map[string]map[string]map[string]vulndb.Advisory{"debian 12": {"openssl": {"CVE-2024-0001": {FixedVersion: fix}}}},
 		Vulnerabilities: map[string]vulndb.Vulnerability{"CVE-2024-0001": {VendorSeverity: map[string]vulndb.Severity{"debian": vulndb.SeverityHigh}}},
 		DataSources:     map[string]vulndb.DataSource{"debian 12": {ID: "debian"}},
 	}
