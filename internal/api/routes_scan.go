@@ -18,5 +18,11 @@ func (s *Server) scanRoutes() []route {
 		{"GET", "/projects/{project_name_or_id}/scanner/candidates", s.listScannerCandidatesOfProject},
 		{"GET", "/system/CVEAllowlist", s.getSystemCVEAllowlist},
 		{"PUT", "/system/CVEAllowlist", s.putSystemCVEAllowlist},
+		{"GET", "/system/scanAll/schedule", s.getScanAllSchedule},
+		{"POST", "/system/scanAll/schedule", s.createScanAllSchedule},
+		{"PUT", "/system/scanAll/schedule", s.updateScanAllSchedule},
+		{"POST", "/system/scanAll/stop", s.stopScanAll},
+		{"GET", "/scans/all/metrics", s.getLatestScanAllMetrics},
+		{"GET", "/scans/schedule/metrics", s.getLatestScheduledScanAllMetrics},
 	}
 }

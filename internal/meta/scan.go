@@ -89,6 +89,18 @@ type ScanStore interface {
 	// "true", by name, with their id and metadata (the pull check's cache
 	// reads it in one query).
 	PullPolicies(ctx context.Context) (map[string]PullPolicy, error)
+
+	// ScanCandidates pages through every artifact that is not an
+	// accessory (no subject), by repository and digest, after the pair
+	// given ("", "" first): what scan-all visits.
+	ScanCandidates(ctx context.Context, afterRepo string, afterDigest digest.Digest, limit int) ([]ScanCandidate, error)
+}
+
+// ScanCandidate is an artifact scan-all visits.
+type ScanCandidate struct {
+	Repo      string
+	Digest    digest.Digest
+	MediaType string
 }
 
 // PullPolicy is a project with prevent_vul set.

@@ -83,6 +83,7 @@ type params struct {
 func (s *Scanner) Register(q *jobs.Queue) {
 	q.Register(KindScan, s.runScan)
 	q.Register(KindRematch, s.runRematch, jobs.Exclusive())
+	q.Register(KindScanAll, s.runScanAll, jobs.Exclusive())
 }
 
 // stored is the package list kept per digest: a catalogue, or for an

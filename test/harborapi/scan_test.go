@@ -11,6 +11,7 @@ import (
 	"github.com/goharbor/go-client/pkg/sdk/v2.0/client/artifact"
 	"github.com/goharbor/go-client/pkg/sdk/v2.0/client/project"
 	"github.com/goharbor/go-client/pkg/sdk/v2.0/client/scan"
+	"github.com/goharbor/go-client/pkg/sdk/v2.0/client/scan_all"
 	"github.com/goharbor/go-client/pkg/sdk/v2.0/client/scanner"
 	"github.com/goharbor/go-client/pkg/sdk/v2.0/client/system_cve_allowlist"
 	"github.com/goharbor/go-client/pkg/sdk/v2.0/models"
@@ -278,6 +279,30 @@ func TestScan(t *testing.T) {
 		time.Sleep(time.Second)
 		if u := dbUpdated(); u != "2026-11-02T00:00:00Z" {
 			t.Errorf("a schema 3 database was installed: %s", u)
+		}
+	})
+
+	t.Run("scan all", func(t *testing.T) {
+		created := must(c.ScanAll.CreateScanAllSchedule(ctx(t), scan_all.NewCreateScanAllScheduleParams().WithSchedule(
+			&models.Schedule{Schedule: &models.ScheduleObj{Type: "Manual"}})))(t)
+		if !strings.Contains(created.Location, "/api/v2.0/system/scanAll/") {
+			t.Errorf("Location = %q", created.Location)
+		}
+		await(t, func() (bool, string) {
+			st := must(c.ScanAll.GetLatestScanAllMetrics(ctx(t), scan_all.NewGetLatestScanAllMetricsParams()))(t).Payload
+			return !st.Ongoing && st.Total >= 2 && st.Completed == st.Total && st.Trigger == "Manual", "metrics " + dump(st)
+		})
+		must(c.ScanAll.UpdateScanAllSchedule(ctx(t), scan_all.NewUpdateScanAllScheduleParams().WithSchedule(
+			&models.Schedule{Schedule: &models.ScheduleObj{Type: "Daily", Cron: "0 0 3 * * *"}})))(t)
+		sch := must(c.ScanAll.GetScanAllSchedule(ctx(t), scan_all.NewGetScanAllScheduleParams()))(t).Payload
+		if sch.Schedule == nil || sch.Schedule.Type != "Daily" {
+			t.Errorf("schedule = %s", dump(sch))
+		}
+		must(c.ScanAll.UpdateScanAllSchedule(ctx(t), scan_all.NewUpdateScanAllScheduleParams().WithSchedule(
+			&models.Schedule{Schedule: &models.ScheduleObj{Type: "None"}})))(t)
+		must(c.ScanAll.StopScanAll(ctx(t), scan_all.NewStopScanAllParams()))(t)
+		if st := must(c.ScanAll.GetLatestScheduledScanAllMetrics(ctx(t), scan_all.NewGetLatestScheduledScanAllMetricsParams()))(t).Payload; st.Total != 0 {
+			t.Errorf("scheduled metrics = %s", dump(st))
 		}
 	})
 

@@ -299,3 +299,26 @@ func (s *Store) PullPolicies(ctx context.Context) (_ map[string]meta.PullPolicy,
 	}
 	return out, rows.Err()
 }
+
+// ScanCandidates implements meta.ScanStore.
+func (s *Store) ScanCandidates(ctx context.Context, afterRepo string, afterDigest digest.Digest, limit int) (_ []meta.ScanCandidate, err error) {
+	ctx, cancel := s.bound(ctx)
+	defer s.end(cancel, &err)
+	rows, err := s.query(ctx, `SELECT repo, digest, media_type FROM manifests WHERE subject IS NULL AND (repo > ? OR (repo = ? AND digest > ?))
+		ORDER BY repo, digest LIMIT ?`, afterRepo, afterRepo, string(afterDigest), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []meta.ScanCandidate
+	for rows.Next() {
+		var c meta.ScanCandidate
+		var d string
+		if err := rows.Scan(&c.Repo, &d, &c.MediaType); err != nil {
+			return nil, err
+		}
+		c.Digest = digest.Digest(d)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
