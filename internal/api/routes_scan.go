@@ -24,5 +24,7 @@ func (s *Server) scanRoutes() []route {
 		{"POST", "/system/scanAll/stop", s.stopScanAll},
 		{"GET", "/scans/all/metrics", s.getLatestScanAllMetrics},
 		{"GET", "/scans/schedule/metrics", s.getLatestScheduledScanAllMetrics},
+		{"GET", "/security/summary", s.getSecuritySummary},
+		{"GET", "/security/vul", s.ListVulnerabilities},
 	}
 }

@@ -94,6 +94,8 @@ type ScanStore interface {
 	// accessory (no subject), by repository and digest, after the pair
 	// given ("", "" first): what scan-all visits.
 	ScanCandidates(ctx context.Context, afterRepo string, afterDigest digest.Digest, limit int) ([]ScanCandidate, error)
+	// DigestRepositories returns the repositories holding each digest.
+	DigestRepositories(ctx context.Context, ds []digest.Digest) (map[digest.Digest][]string, error)
 }
 
 // ScanCandidate is an artifact scan-all visits.

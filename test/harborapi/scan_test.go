@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/goharbor/go-client/pkg/sdk/v2.0/client/scan"
 	"github.com/goharbor/go-client/pkg/sdk/v2.0/client/scan_all"
 	"github.com/goharbor/go-client/pkg/sdk/v2.0/client/scanner"
+	"github.com/goharbor/go-client/pkg/sdk/v2.0/client/securityhub"
 	"github.com/goharbor/go-client/pkg/sdk/v2.0/client/system_cve_allowlist"
 	"github.com/goharbor/go-client/pkg/sdk/v2.0/models"
 
@@ -195,16 +197,48 @@ func TestScan(t *testing.T) {
 		}
 	})
 
+	t.Run("security hub", func(t *testing.T) {
+		pid := must(c.Project.GetProject(ctx(t), project.NewGetProjectParams().WithProjectNameOrID(proj)))(t).Payload.ProjectID
+		q := "cve_id=CVE-2024-0001,project_id=" + strconv.Itoa(int(pid))
+		list := must(c.Securityhub.ListVulnerabilities(ctx(t), securityhub.NewListVulnerabilitiesParams().WithQ(&q).WithWithTag(ptr(true))))(t)
+		if len(list.Payload) != 2 || list.XTotalCount != 2 {
+			t.Fatalf("vulnerabilities = %s", dump(list.Payload))
+		}
+		for _, v := range list.Payload {
+			if v.Severity != "High" || v.Package != "libssl3" || v.FixedVersion != "3.0.13-1~deb12u1" || len(v.Tags) != 1 || v.Tags[0] != "v1" ||
+				(v.RepositoryName != proj+"/app" && v.RepositoryName != proj+"/slim") || v.CvssV3Score != 7.5 {
+				t.Errorf("item = %s", dump(v))
+			}
+		}
+		q = "repository_name=" + proj + "/app,severity=Critical"
+		if l := must(c.Securityhub.ListVulnerabilities(ctx(t), securityhub.NewListVulnerabilitiesParams().WithQ(&q)))(t).Payload; len(l) != 1 || l[0].CVEID != "CVE-2023-45853" {
+			t.Errorf("critical of app = %s", dump(l))
+		}
+		// A user who is no member of the project sees none of it.
+		u := newUser(t, c)
+		q = "project_id=" + strconv.Itoa(int(pid))
+		if l := must(clientAs(t, u.Username, userPassword).Securityhub.ListVulnerabilities(ctx(t), securityhub.NewListVulnerabilitiesParams().WithQ(&q)))(t).Payload; len(l) != 0 {
+			t.Errorf("an outsider sees %s", dump(l))
+		}
+		sum := must(c.Securityhub.GetSecuritySummary(ctx(t), securityhub.NewGetSecuritySummaryParams().
+			WithWithDangerousCVE(ptr(true)).WithWithDangerousArtifact(ptr(true))))(t).Payload
+		if sum.CriticalCnt < 2 || sum.HighCnt < 2 || sum.ScannedCnt < 2 || sum.TotalArtifact < sum.ScannedCnt ||
+			len(sum.DangerousCves) == 0 || sum.DangerousCves[0].Severity != "Critical" || len(sum.DangerousArtifacts) == 0 {
+			t.Errorf("summary = %s", dump(sum))
+		}
+	})
+
 	t.Run("scan, log and stop", func(t *testing.T) {
 		must(c.Scan.ScanArtifact(ctx(t), scan.NewScanArtifactParams().WithProjectName(proj).WithRepositoryName("app").WithReference("v1")))(t)
 		again := overview(t, c, proj, "app", "v1", func(o *models.NativeReportSummary) bool {
 			return o.ScanStatus == "Success" && o.ReportID != ov.ReportID
 		})
-		log := must(c.Scan.GetReportLog(ctx(t), scan.NewGetReportLogParams().WithProjectName(proj).WithRepositoryName("app").
-			WithReference("v1").WithReportID(again.ReportID)))(t).Payload
-		if !strings.Contains(log, "scanning "+proj+"/app@") || !strings.Contains(log, "os debian 12") {
-			t.Errorf("log = %q", log)
-		}
+		// The job's log is written when it ends, just after the report.
+		await(t, func() (bool, string) {
+			log := must(c.Scan.GetReportLog(ctx(t), scan.NewGetReportLogParams().WithProjectName(proj).WithRepositoryName("app").
+				WithReference("v1").WithReportID(again.ReportID)))(t).Payload
+			return strings.Contains(log, "scanning "+proj+"/app@") && strings.Contains(log, "os debian 12"), "log " + log
+		})
 		must(c.Scan.StopScanArtifact(ctx(t), scan.NewStopScanArtifactParams().WithProjectName(proj).WithRepositoryName("app").
 			WithReference("v1").WithScanType(&models.ScanType{ScanType: "vulnerability"})))(t)
 		_, err := c.Scan.ScanArtifact(ctx(t), scan.NewScanArtifactParams().WithProjectName(proj).WithRepositoryName("trivy-db").WithReference("nosuch"))

@@ -322,3 +322,35 @@ func (s *Store) ScanCandidates(ctx context.Context, afterRepo string, afterDiges
 	}
 	return out, rows.Err()
 }
+
+// DigestRepositories implements meta.ScanStore.
+func (s *Store) DigestRepositories(ctx context.Context, ds []digest.Digest) (_ map[digest.Digest][]string, err error) {
+	ctx, cancel := s.bound(ctx)
+	defer s.end(cancel, &err)
+	out := map[digest.Digest][]string{}
+	for len(ds) > 0 {
+		batch := ds[:min(len(ds), 500)]
+		ds = ds[len(batch):]
+		args := make([]any, len(batch))
+		for i, d := range batch {
+			args[i] = string(d)
+		}
+		in := strings.TrimSuffix(strings.Repeat("?, ", len(batch)), ", ")
+		rows, err := s.query(ctx, `SELECT digest, repo FROM manifests WHERE digest IN (`+in+`) ORDER BY digest, repo`, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var d, repo string
+			if err := rows.Scan(&d, &repo); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[digest.Digest(d)] = append(out[digest.Digest(d)], repo)
+		}
+		if err := rows.Close(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
