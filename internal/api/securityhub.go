@@ -393,4 +393,3 @@ func (s *Server) getSecuritySummary(w http.ResponseWriter, r *http.Request) erro
 	}
 	return writeJSON(w, http.StatusOK, sum)
 }
-
