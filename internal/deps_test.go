@@ -31,6 +31,13 @@ func TestDependencyDirection(t *testing.T) {
 		"ui": {mod + "api", mod + "registry", mod + "app"},
 		// Garbage collection works on the two stores, never over HTTP.
 		"gc": {mod + "registry", mod + "app", mod + "api", mod + "auth", "net/http"},
+		// Scanning works on the stores and the job queue, never over HTTP;
+		// its parsers and the database reader know nothing of berth above
+		// them (scantest builds fixtures for tests only).
+		"scan":         {mod + "registry", mod + "app", mod + "api", "net/http"},
+		"scan/catalog": {mod},
+		"scan/vulndb":  {mod},
+		"scan/match":   {mod + "meta", mod + "blob", mod + "registry", mod + "app", mod + "api", "net/http"},
 		// Events are the bottom of the fan-out: everyone imports them.
 		"events": {mod},
 	}
