@@ -132,6 +132,15 @@ func (s *Scanner) Enqueue(ctx context.Context, m *meta.Manifest, typ, trigger st
 	if typ == "" {
 		typ = TypeVulnerability
 	}
+	if typ == TypeVulnerability {
+		// A digest waits in the queue once: pushes of the same image to
+		// many repositories, or repeated requests, add no job.
+		if r, err := s.report(ctx, m.Digest); err == nil && r.Status == meta.JobPending && r.ExecutionID != 0 {
+			if e, err := s.Queue.Store.GetExecution(ctx, r.ExecutionID); err == nil && e.Status == meta.JobPending {
+				return r.ReportID, nil
+			}
+		}
+	}
 	id := newReportID()
 	eid, err := s.Queue.Enqueue(ctx, KindScan, 0, trigger, params{Repo: m.Repo, Digest: m.Digest, ReportID: id, Type: typ}, false)
 	if err != nil {
