@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,6 +23,7 @@ import (
 
 	"github.com/berth-registry/berth/internal/scan/scantest"
 	"github.com/berth-registry/berth/internal/scan/vulndb"
+	"github.com/berth-registry/berth/test/berthproc"
 )
 
 const vulnMime = "application/vnd.security.vulnerability.report; version=1.1"
@@ -314,6 +318,29 @@ func TestScan(t *testing.T) {
 		if u := dbUpdated(); u != "2026-11-02T00:00:00Z" {
 			t.Errorf("a schema 3 database was installed: %s", u)
 		}
+	})
+
+	t.Run("berth vulndb import", func(t *testing.T) {
+		dir := t.TempDir()
+		good, bad := filepath.Join(dir, "db.tar.gz"), filepath.Join(dir, "bad.tar.gz")
+		os.WriteFile(good, scantest.DBLayer(t, scanDB(t0.Add(72*time.Hour), "3.0.10-1", false)), 0o600)
+		os.WriteFile(bad, []byte("not a database"), 0o600)
+		run := func(file string) (string, error) {
+			cmd := exec.CommandContext(ctx(t), berthproc.Binary(t), "vulndb", "import", "--url", server(t).URL, file)
+			cmd.Env = append(os.Environ(), "BERTH_PASSWORD="+adminPassword)
+			out, err := cmd.CombinedOutput()
+			return string(out), err
+		}
+		if out, err := run(bad); err == nil || !strings.Contains(out, "invalid vulnerability database") {
+			t.Errorf("a broken file: %v %s", err, out)
+		}
+		if out, err := run(good); err != nil {
+			t.Fatalf("import: %v %s", err, out)
+		}
+		await(t, func() (bool, string) {
+			u := dbUpdated()
+			return u == "2026-11-04T00:00:00Z", "database updated at " + u
+		})
 	})
 
 	t.Run("scan all", func(t *testing.T) {
