@@ -27,6 +27,13 @@ require (
 	modernc.org/sqlite v1.61.1
 )
 
+require github.com/knqyf263/go-rpm-version v0.0.0-20260811110310-1815e1f1b790
+
+require (
+	github.com/knqyf263/go-rpmdb v0.1.1
+	golang.org/x/xerrors v0.0.0-20200804184101-5ec99f83aff1 // indirect
+)
+
 require (
 	github.com/Azure/go-ntlmssp v0.1.1 // indirect
 	github.com/chromedp/cdproto v0.160.1

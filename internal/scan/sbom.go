@@ -124,6 +124,8 @@ func purl(os catalog.OS, p catalog.Package) string {
 		return fmt.Sprintf("pkg:deb/%s/%s@%s?arch=%s&distro=%s-%s", os.ID, p.Name, p.Version, p.Arch, os.ID, os.VersionID)
 	case catalog.TypeAPK:
 		return fmt.Sprintf("pkg:apk/%s/%s@%s?arch=%s&distro=%s", os.ID, p.Name, p.Version, p.Arch, os.VersionID)
+	case catalog.TypeRPM:
+		return fmt.Sprintf("pkg:rpm/%s/%s@%s?arch=%s&distro=%s-%s", os.ID, p.Name, p.Version, p.Arch, os.ID, os.VersionID)
 	case catalog.TypeGoBinary:
 		return fmt.Sprintf("pkg:golang/%s@%s", p.Name, p.Version)
 	}

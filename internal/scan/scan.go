@@ -254,6 +254,9 @@ func (s *Scanner) catalogue(ctx context.Context, run *jobs.Run, repo string, d d
 		}
 		if run != nil {
 			run.Log("%s: os %s %s, %d packages", d, res.OS.ID, res.OS.VersionID, len(res.Packages))
+			if res.OS.ID != "" && !match.Supported(res.OS) {
+				run.Log("%s: the packages of %s are not matched (no detector for it); its Go modules are", d, res.OS.ID)
+			}
 			for _, n := range res.Notes {
 				run.Log("%s: %s", d, n)
 			}

@@ -3,8 +3,9 @@
 // rpm, and the modules of Go binaries), reading the layers bottom-up as a
 // stream with bounded memory and applying whiteouts, so a package removed
 // in a later layer is not listed. Only the few files that matter are kept
-// (package databases under a size cap; a Go binary is reduced to its
-// build information as it passes).
+// (package databases under a size cap; a Go binary and an rpm database
+// are spooled to a temporary file and reduced to their packages as they
+// pass).
 package catalog
 
 import (
@@ -65,8 +66,8 @@ type Package struct {
 type Result struct {
 	OS       OS        `json:"os"`
 	Packages []Package `json:"packages"`
-	// Notes says what was seen but not catalogued (an rpm database this
-	// build cannot read, a binary over the size limit).
+	// Notes says what was seen but not catalogued (a binary over the
+	// size limit).
 	Notes []string `json:"notes,omitempty"`
 }
 
@@ -163,7 +164,11 @@ func readLayer(ctx context.Context, l Layer, files map[string]*entry) ([]string,
 			}
 			added[p] = &entry{layer: l.Digest, data: b}
 		case isRPMDB(p):
-			notes = append(notes, "rpm database "+p+" not read: rpm is not supported by this build")
+			pkgs, err := rpmDB(tr, h.Size, p, l.Digest)
+			if err != nil {
+				return nil, err
+			}
+			added[p] = &entry{layer: l.Digest, pkgs: pkgs}
 		case h.Mode&0o111 != 0 && h.Size > 4:
 			if h.Size > MaxBinary {
 				notes = append(notes, fmt.Sprintf("%s not read: %d bytes", p, h.Size))

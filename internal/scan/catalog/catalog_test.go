@@ -142,9 +142,32 @@ func TestLimits(t *testing.T) {
 	if _, err := catalog.Catalogue(context.Background(), layers(t, []byte{0x1f, 0x8b, 1, 2, 3})); err == nil {
 		t.Fatal("a broken gzip layer was read")
 	}
-	rpm := scantest.Layer(t, scantest.File{Path: "var/lib/rpm/rpmdb.sqlite", Body: []byte("x")})
-	res, err := catalog.Catalogue(context.Background(), layers(t, rpm))
-	if err != nil || len(res.Notes) != 1 {
-		t.Fatalf("rpm: %+v %v", res, err)
+}
+
+// TestRPM: the three rpm database formats, through go-rpmdb, with the
+// source package of each; a whiteout removes the database.
+func TestRPM(t *testing.T) {
+	for _, c := range []struct{ fixture, path, pkg, version, src string }{
+		{"centos7-plain/Packages", "var/lib/rpm/Packages", "openssl-libs", "1:1.0.2k-12.el7", "openssl"},
+		{"sle15-bci/Packages.db", "usr/lib/sysimage/rpm/Packages.db", "libpcre1", "8.45-20.10.1", "pcre"},
+		{"fedora35/rpmdb.sqlite", "usr/lib/sysimage/rpm/rpmdb.sqlite", "openssl-libs", "1:1.1.1l-2.fc35", "openssl"},
+	} {
+		l := scantest.Layer(t, scantest.File{Path: c.path, Body: scantest.RPMDB(t, c.fixture)})
+		res, err := catalog.Catalogue(context.Background(), layers(t, l))
+		if err != nil {
+			t.Fatalf("%s: %v", c.fixture, err)
+		}
+		p := names(res)["rpm:"+c.pkg]
+		if p.Version != c.version || p.SrcName != c.src || p.Path != c.path || len(res.Packages) < 10 {
+			t.Errorf("%s: %s = %+v (%d packages)", c.fixture, c.pkg, p, len(res.Packages))
+		}
+		if _, ok := names(res)["rpm:gpg-pubkey"]; ok {
+			t.Errorf("%s: gpg-pubkey listed", c.fixture)
+		}
+		dir, base := c.path[:strings.LastIndexByte(c.path, '/')], c.path[strings.LastIndexByte(c.path, '/')+1:]
+		wh := scantest.Layer(t, scantest.File{Path: dir + "/.wh." + base})
+		if res, _ := catalog.Catalogue(context.Background(), layers(t, l, wh)); len(res.Packages) != 0 {
+			t.Errorf("%s: whited-out database still read", c.fixture)
+		}
 	}
 }

@@ -2,7 +2,8 @@
 // vulnerability database, with Trivy's detector rules (trivy
 // pkg/detector/ospkg/<distro>, pkg/detector/library/compare) and
 // per-ecosystem version comparers: dpkg for Debian and Ubuntu, apk for
-// Alpine, semver for Go modules. Pure functions over a vulndb.DB.
+// Alpine, rpm for Alma, Rocky, Oracle and Amazon Linux, semver for Go
+// modules. Pure functions over a vulndb.DB.
 package match
 
 import (
@@ -12,6 +13,7 @@ import (
 	"github.com/Masterminds/semver/v3"
 	apkver "github.com/knqyf263/go-apk-version"
 	debver "github.com/knqyf263/go-deb-version"
+	rpmver "github.com/knqyf263/go-rpm-version"
 
 	"github.com/berth-registry/berth/internal/scan/catalog"
 	"github.com/berth-registry/berth/internal/scan/vulndb"
@@ -55,6 +57,10 @@ func Match(db Source, res catalog.Result) ([]Finding, error) {
 			if res.OS.ID == "alpine" {
 				fs, err = matchAPK(db, platform, p)
 			}
+		case catalog.TypeRPM:
+			if platform != "" && rpmFamily[res.OS.ID] {
+				fs, err = matchRPM(db, platform, p)
+			}
 		case catalog.TypeGoBinary:
 			fs, err = matchGo(db, p)
 		}
@@ -76,13 +82,35 @@ func Match(db Source, res catalog.Result) ([]Finding, error) {
 	return out, nil
 }
 
+// rpmFamily are the rpm distributions matched (by binary package, as
+// Trivy's detectors for them). Red Hat and CentOS need Trivy's CPE
+// filtering by content sets, not done: they are not matched.
+var rpmFamily = map[string]bool{"almalinux": true, "rocky": true, "ol": true, "amzn": true}
+
+// Supported reports whether the OS packages of o are matched (its
+// language packages always are).
+func Supported(o catalog.OS) bool { return osPlatform(o) != "" }
+
 // osPlatform is the root bucket of an OS: "debian 12" (major version),
-// "ubuntu 22.04", "alpine 3.19" (major.minor).
+// "ubuntu 22.04", "alpine 3.19" (major.minor), "alma 9", "rocky 9",
+// "Oracle Linux 8", "amazon linux 2".
 func osPlatform(o catalog.OS) string {
 	v := o.VersionID
+	major, _, _ := strings.Cut(v, ".")
+	if major == "" {
+		return ""
+	}
 	switch o.ID {
+	case "almalinux":
+		return "alma " + major
+	case "rocky":
+		return "rocky " + major
+	case "ol":
+		return "Oracle Linux " + major
+	case "amzn":
+		return "amazon linux " + major
 	case "debian":
-		v, _, _ = strings.Cut(v, ".")
+		v = major
 	case "alpine":
 		parts := strings.SplitN(v, ".", 3)
 		if len(parts) >= 2 {
@@ -176,6 +204,26 @@ func matchAPK(db Source, platform string, p catalog.Package) ([]Finding, error) 
 		}
 		fixed, err := apkver.NewVersion(a.FixedVersion)
 		if err != nil || !installed.LessThan(fixed) {
+			continue
+		}
+		out = append(out, finding(db, p, a, a.FixedVersion))
+	}
+	return out, nil
+}
+
+// matchRPM: Alma, Rocky, Oracle and Amazon advisories are by binary
+// package; vulnerable iff the installed EPOCH:VERSION-RELEASE is older
+// than the fix under rpm ordering (unfixed ones are not reported, as
+// Trivy).
+func matchRPM(db Source, platform string, p catalog.Package) ([]Finding, error) {
+	advs, err := db.Advisories(platform, p.Name)
+	if err != nil || len(advs) == 0 {
+		return nil, err
+	}
+	installed := rpmver.NewVersion(p.Version)
+	var out []Finding
+	for _, a := range advs {
+		if a.FixedVersion == "" || !installed.LessThan(rpmver.NewVersion(a.FixedVersion)) {
 			continue
 		}
 		out = append(out, finding(db, p, a, a.FixedVersion))

@@ -20,6 +20,7 @@ func openDB(t *testing.T) *vulndb.DB {
 				"openssl": {"CVE-2024-0001": {FixedVersion: "3.0.13-1~deb12u1"}, "CVE-2020-0001": {FixedVersion: "1.1.0"}},
 				"zlib":    {"CVE-2023-45853": {Severity: vulndb.SeverityCritical}},
 			},
+			"alma 9":      {"openssl-libs": {"CVE-2024-0004": {FixedVersion: "1:3.0.7-25.el9_3"}, "CVE-2024-0005": {FixedVersion: "1:3.0.7-24.el9"}}},
 			"alpine 3.19": {"openssl": {"CVE-2024-0002": {FixedVersion: "3.1.4-r5"}, "CVE-2024-0003": {FixedVersion: "3.1.4-r5", AffectedVersion: "3.1.4-r2"}}},
 			"go::The Go Vulnerability Database": {"github.com/Masterminds/semver/v3": {
 				"GO-2099-0001": {VulnerableVersions: []string{">=3.0.0, <3.6.0"}, PatchedVersions: []string{">=3.6.0"}},
@@ -79,6 +80,13 @@ func TestMatch(t *testing.T) {
 	got, _ = match.Match(db, alp)
 	if len(got) != 1 || got[0].ID != "CVE-2024-0002" || got[0].Severity != vulndb.SeverityMedium {
 		t.Fatalf("alpine findings = %+v", got)
+	}
+	alma := catalog.Result{OS: catalog.OS{ID: "almalinux", VersionID: "9.3"}, Packages: []catalog.Package{
+		{Type: "rpm", Name: "openssl-libs", Version: "1:3.0.7-24.el9", SrcName: "openssl", SrcVersion: "1:3.0.7"},
+	}}
+	got, _ = match.Match(db, alma)
+	if len(got) != 1 || got[0].ID != "CVE-2024-0004" || got[0].FixVersion != "1:3.0.7-25.el9_3" {
+		t.Fatalf("alma findings = %+v", got)
 	}
 	// An OS without a bucket matches nothing.
 	if got, _ := match.Match(db, catalog.Result{OS: catalog.OS{ID: "fedora", VersionID: "40"}}); len(got) != 0 {

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -172,3 +173,19 @@ var (
 	gobin     []byte
 	gobinErr  error
 )
+
+// RPMDB returns an rpm database of go-rpmdb's own test data (never
+// copied into berth's repository): "centos7-plain/Packages" (BerkeleyDB),
+// "sle15-bci/Packages.db" (NDB), "fedora35/rpmdb.sqlite" (SQLite).
+func RPMDB(t testing.TB, name string) []byte {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/knqyf263/go-rpmdb").Output()
+	if err != nil {
+		t.Fatalf("locating go-rpmdb: %v", err)
+	}
+	b, err := os.ReadFile(filepath.Join(strings.TrimSpace(string(out)), "pkg", "testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
