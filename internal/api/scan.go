@@ -11,6 +11,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/berth-registry/berth/internal/events"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/rbac"
 	"github.com/berth-registry/berth/internal/scan"
@@ -276,6 +277,25 @@ type vulnReport struct {
 	Scanner         scannerInfo    `json:"scanner"`
 	Severity        string         `json:"severity"`
 	Vulnerabilities []vulnItem     `json:"vulnerabilities"`
+	// ExtraAttrs is berth's: base_image, the lineage (lineageFor).
+	ExtraAttrs map[string]any `json:"extra_attrs,omitempty"`
+}
+
+// lineageFor is d's base image as the caller may see it (repositories
+// of projects they cannot list are left out), nil if none.
+func (s *Server) lineageFor(r *http.Request, d digest.Digest) (map[string]any, error) {
+	l, err := s.opt.Scan.BaseImage(r.Context(), d)
+	if err != nil || l == nil {
+		return nil, err
+	}
+	repos := []string{}
+	for _, repo := range l.Repositories {
+		p, err := s.opt.Access.GetProjectByName(r.Context(), events.ProjectOf(repo))
+		if err == nil && s.mayAct(r, p, rbac.ListRepos, errors.New("hidden")) == nil {
+			repos = append(repos, repo)
+		}
+	}
+	return map[string]any{"base_image": map[string]any{"digest": l.Digest, "layers": l.Layers, "repositories": repos}}, nil
 }
 
 // vulnItems describes findings with the details of the active database.
@@ -339,9 +359,13 @@ func (s *Server) getVulnerabilitiesAddition(w http.ResponseWriter, r *http.Reque
 			return err
 		}
 		if rep := rs[a.Digest]; rep != nil && rep.HasResult {
+			extra, err := s.lineageFor(r, a.Digest)
+			if err != nil {
+				return err
+			}
 			out[reportMime] = vulnReport{GeneratedAt: harborTime(rep.EndTime), Scanner: builtinScanner, Severity: rep.Severity,
 				Artifact:        map[string]any{"repository": repo, "digest": a.Digest, "mime_type": a.MediaType},
-				Vulnerabilities: s.vulnItems(rep)}
+				Vulnerabilities: s.vulnItems(rep), ExtraAttrs: extra}
 		}
 	}
 	return writeJSON(w, http.StatusOK, out)

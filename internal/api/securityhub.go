@@ -35,6 +35,9 @@ type hubItem struct {
 	FixedVersion   string   `json:"fixed_version"`
 	Desc           string   `json:"desc"`
 	Links          []string `json:"links"`
+	// BaseImage is berth's: the digest of the artifact's base image in
+	// this registry (with q base_image=…, the lineage filter).
+	BaseImage string `json:"base_image,omitempty"`
 }
 
 // hubWalk calls fn with every finding of every artifact the caller may
@@ -136,6 +139,10 @@ func hubMatches(q meta.ListQuery, it *hubItem) bool {
 			if !slices.Contains(it.Tags, v) {
 				return false
 			}
+		case "base_image":
+			if it.BaseImage != v {
+				return false
+			}
 		case "cvss_score_v3":
 			if it.CVSSScoreV3 == nil || !inRange(*it.CVSSScoreV3, c) {
 				return false
@@ -173,13 +180,15 @@ func (s *Server) ListVulnerabilities(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	for _, c := range lq.Where {
-		if !slices.Contains([]string{"cve_id", "severity", "status", "repository_name", "project_id", "package", "digest", "tag", "cvss_score_v3"}, c.Key) {
+		if !slices.Contains([]string{"cve_id", "severity", "status", "repository_name", "project_id", "package", "digest", "tag", "cvss_score_v3", "base_image"}, c.Key) {
 			return errBadRequest("q: unknown key " + c.Key)
 		}
 	}
 	withTag := r.URL.Query().Get("with_tag") == "true"
 	needTags := withTag || lq.Value("tag") != ""
 	tags := map[string][]string{}
+	needBase := lq.Value("base_image") != ""
+	bases := map[digest.Digest]string{}
 	var page []hubItem
 	total := 0
 	from := (lq.Page.Page - 1) * lq.Page.Size
@@ -204,6 +213,16 @@ func (s *Server) ListVulnerabilities(w http.ResponseWriter, r *http.Request) err
 				}
 			}
 			it.Tags = tags[key]
+		}
+		if needBase {
+			b, ok := bases[rep.Digest]
+			if !ok {
+				if base, _, err := s.opt.Scan.Store.BaseImage(r.Context(), rep.Digest); err == nil {
+					b = string(base)
+				}
+				bases[rep.Digest] = b
+			}
+			it.BaseImage = b
 		}
 		if !hubMatches(lq, &it) {
 			return true

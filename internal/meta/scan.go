@@ -53,10 +53,14 @@ type VulnDBState struct {
 // vulnerability database and the system CVE allowlist.
 type ScanStore interface {
 	// PutCatalogue stores (replaces) the package list of d, made by
-	// cataloguer version analyzer; data is JSON owned by scan.
-	PutCatalogue(ctx context.Context, d digest.Digest, analyzer int, data []byte) error
+	// cataloguer version analyzer (data is JSON owned by scan), and the
+	// layers of d in order (none for an index).
+	PutCatalogue(ctx context.Context, d digest.Digest, analyzer int, data []byte, layers []digest.Digest) error
 	// Catalogue returns it (ErrNotFound if none).
 	Catalogue(ctx context.Context, d digest.Digest) (analyzer int, data []byte, err error)
+	// BaseImage returns the catalogued image whose layers are the longest
+	// proper prefix of d's, and how many layers it has ("" if none).
+	BaseImage(ctx context.Context, d digest.Digest) (digest.Digest, int, error)
 	// CataloguedDigests pages through the digests with a package list, in
 	// order, after after ("" first).
 	CataloguedDigests(ctx context.Context, after digest.Digest, limit int) ([]digest.Digest, error)

@@ -225,6 +225,7 @@ func (s *Scanner) catalogue(ctx context.Context, run *jobs.Run, repo string, d d
 		return nil, fmt.Errorf("%w: %v", ErrNotScannable, err)
 	}
 	st := &stored{}
+	var layers []digest.Digest
 	switch {
 	case len(doc.Manifests) > 0:
 		for _, c := range doc.Manifests {
@@ -242,13 +243,14 @@ func (s *Scanner) catalogue(ctx context.Context, run *jobs.Run, repo string, d d
 			st.Children = append(st.Children, c.Digest)
 		}
 	case isImageConfig(doc.Config.MediaType):
-		layers := make([]catalog.Layer, len(doc.Layers))
+		cls := make([]catalog.Layer, len(doc.Layers))
 		for i, l := range doc.Layers {
-			layers[i] = catalog.Layer{Digest: string(l.Digest), Open: func(ctx context.Context) (io.ReadCloser, error) {
+			layers = append(layers, l.Digest)
+			cls[i] = catalog.Layer{Digest: string(l.Digest), Open: func(ctx context.Context) (io.ReadCloser, error) {
 				return s.Blobs.Open(ctx, l.Digest)
 			}}
 		}
-		res, err := catalog.Catalogue(ctx, layers)
+		res, err := catalog.Catalogue(ctx, cls)
 		if err != nil {
 			return nil, err
 		}
@@ -269,7 +271,7 @@ func (s *Scanner) catalogue(ctx context.Context, run *jobs.Run, repo string, d d
 	if err != nil {
 		return nil, err
 	}
-	return st, s.Store.PutCatalogue(ctx, d, catalog.Version, b)
+	return st, s.Store.PutCatalogue(ctx, d, catalog.Version, b, layers)
 }
 
 // matchAndStore matches st against the active database and stores the

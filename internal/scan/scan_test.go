@@ -254,7 +254,7 @@ func BenchmarkRematch10000(b *testing.B) {
 	pkgs = append(pkgs, catalog.Package{Type: catalog.TypeDeb, Name: "libssl3", Version: "3.0.11-1~deb12u2", SrcName: "openssl", SrcVersion: "3.0.11-1~deb12u2"})
 	body, _ := json.Marshal(stored{Result: catalog.Result{OS: catalog.OS{ID: "debian", VersionID: "12"}, Packages: pkgs}})
 	for i := range n {
-		if err := e.store.PutCatalogue(ctx, digest.FromString(fmt.Sprint(i)), catalog.Version, body); err != nil {
+		if err := e.store.PutCatalogue(ctx, digest.FromString(fmt.Sprint(i)), catalog.Version, body, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -156,7 +156,7 @@ func TestScan(t *testing.T) {
 
 	proj := newProject(t, c)
 	setProjectMeta(t, c, proj, &models.ProjectMetadata{AutoScan: ptr("true")}, nil)
-	pushScanImage(t, proj+"/app", "v1", false)
+	appDigest := pushScanImage(t, proj+"/app", "v1", false)
 	pushScanImage(t, proj+"/slim", "v1", true)
 	ov := overview(t, c, proj, "app", "v1", func(o *models.NativeReportSummary) bool { return o.ScanStatus == "Success" })
 	if ov.Severity != "Critical" || ov.Summary == nil || ov.Summary.Total != 3 || ov.Summary.Fixable != 2 ||
@@ -198,6 +198,32 @@ func TestScan(t *testing.T) {
 		}
 		if v := r.Vulnerabilities[1]; v.Description != "an openssl flaw" || v.PreferredCVSS.ScoreV3 != 7.5 || len(v.Links) != 1 {
 			t.Errorf("details = %+v", v)
+		}
+	})
+
+	t.Run("lineage", func(t *testing.T) {
+		// slim is app plus a layer: app is its base image.
+		add := must(additionClient(t).Artifact.GetVulnerabilitiesAddition(ctx(t), artifact.NewGetVulnerabilitiesAdditionParams().
+			WithProjectName(proj).WithRepositoryName("slim").WithReference("v1")))(t).Payload
+		var rep map[string]struct {
+			ExtraAttrs struct {
+				BaseImage struct {
+					Digest       string
+					Layers       int
+					Repositories []string
+				} `json:"base_image"`
+			} `json:"extra_attrs"`
+		}
+		if err := json.Unmarshal([]byte(add), &rep); err != nil {
+			t.Fatal(err)
+		}
+		if b := rep[vulnMime].ExtraAttrs.BaseImage; b.Digest != appDigest || b.Layers != 1 || len(b.Repositories) != 1 || b.Repositories[0] != proj+"/app" {
+			t.Errorf("base image = %+v in %s", b, add)
+		}
+		q := "base_image=" + appDigest
+		l := must(c.Securityhub.ListVulnerabilities(ctx(t), securityhub.NewListVulnerabilitiesParams().WithQ(&q)))(t).Payload
+		if len(l) != 2 || l[0].RepositoryName != proj+"/slim" || l[1].RepositoryName != proj+"/slim" {
+			t.Errorf("built FROM app: %s", dump(l))
 		}
 	})
 

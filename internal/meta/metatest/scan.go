@@ -31,11 +31,11 @@ func testScanCatalogues(t *testing.T, s meta.ScanStore) {
 		t.Fatalf("missing catalogue: %v", err)
 	}
 	for _, d := range []digest.Digest{"sha256:b", "sha256:a", "sha256:c"} {
-		if err := s.PutCatalogue(ctx, d, 1, []byte(`{"v":"`+d.String()+`"}`)); err != nil {
+		if err := s.PutCatalogue(ctx, d, 1, []byte(`{"v":"`+d.String()+`"}`), nil); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := s.PutCatalogue(ctx, "sha256:a", 2, []byte(`{"v":2}`)); err != nil {
+	if err := s.PutCatalogue(ctx, "sha256:a", 2, []byte(`{"v":2}`), nil); err != nil {
 		t.Fatal(err)
 	}
 	if an, data, err := s.Catalogue(ctx, "sha256:a"); err != nil || an != 2 || string(data) != `{"v":2}` {
@@ -47,6 +47,29 @@ func testScanCatalogues(t *testing.T, s meta.ScanStore) {
 	}
 	if page, _ = s.CataloguedDigests(ctx, page[1], 2); len(page) != 1 || page[0] != "sha256:c" {
 		t.Fatalf("page 2 = %v", page)
+	}
+
+	// Lineage: base (l1,l2) under mid (l1,l2,l3) under app (l1,l2,l3,l4);
+	// other (l1,lx) shares only a layer; twin has app's layers.
+	for d, ls := range map[digest.Digest][]digest.Digest{
+		"sha256:base": {"l1", "l2"}, "sha256:mid": {"l1", "l2", "l3"}, "sha256:app": {"l1", "l2", "l3", "l4"},
+		"sha256:other": {"l1", "lx"}, "sha256:twin": {"l1", "l2", "l3", "l4"},
+	} {
+		if err := s.PutCatalogue(ctx, d, 1, []byte(`{}`), ls); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for d, want := range map[digest.Digest]digest.Digest{"sha256:app": "sha256:mid", "sha256:mid": "sha256:base", "sha256:base": "", "sha256:other": ""} {
+		if got, n, err := s.BaseImage(ctx, d); err != nil || got != want || (want != "" && n != map[digest.Digest]int{"sha256:mid": 3, "sha256:base": 2}[want]) {
+			t.Errorf("base of %s = %s (%d layers), %v; want %s", d, got, n, err, want)
+		}
+	}
+	// Rewriting a list replaces it: mid loses a layer and is no prefix.
+	if err := s.PutCatalogue(ctx, "sha256:mid", 1, []byte(`{}`), []digest.Digest{"l9"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, _ := s.BaseImage(ctx, "sha256:app"); got != "sha256:base" {
+		t.Errorf("base of app after mid changed = %s", got)
 	}
 }
 

@@ -15,13 +15,46 @@ import (
 var _ meta.ScanStore = (*Store)(nil)
 
 // PutCatalogue implements meta.ScanStore.
-func (s *Store) PutCatalogue(ctx context.Context, d digest.Digest, analyzer int, data []byte) (err error) {
+func (s *Store) PutCatalogue(ctx context.Context, d digest.Digest, analyzer int, data []byte, layers []digest.Digest) (err error) {
 	ctx, cancel := s.bound(ctx)
 	defer s.end(cancel, &err)
-	_, err = s.exec(ctx, `INSERT INTO scan_catalogues (digest, analyzer, data, created_at) VALUES (?, ?, ?, ?)
-		ON CONFLICT (digest) DO UPDATE SET analyzer = excluded.analyzer, data = excluded.data, created_at = excluded.created_at`,
-		string(d), analyzer, string(data), now())
-	return err
+	return s.inTx(ctx, func(ctx context.Context, tx tx) error {
+		if _, err := tx.exec(ctx, `INSERT INTO scan_catalogues (digest, analyzer, data, created_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT (digest) DO UPDATE SET analyzer = excluded.analyzer, data = excluded.data, created_at = excluded.created_at`,
+			string(d), analyzer, string(data), now()); err != nil {
+			return err
+		}
+		if _, err := tx.exec(ctx, `DELETE FROM scan_layers WHERE digest = ?`, string(d)); err != nil {
+			return err
+		}
+		for i, l := range layers {
+			if _, err := tx.exec(ctx, `INSERT INTO scan_layers (digest, position, layer) VALUES (?, ?, ?)`, string(d), i, string(l)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// BaseImage implements meta.ScanStore: among the images sharing d's
+// first layers position by position, the one all of whose layers match
+// and that has fewer than d, the longest.
+func (s *Store) BaseImage(ctx context.Context, d digest.Digest) (_ digest.Digest, _ int, err error) {
+	ctx, cancel := s.bound(ctx)
+	defer s.end(cancel, &err)
+	var base string
+	var n int
+	err = s.queryRow(ctx, `SELECT b.digest, COUNT(*) FROM scan_layers b
+		JOIN scan_layers m ON m.digest = ? AND m.position = b.position AND m.layer = b.layer
+		WHERE b.digest <> ?
+		GROUP BY b.digest
+		HAVING COUNT(*) = (SELECT COUNT(*) FROM scan_layers c WHERE c.digest = b.digest)
+		   AND COUNT(*) < (SELECT COUNT(*) FROM scan_layers c WHERE c.digest = ?)
+		ORDER BY COUNT(*) DESC, b.digest LIMIT 1`, string(d), string(d), string(d)).Scan(&base, &n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", 0, nil
+	}
+	return digest.Digest(base), n, err
 }
 
 // Catalogue implements meta.ScanStore.

@@ -8,6 +8,14 @@ CREATE TABLE scan_catalogues (
     created_at BIGINT NOT NULL
 );
 
+CREATE TABLE scan_layers (
+    digest   TEXT COLLATE "C" NOT NULL,
+    position INTEGER NOT NULL,
+    layer    TEXT COLLATE "C" NOT NULL,
+    PRIMARY KEY (digest, position)
+);
+CREATE INDEX scan_layers_by_layer ON scan_layers (layer, position);
+
 CREATE TABLE scan_reports (
     digest       TEXT COLLATE "C" PRIMARY KEY,
     report_id    TEXT NOT NULL UNIQUE,

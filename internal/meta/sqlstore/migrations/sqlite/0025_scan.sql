@@ -10,6 +10,16 @@ CREATE TABLE scan_catalogues (
     created_at INTEGER NOT NULL
 ) WITHOUT ROWID;
 
+-- The layers of a catalogued image, in order: base-image lineage is the
+-- image whose layers are the longest proper prefix of another's.
+CREATE TABLE scan_layers (
+    digest   TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    layer    TEXT NOT NULL,
+    PRIMARY KEY (digest, position)
+) WITHOUT ROWID;
+CREATE INDEX scan_layers_by_layer ON scan_layers (layer, position);
+
 -- A digest's vulnerability report: status is the current scan's; the
 -- result columns are the last successful match's (has_result), kept
 -- while a new scan runs. findings > 0 rows feed the security hub.
