@@ -1,8 +1,13 @@
 package scan
 
 import (
+	"encoding/json"
 	"testing"
 
+	"github.com/opencontainers/go-digest"
+
+	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/oci"
 	"github.com/berth-registry/berth/internal/scan/scantest"
 )
 
@@ -22,5 +27,42 @@ func TestBaseImage(t *testing.T) {
 	}
 	if l, _ := e.sc.BaseImage(t.Context(), b.Digest); l != nil {
 		t.Fatalf("base of the base = %+v", l)
+	}
+}
+
+// TestIndex: an index's children are scanned, each with its report, and
+// the index's report is their union; a re-match keeps it so.
+func TestIndex(t *testing.T) {
+	e := newEnv(t)
+	e.install(t, "sha256:db1", dbFixture("3.0.13-1~deb12u1"))
+	vuln := e.putImage(t, "p/multi", scantest.Layer(t, debianLayer...))
+	clean := e.putImage(t, "p/multi", scantest.Layer(t, scantest.File{Path: "etc/os-release", Body: []byte("ID=debian\nVERSION_ID=12\n")}))
+	body, _ := json.Marshal(map[string]any{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+		"manifests": []map[string]any{
+			{"mediaType": vuln.MediaType, "digest": vuln.Digest, "size": vuln.Size, "platform": map[string]string{"os": "linux", "architecture": "amd64"}},
+			{"mediaType": clean.MediaType, "digest": clean.Digest, "size": clean.Size, "platform": map[string]string{"os": "linux", "architecture": "arm64"}},
+		}})
+	parsed, err := oci.ParseManifest("application/vnd.oci.image.index.v1+json", body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx := &meta.Manifest{Repo: "p/multi", Digest: digest.FromBytes(body), MediaType: parsed.MediaType, Size: int64(len(body)), Body: body, Refs: parsed.Refs}
+	if err := e.store.PutManifest(t.Context(), idx, []string{"multi"}); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.scan(t, idx); r.Total != 1 || r.Severity != "High" {
+		t.Fatalf("index report = %+v", r)
+	}
+	rs, _ := e.store.ScanReports(t.Context(), []digest.Digest{vuln.Digest, clean.Digest})
+	if rs[vuln.Digest] == nil || rs[vuln.Digest].Total != 1 || rs[clean.Digest] == nil || rs[clean.Digest].Severity != "None" {
+		t.Fatalf("children = %+v / %+v", rs[vuln.Digest], rs[clean.Digest])
+	}
+	e.install(t, "sha256:db2", dbFixture("3.0.10-1"))
+	if n, err := e.sc.Rematch(t.Context(), nil); err != nil || n != 3 {
+		t.Fatalf("rematch = %d, %v", n, err)
+	}
+	rs, _ = e.store.ScanReports(t.Context(), []digest.Digest{idx.Digest})
+	if r := rs[idx.Digest]; r.Total != 0 || r.Severity != "None" {
+		t.Fatalf("index after rematch = %+v", r)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	cdx "github.com/CycloneDX/cyclonedx-go"
@@ -117,17 +118,30 @@ func CycloneDX(repo string, d digest.Digest, os catalog.OS, pkgs []catalog.Packa
 	return buf.Bytes(), nil
 }
 
-// purl is a package's package URL.
+// purl is a package's package URL (qualifiers arch and distro, the empty
+// ones left out).
 func purl(os catalog.OS, p catalog.Package) string {
+	var typ, distro string
 	switch p.Type {
-	case catalog.TypeDeb:
-		return fmt.Sprintf("pkg:deb/%s/%s@%s?arch=%s&distro=%s-%s", os.ID, p.Name, p.Version, p.Arch, os.ID, os.VersionID)
+	case catalog.TypeDeb, catalog.TypeRPM:
+		typ, distro = p.Type, os.ID+"-"+os.VersionID
 	case catalog.TypeAPK:
-		return fmt.Sprintf("pkg:apk/%s/%s@%s?arch=%s&distro=%s", os.ID, p.Name, p.Version, p.Arch, os.VersionID)
-	case catalog.TypeRPM:
-		return fmt.Sprintf("pkg:rpm/%s/%s@%s?arch=%s&distro=%s-%s", os.ID, p.Name, p.Version, p.Arch, os.ID, os.VersionID)
+		typ, distro = "apk", os.VersionID
 	case catalog.TypeGoBinary:
 		return fmt.Sprintf("pkg:golang/%s@%s", p.Name, p.Version)
+	default:
+		return fmt.Sprintf("pkg:generic/%s@%s", p.Name, p.Version)
 	}
-	return fmt.Sprintf("pkg:generic/%s@%s", p.Name, p.Version)
+	var q []string
+	if p.Arch != "" {
+		q = append(q, "arch="+p.Arch)
+	}
+	if os.VersionID != "" {
+		q = append(q, "distro="+distro)
+	}
+	u := fmt.Sprintf("pkg:%s/%s/%s@%s", typ, os.ID, p.Name, p.Version)
+	if len(q) > 0 {
+		u += "?" + strings.Join(q, "&")
+	}
+	return u
 }

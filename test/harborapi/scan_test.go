@@ -405,5 +405,39 @@ func TestScan(t *testing.T) {
 		if a.Accessories[0].Type != "sbom.harbor" || a.Accessories[0].Digest != a.SbomOverview.SbomDigest {
 			t.Errorf("accessories = %s, overview %s", dump(a.Accessories), dump(a.SbomOverview))
 		}
+		// The document is CycloneDX, downloadable as the accessory's layer.
+		code, body := pullStatus(t, http.MethodGet, proj+"/app", a.SbomOverview.SbomDigest)
+		var m struct {
+			ArtifactType string `json:"artifactType"`
+			Subject      struct{ Digest string }
+			Layers       []struct{ MediaType, Digest string }
+		}
+		if err := json.Unmarshal([]byte(body), &m); code != 200 || err != nil || m.ArtifactType != "application/vnd.goharbor.harbor.sbom.v1" ||
+			m.Subject.Digest != appDigest || len(m.Layers) != 1 || m.Layers[0].MediaType != "application/vnd.cyclonedx+json" {
+			t.Fatalf("SBOM manifest %d %s", code, body)
+		}
+		req, _ := http.NewRequestWithContext(ctx(t), http.MethodGet, server(t).URL+"/v2/"+proj+"/app/blobs/"+m.Layers[0].Digest, nil)
+		req.SetBasicAuth("admin", adminPassword)
+		res, err := loopback.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		for _, want := range []string{`"bomFormat":"CycloneDX"`, `"purl":"pkg:deb/debian/libssl3@3.0.11-1~deb12u2?arch=amd64\u0026distro=debian-12"`,
+			`"purl":"pkg:deb/debian/zlib1g@1:1.2.13.dfsg-1?distro=debian-12"`, `"name":"github.com/Masterminds/semver/v3"`} {
+			if !strings.Contains(string(doc), want) {
+				t.Errorf("SBOM lacks %s:\n%.2000s", want, doc)
+			}
+		}
+
+		// auto_sbom_generation makes one on push.
+		setProjectMeta(t, c, proj, &models.ProjectMetadata{AutoSbomGeneration: ptr("true")}, nil)
+		pushScanImage(t, proj+"/auto", "v1", true)
+		await(t, func() (bool, string) {
+			a := must(c.Artifact.GetArtifact(ctx(t), artifact.NewGetArtifactParams().WithProjectName(proj).WithRepositoryName("auto").
+				WithReference("v1").WithWithSbomOverview(ptr(true))))(t).Payload
+			return a.SbomOverview != nil && a.SbomOverview.ScanStatus == "Success" && a.SbomOverview.SbomDigest != "", "auto sbom " + dump(a.SbomOverview)
+		})
 	})
 }
