@@ -187,9 +187,17 @@ func (s *Scanner) runScan(ctx context.Context, run *jobs.Run) error {
 		err = s.matchAndStore(ctx, p.Digest, st, p.ReportID, start)
 	}
 	if err != nil {
+		// A stop cancels ctx: the status is still written.
+		wctx := context.WithoutCancel(ctx)
+		if run.StopRequested() {
+			run.Log("scan stopped")
+			s.setStatus(wctx, p, meta.JobStopped, start, time.Now())
+			s.publish(wctx, events.ScanningStopped, p)
+			return err
+		}
 		run.Log("scan failed: %v", err)
-		s.setStatus(ctx, p, meta.JobError, start, time.Now())
-		s.publish(ctx, events.ScanningFailed, p)
+		s.setStatus(wctx, p, meta.JobError, start, time.Now())
+		s.publish(wctx, events.ScanningFailed, p)
 		return err
 	}
 	run.Log("scan finished")
