@@ -178,7 +178,7 @@ func (s *Server) scanArtifact(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := sc.Enqueue(r.Context(), m, typ, meta.TriggerManual); errors.Is(err, scan.ErrNotScannable) {
+	if _, err := sc.Enqueue(r.Context(), p.ID, m, typ, meta.TriggerManual); errors.Is(err, scan.ErrNotScannable) {
 		return errUnprocessable(fmt.Sprintf("the artifact %s@%s cannot be scanned: it is neither an image nor an index", repo, a.Digest))
 	} else if err != nil {
 		return err

@@ -51,6 +51,19 @@ const (
 // 422).
 var ErrNotScannable = errors.New("the artifact cannot be scanned")
 
+// MaxPendingPerProject bounds the scans on push one project may have
+// waiting: a project pushing thousands of images at once does not bury
+// the others' scans (the queue runs them in order). Pushes beyond it are
+// not scanned on push; the next scan-all scans them.
+const MaxPendingPerProject = 200
+
+// PendingScans counts project's scans waiting in the queue.
+func (s *Scanner) PendingScans(ctx context.Context, projectID int64) (int64, error) {
+	q := meta.ListQuery{Page: meta.Page{Page: 1, Size: 1}}.With(meta.Cond{Key: "status", Op: meta.Equal, Values: []string{meta.JobPending}})
+	_, n, err := s.Queue.Store.ListExecutions(ctx, meta.ExecutionQuery{Kind: KindScan, VendorID: projectID, ListQuery: q})
+	return n, err
+}
+
 // Store is what the scanner reads and writes.
 type Store interface {
 	meta.ScanStore
@@ -122,10 +135,11 @@ func Scannable(m *meta.Manifest) bool {
 	return len(doc.Manifests) > 0 || (isImageConfig(doc.Config.MediaType) && len(doc.Layers) > 0)
 }
 
-// Enqueue starts a scan of repo@d (its manifest m, with body). The
+// Enqueue starts a scan of m (with body) in project projectID (the
+// execution's vendor id: pending scans are counted per project). The
 // report becomes Pending at once, keeping the last result. It returns
 // the report id.
-func (s *Scanner) Enqueue(ctx context.Context, m *meta.Manifest, typ, trigger string) (string, error) {
+func (s *Scanner) Enqueue(ctx context.Context, projectID int64, m *meta.Manifest, typ, trigger string) (string, error) {
 	if !Scannable(m) {
 		return "", ErrNotScannable
 	}
@@ -142,7 +156,7 @@ func (s *Scanner) Enqueue(ctx context.Context, m *meta.Manifest, typ, trigger st
 		}
 	}
 	id := newReportID()
-	eid, err := s.Queue.Enqueue(ctx, KindScan, 0, trigger, params{Repo: m.Repo, Digest: m.Digest, ReportID: id, Type: typ}, false)
+	eid, err := s.Queue.Enqueue(ctx, KindScan, projectID, trigger, params{Repo: m.Repo, Digest: m.Digest, ReportID: id, Type: typ}, false)
 	if err != nil {
 		return "", err
 	}

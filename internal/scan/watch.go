@@ -175,11 +175,16 @@ func (w *Watch) onPush(ctx context.Context, e events.Event) {
 	if err != nil || !Scannable(m) {
 		return
 	}
+	if n, err := s.PendingScans(ctx, p.ID); err != nil || n >= MaxPendingPerProject {
+		s.Log.Warn("scan on push: the project has too many scans waiting; this push is left to scan-all",
+			"project", p.Name, "pending", n, "digest", e.Digest, "err", err)
+		return
+	}
 	for typ, key := range map[string]string{TypeVulnerability: "auto_scan", TypeSBOM: "auto_sbom_generation"} {
 		if md[key] != "true" {
 			continue
 		}
-		if _, err := s.Enqueue(ctx, m, typ, meta.TriggerEvent); err != nil {
+		if _, err := s.Enqueue(ctx, p.ID, m, typ, meta.TriggerEvent); err != nil {
 			s.Log.Warn("scan on push", "repo", e.Repo, "digest", e.Digest, "type", typ, "err", err)
 		}
 	}

@@ -2,10 +2,12 @@ package scan
 
 import (
 	"encoding/json"
+	"errors"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/oci"
 	"github.com/berth-registry/berth/internal/scan/scantest"
@@ -64,5 +66,40 @@ func TestIndex(t *testing.T) {
 	rs, _ = e.store.ScanReports(t.Context(), []digest.Digest{idx.Digest})
 	if r := rs[idx.Digest]; r.Total != 0 || r.Severity != "None" {
 		t.Fatalf("index after rematch = %+v", r)
+	}
+}
+
+// TestEnqueue: scans wait in the queue once per digest, counted per
+// project; an unscannable artifact is refused.
+func TestEnqueue(t *testing.T) {
+	e := newEnv(t)
+	q := jobs.NewQueue(e.store, "test", e.sc.Log)
+	e.sc.Register(q)
+	e.sc.Queue = q
+	a := e.putImage(t, "p/a", scantest.Layer(t, debianLayer...))
+	b := e.putImage(t, "p/b", scantest.Layer(t, scantest.File{Path: "x", Body: []byte("y")}))
+	ctx := t.Context()
+	id1, err := e.sc.Enqueue(ctx, 7, a, "", meta.TriggerEvent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id2, _ := e.sc.Enqueue(ctx, 7, a, "", meta.TriggerManual); id2 != id1 {
+		t.Errorf("a pending digest was queued again: %s, %s", id1, id2)
+	}
+	if _, err := e.sc.Enqueue(ctx, 7, b, TypeVulnerability, meta.TriggerEvent); err != nil {
+		t.Fatal(err)
+	}
+	for pid, want := range map[int64]int64{7: 2, 8: 0} {
+		if n, err := e.sc.PendingScans(ctx, pid); err != nil || n != want {
+			t.Errorf("pending in %d = %d, %v; want %d", pid, n, err, want)
+		}
+	}
+	rs, _ := e.store.ScanReports(ctx, []digest.Digest{a.Digest})
+	if r := rs[a.Digest]; r.Status != meta.JobPending || r.ReportID != id1 {
+		t.Errorf("report = %+v", r)
+	}
+	cfg := &meta.Manifest{Repo: "p/a", Digest: "sha256:x", Body: []byte(`{"config":{"mediaType":"application/vnd.cncf.helm.config.v1+json"},"layers":[{}]}`)}
+	if _, err := e.sc.Enqueue(ctx, 7, cfg, "", meta.TriggerManual); !errors.Is(err, ErrNotScannable) {
+		t.Errorf("a chart was queued: %v", err)
 	}
 }
