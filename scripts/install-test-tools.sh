@@ -34,6 +34,9 @@ GO_TOOLS=(
   # versitygw: an S3 gateway onto a local directory for the S3 blob store
   # tests (test/s3server starts it on 127.0.0.1)
   "versitygw github.com/versity/versitygw/cmd/versitygw v1.8.0"
+  # registry: the reference registry (distribution) as a replication peer and
+  # proxy-cache upstream (test/distserver starts it on 127.0.0.1)
+  "registry github.com/distribution/distribution/v3/cmd/registry v3.1.2"
 )
 # Debian packages, pinned by upstream version (the Debian revision may move
 # with security updates). containerd provides `ctr`.
@@ -49,6 +52,10 @@ APT_TOOLS=(
   # service is not used.
   "slapd *"
   "ldap-utils *"
+  # promtool (/usr/bin/promtool) checks and unit-tests
+  # deploy/prometheus/berth-rules.yml (test/deploy); the packaged
+  # Prometheus service is not used.
+  "prometheus 2.42.0"
 )
 
 # apt_missing prints the Debian packages to install, one a line.

@@ -22,7 +22,9 @@ import (
 	"github.com/berth-registry/berth/internal/identity/oidc"
 	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/replication"
 	"github.com/berth-registry/berth/internal/scan"
+	"github.com/berth-registry/berth/internal/webhook"
 )
 
 // Prefix is where the API is mounted.
@@ -65,6 +67,15 @@ type Options struct {
 	// Events, if set, is told of artifacts and tags created and deleted
 	// through the API (webhooks, replication triggers).
 	Events *events.Bus
+	// Proxy, if set, backs proxy-cache projects (POST /projects with
+	// registry_id); nil: they are refused.
+	Proxy ProxyCache
+	// Registries are the remote registries of replication and proxy
+	// caches; nil: their operations answer 503.
+	Registries *replication.Registries
+	// Webhooks is the webhook service (policies, deliveries); nil: the
+	// webhook operations answer 503.
+	Webhooks *webhook.Service
 	// Scan is the built-in scanner (nil: the scan operations answer 503,
 	// and artifacts have no scan overview).
 	Scan *scan.Scanner
@@ -129,7 +140,8 @@ func New(opt Options) *Server {
 func (s *Server) routes() []route {
 	return slices.Concat(s.coreRoutes(), s.projectExtraRoutes(), s.artifactExtraRoutes(), s.labelRoutes(),
 		s.userExtraRoutes(), s.systemExtraRoutes(), s.immutableRoutes(), s.purgeAuditRoutes(), s.retentionRoutes(),
-		s.identityRoutes(), s.oidcRoutes(), s.quotaRoutes(), s.gcRoutes(), s.scanRoutes())
+		s.identityRoutes(), s.oidcRoutes(), s.quotaRoutes(), s.gcRoutes(),
+		s.registryRoutes(), s.webhookRoutes(), s.scanRoutes())
 }
 
 func (s *Server) coreRoutes() []route {

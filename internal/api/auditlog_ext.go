@@ -47,6 +47,8 @@ var auditEventTypes = []string{
 	"update_cli_secret",
 	"create_user_group", "update_user_group", "delete_user_group",
 	"create_gc", "stop_gc", "update_gc_schedule", "delete_gc_schedule",
+	"create_webhook_policy", "update_webhook_policy", "delete_webhook_policy",
+	"create_registry", "update_registry", "delete_registry",
 	"scan_artifact", "stop_scan_artifact", "update_project_scanner", "update_system_cve_allowlist",
 	"create_scan_all", "stop_scan_all", "update_scan_all_schedule", "delete_scan_all_schedule",
 	"import_vulnerability_database", "refuse_vulnerability_database",

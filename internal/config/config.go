@@ -27,13 +27,16 @@ type Config struct {
 	UploadTTL       time.Duration
 	ShutdownTimeout time.Duration
 	ConfigFile      string
-	TLS                      // --tls-* and --acme-* (tls.go)
-	Auth            Auth     // --auth, --token-*, --login-* (auth.go)
-	Database        Database // --database-url, --db-* (database.go)
-	Storage         Storage  // --storage, --s3-* (storage.go)
-	Proxy           Proxy    // --external-url, --trusted-proxies (proxy.go)
-	Limits          Limits   // --max-connections, --body-*, --write-idle-timeout, --health-addr (limits.go)
-	Scan            Scan     // --vulndb-ref, --scan-block-unscanned (scan.go)
+	TLS                        // --tls-* and --acme-* (tls.go)
+	Auth            Auth       // --auth, --token-*, --login-* (auth.go)
+	Database        Database   // --database-url, --db-* (database.go)
+	Storage         Storage    // --storage, --s3-* (storage.go)
+	Proxy           Proxy      // --external-url, --trusted-proxies (proxy.go)
+	Limits          Limits     // --max-connections, --body-*, --write-idle-timeout, --health-addr (limits.go)
+	ProxyCache      ProxyCache // --proxy-cache-* (proxycache.go)
+	Metrics         Metrics    // --metrics* (metrics.go)
+	Webhook         Webhook    // --webhook-* (webhook.go)
+	Scan            Scan       // --vulndb-ref, --scan-block-unscanned (scan.go)
 }
 
 // Default returns the embedded default: listen on :5000, data in ./data.
@@ -53,6 +56,9 @@ func Default() Config {
 		Database:        DefaultDatabase(),
 		Storage:         DefaultStorage(),
 		Limits:          DefaultLimits(),
+		ProxyCache:      DefaultProxyCache(),
+		Metrics:         DefaultMetrics(),
+		Webhook:         DefaultWebhook(),
 		Scan:            DefaultScan(),
 	}
 }
@@ -82,6 +88,9 @@ func (c *Config) FlagSet(name string) *flag.FlagSet {
 	c.Storage.flags(fs)
 	c.Proxy.flags(fs)
 	c.Limits.flags(fs)
+	c.ProxyCache.flags(fs)
+	c.Metrics.flags(fs)
+	c.Webhook.flags(fs)
 	c.Scan.flags(fs)
 	return fs
 }
@@ -186,13 +195,25 @@ func (c *Config) Validate() error {
 	if err := c.Storage.validate(); err != nil {
 		return err
 	}
+	if err := c.validateBlobDir(); err != nil {
+		return err
+	}
 	if err := c.Proxy.validate(); err != nil {
+		return err
+	}
+	if err := c.ProxyCache.validate(); err != nil {
+		return err
+	}
+	if err := c.Webhook.validate(); err != nil {
 		return err
 	}
 	if err := c.Limits.validate(); err != nil {
 		return err
 	}
 	if err := c.Scan.validate(); err != nil {
+		return err
+	}
+	if err := c.Metrics.validate(); err != nil {
 		return err
 	}
 	if c.ShutdownTimeout < 0 {

@@ -35,7 +35,12 @@ func (r *Registry) getManifest(w http.ResponseWriter, req *http.Request, rt rout
 		return err
 	}
 	head := req.Method == http.MethodHead
-	m, err := r.meta.GetManifest(req.Context(), rt.name, rt.ref, !head)
+	var m *meta.Manifest
+	if r.opt.Proxy != nil && r.opt.Proxy.Proxied(rt.name) {
+		m, err = r.opt.Proxy.Manifest(req.Context(), rt.name, rt.ref, !head)
+	} else {
+		m, err = r.meta.GetManifest(req.Context(), rt.name, rt.ref, !head)
+	}
 	if err != nil {
 		return err
 	}

@@ -58,6 +58,9 @@ type Options struct {
 	// Events, if set, is told of pushes, pulls and deletes (webhooks,
 	// replication triggers, scan on push). Publishing never blocks.
 	Events *events.Bus
+	// Proxy, if set, serves the repositories of proxy-cache projects and
+	// refuses pushes to them.
+	Proxy Proxy
 	// PullPolicy, if set, is asked before a manifest GET (not HEAD) is
 	// answered: a message refuses it with 412 PROJECTPOLICYVIOLATION
 	// (scan.Policy: prevent_vul).
@@ -148,7 +151,9 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		err = CodeNameInvalid.Err("invalid repository name %q", rt.name)
 	} else if req, err = r.authorize(req, rt); err == nil {
 		if err = r.checkWritable(req.Method); err == nil {
-			err = h(w, req, rt)
+			if err = r.refuseProxyPush(req.Method, rt); err == nil {
+				err = h(w, req, rt)
+			}
 		}
 	}
 	if err != nil {
@@ -242,8 +247,12 @@ func (r *Registry) writeErr(w http.ResponseWriter, req *http.Request, err error)
 	var ch *auth.Challenge
 	var immutableTag *meta.ImmutableTagError
 	var exceeded *meta.QuotaExceededError
+	var coded ociCoder
 	switch {
 	case errors.As(err, &e):
+	case errors.As(err, &coded):
+		name, status, msg := coded.OCIError()
+		e = &Error{Code: Code{name, status}, Message: msg}
 	case errors.As(err, &exceeded):
 		e = errQuota(exceeded)
 	case errors.As(err, &immutableTag):
