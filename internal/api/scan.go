@@ -20,7 +20,7 @@ import (
 
 // reportMime is the report type berth produces, the key of scan_overview
 // and of the vulnerabilities addition.
-const reportMime = "application/vnd.security.vulnerability.report; version=1.1"
+const reportMime = scan.ReportMime
 
 // scanner is Harbor's Scanner.
 type scannerInfo struct {

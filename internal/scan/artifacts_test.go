@@ -1,12 +1,14 @@
 package scan
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/berth-registry/berth/internal/events"
 	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/oci"
@@ -101,5 +103,30 @@ func TestEnqueue(t *testing.T) {
 	cfg := &meta.Manifest{Repo: "p/a", Digest: "sha256:x", Body: []byte(`{"config":{"mediaType":"application/vnd.cncf.helm.config.v1+json"},"layers":[{}]}`)}
 	if _, err := e.sc.Enqueue(ctx, 7, cfg, "", meta.TriggerManual); !errors.Is(err, ErrNotScannable) {
 		t.Errorf("a chart was queued: %v", err)
+	}
+}
+
+// TestScanEvent: a finished scan is published with its overview for
+// webhooks.
+func TestScanEvent(t *testing.T) {
+	e := newEnv(t)
+	e.install(t, "sha256:db1", dbFixture("3.0.13-1~deb12u1"))
+	bus := events.New()
+	var got []events.Event
+	bus.Subscribe(func(_ context.Context, ev events.Event) { got = append(got, ev) }, events.ScanningCompleted)
+	e.sc.Events = bus
+	m := e.putImage(t, "p/app", scantest.Layer(t, debianLayer...))
+	r := e.scan(t, m)
+	e.sc.publish(t.Context(), events.ScanningCompleted, params{Repo: m.Repo, Digest: m.Digest, ReportID: r.ReportID})
+	if len(got) != 1 || !got[0].Internal || got[0].Project != "p" {
+		t.Fatalf("events = %+v", got)
+	}
+	d, ok := got[0].Detail.(interface{ EventData() map[string]any })
+	if !ok {
+		t.Fatalf("detail = %T", got[0].Detail)
+	}
+	ov := d.EventData()["scan_overview"].(map[string]any)[ReportMime].(map[string]any)
+	if ov["severity"] != "High" || ov["scan_status"] != meta.JobSuccess || ov["summary"].(map[string]any)["total"] != 1 {
+		t.Fatalf("overview = %+v", ov)
 	}
 }

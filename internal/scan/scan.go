@@ -220,8 +220,46 @@ func (s *Scanner) runScan(ctx context.Context, run *jobs.Run) error {
 }
 
 func (s *Scanner) publish(ctx context.Context, t events.Type, p params) {
-	s.Events.Publish(events.WithInternal(ctx), events.Event{Type: t, Repo: p.Repo, Project: events.ProjectOf(p.Repo), Digest: p.Digest})
+	if !s.Events.Wants(t) {
+		return
+	}
+	e := events.Event{Type: t, Operator: ScannerName, Repo: p.Repo, Project: events.ProjectOf(p.Repo), Digest: p.Digest}
+	if r, err := s.report(ctx, p.Digest); err == nil && r.ReportID != "" {
+		e.Detail = scanDetail{r}
+	}
+	s.Events.Publish(events.WithInternal(ctx), e)
 }
+
+// scanDetail is a scan event's Detail: webhooks add its EventData, the
+// report's overview in Harbor's keys, to event_data.
+type scanDetail struct{ r *meta.ScanReport }
+
+// EventData implements webhook.EventDataer.
+func (d scanDetail) EventData() map[string]any {
+	ov := map[string]any{"report_id": d.r.ReportID, "scan_status": d.r.Status, "complete_percent": 0,
+		"scanner": map[string]string{"name": ScannerName, "vendor": ScannerVendor, "version": ScannerVersion}}
+	if d.r.Status == meta.JobSuccess {
+		ov["complete_percent"] = 100
+	}
+	if !d.r.StartTime.IsZero() {
+		ov["start_time"] = d.r.StartTime.UTC().Format(time.RFC3339)
+	}
+	if !d.r.EndTime.IsZero() {
+		ov["end_time"] = d.r.EndTime.UTC().Format(time.RFC3339)
+		ov["duration"] = int64(d.r.EndTime.Sub(d.r.StartTime).Seconds())
+	}
+	if d.r.HasResult {
+		counts := map[string]int{}
+		_ = json.Unmarshal(d.r.Summary, &counts)
+		ov["severity"] = d.r.Severity
+		ov["summary"] = map[string]any{"total": d.r.Total, "fixable": d.r.Fixable, "summary": counts}
+	}
+	return map[string]any{"scan_overview": map[string]any{ReportMime: ov}}
+}
+
+// ReportMime is the vulnerability report type berth produces (Harbor's
+// generic report v1.1), the key of scan overviews.
+const ReportMime = "application/vnd.security.vulnerability.report; version=1.1"
 
 // setStatus changes the status of p's report if it is still p's scan.
 func (s *Scanner) setStatus(ctx context.Context, p params, status string, start, end time.Time) {
