@@ -33,6 +33,13 @@ func TestDependencyDirection(t *testing.T) {
 		"gc": {mod + "registry", mod + "app", mod + "api", mod + "auth", "net/http"},
 		// Webhooks are a capability: the API calls them, never the reverse.
 		"webhook": {mod + "registry", mod + "app", mod + "api", mod + "auth"},
+		// Scanning works on the stores and the job queue, never over HTTP;
+		// its parsers and the database reader know nothing of berth above
+		// them (scantest builds fixtures for tests only).
+		"scan":         {mod + "registry", mod + "app", mod + "api", "net/http"},
+		"scan/catalog": {mod},
+		"scan/vulndb":  {mod},
+		"scan/match":   {mod + "meta", mod + "blob", mod + "registry", mod + "app", mod + "api", "net/http"},
 		// Events are the bottom of the fan-out: everyone imports them.
 		"events": {mod},
 		// metrics: collectors fed through events, meta and small funcs.

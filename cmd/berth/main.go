@@ -78,6 +78,16 @@ space but are not). It may run while berth serves.`,
 images built FROM scratch, which have no curl.`,
 		},
 		{
+			name: "vulndb", args: "import [flags] FILE", summary: "give a running berth a vulnerability database from a file (air-gapped)", run: vulndbCmd,
+			help: `Imports Aqua's Trivy DB v2 from FILE, the db.tar.gz layer of
+mirror.gcr.io/aquasec/trivy-db:2 (oras pull writes it): checks it as berth will
+(schema version 2, trivy.db opens, platform and vulnerability counts), then
+pushes it to the running berth at --url as the OCI artifact Aqua publishes, at
+--vulndb-ref. berth validates it again, swaps it in within seconds and matches
+every stored package list again; a database it refuses leaves the active one in
+place. The password is read from BERTH_PASSWORD.`,
+		},
+		{
 			name: "version", summary: "print the version", run: version,
 			help: "Prints berth's version.",
 		},

@@ -23,6 +23,7 @@ import (
 	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/replication"
+	"github.com/berth-registry/berth/internal/scan"
 	"github.com/berth-registry/berth/internal/sign"
 	"github.com/berth-registry/berth/internal/webhook"
 )
@@ -79,6 +80,9 @@ type Options struct {
 	// Webhooks is the webhook service (policies, deliveries); nil: the
 	// webhook operations answer 503.
 	Webhooks *webhook.Service
+	// Scan is the built-in scanner (nil: the scan operations answer 503,
+	// and artifacts have no scan overview).
+	Scan *scan.Scanner
 }
 
 // checkDelete refuses a delete when deletes are switched off.
@@ -141,7 +145,7 @@ func (s *Server) routes() []route {
 	return slices.Concat(s.coreRoutes(), s.projectExtraRoutes(), s.artifactExtraRoutes(), s.labelRoutes(),
 		s.userExtraRoutes(), s.systemExtraRoutes(), s.immutableRoutes(), s.purgeAuditRoutes(), s.retentionRoutes(),
 		s.identityRoutes(), s.oidcRoutes(), s.quotaRoutes(), s.gcRoutes(),
-		s.registryRoutes(), s.webhookRoutes(), s.signingRoutes())
+		s.registryRoutes(), s.webhookRoutes(), s.signingRoutes(), s.scanRoutes())
 }
 
 func (s *Server) coreRoutes() []route {

@@ -20,7 +20,8 @@ import (
 // artifact's manifest and config in its database at push; berth derives it
 // when asked (the /v2 push path does no extra work), from the manifest body
 // and, for extra_attrs, the config blob. Fields Harbor omits when empty are
-// omitted; scan_overview and sbom_overview are never set (no scanning yet).
+// omitted; scan_overview and sbom_overview are set when asked for and the
+// artifact was scanned (scan.go).
 type artifact struct {
 	ID                int64                   `json:"id"`
 	Type              string                  `json:"type"`
@@ -45,6 +46,10 @@ type artifact struct {
 	// InheritedAccessories: the signatures of the indexes that reference
 	// the artifact (with_inherited_accessory), omitted otherwise.
 	InheritedAccessories []accessory `json:"inherited_accessories,omitempty"`
+	// ScanOverview and SBOMOverview: with_scan_overview and
+	// with_sbom_overview (scan.go).
+	ScanOverview map[string]nativeReportSummary `json:"scan_overview,omitempty"`
+	SBOMOverview *sbomOverview                  `json:"sbom_overview,omitempty"`
 }
 
 // tag is Harbor's Tag. Immutable is set with with_immutable_status=true
@@ -107,12 +112,12 @@ func artifactID(repo string, d digest.Digest) int64 { return stableID(repo, stri
 type artifactOptions struct {
 	tags, accessories, inherited, labels bool
 	immutable                            bool // with_immutable_status: see markImmutable
+	scanOverview, sbomOverview           bool // see addScanOverviews
 }
 
 // artifactOptionsOf reads the with_* parameters; a value that is not a
-// boolean is 400 (Harbor answers 422). with_signature, with_scan_overview
-// and with_sbom_overview are accepted and change nothing: nothing is
-// scanned.
+// boolean is 400 (Harbor answers 422). with_signature is accepted and
+// changes nothing.
 func artifactOptionsOf(r *http.Request) (artifactOptions, error) {
 	o := artifactOptions{tags: true}
 	var ignored bool
@@ -122,7 +127,7 @@ func artifactOptionsOf(r *http.Request) (artifactOptions, error) {
 	}{
 		{"with_tag", &o.tags}, {"with_accessory", &o.accessories}, {"with_inherited_accessory", &o.inherited},
 		{"with_label", &o.labels}, {"with_immutable_status", &o.immutable}, {"with_signature", &ignored},
-		{"with_scan_overview", &ignored}, {"with_sbom_overview", &ignored},
+		{"with_scan_overview", &o.scanOverview}, {"with_sbom_overview", &o.sbomOverview},
 	} {
 		v := r.URL.Query().Get(p.name)
 		if v == "" {
@@ -283,7 +288,7 @@ func (s *Server) artifactsJSON(ctx context.Context, p *meta.Project, repo string
 		}
 		out = append(out, part...)
 	}
-	return out, nil
+	return out, s.addScanOverviews(ctx, out, o)
 }
 
 // projectArtifactsJSON describes artifacts of several repositories of p

@@ -50,6 +50,9 @@ var auditEventTypes = []string{
 	"create_webhook_policy", "update_webhook_policy", "delete_webhook_policy",
 	"create_signing_key", "delete_signing_key",
 	"create_registry", "update_registry", "delete_registry",
+	"scan_artifact", "stop_scan_artifact", "update_project_scanner", "update_system_cve_allowlist",
+	"create_scan_all", "stop_scan_all", "update_scan_all_schedule", "delete_scan_all_schedule",
+	"import_vulnerability_database", "refuse_vulnerability_database",
 }
 
 func (s *Server) writeAuditExt(w http.ResponseWriter, r *http.Request, aq meta.AuditQuery) error {

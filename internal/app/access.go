@@ -62,6 +62,8 @@ type access struct {
 	// webhooks delivers the bus's events to projects' receivers
 	// (webhook.go); nil without the API.
 	webhooks *webhook.Service
+	// scan is the built-in scanner (scan.go).
+	scan *scanning
 }
 
 // sessionRevocationAge is how long a logged-out session's id is kept:
@@ -213,7 +215,7 @@ func (a *access) mountAPI(mux *http.ServeMux, cfg config.Config, store *sqlstore
 		DeletesDisabled: !cfg.DeleteEnabled, ExternalURL: cfg.Proxy.ExternalURL,
 		SessionKey: key, Version: Version, Logger: log, Blobs: blobs,
 		System: a.system, Jobs: queue, LDAP: a.ldap, Events: a.events, Registries: a.registries, Proxy: a.proxy,
-		Webhooks: a.webhooks, Signing: a.signing})
+		Webhooks: a.webhooks, Signing: a.signing, Scan: a.scan.scanner})
 	a.api = h
 	mux.Handle(api.Prefix+"/", h)
 	mux.Handle("/c/", h)

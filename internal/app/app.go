@@ -91,6 +91,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	// drained requests pulled is written on the way out.
 	pulls := pullstats.New(metaStore, pullstats.Options{Logger: log})
 	defer pulls.Close()
+	acc.scan = newScanning(cfg, metaStore, blobStore, acc, log)
 	proxyCache, err := newProxyCache(ctx, cfg, metaStore, blobStore, acc, log)
 	if err != nil {
 		return err
@@ -117,8 +118,9 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		// from a run with access control; one indexed query per push or
 		// delete of a tag, none per pull.
 		Tags: immutable.NewGuard(metaStore),
-		// Signature policies: no query for a project without one.
-		PullPolicy: signPolicy{signing, acc},
+		// Pull policies: signatures, then vulnerabilities (prevent_vul);
+		// neither costs a query for a project without its policy.
+		PullPolicy: pullPolicies{signPolicy{signing, acc}, scanPullPolicy{acc.scan.policy}},
 	})
 	sweepAtStartup(ctx, cfg, reg, log)
 
@@ -131,6 +133,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	holder := jobs.NewHolder()
 	queue := newQueue(metaStore, holder, acc.events, log)
 	registerGC(queue, metaStore, blobStore, reg)
+	acc.scan.register(ctx, queue, reg, acc, log)
 	if err := acc.mountAPI(mux, cfg, metaStore, blobStore, queue, log); err != nil {
 		return err
 	}
@@ -285,6 +288,7 @@ func runJobs(ctx context.Context, r *jobs.Runner, queue *jobs.Queue, reg *regist
 	if acc.webhooks != nil {
 		wg.Go(func() { acc.webhooks.Run(ctx) })
 	}
+	wg.Go(func() { acc.scan.run(ctx) })
 	wg.Wait()
 }
 

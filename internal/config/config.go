@@ -36,6 +36,7 @@ type Config struct {
 	ProxyCache      ProxyCache // --proxy-cache-* (proxycache.go)
 	Metrics         Metrics    // --metrics* (metrics.go)
 	Webhook         Webhook    // --webhook-* (webhook.go)
+	Scan            Scan       // --vulndb-ref, --scan-block-unscanned (scan.go)
 }
 
 // Default returns the embedded default: listen on :5000, data in ./data.
@@ -58,6 +59,7 @@ func Default() Config {
 		ProxyCache:      DefaultProxyCache(),
 		Metrics:         DefaultMetrics(),
 		Webhook:         DefaultWebhook(),
+		Scan:            DefaultScan(),
 	}
 }
 
@@ -89,6 +91,7 @@ func (c *Config) FlagSet(name string) *flag.FlagSet {
 	c.ProxyCache.flags(fs)
 	c.Metrics.flags(fs)
 	c.Webhook.flags(fs)
+	c.Scan.flags(fs)
 	return fs
 }
 
@@ -205,6 +208,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.Limits.validate(); err != nil {
+		return err
+	}
+	if err := c.Scan.validate(); err != nil {
 		return err
 	}
 	if err := c.Metrics.validate(); err != nil {

@@ -1,0 +1,191 @@
+package scan
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/berth-registry/berth/internal/events"
+	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/scan/vulndb"
+)
+
+// DefaultVulnDBRef is where berth looks for the database: copy Aqua's
+// artifact there (oras cp mirror.gcr.io/aquasec/trivy-db:2 HOST/berth-system/trivy-db:2).
+const DefaultVulnDBRef = "berth-system/trivy-db:2"
+
+// CheckEvery is how often the database reference is resolved again
+// (besides the push event that names it).
+const CheckEvery = 30 * time.Second
+
+// Watch keeps the scanner's background work: the database reference is
+// checked at start, on every push to its repository and every
+// CheckEvery; pushes to projects with auto_scan or auto_sbom_generation
+// start scans. It subscribes to bus and runs until ctx ends.
+type Watch struct {
+	Scanner *Scanner
+	// Repo and Tag name the database artifact (--vulndb-ref).
+	Repo, Tag string
+	// Audit records database changes and refusals.
+	Audit func(meta.AuditRecord)
+
+	pushes  chan events.Event
+	check   chan struct{}
+	refused string // the last digest refused, so it is reported once
+}
+
+// Subscribe connects w to the bus; call before Run.
+func (w *Watch) Subscribe(bus *events.Bus) {
+	w.pushes = make(chan events.Event, 4096)
+	w.check = make(chan struct{}, 1)
+	bus.Subscribe(func(_ context.Context, e events.Event) {
+		if e.Repo == w.Repo {
+			select {
+			case w.check <- struct{}{}:
+			default:
+			}
+			return
+		}
+		select {
+		case w.pushes <- e:
+		default:
+			w.Scanner.Log.Warn("scan on push: queue full, push not scanned (scan-all will)", "repo", e.Repo, "digest", e.Digest)
+		}
+	}, events.PushArtifact)
+}
+
+// Run works until ctx ends.
+func (w *Watch) Run(ctx context.Context) {
+	if w.check == nil {
+		w.check = make(chan struct{}, 1)
+	}
+	t := time.NewTicker(CheckEvery)
+	defer t.Stop()
+	w.checkDB(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			w.checkDB(ctx)
+		case <-w.check:
+			w.checkDB(ctx)
+		case e := <-w.pushes:
+			w.onPush(ctx, e)
+		}
+	}
+}
+
+func (w *Watch) checkDB(ctx context.Context) {
+	if _, err := w.Scanner.InstallRef(ctx, w.Repo, w.Tag, w); err != nil && !errors.Is(err, meta.ErrManifestNotFound) &&
+		!errors.Is(err, meta.ErrRepoNotFound) && !errors.Is(err, meta.ErrTagNotFound) && !vulndb.IsInvalid(err) {
+		w.Scanner.Log.Warn("checking the vulnerability database", "ref", w.Repo+":"+w.Tag, "err", err)
+	}
+}
+
+func (w *Watch) audit(op, resource string, ok bool) {
+	if w.Audit != nil {
+		w.Audit(meta.AuditRecord{Username: "berth", Operation: op, ResourceType: "vulnerability_database", Resource: resource,
+			Project: events.ProjectOf(w.Repo), Success: ok})
+	}
+}
+
+// InstallRef makes the database at repo:tag active if it is not yet,
+// and starts a re-match when the registry-wide choice changed. w (may be
+// nil) is told, for the audit log.
+func (s *Scanner) InstallRef(ctx context.Context, repo, tag string, w *Watch) (bool, error) {
+	m, err := s.Store.GetManifest(ctx, repo, tag, true)
+	if err != nil {
+		return false, err
+	}
+	layer, err := dbLayer(m)
+	if err != nil {
+		return false, err
+	}
+	if cur, _, ok := s.DB.Active(); ok && cur == string(layer) {
+		return false, nil
+	}
+	if w != nil && w.refused == string(layer) {
+		return false, nil
+	}
+	db, err := s.DB.Install(string(layer), func() (io.ReadCloser, error) { return s.Blobs.Open(ctx, layer) })
+	if err != nil {
+		if vulndb.IsInvalid(err) && w != nil {
+			w.refused = string(layer)
+			s.Log.Error("vulnerability database refused; the previous one stays active", "ref", repo+":"+tag, "layer", layer, "err", err)
+			w.audit("refuse", repo+"@"+string(m.Digest)+": "+err.Error(), false)
+		}
+		return false, err
+	}
+	s.Log.Info("vulnerability database active", "layer", layer, "updated_at", db.Meta().UpdatedAt,
+		"platforms", db.Platforms, "vulnerabilities", db.Vulnerabilities)
+	changed, err := s.Store.SetVulnDB(ctx, meta.VulnDBState{Digest: string(layer), UpdatedAt: db.Meta().UpdatedAt, ImportedAt: time.Now()})
+	if err != nil {
+		return false, err
+	}
+	if changed {
+		if w != nil {
+			w.audit("import", repo+"@"+string(m.Digest), true)
+		}
+		if _, err := s.Queue.Enqueue(ctx, KindRematch, 0, meta.TriggerEvent, nil, false); err != nil && !errors.Is(err, meta.ErrConflict) {
+			return true, err
+		}
+	}
+	return changed, nil
+}
+
+// dbLayer finds the database layer of the artifact m.
+func dbLayer(m *meta.Manifest) (digest.Digest, error) {
+	var doc manifestDoc
+	if err := json.Unmarshal(m.Body, &doc); err != nil {
+		return "", err
+	}
+	for _, l := range doc.Layers {
+		if l.MediaType == vulndb.LayerMediaType {
+			return l.Digest, nil
+		}
+	}
+	return "", errors.New("the artifact has no layer of type " + vulndb.LayerMediaType)
+}
+
+// onPush starts the scans a push asks for.
+func (w *Watch) onPush(ctx context.Context, e events.Event) {
+	if e.Digest == "" || strings.HasPrefix(e.MediaType, "application/vnd.aquasec") {
+		return
+	}
+	s := w.Scanner
+	p, err := s.Store.GetProjectByName(ctx, events.ProjectOf(e.Repo))
+	if err != nil {
+		return
+	}
+	set, err := s.Store.ProjectSettings(ctx, p.ID)
+	if err != nil || set[p.ID] == nil {
+		return
+	}
+	md := set[p.ID].Metadata
+	if md["auto_scan"] != "true" && md["auto_sbom_generation"] != "true" {
+		return
+	}
+	m, err := s.Store.GetManifest(ctx, e.Repo, string(e.Digest), true)
+	if err != nil || !Scannable(m) {
+		return
+	}
+	if n, err := s.PendingScans(ctx, p.ID); err != nil || n >= MaxPendingPerProject {
+		s.Log.Warn("scan on push: the project has too many scans waiting; this push is left to scan-all",
+			"project", p.Name, "pending", n, "digest", e.Digest, "err", err)
+		return
+	}
+	for typ, key := range map[string]string{TypeVulnerability: "auto_scan", TypeSBOM: "auto_sbom_generation"} {
+		if md[key] != "true" {
+			continue
+		}
+		if _, err := s.Enqueue(ctx, p.ID, m, typ, meta.TriggerEvent); err != nil {
+			s.Log.Warn("scan on push", "repo", e.Repo, "digest", e.Digest, "type", typ, "err", err)
+		}
+	}
+}
