@@ -92,6 +92,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	pulls := pullstats.New(metaStore, pullstats.Options{Logger: log})
 	defer pulls.Close()
 	acc.scan = newScanning(cfg, metaStore, blobStore, acc, log)
+	acc.scan.registerMetrics(metricsReg)
 	proxyCache, err := newProxyCache(ctx, cfg, metaStore, blobStore, acc, log)
 	if err != nil {
 		return err

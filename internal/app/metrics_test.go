@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -137,6 +138,10 @@ func TestMetrics(t *testing.T) {
 	}
 
 	// HTTP families: only the fixed label values.
+	// The scanner's gauge: NaN until a vulnerability database is installed.
+	if f := fams["berth_vulndb_age_seconds"]; f == nil || len(f.Metric) != 1 || !math.IsNaN(f.Metric[0].GetGauge().GetValue()) {
+		t.Errorf("berth_vulndb_age_seconds: %v", f)
+	}
 	kinds := map[string]bool{"manifest": true, "blob": true, "upload": true, "tags": true, "referrers": true, "catalog": true,
 		"token": true, "api": true, "ui": true, "other": true}
 	for _, name := range []string{"berth_http_requests_total", "berth_http_request_duration_seconds", "berth_http_request_bytes_total",

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math"
 	"net/http"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/blob"
@@ -14,6 +16,7 @@ import (
 	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/meta/sqlstore"
+	"github.com/berth-registry/berth/internal/metrics"
 	"github.com/berth-registry/berth/internal/registry"
 	"github.com/berth-registry/berth/internal/scan"
 	"github.com/berth-registry/berth/internal/scan/vulndb"
@@ -108,4 +111,21 @@ func (ps pullPolicies) CheckPull(req *http.Request, repo string, m *meta.Manifes
 		}
 	}
 	return nil
+}
+
+// registerMetrics adds berth_vulndb_age_seconds (deploy/prometheus's
+// BerthVulnDBStale alert): the age of the active database's UpdatedAt;
+// NaN while there is none (scanning not set up: no alert).
+func (s *scanning) registerMetrics(m *metrics.Registry) {
+	if m == nil {
+		return
+	}
+	m.GaugeFunc("berth_vulndb_age_seconds", "Seconds since the active vulnerability database was built (its UpdatedAt); NaN without one.",
+		func() float64 {
+			_, md, ok := s.db.Active()
+			if !ok || md.UpdatedAt.IsZero() {
+				return math.NaN()
+			}
+			return time.Since(md.UpdatedAt).Seconds()
+		})
 }
