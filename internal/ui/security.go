@@ -21,7 +21,10 @@ func (s *Server) security(p *page) error {
 	}
 	var keys list
 	if _, err := p.get(projectURL(p.r.PathValue("p"))+"/signing-keys", nil, &keys); err != nil {
-		if ae, ok := err.(*apiError); !ok || ae.Status != http.StatusNotFound && ae.Status != http.StatusForbidden {
+		// Forbidden to this caller, or signature policies not running
+		// (503): the policies are still shown, without keys.
+		if ae, ok := err.(*apiError); !ok || ae.Status != http.StatusNotFound && ae.Status != http.StatusForbidden &&
+			ae.Status != http.StatusServiceUnavailable {
 			return err
 		}
 	}

@@ -369,6 +369,12 @@ func (s *Store) Commit(ctx context.Context, id string, d digest.Digest, size int
 	}
 	if !have || stored.Size != size {
 		if err := s.assemble(ctx, u, key, d, size); err != nil {
+			// Another replica committing the same upload at once may have
+			// composed the blob and removed the parts under us: its
+			// verified blob is what this commit would have written.
+			if st, serr := s.c.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{}); serr == nil && st.Size == size {
+				return s.Abort(ctx, id)
+			}
 			return err
 		}
 	}
