@@ -68,6 +68,9 @@ type Options struct {
 	// Registries are the remote registries of replication and proxy
 	// caches; nil: their operations answer 503.
 	Registries *replication.Registries
+	// Replication runs replication policies; nil: their operations
+	// answer 503.
+	Replication *replication.Engine
 }
 
 // checkDelete refuses a delete when deletes are switched off.
@@ -130,7 +133,7 @@ func (s *Server) routes() []route {
 	return slices.Concat(s.coreRoutes(), s.projectExtraRoutes(), s.artifactExtraRoutes(), s.labelRoutes(),
 		s.userExtraRoutes(), s.systemExtraRoutes(), s.immutableRoutes(), s.purgeAuditRoutes(), s.retentionRoutes(),
 		s.identityRoutes(), s.oidcRoutes(), s.quotaRoutes(), s.gcRoutes(),
-		s.registryRoutes())
+		s.registryRoutes(), s.replicationRoutes())
 }
 
 func (s *Server) coreRoutes() []route {

@@ -48,7 +48,8 @@ type access struct {
 	events *events.Bus
 	// registries are replication's and proxy caches' remote registries
 	// (replication.go); nil without --auth.
-	registries *replication.Registries
+	registries  *replication.Registries
+	replication *replication.Engine
 }
 
 // sessionRevocationAge is how long a logged-out session's id is kept:
@@ -190,13 +191,14 @@ func (a *access) mountAPI(mux *http.ServeMux, cfg config.Config, store *sqlstore
 	if err := a.setupIdentity(key); err != nil {
 		return err
 	}
-	if err := a.setupReplication(key, store); err != nil {
+	if err := a.setupReplication(key, store, queue, mux); err != nil {
 		return err
 	}
 	h := api.New(api.Options{Access: a.store, Store: store, Catalog: store, Auth: a.authn, Audit: a.sink.Record,
 		DeletesDisabled: !cfg.DeleteEnabled, ExternalURL: cfg.Proxy.ExternalURL,
 		SessionKey: key, Version: Version, Logger: log, Blobs: blobs,
-		System: a.system, Jobs: queue, LDAP: a.ldap, Events: a.events, Registries: a.registries})
+		System: a.system, Jobs: queue, LDAP: a.ldap, Events: a.events, Registries: a.registries,
+		Replication: a.replication})
 	mux.Handle(api.Prefix+"/", h)
 	mux.Handle("/c/", h)
 	// The web UI answers every other path; its pages call h in process.
