@@ -39,10 +39,14 @@ func TestPolicyValidate(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, mut := range map[string]func(p *Policy){
-		"both registries":   func(p *Policy) { p.SrcRegistry = 2 },
-		"no registry":       func(p *Policy) { p.DestRegistry = 0 },
-		"seconds not 0":     func(p *Policy) { p.Trigger = &Trigger{Type: TriggerScheduled, TriggerSettings: &TriggerSettings{Cron: "1 0 3 * * *"}} },
-		"minutes *":         func(p *Policy) { p.Trigger = &Trigger{Type: TriggerScheduled, TriggerSettings: &TriggerSettings{Cron: "0 * 3 * * *"}} },
+		"both registries": func(p *Policy) { p.SrcRegistry = 2 },
+		"no registry":     func(p *Policy) { p.DestRegistry = 0 },
+		"seconds not 0": func(p *Policy) {
+			p.Trigger = &Trigger{Type: TriggerScheduled, TriggerSettings: &TriggerSettings{Cron: "1 0 3 * * *"}}
+		},
+		"minutes *": func(p *Policy) {
+			p.Trigger = &Trigger{Type: TriggerScheduled, TriggerSettings: &TriggerSettings{Cron: "0 * 3 * * *"}}
+		},
 		"single + event":    func(p *Policy) { p.Trigger, p.SingleActiveReplication = &Trigger{Type: TriggerEvent}, true },
 		"unknown trigger":   func(p *Policy) { p.Trigger = &Trigger{Type: "sometimes"} },
 		"unknown filter":    func(p *Policy) { p.Filters = append(p.Filters, Filter{Type: "size", Value: "1"}) },

@@ -224,7 +224,7 @@ func TestReplication(t *testing.T) {
 	// replace count 1: proj/team/app -> mirror/team/app.
 	for ref, want := range map[string]string{"mirror/team/app:v1": img, "mirror/team/app:multi": idxDigest.String(),
 		"mirror/team/app:sha256-" + strings.TrimPrefix(img, "sha256:") + ".sig": sigDigest.String(),
-		"mirror/team/app@" + refDigest.String(): refDigest.String()} {
+		"mirror/team/app@" + refDigest.String():                                 refDigest.String()} {
 		if got := distHead(t, dist, ref); got != want {
 			t.Errorf("%s at the destination: %q, want %q", ref, got, want)
 		}
