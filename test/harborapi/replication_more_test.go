@@ -145,6 +145,10 @@ func TestReplicationHarborPeer(t *testing.T) {
 
 	into := unique("peer")
 	one := int8(1)
+	// An event_based push policy on the pull's destination: the pull's
+	// writes are berth's own (Internal events) and must not start it.
+	watch := newPolicy(t, c, &models.ReplicationPolicy{DestRegistry: &models.Registry{ID: regID}, DestNamespace: "never",
+		Trigger: &models.ReplicationTrigger{Type: "event_based"}, Filters: []*models.ReplicationFilter{{Type: "name", Value: into + "/**"}}})
 	id := newPolicy(t, c, &models.ReplicationPolicy{SrcRegistry: &models.Registry{ID: regID}, DestNamespace: into,
 		DestNamespaceReplaceCount: &one, Trigger: &models.ReplicationTrigger{Type: "manual"},
 		Filters: []*models.ReplicationFilter{{Type: "name", Value: proj + "/**"}}})
@@ -156,6 +160,11 @@ func TestReplicationHarborPeer(t *testing.T) {
 	}
 	if got := berthHead(t, into+"/svc:multi"); got != full.String() {
 		t.Errorf("multi: %q, want the index unchanged %s", got, full)
+	}
+	time.Sleep(2 * time.Second) // events are matched off the request path
+	if execs := must(c.Replication.ListReplicationExecutions(ctx(t), replication.NewListReplicationExecutionsParams().
+		WithPolicyID(&watch)))(t).Payload; len(execs) != 0 {
+		t.Errorf("a pull-mode copy started an event_based policy: %s", dump(execs))
 	}
 	trimmed := unique("trim")
 	id = newPolicy(t, c, &models.ReplicationPolicy{SrcRegistry: &models.Registry{ID: regID}, DestNamespace: trimmed,

@@ -1,11 +1,14 @@
 package harborapi
 
 import (
+	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/goharbor/go-client/pkg/sdk/v2.0/client/registry"
 	"github.com/goharbor/go-client/pkg/sdk/v2.0/client/replication"
+	"github.com/goharbor/go-client/pkg/sdk/v2.0/client/repository"
 	"github.com/goharbor/go-client/pkg/sdk/v2.0/models"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -239,6 +242,15 @@ func TestReplication(t *testing.T) {
 	logText := must(c.Replication.GetReplicationLog(ctx(t), replication.NewGetReplicationLogParams().WithID(x.ID).WithTaskID(tasks[0].ID)))(t).Payload
 	if !strings.Contains(logText, "tag v1") || !strings.Contains(logText, "accessory") {
 		t.Errorf("task log:\n%s", logText)
+	}
+	// Replication's reads of berth are not pulls (pull_count, pull_time
+	// and retention stay as clients left them); the counts are written
+	// every second.
+	time.Sleep(1500 * time.Millisecond)
+	rp := must(c.Repository.GetRepository(ctx(t), repository.NewGetRepositoryParams().WithProjectName(proj).
+		WithRepositoryName(url.PathEscape("team/app"))))(t).Payload
+	if rp.PullCount != 0 {
+		t.Errorf("pull_count after a push-mode replication: %d, want 0", rp.PullCount)
 	}
 	// A second run copies nothing new: everything is present.
 	if x := runPolicy(t, c, pushID); x.Status != "Succeed" {
