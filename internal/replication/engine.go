@@ -146,6 +146,14 @@ func (e *Engine) run(ctx context.Context, run *jobs.Run) error {
 	} else if err != nil {
 		return err
 	}
+	if p.SingleActiveReplication { // a scheduled run while the previous one goes on
+		if active, err := e.active(ctx, p.ID, run.ID()); err != nil {
+			return err
+		} else if active {
+			run.Log("skipped: a previous execution of the policy is still in progress (single_active_replication)")
+			return nil
+		}
+	}
 	ctx = localContext(ctx)
 	src, err := e.side(ctx, p.SrcRegistry)
 	if err != nil {

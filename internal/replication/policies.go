@@ -103,20 +103,32 @@ func (e *Engine) UpdatePolicy(ctx context.Context, p *Policy) error {
 // DeletePolicy removes policy id and its schedule; ErrActive while one of
 // its executions is in progress.
 func (e *Engine) DeletePolicy(ctx context.Context, id int64) error {
-	for _, st := range []string{meta.JobPending, meta.JobRunning} {
-		_, n, err := e.Jobs.Store.ListExecutions(ctx, meta.ExecutionQuery{Kind: Kind, VendorID: id,
-			ListQuery: meta.ListQuery{Page: meta.Page{Page: 1, Size: 1}}.With(meta.Cond{Key: "status", Values: []string{st}})})
-		if err != nil {
-			return err
-		}
-		if n > 0 {
-			return ErrActive
-		}
+	if active, err := e.active(ctx, id, 0); err != nil {
+		return err
+	} else if active {
+		return ErrActive
 	}
 	if err := e.Store.DeleteReplicationPolicy(ctx, id); err != nil {
 		return err
 	}
 	return e.Jobs.DeleteSchedule(ctx, scheduleName(id))
+}
+
+// active reports whether policy id has an execution in progress other
+// than except.
+func (e *Engine) active(ctx context.Context, id, except int64) (bool, error) {
+	list, _, err := e.Jobs.Store.ListExecutions(ctx, meta.ExecutionQuery{Kind: Kind, VendorID: id,
+		ListQuery: meta.ListQuery{Page: meta.Page{Page: 1, Size: 2}}.
+			With(meta.Cond{Key: "status", Op: meta.AnyOf, Values: []string{meta.JobPending, meta.JobRunning}})})
+	if err != nil {
+		return false, err
+	}
+	for _, x := range list {
+		if x.ID != except {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // schedule sets or removes p's job schedule.
@@ -141,6 +153,13 @@ func (e *Engine) Start(ctx context.Context, id int64, trigger string, ev *EventP
 	if !p.SingleActiveReplication {
 		return e.Jobs.Enqueue(ctx, Kind, id, trigger, params, false)
 	}
+	if active, err := e.active(ctx, id, 0); err != nil {
+		return 0, err
+	} else if active {
+		return 0, meta.ErrConflict
+	}
+	// Enqueued exclusive as well: two starts racing each other conflict.
+	// (Without the queue's poke, a worker sees it at its next poll.)
 	text, err := json.Marshal(params)
 	if err != nil {
 		return 0, err
