@@ -59,6 +59,9 @@ func (e *Engine) plan(ctx context.Context, run *jobs.Run, p *Policy, src *side) 
 		if len(items) == 0 {
 			continue
 		}
+		if err := attachAccessories(ctx, src.rm, repo, items); err != nil {
+			return nil, fmt.Errorf("listing %s: %w", repo, err)
+		}
 		dstRepo, err := DestRepo(repo, p.DestNamespace, p.replaceCount())
 		if err != nil {
 			return nil, err
@@ -72,6 +75,25 @@ func (e *Engine) plan(ctx context.Context, run *jobs.Run, p *Policy, src *side) 
 	}
 	run.Log("%d of %d source repositories have artifacts to copy", len(plan), len(repos))
 	return plan, nil
+}
+
+// attachAccessories records, for each item, the cosign accessory tags of
+// its digest among repo's tags (one tag listing: in process for berth).
+func attachAccessories(ctx context.Context, rm *Remote, repo string, items []item) error {
+	tags, err := rm.Tags(ctx, repo)
+	if err != nil {
+		return err
+	}
+	byDigest := map[string][]string{}
+	for _, t := range tags {
+		if subject, ok := accessorySubject(t); ok {
+			byDigest[subject] = append(byDigest[subject], t)
+		}
+	}
+	for i := range items {
+		items[i].Listed, items[i].Accessories = true, byDigest[items[i].Digest]
+	}
+	return nil
 }
 
 // selectTags is the tags of an artifact that pass the tag filter, and
@@ -238,31 +260,44 @@ func (c *copier) copyItem(srcRepo, dstRepo name.Repository, it item) error {
 		top = trimmed
 		c.log("%s: index trimmed to platforms %s: %s", desc.Digest, strings.Join(pl, ","), d)
 	}
+	// The tags to set: all, or with override off those the destination
+	// does not have (one on another digest is left as it is).
+	var tags []string
+	for _, tag := range it.Tags {
+		if !c.p.Override {
+			if h, err := remote.Head(dstRepo.Tag(tag), c.dst.Options(c.ctx)...); err == nil {
+				if h.Digest != d {
+					c.log("tag %s: at %s on the destination; override is off: left as it is", tag, h.Digest)
+				}
+				continue
+			}
+		}
+		tags = append(tags, tag)
+	}
 	if h, err := remote.Head(dstRepo.Digest(d.String()), c.dst.Options(c.ctx)...); err == nil && h.Digest == d {
 		c.log("%s: present at the destination", d)
 	} else {
+		// Pushed by its first tag, if any: the manifest goes last, after
+		// every blob and child, so the tag never shows partial content.
+		var to name.Reference = dstRepo.Digest(d.String())
+		if len(tags) > 0 {
+			to, tags = dstRepo.Tag(tags[0]), tags[1:]
+		}
 		start := time.Now()
-		if err := remote.Push(dstRepo.Digest(d.String()), top, c.dst.Options(c.ctx)...); err != nil {
+		if err := remote.Push(to, top, c.dst.Options(c.ctx)...); err != nil {
 			return err
 		}
-		c.log("%s: copied to %s in %s", d, dstRepo, time.Since(start).Round(time.Millisecond))
+		c.log("%s: copied to %s in %s", d, to, time.Since(start).Round(time.Millisecond))
+		if to.Identifier() != d.String() {
+			c.log("tag %s -> %s", to.Identifier(), d)
+		}
 	}
 	if d == desc.Digest {
-		if err := c.copyAccessories(srcRepo, dstRepo, desc.Digest, 0); err != nil {
+		if err := c.copyAccessories(srcRepo, dstRepo, desc.Digest, it, 0); err != nil {
 			return fmt.Errorf("accessories: %w", err)
 		}
 	}
-	for _, tag := range it.Tags {
-		if !c.p.Override {
-			h, err := remote.Head(dstRepo.Tag(tag), c.dst.Options(c.ctx)...)
-			if err == nil && h.Digest != d {
-				c.log("tag %s: at %s on the destination; override is off: left as it is", tag, h.Digest)
-				continue
-			}
-			if err == nil {
-				continue
-			}
-		}
+	for _, tag := range tags {
 		if err := remote.Tag(dstRepo.Tag(tag), top, c.dst.Options(c.ctx)...); err != nil {
 			return fmt.Errorf("tag %s: %w", tag, err)
 		}
@@ -278,7 +313,7 @@ const maxAccessoryDepth = 3
 // copyAccessories copies what is attached to subject: its referrers
 // (OCI 1.1 subject) and its cosign tag-scheme signatures, attestations
 // and SBOMs, digests unchanged.
-func (c *copier) copyAccessories(srcRepo, dstRepo name.Repository, subject v1.Hash, depth int) error {
+func (c *copier) copyAccessories(srcRepo, dstRepo name.Repository, subject v1.Hash, it item, depth int) error {
 	if depth >= maxAccessoryDepth {
 		return nil
 	}
@@ -293,8 +328,15 @@ func (c *copier) copyAccessories(srcRepo, dstRepo name.Repository, subject v1.Ha
 			found = append(found, r.Digest)
 		}
 	}
-	for _, suffix := range []string{".sig", ".att", ".sbom"} {
-		tag := srcRepo.Tag(subject.Algorithm + "-" + subject.Hex + suffix)
+	candidates := it.Accessories
+	if !it.Listed || depth > 0 {
+		candidates = nil
+		for _, suffix := range []string{".sig", ".att", ".sbom"} {
+			candidates = append(candidates, subject.Algorithm+"-"+subject.Hex+suffix)
+		}
+	}
+	for _, name := range candidates {
+		tag := srcRepo.Tag(name)
 		desc, err := remote.Get(tag, c.src.Options(c.ctx)...)
 		if err != nil {
 			if isNotFound(err) {
@@ -319,7 +361,7 @@ func (c *copier) copyAccessories(srcRepo, dstRepo name.Repository, subject v1.Ha
 			return err
 		}
 		c.log("accessory (referrer) %s of %s", d, subject)
-		if err := c.copyAccessories(srcRepo, dstRepo, d, depth+1); err != nil {
+		if err := c.copyAccessories(srcRepo, dstRepo, d, item{}, depth+1); err != nil {
 			return err
 		}
 	}

@@ -57,6 +57,11 @@ type execParams struct {
 type item struct {
 	Digest string   `json:"digest"`
 	Tags   []string `json:"tags,omitempty"`
+	// Listed: the source's tags were listed when the task was planned,
+	// and Accessories are the cosign tags of this digest among them (not
+	// listed: each is probed).
+	Listed      bool     `json:"listed,omitempty"`
+	Accessories []string `json:"accessories,omitempty"`
 }
 
 // TaskAttrs are a task's extra attributes: Harbor's ReplicationTask
@@ -341,10 +346,19 @@ func (e *Engine) runTask(ctx context.Context, run *jobs.Run, p *Policy, src, dst
 // isAccessoryTag reports a cosign tag-scheme accessory tag
 // (sha256-<hex>.sig, .att, .sbom): copied with its subject, never alone.
 func isAccessoryTag(tag string) bool {
+	_, ok := accessorySubject(tag)
+	return ok
+}
+
+// accessorySubject is the digest a cosign accessory tag is attached to.
+func accessorySubject(tag string) (string, bool) {
 	rest, ok := strings.CutPrefix(tag, "sha256-")
 	if !ok || len(rest) < 64+4 {
-		return false
+		return "", false
 	}
-	suffix := rest[64:]
-	return suffix == ".sig" || suffix == ".att" || suffix == ".sbom"
+	switch rest[64:] {
+	case ".sig", ".att", ".sbom":
+		return "sha256:" + rest[:64], true
+	}
+	return "", false
 }

@@ -63,6 +63,12 @@ func (e *Engine) onEvent(ctx context.Context, ev events.Event) error {
 		params := &EventParams{Repo: ev.Repo, Digest: ev.Digest.String()}
 		switch ev.Type {
 		case events.PushArtifact, events.CreateTag:
+			if len(ev.Tags) == 1 {
+				if subject, ok := accessorySubject(ev.Tags[0]); ok { // a signature added later: copy it with its subject
+					params.Digest = subject
+					break
+				}
+			}
 			tags, ok := selectTags(p, ev.Tags)
 			if !ok {
 				continue

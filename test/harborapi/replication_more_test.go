@@ -230,13 +230,15 @@ func TestReplicationRateLimited(t *testing.T) {
 func TestReplicationUpstreamKilled(t *testing.T) {
 	c := client(t)
 	dist := distserver.Start(t, distserver.Options{})
-	big, _ := random.Image(2<<20, 1)
+	// Larger than loopback's socket buffers (a few MiB), or the source's
+	// death would not cut the transfer.
+	big, _ := random.Image(12<<20, 1)
 	if err := remote.Write(distRef(t, dist, "up/big:v1"), big, remote.WithTransport(loopback)); err != nil {
 		t.Fatal(err)
 	}
 	regID := newRegistry(t, c, "docker-registry", dist.URL(), "", "")
 	into := unique("killed")
-	speed := int32(256)
+	speed := int32(1024)
 	zero := int8(0)
 	id := newPolicy(t, c, &models.ReplicationPolicy{SrcRegistry: &models.Registry{ID: regID}, DestNamespace: into,
 		DestNamespaceReplaceCount: &zero, Speed: &speed, Trigger: &models.ReplicationTrigger{Type: "manual"},
@@ -248,7 +250,7 @@ func TestReplicationUpstreamKilled(t *testing.T) {
 		x := must(c.Replication.GetReplicationExecution(ctx(t), replication.NewGetReplicationExecutionParams().WithID(eid)))(t).Payload
 		return x.InProgress > 0 && x.Total == 1, dump(x)
 	})
-	time.Sleep(1500 * time.Millisecond) // mid-copy: 2 MiB at 256 KB/s takes 8s
+	time.Sleep(2 * time.Second) // mid-copy: 12 MiB at 1 MB/s takes 12s
 	dist.Kill()
 	var x *models.ReplicationExecution
 	awaitFor(t, 60*time.Second, func() (bool, string) {
