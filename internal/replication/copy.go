@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -48,9 +49,12 @@ func (e *Engine) plan(ctx context.Context, run *jobs.Run, p *Policy, src *side) 
 		}
 		var items []item
 		var err error
-		if src.local {
+		switch {
+		case src.local:
 			items, err = e.localItems(ctx, p, repo)
-		} else {
+		case src.rm.Registry.Type == TypeHarbor:
+			items, err = harborItems(ctx, p, src.rm, repo)
+		default:
 			items, err = remoteItems(ctx, p, src.rm, repo)
 		}
 		if err != nil {
@@ -184,6 +188,50 @@ func remoteItems(ctx context.Context, p *Policy, rm *Remote, repo string) ([]ite
 		}
 		byDigest[d.Digest.String()] = len(items)
 		items = append(items, item{Digest: d.Digest.String(), Tags: []string{tag}})
+	}
+	return items, nil
+}
+
+// harborItems are the artifacts of repo at a harbor registry that pass
+// p, listed through its API (tags and labels included: no request per
+// tag, and the label filter applies).
+func harborItems(ctx context.Context, p *Policy, rm *Remote, repo string) ([]item, error) {
+	project, rest, _ := strings.Cut(repo, "/")
+	var items []item
+	for page := 1; len(items) < maxListed; page++ {
+		var arts []struct {
+			Digest    string `json:"digest"`
+			MediaType string `json:"media_type"`
+			Type      string `json:"type"`
+			Tags      []struct {
+				Name string `json:"name"`
+			} `json:"tags"`
+			Labels []struct {
+				Name string `json:"name"`
+			} `json:"labels"`
+		}
+		path := fmt.Sprintf("/api/v2.0/projects/%s/repositories/%s/artifacts?with_tag=true&with_label=true&page=%d&page_size=100",
+			url.PathEscape(project), url.PathEscape(url.PathEscape(rest)), page)
+		if err := rm.harborGet(ctx, path, &arts); err != nil {
+			return nil, err
+		}
+		for _, a := range arts {
+			var names, labels []string
+			for _, t := range a.Tags {
+				names = append(names, t.Name)
+			}
+			for _, l := range a.Labels {
+				labels = append(labels, l.Name)
+			}
+			tags, ok := selectTags(p, names)
+			if !ok || !p.MatchLabels(labels) || !p.MatchResource(a.Type == "IMAGE") {
+				continue
+			}
+			items = append(items, item{Digest: a.Digest, Tags: tags})
+		}
+		if len(arts) < 100 {
+			break
+		}
 	}
 	return items, nil
 }

@@ -166,6 +166,22 @@ func TestReplicationHarborPeer(t *testing.T) {
 		WithPolicyID(&watch)))(t).Payload; len(execs) != 0 {
 		t.Errorf("a pull-mode copy started an event_based policy: %s", dump(execs))
 	}
+	// The label filter, through the harbor adapter's artifact listing.
+	approved := unique("approved")
+	lid := newLabel(t, c, &models.Label{Name: approved, Scope: "g"})
+	must(c.Artifact.AddLabel(ctx(t), artifact.NewAddLabelParams().WithProjectName(proj).WithRepositoryName("svc").
+		WithReference("v1").WithLabel(&models.Label{ID: lid})))(t)
+	labelled := unique("labelled")
+	id = newPolicy(t, c, &models.ReplicationPolicy{SrcRegistry: &models.Registry{ID: regID}, DestNamespace: labelled,
+		DestNamespaceReplaceCount: &one, Trigger: &models.ReplicationTrigger{Type: "manual"},
+		Filters: []*models.ReplicationFilter{{Type: "name", Value: proj + "/**"}, {Type: "label", Value: []string{approved}, Decoration: "matches"}}})
+	if x := runPolicy(t, c, id); x.Status != "Succeed" {
+		t.Fatalf("execution: %s", dump(x))
+	}
+	if got, other := berthHead(t, labelled+"/svc:v1"), berthHead(t, labelled+"/svc:multi"); got != img || other != "" {
+		t.Errorf("label filter: v1 %q (want %s), multi %q (want none)", got, img, other)
+	}
+
 	trimmed := unique("trim")
 	id = newPolicy(t, c, &models.ReplicationPolicy{SrcRegistry: &models.Registry{ID: regID}, DestNamespace: trimmed,
 		DestNamespaceReplaceCount: &one, Trigger: &models.ReplicationTrigger{Type: "manual"},
