@@ -44,6 +44,9 @@ func (s *Server) policyRegistry(r *http.Request, id int64) *registryJSON {
 }
 
 func (s *Server) policyJSONOf(r *http.Request, p *replication.Policy) replicationPolicyJSON {
+	if p.Filters == nil {
+		p.Filters = []replication.Filter{}
+	}
 	return replicationPolicyJSON{ID: p.ID, Name: p.Name, SrcRegistry: s.policyRegistry(r, p.SrcRegistry),
 		DestRegistry: s.policyRegistry(r, p.DestRegistry), Enabled: p.Enabled, Deletion: p.ReplicateDeletion,
 		CreationTime: harborTime(p.CreatedAt), UpdateTime: harborTime(p.UpdatedAt), Policy: *p}
