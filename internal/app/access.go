@@ -191,7 +191,7 @@ func (a *access) mountAPI(mux *http.ServeMux, cfg config.Config, store *sqlstore
 	if err := a.setupIdentity(key); err != nil {
 		return err
 	}
-	if err := a.setupReplication(key, store, queue, mux); err != nil {
+	if err := a.setupReplication(cfg.Replication, key, store, queue, mux); err != nil {
 		return err
 	}
 	h := api.New(api.Options{Access: a.store, Store: store, Catalog: store, Auth: a.authn, Audit: a.sink.Record,

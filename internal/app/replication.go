@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/berth-registry/berth/internal/auth"
+	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/meta/sqlstore"
@@ -24,13 +25,14 @@ const replicationSubject = "replication"
 // its job kind on queue, its event trigger on the bus, and berth's own
 // /v2 (served by v2, in process, with tokens of its own) as the local
 // side of every copy.
-func (a *access) setupReplication(sessionKey []byte, store *sqlstore.Store, queue *jobs.Queue, v2 http.Handler) error {
+func (a *access) setupReplication(cfg config.Replication, sessionKey []byte, store *sqlstore.Store, queue *jobs.Queue, v2 http.Handler) error {
 	sealer, err := settings.NewSealer(sessionKey)
 	if err != nil {
 		return fmt.Errorf("registry credentials sealing key: %w", err)
 	}
 	a.registries = replication.New(store, sealer, a.log)
 	a.registries.UserAgent = "berth/" + Version
+	a.registries.Rate, a.registries.Burst = cfg.Rate, cfg.Burst
 	local := &replication.Local{Handler: v2, Catalog: store, EnsureProject: ensureProject(store)}
 	if a.gate != nil {
 		local.Token = func(repos []string) (string, error) {
@@ -42,7 +44,8 @@ func (a *access) setupReplication(sessionKey []byte, store *sqlstore.Store, queu
 			return tok, err
 		}
 	}
-	a.replication = &replication.Engine{Registries: a.registries, Store: store, Jobs: queue, Local: local, Log: a.log}
+	a.replication = &replication.Engine{Registries: a.registries, Store: store, Jobs: queue, Local: local, Log: a.log,
+		Workers: cfg.Workers}
 	a.replication.Register(queue)
 	a.replication.Subscribe(a.events)
 	return nil

@@ -27,12 +27,13 @@ type Config struct {
 	UploadTTL       time.Duration
 	ShutdownTimeout time.Duration
 	ConfigFile      string
-	TLS                      // --tls-* and --acme-* (tls.go)
-	Auth            Auth     // --auth, --token-*, --login-* (auth.go)
-	Database        Database // --database-url, --db-* (database.go)
-	Storage         Storage  // --storage, --s3-* (storage.go)
-	Proxy           Proxy    // --external-url, --trusted-proxies (proxy.go)
-	Limits          Limits   // --max-connections, --body-*, --write-idle-timeout, --health-addr (limits.go)
+	TLS                         // --tls-* and --acme-* (tls.go)
+	Auth            Auth        // --auth, --token-*, --login-* (auth.go)
+	Database        Database    // --database-url, --db-* (database.go)
+	Storage         Storage     // --storage, --s3-* (storage.go)
+	Proxy           Proxy       // --external-url, --trusted-proxies (proxy.go)
+	Limits          Limits      // --max-connections, --body-*, --write-idle-timeout, --health-addr (limits.go)
+	Replication     Replication // --replication-* (replication.go)
 }
 
 // Default returns the embedded default: listen on :5000, data in ./data.
@@ -52,6 +53,7 @@ func Default() Config {
 		Database:        DefaultDatabase(),
 		Storage:         DefaultStorage(),
 		Limits:          DefaultLimits(),
+		Replication:     DefaultReplication(),
 	}
 }
 
@@ -80,6 +82,7 @@ func (c *Config) FlagSet(name string) *flag.FlagSet {
 	c.Storage.flags(fs)
 	c.Proxy.flags(fs)
 	c.Limits.flags(fs)
+	c.Replication.flags(fs)
 	return fs
 }
 
@@ -187,6 +190,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.Limits.validate(); err != nil {
+		return err
+	}
+	if err := c.Replication.validate(); err != nil {
 		return err
 	}
 	if c.ShutdownTimeout < 0 {
