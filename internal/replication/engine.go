@@ -34,6 +34,10 @@ type Engine struct {
 	TaskBackoff  time.Duration
 
 	events chan events.Event
+	// cached and cachedAt: the event_based policies (trigger.go).
+	cacheMu  sync.Mutex
+	cached   []Policy
+	cachedAt time.Time
 }
 
 // Register makes q run replication executions.

@@ -111,6 +111,7 @@ func (e *Engine) DeletePolicy(ctx context.Context, id int64) error {
 	if err := e.Store.DeleteReplicationPolicy(ctx, id); err != nil {
 		return err
 	}
+	e.forget()
 	return e.Jobs.DeleteSchedule(ctx, scheduleName(id))
 }
 
@@ -131,8 +132,10 @@ func (e *Engine) active(ctx context.Context, id, except int64) (bool, error) {
 	return false, nil
 }
 
-// schedule sets or removes p's job schedule.
+// schedule sets or removes p's job schedule (and drops the cached
+// event_based policies).
 func (e *Engine) schedule(ctx context.Context, p *Policy) error {
+	e.forget()
 	if !p.Enabled || p.TriggerType() != TriggerScheduled {
 		return e.Jobs.DeleteSchedule(ctx, scheduleName(p.ID))
 	}

@@ -3,6 +3,7 @@ package replication
 import (
 	"context"
 	"slices"
+	"time"
 
 	"github.com/berth-registry/berth/internal/events"
 	"github.com/berth-registry/berth/internal/meta"
@@ -48,10 +49,39 @@ func (e *Engine) Run(ctx context.Context) {
 	}
 }
 
-// onEvent starts each enabled event_based push-mode policy ev matches.
-func (e *Engine) onEvent(ctx context.Context, ev events.Event) error {
+// eventPoliciesTTL is how long the list of event_based policies is
+// reused between events (a burst of pushes reads it once).
+const eventPoliciesTTL = 2 * time.Second
+
+// eventPolicies are the enabled event_based push-mode policies.
+func (e *Engine) eventPolicies(ctx context.Context) ([]Policy, error) {
+	e.cacheMu.Lock()
+	defer e.cacheMu.Unlock()
+	if time.Since(e.cachedAt) < eventPoliciesTTL {
+		return e.cached, nil
+	}
 	ps, _, err := e.Policies(ctx, meta.ListQuery{Page: meta.Page{Page: 1, Size: meta.MaxListSize}}.
 		With(meta.Cond{Key: "enabled", Values: []string{"true"}}))
+	if err != nil {
+		return nil, err
+	}
+	e.cached = slices.DeleteFunc(ps, func(p Policy) bool { return !p.PushMode() || p.TriggerType() != TriggerEvent })
+	e.cachedAt = time.Now()
+	return e.cached, nil
+}
+
+// forget drops the cached event_based policies: a change made here
+// applies to the next event (another replica's, within
+// eventPoliciesTTL).
+func (e *Engine) forget() {
+	e.cacheMu.Lock()
+	e.cachedAt = time.Time{}
+	e.cacheMu.Unlock()
+}
+
+// onEvent starts each enabled event_based push-mode policy ev matches.
+func (e *Engine) onEvent(ctx context.Context, ev events.Event) error {
+	ps, err := e.eventPolicies(ctx)
 	if err != nil {
 		return err
 	}
