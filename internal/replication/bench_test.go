@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -39,6 +38,10 @@ func BenchmarkCopyVsCrane(b *testing.B) {
 		digests = append(digests, d)
 	}
 	rs, _ := newRegistries(b)
+	// The per-registry rate limit (--replication-rate) is politeness to
+	// remote registries; here both are local, so it is set out of the
+	// way to measure the copy itself.
+	rs.Rate, rs.Burst = 1e5, 1000
 	ctx := context.Background()
 	remoteOf := func(s *distserver.Server) *Remote {
 		r := &Registry{Name: s.Addr(), Type: TypeDockerRegistry, URL: s.URL()}
@@ -57,7 +60,6 @@ func BenchmarkCopyVsCrane(b *testing.B) {
 	each := func(b *testing.B, copyOne func(i int, to string) error) {
 		for b.Loop() {
 			pass++
-			start := time.Now()
 			var wg sync.WaitGroup
 			errs := make(chan error, images)
 			sem := make(chan struct{}, parallel)
@@ -75,17 +77,9 @@ func BenchmarkCopyVsCrane(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			b.ReportMetric(bytes/(1<<20)/time.Since(start).Seconds(), "MiB/s")
 		}
+		b.ReportMetric(bytes/(1<<20)*float64(b.N)/b.Elapsed().Seconds(), "MiB/s")
 	}
-	b.Run("replication", func(b *testing.B) {
-		c := &copier{ctx: ctx, src: srcRM, dst: dstRM, p: &Policy{Override: true}, log: func(string, ...any) {}}
-		each(b, func(i int, to string) error {
-			from, _ := srcRM.Repository(fmt.Sprintf("bench/img%d", i))
-			into, _ := dstRM.Repository(to)
-			return c.copyItem(from, into, item{Digest: digests[i].String(), Tags: []string{"v1"}, Listed: true})
-		})
-	})
 	b.Run("crane", func(b *testing.B) {
 		each(b, func(i int, to string) error {
 			from, _ := name.ParseReference(fmt.Sprintf("%s/bench/img%d:v1", src.Addr(), i), name.Insecure)
@@ -95,6 +89,14 @@ func BenchmarkCopyVsCrane(b *testing.B) {
 				return err
 			}
 			return remote.Push(into, desc)
+		})
+	})
+	b.Run("replication", func(b *testing.B) {
+		c := &copier{ctx: ctx, src: srcRM, dst: dstRM, p: &Policy{Override: true}, log: func(string, ...any) {}}
+		each(b, func(i int, to string) error {
+			from, _ := srcRM.Repository(fmt.Sprintf("bench/img%d", i))
+			into, _ := dstRM.Repository(to)
+			return c.copyItem(from, into, item{Digest: digests[i].String(), Tags: []string{"v1"}, Listed: true})
 		})
 	})
 }
