@@ -72,7 +72,7 @@ bench: build
 
 ## bench-features: berth's own figures where the reference registry has no peer (written to
 ## bench/results/features.txt): GC mark on 100,000 blobs / 20,000 manifests, retention over 10,000 artifacts,
-## a push with quota accounting, manifest GET with pull counting, the UI's 10,000-artifact page,
+## a push with quota accounting, manifest GET with pull counting, the UI's 10,000-artifact page, a proxy-cache hit vs a direct pull,
 ## replication's copy of 40 images (160 MiB) between two reference registries vs crane's, 4 at a time
 bench-features:
 	@mkdir -p bench/results
@@ -81,6 +81,7 @@ bench-features:
 	  $(GO) test -run '^$$' -bench '^BenchmarkPush$$' -benchmem -benchtime 2000x ./internal/registry; \
 	  $(GO) test -run '^$$' -bench 'ManifestGetByTag' -benchmem ./internal/registry; \
 	  $(GO) test -run '^$$' -bench RepositoryPage10k -benchtime 20x ./internal/ui; \
+	  $(GO) test -run '^$$' -bench HitRatio -benchtime 200x ./internal/proxy; \
 	  $(GO) test -run '^$$' -bench CopyVsCrane -benchtime 3x ./internal/replication; } 2>&1 | tee bench/results/features.txt
 
 ## bench-ui: the web UI's first page of a 10,000-artifact repository, server-side

@@ -23,8 +23,21 @@ func main() {
 		refBin    = flag.String("registry", "", "reference registry binary (distribution v3.1.2)")
 		outDir    = flag.String("out", "bench/results", "where results.json and results.md go")
 		noRestart = flag.Bool("skip-restart", false, "skip the restart-with-many-manifests figure (slow)")
+		onlyCost  = flag.Bool("metrics-cost", false, "only measure what metrics cost berth (manifest GET c=256, --metrics on and off); no reference needed")
 	)
 	flag.Parse()
+	if *onlyCost {
+		z := fullSizes
+		if *quick {
+			z = quickSizes
+		}
+		out := results{}
+		if err := metricsCost(context.Background(), berthTarget(*berthBin), z, out); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *refBin == "" {
 		fmt.Fprintln(os.Stderr, "bench: -registry is required (make bench installs it)")
 		os.Exit(2)
@@ -118,6 +131,13 @@ func runAll(ctx context.Context, tg target, z sizes, restart bool) (results, err
 			return nil, fmt.Errorf("auth: %w", err)
 		}
 		fmt.Printf("  %-9s %s\n", "auth", time.Since(t0).Round(time.Millisecond))
+	}
+	if tg.startNoMetrics != nil {
+		t0 := time.Now()
+		if err := metricsCost(ctx, tg, z, out); err != nil {
+			return nil, fmt.Errorf("metrics cost: %w", err)
+		}
+		fmt.Printf("  %-9s %s\n", "metrics", time.Since(t0).Round(time.Millisecond))
 	}
 	if restart {
 		if err := restartFigure(ctx, tg, z, out); err != nil {

@@ -22,6 +22,9 @@ type target struct {
 	// startAuth, if set, starts the target with access control on, for the
 	// figures that show what authentication costs.
 	startAuth func(dataDir, addr string) *exec.Cmd
+	// startNoMetrics, if set, starts the target without its metrics, for
+	// the figure of what they cost (metricscost.go).
+	startNoMetrics func(dataDir, addr string) *exec.Cmd
 }
 
 // server is one running registry process.
@@ -55,6 +58,10 @@ func berthTarget(bin string) target {
 			cmd := exec.Command(bin, "serve", "--addr", addr, "--data-dir", dataDir, "--access-log=false", "--log-level", "warn", "--auth=true")
 			cmd.Env = append(os.Environ(), "BERTH_ADMIN_PASSWORD="+benchAdminPassword)
 			return cmd
+		},
+		startNoMetrics: func(dataDir, addr string) *exec.Cmd {
+			return exec.Command(bin, "serve", "--addr", addr, "--data-dir", dataDir, "--access-log=false", "--log-level", "warn", "--auth=false",
+				"--metrics=false")
 		},
 	}
 }

@@ -31,8 +31,12 @@ func TestDependencyDirection(t *testing.T) {
 		"ui": {mod + "api", mod + "registry", mod + "app"},
 		// Garbage collection works on the two stores, never over HTTP.
 		"gc": {mod + "registry", mod + "app", mod + "api", mod + "auth", "net/http"},
+		// Webhooks are a capability: the API calls them, never the reverse.
+		"webhook": {mod + "registry", mod + "app", mod + "api", mod + "auth"},
 		// Events are the bottom of the fan-out: everyone imports them.
 		"events": {mod},
+		// metrics: collectors fed through events, meta and small funcs.
+		"metrics": {mod + "registry", mod + "app", mod + "api", mod + "ui"},
 	}
 	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Deps}} {{.}}{{end}}`, "./...").Output()
 	if err != nil {

@@ -52,6 +52,10 @@ APT_TOOLS=(
   # service is not used.
   "slapd *"
   "ldap-utils *"
+  # promtool (/usr/bin/promtool) checks and unit-tests
+  # deploy/prometheus/berth-rules.yml (test/deploy); the packaged
+  # Prometheus service is not used.
+  "prometheus 2.42.0"
 )
 
 # apt_missing prints the Debian packages to install, one a line.

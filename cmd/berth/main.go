@@ -46,6 +46,32 @@ win over the environment, which wins over the file. Booleans are switched on
 with --name and off with --name=false.`,
 		},
 		{
+			name: "backup", args: "--to PATH [flags]", summary: "take a consistent snapshot of a deployment, while it runs", env: true, run: runBackup,
+			help: `Copies the database (SQLite with VACUUM INTO, PostgreSQL with pg_dump) and the
+blobs it references into the snapshot directory PATH, while berth serves: no
+lock is taken and pushes go on. Local blobs are hard linked where PATH is on
+the same file system, else copied; blobs already in PATH are skipped, so a
+second backup to the same PATH copies only what is new. S3 blobs are left in
+the bucket unless --copy-blobs. PATH/snapshot.json is written last: a
+directory without it is an interrupted backup. Give the deployment's flags
+(--data-dir, --database-url, --storage, --s3-*) as to berth serve.`,
+		},
+		{
+			name: "restore", args: "--from PATH --data-dir NEW [flags]", summary: "restore a snapshot into a new data directory (and database)", env: true, run: runRestore,
+			help: `Verifies every blob of the snapshot PATH against its digest and restores it
+into the new or empty data directory NEW (and, for a PostgreSQL snapshot, into
+the empty database of --database-url with pg_restore, in one transaction). A
+snapshot with a missing or corrupt blob is refused, and nothing is written.`,
+		},
+		{
+			name: "fsck", args: "[flags]", summary: "check a deployment's consistency (exit 1 if inconsistent)", env: true, run: runFsck,
+			help: `Checks that every manifest's blobs and child manifests exist, that every blob's
+bytes are in the blob store with the right size and digest (--quick: size
+only), and that tags point at manifests; lists orphaned blob files (bytes no
+database row references). Exits 1 if anything is inconsistent (orphans waste
+space but are not). It may run while berth serves.`,
+		},
+		{
 			name: "healthcheck", args: "[URL]", summary: "exit 0 if the local registry is ready (container health checks)", run: healthcheck,
 			help: `Exits 0 if GET URL answers 200, 1 otherwise. URL defaults to /readyz on
 127.0.0.1 at the port of BERTH_ADDR (5000 if unset): the HEALTHCHECK of

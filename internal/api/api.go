@@ -23,6 +23,8 @@ import (
 	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/replication"
+	"github.com/berth-registry/berth/internal/sign"
+	"github.com/berth-registry/berth/internal/webhook"
 )
 
 // Prefix is where the API is mounted.
@@ -65,9 +67,18 @@ type Options struct {
 	// Events, if set, is told of artifacts and tags created and deleted
 	// through the API (webhooks, replication triggers).
 	Events *events.Bus
+	// Signing keeps the projects' signing keys and enforces their
+	// signature policies; nil: the signing-keys operations answer 503.
+	Signing *sign.Checker
+	// Proxy, if set, backs proxy-cache projects (POST /projects with
+	// registry_id); nil: they are refused.
+	Proxy ProxyCache
 	// Registries are the remote registries of replication and proxy
 	// caches; nil: their operations answer 503.
 	Registries *replication.Registries
+	// Webhooks is the webhook service (policies, deliveries); nil: the
+	// webhook operations answer 503.
+	Webhooks *webhook.Service
 	// Replication runs replication policies; nil: their operations
 	// answer 503.
 	Replication *replication.Engine
@@ -133,7 +144,7 @@ func (s *Server) routes() []route {
 	return slices.Concat(s.coreRoutes(), s.projectExtraRoutes(), s.artifactExtraRoutes(), s.labelRoutes(),
 		s.userExtraRoutes(), s.systemExtraRoutes(), s.immutableRoutes(), s.purgeAuditRoutes(), s.retentionRoutes(),
 		s.identityRoutes(), s.oidcRoutes(), s.quotaRoutes(), s.gcRoutes(),
-		s.registryRoutes(), s.replicationRoutes())
+		s.registryRoutes(), s.webhookRoutes(), s.signingRoutes(), s.replicationRoutes())
 }
 
 func (s *Server) coreRoutes() []route {

@@ -47,6 +47,8 @@ var auditEventTypes = []string{
 	"update_cli_secret",
 	"create_user_group", "update_user_group", "delete_user_group",
 	"create_gc", "stop_gc", "update_gc_schedule", "delete_gc_schedule",
+	"create_webhook_policy", "update_webhook_policy", "delete_webhook_policy",
+	"create_signing_key", "delete_signing_key",
 	"create_registry", "update_registry", "delete_registry",
 	"create_replication_policy", "update_replication_policy", "delete_replication_policy",
 	"create_replication_execution", "stop_replication_execution",

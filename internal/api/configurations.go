@@ -40,7 +40,7 @@ func (s *Server) fixedSettings(r *http.Request) map[string]fixedSetting {
 		"primary_auth_mode":        {false, "the local administrator always signs in with its local password (break-glass)"},
 		"self_registration":        {false, "berth has no self-registration: administrators create users"},
 		"robot_name_prefix":        {auth.RobotPrefix, "robot account names always start with " + auth.RobotPrefix},
-		"notification_enable":      {false, "berth sends no webhooks"},
+		"notification_enable":      {s.opt.Webhooks != nil, "webhooks run wherever the API does (their policies enable them per project)"},
 		"quota_per_project_enable": {true, "berth always keeps and enforces project quotas (a project without a limit has -1, unlimited)"},
 		"token_expiration":         {int64(ttl / time.Minute), "set by --token-ttl"},
 		"session_timeout":          {int64(s.opt.SessionTTL / time.Minute), "sessions last 12 hours"},

@@ -61,8 +61,8 @@ var (
 //     proxy_referrer_api: the proxy cache issue.
 //
 // Harbor's proxy_cache_filter_pattern and proxy_cache_filter_kind apply to
-// proxy cache projects only, which berth does not have yet: refused, as
-// Harbor refuses them for a normal project.
+// proxy cache projects only, set when they are created (proxy.go):
+// refused here, as Harbor refuses them for a normal project.
 var projectMetadataKeys = map[string]metadataValue{
 	"public":                         boolValue,
 	"enable_content_trust":           boolValue,
@@ -82,8 +82,8 @@ var projectMetadataKeys = map[string]metadataValue{
 // checkMetadata checks key=value and returns the value to store.
 func checkMetadata(key, value string) (string, error) {
 	switch key {
-	case "proxy_cache_filter_pattern", "proxy_cache_filter_kind":
-		return "", errBadRequest(fmt.Sprintf("metadata %s applies to proxy cache projects only", key))
+	case "proxy_cache_filter_pattern", "proxy_cache_filter_kind", meta.ProxyRegistryKey:
+		return "", errBadRequest(fmt.Sprintf("metadata %s applies to proxy cache projects only, when they are created", key))
 	}
 	mv, ok := projectMetadataKeys[key]
 	if !ok {
@@ -153,6 +153,7 @@ func projectChange(req *projectReq, id int64, cur *meta.ProjectSettings) (meta.P
 func metadataJSON(p *meta.Project, ps *meta.ProjectSettings) projectMetadata {
 	out := projectMetadata{}
 	maps.Copy(out, ps.Metadata)
+	delete(out, meta.ProxyRegistryKey) // shown as the project's registry_id
 	out["public"] = strconv.FormatBool(p.Public)
 	return out
 }
@@ -248,17 +249,4 @@ func createStorageLimit(id *auth.Identity, asked *int64, def int64) (*int64, err
 		return nil, errForbidden("only a system administrator may set a project's storage_limit")
 	}
 	return asked, nil
-}
-
-// checkRegistryID refuses a proxy cache project: berth has no upstream
-// registries yet (Harbor's 403 for anyone but a system administrator
-// first).
-func checkRegistryID(id *auth.Identity, registryID *int64) error {
-	switch {
-	case registryID == nil:
-		return nil
-	case !id.SysAdmin:
-		return errForbidden("Only system admin can create proxy cache project")
-	}
-	return errBadRequest("proxy cache projects (registry_id) are not supported")
 }

@@ -20,7 +20,7 @@ type project struct {
 	Name               string          `json:"name"`
 	OwnerID            int64           `json:"owner_id"`
 	OwnerName          string          `json:"owner_name"`
-	RegistryID         *int64          `json:"registry_id"` // a proxy cache project's registry: none yet
+	RegistryID         *int64          `json:"registry_id"` // a proxy cache project's registry
 	CreationTime       harborTime      `json:"creation_time"`
 	UpdateTime         harborTime      `json:"update_time"`
 	Deleted            bool            `json:"deleted"`
@@ -120,7 +120,7 @@ func (s *Server) mayAct(r *http.Request, p *meta.Project, action rbac.Action, hi
 func (s *Server) projectJSON(ctx context.Context, p *meta.Project, ps *meta.ProjectSettings) (project, error) {
 	out := project{ProjectID: p.ID, Name: p.Name, OwnerID: p.OwnerID, CreationTime: harborTime(p.CreatedAt),
 		UpdateTime: harborTime(p.UpdatedAt), Metadata: metadataJSON(p, ps), CVEAllowlist: cveAllowlistJSON(ps.CVEAllowlist),
-		CurrentUserRoleIDs: []int{}}
+		CurrentUserRoleIDs: []int{}, RegistryID: projectRegistryID(ps)}
 	if owner, err := s.opt.Access.GetUser(ctx, p.OwnerID); err == nil {
 		out.OwnerName = owner.Username
 	} else if !isNotFound(err) {
@@ -247,13 +247,21 @@ func (s *Server) createProject(w http.ResponseWriter, r *http.Request) error {
 	if auth.NumericName(req.ProjectName) {
 		return errBadRequest("project name must not be all digits: it would read as a project id")
 	}
-	if err := checkRegistryID(id, req.RegistryID); err != nil {
+	if err := s.checkRegistryID(r.Context(), id, req.RegistryID); err != nil {
 		return err
+	}
+	var proxyMeta map[string]string
+	if req.RegistryID != nil {
+		var err error
+		if proxyMeta, err = proxyMetadata(&req); err != nil {
+			return err
+		}
 	}
 	c, err := projectChange(&req, 0, nil)
 	if err != nil {
 		return err
 	}
+	withProxyMetadata(&c, proxyMeta)
 	if c.StorageLimit, err = createStorageLimit(id, req.StorageLimit, s.opt.System.Settings.Get().StoragePerProject); err != nil {
 		return err
 	}
@@ -264,6 +272,9 @@ func (s *Server) createProject(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.record(r.Context(), r, "create", "project", p.Name, p)
+	if proxyMeta != nil {
+		s.proxyCreated(r.Context(), p)
+	}
 	loc := Prefix + "/projects/" + strconv.FormatInt(p.ID, 10)
 	if r.Header.Get("X-Resource-Name-In-Location") == "true" {
 		loc = Prefix + "/projects/" + p.Name
@@ -305,10 +316,17 @@ func (s *Server) updateProject(w http.ResponseWriter, r *http.Request) error {
 	if cur == nil {
 		return errProjectNotFound(r.PathValue("project_name_or_id"))
 	}
+	var proxyMeta map[string]string
+	if projectRegistryID(cur) != nil && req.RegistryID == nil {
+		if proxyMeta, err = proxyMetadata(&req); err != nil {
+			return err
+		}
+	}
 	c, err := projectChange(&req, p.ID, cur)
 	if err != nil {
 		return err
 	}
+	withProxyMetadata(&c, proxyMeta)
 	if req.StorageLimit != nil && *req.StorageLimit != cur.StorageLimit {
 		// Harbor ignores it here; its quota API changes a limit.
 		return errBadRequest("storage_limit is set when a project is created; it cannot be changed here")
@@ -318,6 +336,9 @@ func (s *Server) updateProject(w http.ResponseWriter, r *http.Request) error {
 	}
 	if err := s.changeProject(r, p, c); err != nil {
 		return err
+	}
+	if projectRegistryID(cur) != nil {
+		s.proxyChanged(r.Context())
 	}
 	s.record(r.Context(), r, "update", "project", p.Name, p)
 	return ok(w)
@@ -367,6 +388,7 @@ func (s *Server) deleteProject(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	s.record(r.Context(), r, "delete", "project", p.Name, p)
+	s.proxyChanged(r.Context())
 	return ok(w)
 }
 

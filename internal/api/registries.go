@@ -248,6 +248,9 @@ func (s *Server) deleteRegistry(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := s.refuseProxyRegistry(r.Context(), id); err != nil {
+		return err
+	}
 	if err := rs.Delete(r.Context(), id); errors.Is(err, meta.ErrNotFound) {
 		return errNotFound(fmt.Sprintf("registry %d not found", id))
 	} else if err != nil {

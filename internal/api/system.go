@@ -139,7 +139,7 @@ func (s *Server) systemInfo(w http.ResponseWriter, r *http.Request) error {
 		info.CurrentTime, info.HarborVersion, info.RegistryURL, info.ExternalURL = &now, ptr(s.harborVersion()), &host, &base
 		info.ProjectCreationRestriction, info.HasCARoot = ptr(set.ProjectCreationRestriction), ptr(ca != nil)
 		info.ReadOnly, info.RegistryStorageProviderName = ptr(set.ReadOnly), ptr(s.storageProvider())
-		info.NotificationEnable = ptr(false) // berth sends no webhooks (yet)
+		info.NotificationEnable = ptr(s.opt.Webhooks != nil)
 	}
 	return writeJSON(w, http.StatusOK, info)
 }

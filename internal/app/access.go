@@ -21,9 +21,12 @@ import (
 	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/meta/sqlstore"
+	"github.com/berth-registry/berth/internal/proxy"
 	"github.com/berth-registry/berth/internal/registry"
 	"github.com/berth-registry/berth/internal/replication"
+	"github.com/berth-registry/berth/internal/sign"
 	"github.com/berth-registry/berth/internal/ui"
+	"github.com/berth-registry/berth/internal/webhook"
 )
 
 // access is the wiring of access control: the gate in front of /v2 and the
@@ -46,10 +49,22 @@ type access struct {
 	// events is the bus registry and API publish to (webhooks,
 	// replication triggers, scan on push subscribe).
 	events *events.Bus
+	// signing enforces the signature policies and keeps the keys (sign.go).
+	signing *sign.Checker
+	// proxy serves proxy-cache projects (proxycache.go).
+	proxy *proxy.Engine
 	// registries are replication's and proxy caches' remote registries
 	// (replication.go); nil without --auth.
-	registries  *replication.Registries
+	registries *replication.Registries
+	// replication runs replication policies (replication.go); nil
+	// without the API.
 	replication *replication.Engine
+	// api is the management API (nil without --auth): /metrics asks it
+	// whether a caller is an administrator.
+	api *api.Server
+	// webhooks delivers the bus's events to projects' receivers
+	// (webhook.go); nil without the API.
+	webhooks *webhook.Service
 }
 
 // sessionRevocationAge is how long a logged-out session's id is kept:
@@ -194,11 +209,15 @@ func (a *access) mountAPI(mux *http.ServeMux, cfg config.Config, store *sqlstore
 	if err := a.setupReplication(cfg.Replication, key, store, queue, mux); err != nil {
 		return err
 	}
-	h := api.New(api.Options{Access: a.store, Store: store, Catalog: store, Auth: a.authn, Audit: a.sink.Record,
+	if err := a.setupWebhooks(context.Background(), cfg, store, key, queue.Holder, log); err != nil {
+		return err
+	}
+	h := api.New(api.Options{Access: signingAccess{a.store, a.signing}, Store: store, Catalog: store, Auth: a.authn, Audit: a.sink.Record,
 		DeletesDisabled: !cfg.DeleteEnabled, ExternalURL: cfg.Proxy.ExternalURL,
 		SessionKey: key, Version: Version, Logger: log, Blobs: blobs,
-		System: a.system, Jobs: queue, LDAP: a.ldap, Events: a.events, Registries: a.registries,
-		Replication: a.replication})
+		System: a.system, Jobs: queue, LDAP: a.ldap, Events: a.events, Registries: a.registries, Proxy: a.proxy,
+		Webhooks: a.webhooks, Signing: a.signing, Replication: a.replication})
+	a.api = h
 	mux.Handle(api.Prefix+"/", h)
 	mux.Handle("/c/", h)
 	// The web UI answers every other path; its pages call h in process.

@@ -68,12 +68,14 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if err != nil {
 		return err
 	}
+	blobStore = guardSharedDir(ctx, cfg, blobStore, metaStore, log)
 	acc, err := setupAccess(ctx, cfg, metaStore, log)
 	if err != nil {
 		return err
 	}
 	defer acc.close()
 	acc.events = events.New()
+	metricsReg := newMetrics(cfg, metaStore, blobStore, acc, log) // nil with --metrics=false
 	// Quota events: the store reports usage changes, the notifier turns
 	// them into events off the request path; closed before the audit sink.
 	quotaEvents := quota.NewNotifier(acc.quotaEvent, log)
@@ -89,6 +91,15 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	// drained requests pulled is written on the way out.
 	pulls := pullstats.New(metaStore, pullstats.Options{Logger: log})
 	defer pulls.Close()
+	proxyCache, err := newProxyCache(ctx, cfg, metaStore, blobStore, acc, log)
+	if err != nil {
+		return err
+	}
+	acc.proxy = proxyCache
+	signing, err := setupSigning(ctx, metaStore, blobStore, acc, log)
+	if err != nil {
+		return fmt.Errorf("reading signature policies: %w", err)
+	}
 	reg := registry.New(metaStore, blobStore, registry.Options{
 		MaxManifestSize: cfg.MaxManifestSize,
 		MaxBlobSize:     cfg.MaxBlobSize,
@@ -101,19 +112,15 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		ReadOnly:        st.ReadOnly,
 		Pulls:           pulls,
 		Events:          acc.events,
+		Proxy:           proxyCache,
 		// Tag immutability: always on, as rules may be in the database
 		// from a run with access control; one indexed query per push or
 		// delete of a tag, none per pull.
 		Tags: immutable.NewGuard(metaStore),
+		// Signature policies: no query for a project without one.
+		PullPolicy: signPolicy{signing, acc},
 	})
-	// We hold the data directory lock, so upload bytes without a session
-	// can only be leftovers of a crash: remove them all now (in a store
-	// shared by replicas, only old ones).
-	if n, err := reg.SweepUploads(ctx, startupOrphanAge(cfg)); err != nil {
-		log.Warn("sweeping uploads at startup", "err", err)
-	} else if n > 0 {
-		log.Info("removed abandoned uploads", "count", n)
-	}
+	sweepAtStartup(ctx, cfg, reg, log)
 
 	mux := http.NewServeMux()
 	mux.Handle("/v2/", reg)
@@ -127,6 +134,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if err := acc.mountAPI(mux, cfg, metaStore, blobStore, queue, log); err != nil {
 		return err
 	}
+	acc.mountMetrics(mux, metricsReg, cfg)
 	health := http.NewServeMux()
 	health.HandleFunc("/livez", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	health.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
@@ -149,6 +157,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		return err
 	}
 	defer stopHealth()
+	stopMetrics, err := startMetricsListener(cfg, metricsReg, log)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 
 	tcpLn, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -161,6 +174,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		return err
 	}
 	defer stopTLS()
+	watchCert(metricsReg, tlsConfig)
 	proxies, err := forwarded.ParseProxies(cfg.Proxy.TrustedProxies)
 	if err != nil {
 		ln.Close()
@@ -173,7 +187,8 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	srv := &http.Server{
 		// forwarded first: the access log, the limiter and the audit log
 		// see the client behind a trusted proxy.
-		Handler:           forwarded.Middleware(accesslog.Middleware(limitHandler(limitBodies(mux), cfg), log, cfg.AccessLog), proxies),
+		Handler: withMetrics(metricsReg,
+			forwarded.Middleware(accesslog.Middleware(limitHandler(limitBodies(mux), cfg), log, cfg.AccessLog), proxies)),
 		ConnContext:       ln.ConnContext,
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -222,6 +237,12 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 // runJobs runs the periodic background jobs until ctx ends, each on one
 // replica at a time, and the job queue with its scheduler (see
 // internal/jobs).
+// How much job history is kept (see job-prune in runJobs).
+const (
+	jobHistoryAge  = 30 * 24 * time.Hour
+	jobHistoryKeep = 50
+)
+
 func runJobs(ctx context.Context, r *jobs.Runner, queue *jobs.Queue, reg *registry.Registry, acc *access, log *slog.Logger) {
 	var wg sync.WaitGroup
 	runQueue(ctx, &wg, queue, log)
@@ -242,6 +263,17 @@ func runJobs(ctx context.Context, r *jobs.Runner, queue *jobs.Queue, reg *regist
 	run("audit-prune", time.Minute, 6*time.Hour, func(ctx context.Context) error {
 		return acc.pruneAudit(ctx, purgeScheduled(queue))
 	})
+	// Job history (GC, retention, scans, replication, webhook deliveries)
+	// would otherwise grow without end: finished executions older than
+	// jobHistoryAge go, except the newest jobHistoryKeep of each kind and
+	// policy, which the API's history lists show.
+	run("job-prune", 2*time.Minute, 6*time.Hour, func(ctx context.Context) error {
+		n, err := queue.Store.PruneExecutions(ctx, time.Now().Add(-jobHistoryAge), jobHistoryKeep)
+		if n > 0 {
+			log.Info("pruned job history", "executions", n)
+		}
+		return err
+	})
 	if acc.registries != nil { // Harbor's registry health check
 		run("registry-health", time.Minute, registryHealthEvery, acc.registries.CheckAll)
 		wg.Go(func() { acc.replication.Run(ctx) }) // event_based policies
@@ -250,6 +282,10 @@ func runJobs(ctx context.Context, r *jobs.Runner, queue *jobs.Queue, reg *regist
 		wg.Go(func() { acc.revoked.Run(ctx) })
 	}
 	wg.Go(func() { acc.system.Settings.Run(ctx) }) // and every other's settings
+	wg.Go(func() { acc.proxy.Run(ctx) })           // and proxy-cache projects
+	if acc.webhooks != nil {
+		wg.Go(func() { acc.webhooks.Run(ctx) })
+	}
 	wg.Wait()
 }
 

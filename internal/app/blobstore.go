@@ -9,6 +9,7 @@ import (
 	blobfs "github.com/berth-registry/berth/internal/blob/fs"
 	blobs3 "github.com/berth-registry/berth/internal/blob/s3"
 	"github.com/berth-registry/berth/internal/config"
+	"github.com/berth-registry/berth/internal/registry"
 )
 
 // redirectTTL is how long a presigned blob URL handed to a client lives:
@@ -21,10 +22,11 @@ const redirectTTL = 20 * time.Minute
 const sharedOrphanAge = time.Hour
 
 // openBlobs opens the blob store the configuration names: an S3 bucket
-// for --storage s3 (shared by replicas), else the data directory.
+// for --storage s3 (shared by replicas), else --blob-dir (shared by
+// replicas if outside --data-dir), by default the data directory.
 func openBlobs(ctx context.Context, cfg config.Config, log *slog.Logger) (blob.Store, error) {
 	if cfg.Storage.Kind != "s3" {
-		return blobfs.New(cfg.DataDir)
+		return blobfs.New(cfg.BlobRoot())
 	}
 	o := cfg.Storage.S3
 	s, err := blobs3.New(ctx, blobs3.Options{
@@ -48,17 +50,27 @@ func blobRedirectTTL(cfg config.Config) time.Duration {
 	return 0
 }
 
-// startupOrphanAge is the age past which the startup sweep removes upload
-// bytes that have no session: all of them for the data directory we hold
-// locked, only old ones in a shared store.
-func startupOrphanAge(cfg config.Config) time.Duration {
-	if cfg.Storage.Kind == "s3" {
-		return sharedOrphanAge
+// sweepAtStartup removes upload bytes that have no session: all of them
+// in the data directory we hold locked (leftovers of a crash), only old
+// ones in S3. In a shared blob directory none: another replica may be
+// writing them; the leased upload sweep (runJobs) removes old ones there.
+func sweepAtStartup(ctx context.Context, cfg config.Config, reg *registry.Registry, log *slog.Logger) {
+	age := time.Duration(0)
+	switch {
+	case cfg.SharedBlobDir():
+		return
+	case cfg.Storage.Kind == "s3":
+		age = sharedOrphanAge
 	}
-	return 0
+	if n, err := reg.SweepUploads(ctx, age); err != nil {
+		log.Warn("sweeping uploads at startup", "err", err)
+	} else if n > 0 {
+		log.Info("removed abandoned uploads", "count", n)
+	}
 }
 
-// pingBlobs checks a store that can be unreachable (S3) for /readyz.
+// pingBlobs checks a store that can be unreachable (S3) or mounted wrong
+// (a shared directory) for /readyz.
 func pingBlobs(ctx context.Context, s blob.Store) error {
 	if p, ok := s.(interface{ Ping(context.Context) error }); ok {
 		return p.Ping(ctx)

@@ -10,6 +10,7 @@ import (
 	"github.com/berth-registry/berth/internal/accesslog"
 	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/forwarded"
+	"github.com/berth-registry/berth/internal/metrics"
 )
 
 // BenchmarkRequestChain measures what the middleware in front of every
@@ -29,6 +30,9 @@ func BenchmarkRequestChain(b *testing.B) {
 		{"accesslog-only", accesslog.Middleware(ok, log, false)},
 		{"full-chain", forwarded.Middleware(accesslog.Middleware(limitHandler(limitBodies(ok), cfg), log, false), forwarded.Proxies{})},
 		{"full-chain-with-proxies", forwarded.Middleware(accesslog.Middleware(limitHandler(limitBodies(ok), cfg), log, false), proxies)},
+		// --metrics (the default): the measuring middleware outermost.
+		{"full-chain-with-metrics", withMetrics(metrics.New("bench"),
+			forwarded.Middleware(accesslog.Middleware(limitHandler(limitBodies(ok), cfg), log, false), forwarded.Proxies{}))},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			req := httptest.NewRequest("GET", "/v2/library/app/manifests/v1", nil)

@@ -216,20 +216,27 @@ func without(list []string, drop string) []string {
 // CanPull reports whether the caller of r may pull from repo, judged by
 // who the caller is rather than only by what its token already grants:
 // a blob mount names its source repository after the token was issued.
-func (g *Gate) CanPull(r *http.Request, repo string) bool {
+func (g *Gate) CanPull(r *http.Request, repo string) bool { return g.may(r, repo, "pull") }
+
+// CanPush reports whether the caller of r may push to repo, whatever its
+// token was issued for (the signature policy's bypass for signing clients,
+// which read a manifest with a pull-only token before they push).
+func (g *Gate) CanPush(r *http.Request, repo string) bool { return g.may(r, repo, "push") }
+
+func (g *Gate) may(r *http.Request, repo, action string) bool {
 	id, claims, err := g.identify(r)
 	if err != nil {
 		return false
 	}
 	if claims != nil {
-		if claims.Allows("repository", repo, []string{"pull"}) {
+		if claims.Allows("repository", repo, []string{action}) {
 			return true
 		}
 		if id, err = g.identityOf(r.Context(), claims.Subject); err != nil {
 			return false
 		}
 	}
-	granted, err := g.grant(r.Context(), id, rbac.Scope{Type: "repository", Name: repo, Actions: []string{"pull"}})
+	granted, err := g.grant(r.Context(), id, rbac.Scope{Type: "repository", Name: repo, Actions: []string{action}})
 	return err == nil && len(granted) == 1
 }
 

@@ -49,6 +49,9 @@ type Limiter struct {
 	Refused atomic.Int64
 	// Failed counts failed attempts (metric-ready).
 	Failed atomic.Int64
+	// Lockouts counts lockouts begun: a failure that locked a pair or an
+	// address (metric-ready).
+	Lockouts atomic.Int64
 }
 
 type failures struct {
@@ -138,6 +141,9 @@ func (a *Attempt) Fail() {
 	a.finish(func(f *failures, r rule, now time.Time) {
 		f.count++
 		if r.lockAfter > 0 && f.count >= r.lockAfter {
+			if !now.Before(f.lockedUntil) {
+				a.l.Lockouts.Add(1)
+			}
 			f.lockedUntil = now.Add(a.l.cfg.Lockout)
 		}
 	})

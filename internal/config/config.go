@@ -33,6 +33,9 @@ type Config struct {
 	Storage         Storage     // --storage, --s3-* (storage.go)
 	Proxy           Proxy       // --external-url, --trusted-proxies (proxy.go)
 	Limits          Limits      // --max-connections, --body-*, --write-idle-timeout, --health-addr (limits.go)
+	ProxyCache      ProxyCache  // --proxy-cache-* (proxycache.go)
+	Metrics         Metrics     // --metrics* (metrics.go)
+	Webhook         Webhook     // --webhook-* (webhook.go)
 	Replication     Replication // --replication-* (replication.go)
 }
 
@@ -53,6 +56,9 @@ func Default() Config {
 		Database:        DefaultDatabase(),
 		Storage:         DefaultStorage(),
 		Limits:          DefaultLimits(),
+		ProxyCache:      DefaultProxyCache(),
+		Metrics:         DefaultMetrics(),
+		Webhook:         DefaultWebhook(),
 		Replication:     DefaultReplication(),
 	}
 }
@@ -82,6 +88,9 @@ func (c *Config) FlagSet(name string) *flag.FlagSet {
 	c.Storage.flags(fs)
 	c.Proxy.flags(fs)
 	c.Limits.flags(fs)
+	c.ProxyCache.flags(fs)
+	c.Metrics.flags(fs)
+	c.Webhook.flags(fs)
 	c.Replication.flags(fs)
 	return fs
 }
@@ -186,13 +195,25 @@ func (c *Config) Validate() error {
 	if err := c.Storage.validate(); err != nil {
 		return err
 	}
+	if err := c.validateBlobDir(); err != nil {
+		return err
+	}
 	if err := c.Proxy.validate(); err != nil {
+		return err
+	}
+	if err := c.ProxyCache.validate(); err != nil {
+		return err
+	}
+	if err := c.Webhook.validate(); err != nil {
 		return err
 	}
 	if err := c.Limits.validate(); err != nil {
 		return err
 	}
 	if err := c.Replication.validate(); err != nil {
+		return err
+	}
+	if err := c.Metrics.validate(); err != nil {
 		return err
 	}
 	if c.ShutdownTimeout < 0 {

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
 )
@@ -14,6 +15,10 @@ import (
 type Storage struct {
 	Kind string // "fs" or "s3"
 	S3   S3
+	// BlobDir is the fs store's root (it holds blobs/ and uploads/);
+	// empty: --data-dir. Outside --data-dir it may be a shared filesystem
+	// (NFS, CephFS, …) that several replicas on one PostgreSQL use.
+	BlobDir string
 }
 
 // S3 locates the bucket. SecretKey must never be logged or quoted back.
@@ -35,6 +40,7 @@ func DefaultStorage() Storage {
 
 func (s *Storage) flags(fs *flag.FlagSet) {
 	fs.StringVar(&s.Kind, "storage", s.Kind, "blob storage: fs (in --data-dir) or s3 (a bucket shared by replicas)")
+	fs.StringVar(&s.BlobDir, "blob-dir", s.BlobDir, "directory of the fs blob store (blobs/ and uploads/; empty: --data-dir); outside --data-dir it may be a shared filesystem (NFS, CephFS) used by several replicas with --database-url")
 	fs.StringVar(&s.S3.Endpoint, "s3-endpoint", s.S3.Endpoint, "S3 endpoint URL http(s)://HOST[:PORT]")
 	fs.StringVar(&s.S3.Bucket, "s3-bucket", s.S3.Bucket, "S3 bucket (must exist)")
 	fs.StringVar(&s.S3.Prefix, "s3-prefix", s.S3.Prefix, "key prefix inside the bucket")
@@ -53,6 +59,9 @@ func (s *Storage) validate() error {
 	case "fs":
 		return nil
 	case "s3":
+		if s.BlobDir != "" {
+			return errors.New("blob-dir: only with --storage fs (blobs are in the S3 bucket)")
+		}
 	default:
 		return fmt.Errorf("storage %q: want fs or s3", s.Kind)
 	}
@@ -70,6 +79,41 @@ func (s *Storage) validate() error {
 	}
 	if (o.AccessKey == "") != (o.SecretKey == "") {
 		return errors.New("s3-access-key and s3-secret-key: give both, or neither to take credentials from the environment")
+	}
+	return nil
+}
+
+// BlobRoot is the fs store's directory: --blob-dir, else --data-dir.
+func (c *Config) BlobRoot() string {
+	if c.Storage.BlobDir != "" {
+		return c.Storage.BlobDir
+	}
+	return c.DataDir
+}
+
+// SharedBlobDir reports whether the fs store lives outside --data-dir, so
+// other processes may use it too: the data directory's lock does not cover
+// it, and nothing in it may be assumed to be ours alone.
+func (c *Config) SharedBlobDir() bool {
+	if c.Storage.Kind != "fs" || c.Storage.BlobDir == "" {
+		return false
+	}
+	data, err1 := filepath.Abs(c.DataDir)
+	dir, err2 := filepath.Abs(c.Storage.BlobDir)
+	if err1 != nil || err2 != nil {
+		return true
+	}
+	rel, err := filepath.Rel(data, dir)
+	return err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator))
+}
+
+// validateBlobDir refuses a shared blob directory with SQLite, which has
+// one writer: replicas sharing blobs must share their metadata too.
+func (c *Config) validateBlobDir() error {
+	if c.SharedBlobDir() && c.Database.URL == "" {
+		return fmt.Errorf("blob-dir %q is outside --data-dir: a blob directory shared by several berth processes "+
+			"needs a shared PostgreSQL --database-url (SQLite in --data-dir has one writer); "+
+			"with SQLite, leave --blob-dir empty or put it inside --data-dir", c.Storage.BlobDir)
 	}
 	return nil
 }

@@ -59,3 +59,30 @@ func TestStorageInvalid(t *testing.T) {
 		t.Errorf("fs storage with an unused bad s3-bucket: %v", err)
 	}
 }
+
+// TestBlobDir: a blob directory outside --data-dir is shared, and refused
+// with SQLite naming both flags; inside --data-dir it is not shared.
+func TestBlobDir(t *testing.T) {
+	c, err := load(t, []string{"--data-dir", "/var/lib/berth"}, nil)
+	if err != nil || c.SharedBlobDir() || c.BlobRoot() != "/var/lib/berth" {
+		t.Fatalf("default: shared %v, root %q, %v", c.SharedBlobDir(), c.BlobRoot(), err)
+	}
+	c, err = load(t, []string{"--data-dir", "/var/lib/berth", "--blob-dir", "/var/lib/berth/store"}, nil)
+	if err != nil || c.SharedBlobDir() || c.BlobRoot() != "/var/lib/berth/store" {
+		t.Fatalf("inside the data dir: shared %v, root %q, %v", c.SharedBlobDir(), c.BlobRoot(), err)
+	}
+	_, err = load(t, []string{"--data-dir", "/var/lib/berth", "--blob-dir", "/mnt/nfs/berth"}, nil)
+	if err == nil || !strings.Contains(err.Error(), "blob-dir") || !strings.Contains(err.Error(), "--database-url") {
+		t.Fatalf("shared blob dir with SQLite: %v, want an error naming blob-dir and --database-url", err)
+	}
+	c, err = load(t, []string{"--data-dir", "/var/lib/berth", "--database-url", "postgres://berth@db/berth"},
+		map[string]string{"BERTH_BLOB_DIR": "/var/lib/berth-shared"})
+	if err != nil || !c.SharedBlobDir() || c.BlobRoot() != "/var/lib/berth-shared" {
+		t.Fatalf("shared with PostgreSQL: shared %v, root %q, %v", c.SharedBlobDir(), c.BlobRoot(), err)
+	}
+	_, err = load(t, []string{"--storage", "s3", "--s3-endpoint", "http://127.0.0.1:9000", "--s3-bucket", "layers",
+		"--blob-dir", "/mnt/nfs/berth"}, nil)
+	if err == nil || !strings.Contains(err.Error(), "blob-dir") {
+		t.Fatalf("blob-dir with s3: %v", err)
+	}
+}

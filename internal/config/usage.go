@@ -23,7 +23,9 @@ var flagGroups = []struct {
 	{"Access control", []string{"auth", "token", "session", "login", "auto-create-projects", "audit", "admin"}},
 	{"TLS and ACME", []string{"tls", "acme"}},
 	{"Database", []string{"database", "db"}},
-	{"Blob storage", []string{"storage", "s3"}},
+	{"Blob storage", []string{"storage", "s3", "blob-dir"}},
+	{"Metrics", []string{"metrics"}},
+	{"Webhooks", []string{"webhook"}},
 }
 
 // FlagGroup is the title of the --help section that lists the flag name.

@@ -226,6 +226,10 @@ func TestQueueReclaimAfterCrash(t *testing.T) {
 	st := openStore(t)
 	ctx := context.Background()
 	q := testQueue(st, "survivor")
+	// Only the dead replica's lease is short: the survivor's own must not
+	// expire under a loaded machine's slow writes (it would claim its
+	// execution again, a third attempt).
+	q.TTL = 5 * time.Second
 	var resumed atomic.Int64
 	q.Register("gc", func(ctx context.Context, run *Run) error {
 		resumed.Store(int64(run.Execution.Attempts))

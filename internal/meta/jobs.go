@@ -142,6 +142,10 @@ type JobStore interface {
 	RequestStop(ctx context.Context, id int64) error
 	GetExecution(ctx context.Context, id int64) (*Execution, error)
 	ListExecutions(ctx context.Context, q ExecutionQuery) ([]Execution, int64, error)
+	// PruneExecutions deletes finished executions (with their tasks and
+	// logs) that ended before before, except the newest keep of each kind
+	// and vendor, and reports how many it deleted.
+	PruneExecutions(ctx context.Context, before time.Time, keep int) (int64, error)
 
 	// AddTask adds t to its execution and sets its ID and times.
 	AddTask(ctx context.Context, t *Task) error

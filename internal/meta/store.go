@@ -112,7 +112,8 @@ type Store interface {
 	Tags(ctx context.Context, repo, last string, n int) ([]string, error)
 	// Repositories lists up to n repository names after last, in order.
 	Repositories(ctx context.Context, last string, n int) ([]string, error)
-	// Referrers lists manifests in repo whose subject is d, optionally
-	// filtered by artifact type.
-	Referrers(ctx context.Context, repo string, d digest.Digest, artifactType string) ([]oci.Descriptor, error)
+	// Referrers lists up to n manifests in repo whose subject is d, after
+	// the digest last, in digest order, optionally filtered by artifact
+	// type.
+	Referrers(ctx context.Context, repo string, d digest.Digest, artifactType, last string, n int) ([]oci.Descriptor, error)
 }

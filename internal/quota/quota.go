@@ -87,6 +87,13 @@ type Event struct {
 	At       time.Time
 }
 
+// EventData is what the event adds to a webhook's event_data (see
+// webhook.EventDataer): Harbor's custom_attributes with the message as
+// its Details.
+func (e Event) EventData() map[string]any {
+	return map[string]any{"custom_attributes": map[string]string{"Details": e.Message}}
+}
+
 // EventOf returns the event a usage change causes, if any: Exceed for a
 // refused charge; Warning for a committed charge that takes the usage from
 // under WarnPercent % of the limit to at or over it. Harbor warns after

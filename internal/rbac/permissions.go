@@ -77,6 +77,11 @@ var projectPermissions = []projectPermission{
 	{Permission{"tag-retention", "create"}, WriteRetention},
 	{Permission{"tag-retention", "update"}, WriteRetention},
 	{Permission{"tag-retention", "delete"}, WriteRetention},
+	{Permission{"notification-policy", "read"}, ReadWebhook},
+	{Permission{"notification-policy", "list"}, ReadWebhook},
+	{Permission{"notification-policy", "create"}, WriteWebhook},
+	{Permission{"notification-policy", "update"}, WriteWebhook},
+	{Permission{"notification-policy", "delete"}, WriteWebhook},
 }
 
 // ProjectPermissions lists the pairs s holds in a project, in the table's

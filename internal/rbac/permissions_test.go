@@ -27,16 +27,18 @@ func TestRolePermissions(t *testing.T) {
 		labelling  = "artifact-label:create artifact-label:delete"
 		immutable  = "immutable-tag:create immutable-tag:update immutable-tag:delete immutable-tag:list"
 		retention  = "tag-retention:read tag-retention:list tag-retention:create tag-retention:update tag-retention:delete"
+		webhook    = "notification-policy:read notification-policy:list notification-policy:create notification-policy:update notification-policy:delete"
+		webhookRO  = "notification-policy:read notification-policy:list"
 	)
 	want := map[Role]string{
 		RoleProjectAdmin: "repository:pull repository:push artifact:delete repository:delete tag:create tag:delete " + read +
 			" :update :delete metadata:read metadata:list metadata:create metadata:update metadata:delete quota:read " +
 			"member:read member:list member:create member:update member:delete " +
 			"robot:read robot:list robot:create robot:update robot:delete log:list repository:update " + labelWrite + " " + labelling +
-			" " + immutable + " " + retention,
+			" " + immutable + " " + retention + " " + webhook,
 		RoleMaintainer: "repository:pull repository:push artifact:delete repository:delete tag:create tag:delete " + read +
 			" metadata:read metadata:list quota:read " + crew + " repository:update " + labelWrite + " " + labelling + " " + immutable +
-			" " + retention,
+			" " + retention + " " + webhookRO,
 		RoleDeveloper: "repository:pull repository:push tag:create " + read + " quota:read " + crew +
 			" repository:update " + labelRead + " " + labelling + " " + retention,
 		RoleGuest:        "repository:pull " + read + " quota:read " + crew + " " + labelRead,
@@ -108,7 +110,8 @@ func TestRobotPermissions(t *testing.T) {
 		"repository:list repository:read artifact:list artifact:read tag:list project:read log:list repository:update " +
 		"label:create label:read label:update label:delete label:list artifact-label:create artifact-label:delete " +
 		"immutable-tag:create immutable-tag:update immutable-tag:delete immutable-tag:list " +
-		"tag-retention:read tag-retention:list tag-retention:create tag-retention:update tag-retention:delete"
+		"tag-retention:read tag-retention:list tag-retention:create tag-retention:update tag-retention:delete " +
+		"notification-policy:read notification-policy:list notification-policy:create notification-policy:update notification-policy:delete"
 	if got := pairs(offered); got != want {
 		t.Errorf("robot permissions:\n got %s\nwant %s", got, want)
 	}

@@ -94,11 +94,18 @@ const (
 	WriteRetention Action = "retention-write" // create, update, delete the policy; run and stop it
 )
 
+// Webhook policies (Harbor's notification-policy resource): project
+// admins do everything, maintainers read and list.
+const (
+	ReadWebhook  Action = "webhook-read"  // read and list policies, their executions, tasks and logs
+	WriteWebhook Action = "webhook-write" // create, update, delete and test policies
+)
+
 // AllActions lists every action, for tables and tests.
 var AllActions = []Action{Pull, Push, DeleteArtifact, CreateTag, DeleteTag, ListRepos, ReadProject, WriteProject,
 	ReadMembers, WriteMembers, ReadRobots, WriteRobots, ReadLogs, ReadMetadata, WriteMetadata, ReadQuota,
 	CreateLabel, ReadLabel, UpdateLabel, DeleteLabel, ListLabels, AddArtifactLabel, RemoveArtifactLabel, UpdateRepo,
-	ReadImmutable, WriteImmutable, ReadRetention, WriteRetention}
+	ReadImmutable, WriteImmutable, ReadRetention, WriteRetention, ReadWebhook, WriteWebhook}
 
 func set(as ...Action) map[Action]bool {
 	m := make(map[Action]bool, len(as))
@@ -119,7 +126,7 @@ var rolePolicies = map[Role]map[Action]bool{
 	RoleMaintainer: set(Pull, Push, DeleteArtifact, CreateTag, DeleteTag, ListRepos, ReadProject,
 		ReadMembers, ReadRobots, ReadLogs, ReadMetadata, ReadQuota,
 		CreateLabel, ReadLabel, UpdateLabel, DeleteLabel, ListLabels, AddArtifactLabel, RemoveArtifactLabel, UpdateRepo,
-		ReadImmutable, WriteImmutable, ReadRetention, WriteRetention),
+		ReadImmutable, WriteImmutable, ReadRetention, WriteRetention, ReadWebhook),
 	RoleDeveloper: set(Pull, Push, CreateTag, ListRepos, ReadProject, ReadMembers, ReadRobots, ReadLogs, ReadQuota,
 		ReadLabel, ListLabels, AddArtifactLabel, RemoveArtifactLabel, UpdateRepo, ReadRetention, WriteRetention),
 	RoleGuest:        set(Pull, ListRepos, ReadProject, ReadMembers, ReadRobots, ReadLogs, ReadQuota, ReadLabel, ListLabels),
@@ -183,4 +190,4 @@ func Visible(s Subject) bool {
 // robot permissions are resource/action pairs; we accept these names.
 var RobotActions = set(Pull, Push, DeleteArtifact, CreateTag, DeleteTag, ListRepos, ReadProject, ReadLogs,
 	CreateLabel, ReadLabel, UpdateLabel, DeleteLabel, ListLabels, AddArtifactLabel, RemoveArtifactLabel, UpdateRepo,
-	ReadImmutable, WriteImmutable, ReadRetention, WriteRetention)
+	ReadImmutable, WriteImmutable, ReadRetention, WriteRetention, ReadWebhook, WriteWebhook)

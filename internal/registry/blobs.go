@@ -1,12 +1,14 @@
 package registry
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/oci"
 )
 
@@ -28,6 +30,9 @@ func (r *Registry) getBlob(w http.ResponseWriter, req *http.Request, rt route) e
 	}
 	ctx := req.Context()
 	size, err := r.meta.BlobSize(ctx, rt.name, d)
+	if errors.Is(err, meta.ErrBlobNotFound) && r.opt.Proxy != nil && r.opt.Proxy.Proxied(rt.name) {
+		return r.proxyBlob(w, req, rt.name, d)
+	}
 	if err != nil {
 		return err
 	}

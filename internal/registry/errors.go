@@ -41,6 +41,9 @@ var (
 	// chunk, as the spec requires for that case.
 	CodeRangeInvalid = Code{"RANGE_INVALID", http.StatusRequestedRangeNotSatisfiable}
 	codeUnknown      = Code{"UNKNOWN", http.StatusInternalServerError}
+	// CodePolicyViolation is Harbor's answer to a pull a project's policy
+	// refuses (signature or vulnerability policy).
+	CodePolicyViolation = Code{"PROJECTPOLICYVIOLATION", http.StatusPreconditionFailed}
 )
 
 // Error is an error a handler returns to be written as OCI error JSON.

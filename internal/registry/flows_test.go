@@ -99,6 +99,20 @@ func TestReferrers(t *testing.T) {
 		r.header.Get("OCI-Filters-Applied") != "artifactType" {
 		t.Fatalf("filtered referrers: %s %v", r.body, r.header)
 	}
+	// Paged: n=1 gives one referrer and a Link to the other, which keeps
+	// the artifactType filter when there is one.
+	r = e.do("GET", "/v2/r/referrers/"+string(subject)+"?n=1", nil)
+	mustUnmarshal(t, r.body, &idx)
+	link := r.header.Get("Link")
+	if len(idx.Manifests) != 1 || !strings.HasPrefix(link, "</v2/r/referrers/"+string(subject)+"?") || !strings.HasSuffix(link, `>; rel="next"`) {
+		t.Fatalf("first page: %s Link %q", r.body, link)
+	}
+	first := idx.Manifests[0].Annotations["n"]
+	r = e.do("GET", strings.TrimSuffix(strings.TrimPrefix(link, "<"), `>; rel="next"`), nil)
+	mustUnmarshal(t, r.body, &idx)
+	if len(idx.Manifests) != 1 || idx.Manifests[0].Annotations["n"] == first || r.header.Get("Link") != "" {
+		t.Fatalf("second page: %s Link %q", r.body, r.header.Get("Link"))
+	}
 	r = e.do("GET", "/v2/unknown/referrers/"+string(subject), nil)
 	if r.status != 200 || !strings.Contains(string(r.body), `"manifests":[]`) {
 		t.Fatalf("empty referrers: %d %s", r.status, r.body)

@@ -86,16 +86,33 @@ func (r *Registry) catalog(w http.ResponseWriter, req *http.Request, _ route) er
 }
 
 // referrers answers with an image index of the manifests whose subject is
-// the digest; an unknown subject yields an empty index, as the spec says.
+// the digest, a page at a time (n and last as for tags; at most
+// MaxPageSize); an unknown subject yields an empty index, as the spec says.
 func (r *Registry) referrers(w http.ResponseWriter, req *http.Request, rt route) error {
 	d, err := parseDigestParam(rt.ref)
 	if err != nil {
 		return err
 	}
 	at := req.URL.Query().Get("artifactType")
-	descs, err := r.meta.Referrers(req.Context(), rt.name, d, at)
+	n, last, err := r.pageParams(req)
 	if err != nil {
 		return err
+	}
+	descs := []oci.Descriptor{}
+	if n > 0 {
+		// One extra row tells whether a next page exists; the spec's Link
+		// header carries the client on (oras, regclient and crane follow it).
+		if descs, err = r.meta.Referrers(req.Context(), rt.name, d, at, last, n+1); err != nil {
+			return err
+		}
+	}
+	if len(descs) > n {
+		descs = descs[:n]
+		v := url.Values{"last": {string(descs[n-1].Digest)}, "n": {strconv.Itoa(n)}}
+		if at != "" {
+			v.Set("artifactType", at)
+		}
+		w.Header().Set("Link", "</v2/"+rt.name+"/referrers/"+string(d)+"?"+v.Encode()+`>; rel="next"`)
 	}
 	if at != "" {
 		w.Header().Set("OCI-Filters-Applied", "artifactType")

@@ -35,9 +35,19 @@ func (r *Registry) getManifest(w http.ResponseWriter, req *http.Request, rt rout
 		return err
 	}
 	head := req.Method == http.MethodHead
-	m, err := r.meta.GetManifest(req.Context(), rt.name, rt.ref, !head)
+	var m *meta.Manifest
+	if r.opt.Proxy != nil && r.opt.Proxy.Proxied(rt.name) {
+		m, err = r.opt.Proxy.Manifest(req.Context(), rt.name, rt.ref, !head)
+	} else {
+		m, err = r.meta.GetManifest(req.Context(), rt.name, rt.ref, !head)
+	}
 	if err != nil {
 		return err
+	}
+	if !head && r.opt.PullPolicy != nil {
+		if err := r.opt.PullPolicy.CheckPull(req, rt.name, m); err != nil {
+			return err
+		}
 	}
 	h := w.Header()
 	etag := `"` + string(m.Digest) + `"`

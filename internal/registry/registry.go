@@ -58,6 +58,21 @@ type Options struct {
 	// Events, if set, is told of pushes, pulls and deletes (webhooks,
 	// replication triggers, scan on push). Publishing never blocks.
 	Events *events.Bus
+	// Proxy, if set, serves the repositories of proxy-cache projects and
+	// refuses pushes to them.
+	Proxy Proxy
+	// PullPolicy, if set, may refuse a manifest GET (not HEAD) of an
+	// artifact its project's policy blocks (the signature policy,
+	// internal/sign): a *meta.PolicyViolationError is answered 412
+	// PROJECTPOLICYVIOLATION. It is on the hot path: a pull from a project
+	// without a policy must cost it no query.
+	PullPolicy PullPolicy
+}
+
+// PullPolicy decides whether a manifest GET may be answered; m has its
+// body, req carries the caller (after Authorizer).
+type PullPolicy interface {
+	CheckPull(req *http.Request, repo string, m *meta.Manifest) error
 }
 
 // PullRecorder gathers pull statistics (pullstats.Recorder). tag is the
@@ -137,7 +152,9 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		err = CodeNameInvalid.Err("invalid repository name %q", rt.name)
 	} else if req, err = r.authorize(req, rt); err == nil {
 		if err = r.checkWritable(req.Method); err == nil {
-			err = h(w, req, rt)
+			if err = r.refuseProxyPush(req.Method, rt); err == nil {
+				err = h(w, req, rt)
+			}
 		}
 	}
 	if err != nil {
@@ -231,8 +248,15 @@ func (r *Registry) writeErr(w http.ResponseWriter, req *http.Request, err error)
 	var ch *auth.Challenge
 	var immutableTag *meta.ImmutableTagError
 	var exceeded *meta.QuotaExceededError
+	var violation *meta.PolicyViolationError
+	var coded ociCoder
 	switch {
 	case errors.As(err, &e):
+	case errors.As(err, &violation):
+		e = CodePolicyViolation.Err("%s", violation.Message)
+	case errors.As(err, &coded):
+		name, status, msg := coded.OCIError()
+		e = &Error{Code: Code{name, status}, Message: msg}
 	case errors.As(err, &exceeded):
 		e = errQuota(exceeded)
 	case errors.As(err, &immutableTag):

@@ -54,5 +54,19 @@ func (r *Registry) sweepUploads(ctx context.Context, orphanAge time.Duration, dr
 			removed++
 		}
 	}
+	if ts, ok := r.blobs.(tempSweeper); ok && !dry {
+		n, err := ts.SweepTemp(cutoff)
+		if n > 0 {
+			r.log.Info("removed temporary files left in the blob store", "count", n)
+		}
+		return removed, err
+	}
 	return removed, nil
+}
+
+// tempSweeper is a blob store that writes temporary files of its own (the
+// fs store's marker and probes). No database row names them, so only their
+// age says that the process writing one is gone.
+type tempSweeper interface {
+	SweepTemp(cutoff time.Time) (int, error)
 }

@@ -1,6 +1,12 @@
 package ui_test
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -71,6 +77,12 @@ func TestAdminForms(t *testing.T) {
 		t.Fatalf("system: %d", resp.StatusCode)
 	}
 
+	// The projects list shows each project's storage use and limit.
+	a.submit("/projects", "/projects", url.Values{"name": {"q1"}, "storage_gib": {"2"}})
+	if _, body := a.get("/projects?q=q1"); !strings.Contains(body, "<meter") || !strings.Contains(body, "/ 2.0 GiB") {
+		t.Errorf("projects list without q1's quota: %s", body)
+	}
+
 	// Project forms: label, immutability rule, delete.
 	e.project("p1", false, nil)
 	a.submit("/projects/p1/labels", "/projects/p1/labels", url.Values{"name": {"prod"}, "color": {"#00ff00"}})
@@ -121,5 +133,56 @@ func TestArtifactLabels(t *testing.T) {
 	dev.submit(art, art+"/labels/"+idString(l.ID)+"/delete", url.Values{})
 	if _, body := dev.get(art); !strings.Contains(body, "Label removed.") || strings.Contains(body, `/labels/`+idString(l.ID)+`/delete`) {
 		t.Fatal("label not removed")
+	}
+}
+
+// TestSecurityTab: the project's scanning and pull policies are saved as
+// its metadata, every key set (ticked on, the others off).
+func TestSecurityTab(t *testing.T) {
+	e := newEnv(t)
+	e.project("sec", false, nil)
+	a := e.browser("admin")
+	if resp, body := a.get("/projects/sec/security"); resp.StatusCode != 200 || !strings.Contains(body, `id="sec-prevent"`) {
+		t.Fatalf("security tab: %d %s", resp.StatusCode, body)
+	}
+	a.submit("/projects/sec/security", "/projects/sec/security", url.Values{"auto_scan": {"on"}, "prevent_vul": {"on"}, "severity": {"High"}})
+	p, err := e.store.GetProjectByName(e.ctx, "sec")
+	if err != nil {
+		t.Fatal(err)
+	}
+	settings, err := e.store.ProjectSettings(e.ctx, p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := settings[p.ID].Metadata
+	if md["auto_scan"] != "true" || md["prevent_vul"] != "true" || md["severity"] != "high" || md["enable_content_trust"] != "false" {
+		t.Fatalf("metadata after saving: %v", md)
+	}
+	if _, body := a.get("/projects/sec/security"); !strings.Contains(body, `id="sec-auto-scan" name="auto_scan" type="checkbox" checked`) ||
+		!strings.Contains(body, `<option value="High" selected>`) {
+		t.Fatal("saved policies not shown")
+	}
+	// A trusted cosign key: added, listed, deleted.
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemKey := string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+	a.submit("/projects/sec/security", "/projects/sec/security/keys", url.Values{"name": {"release"}, "type": {"cosign"}, "pem": {pemKey}})
+	_, body := a.get("/projects/sec/security")
+	if !strings.Contains(body, "Signing key added.") || !strings.Contains(body, "<td>release</td><td>cosign</td>") {
+		t.Fatalf("key not added: %s", body)
+	}
+	keys, _, err := e.store.SigningKeys(e.ctx, p.ID, meta.ListQuery{Page: meta.Page{Page: 1, Size: 10}})
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("keys %v, %v", keys, err)
+	}
+	a.submit("/projects/sec/security", fmt.Sprintf("/projects/sec/security/keys/%d/delete", keys[0].ID), url.Values{})
+	if _, body := a.get("/projects/sec/security"); !strings.Contains(body, "Signing key deleted.") || strings.Contains(body, "<td>release</td>") {
+		t.Fatal("key not deleted")
 	}
 }

@@ -278,6 +278,12 @@ func TestBrowser(t *testing.T) {
 		c.open(base+p, fmt.Sprintf("%02d-%s", 15+i, strings.NewReplacer("/", "-", "?", "-", "=", "-").Replace(strings.Trim(p, "/"))))
 	}
 
+	// The pages of this session's features (webhooks, scanning and
+	// signature policies).
+	for i, p := range []string{"/projects/secret/webhooks", "/projects/secret/security"} {
+		c.open(base+p, fmt.Sprintf("%02d-%s", 40+i, strings.ReplaceAll(strings.Trim(p, "/"), "/", "-")))
+	}
+
 	// Dark mode: the colour scheme follows the system's.
 	if _, err := chromedp.Call(c.ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
 		Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}}}); err != nil {

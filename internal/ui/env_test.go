@@ -28,6 +28,8 @@ import (
 	"github.com/berth-registry/berth/internal/meta/sqlstore"
 	"github.com/berth-registry/berth/internal/oci"
 	"github.com/berth-registry/berth/internal/settings"
+	"github.com/berth-registry/berth/internal/sign"
+	"github.com/berth-registry/berth/internal/webhook"
 	"github.com/berth-registry/berth/internal/ui"
 )
 
@@ -68,12 +70,19 @@ func newEnvAt(t testing.TB, path string) *env {
 	}
 	t.Cleanup(func() { store.Close() })
 	authn := &auth.Authenticator{Store: store, Limiter: auth.NewLimiter(auth.DefaultLimiterConfig)}
-	st := settings.New(store, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	discardLog := slog.New(slog.NewTextHandler(io.Discard, nil))
+	st := settings.New(store, discardLog)
 	if err := st.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sealer, err := settings.NewSealer(bytes.Repeat([]byte("k"), 32))
+	if err != nil {
 		t.Fatal(err)
 	}
 	h := api.New(api.Options{Access: store, Store: store, Catalog: store, Auth: authn, Version: "test",
 		System:     api.SystemOptions{Settings: st},
+		Signing:    sign.New(sign.Options{Store: store}),
+		Webhooks:   webhook.New(webhook.Options{Store: store, Projects: store, Sealer: sealer, Log: discardLog}),
 		SessionKey: bytes.Repeat([]byte("k"), 32),
 		Audit: func(rec meta.AuditRecord) {
 			rec.At = time.Now()

@@ -87,12 +87,13 @@ func TestLargeRepository(t *testing.T) {
 	}
 	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
 	t.Logf("first page of %d artifacts: median %v, best %v, worst %v", bigArtifacts, times[len(times)/2], times[0], times[len(times)-1])
-	// The goal is 100 ms; the store's counts of top-level artifacts take
-	// a few hundred ms at 10,000 on this machine (see the branch's
-	// report). This bound catches a return of the quadratic plan (tens of
-	// seconds).
-	if !raceDetector && times[3] > 2*time.Second {
-		t.Errorf("median %v, want < 2s", times[3])
+	// The goal is 100 ms: about 45 ms here on a machine busy with other
+	// builds. The bound leaves room for a slower machine and still
+	// catches a return of the plans that took seconds (an accessory query
+	// scanning the repository per artifact, topLevel tested on every row
+	// to count).
+	if !raceDetector && times[3] > 500*time.Millisecond {
+		t.Errorf("median %v, want < 500ms", times[3])
 	}
 	last := bigArtifacts/pageSize - 1
 	d, code, body := b.render(fmt.Sprintf("/projects/secret/repositories/app?page=%d", last))

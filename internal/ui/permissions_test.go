@@ -139,6 +139,10 @@ func TestTagAndMemberForms(t *testing.T) {
 	if _, body := e.browser("outsider").get("/projects/secret"); !strings.Contains(body, "app") {
 		t.Fatal("added member cannot see the project")
 	}
+	a.submit("/projects/secret/members", "/projects/secret/members", url.Values{"kind": {"oidc"}, "username": {"platform-team"}, "role": {"2"}})
+	if _, body := a.get("/projects/secret/members?q=platform"); !strings.Contains(body, "<td>platform-team</td><td>Group</td>") {
+		t.Fatalf("OIDC group member not listed: %s", body)
+	}
 	resp, body := a.submit("/projects/secret/robots", "/projects/secret/robots",
 		url.Values{"name": {"ci"}, "days": {"30"}, "perm": {"repository/pull", "repository/push"}})
 	if resp.StatusCode != 200 || !strings.Contains(body, `id="robot-secret"`) || resp.Header.Get("Cache-Control") != "no-store" {

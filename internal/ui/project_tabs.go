@@ -36,14 +36,23 @@ func roleOf(v string) (int, bool) {
 	return n, err == nil && n >= 1 && n <= 5
 }
 
-// addMember: POST /projects/{p}/members (user name, role).
+// addMember: POST /projects/{p}/members (kind, name, role): a user by
+// name, an LDAP group by DN (kind ldap) or an OIDC group by name (kind
+// oidc); the API onboards a group it does not know yet.
 func (s *Server) addMember(p *page) error {
 	to := projectURL(p.r.PathValue("p")) + "/members"
 	role, ok := roleOf(p.r.PostForm.Get("role"))
 	if !ok {
 		return p.done(to, "Choose a role.")
 	}
-	body := obj{"role_id": role, "member_user": obj{"username": strings.TrimSpace(p.r.PostForm.Get("username"))}}
+	name := strings.TrimSpace(p.r.PostForm.Get("username"))
+	body := obj{"role_id": role, "member_user": obj{"username": name}}
+	switch p.r.PostForm.Get("kind") {
+	case "ldap":
+		body = obj{"role_id": role, "member_group": obj{"group_type": 1, "ldap_group_dn": name}}
+	case "oidc":
+		body = obj{"role_id": role, "member_group": obj{"group_type": 3, "group_name": name}}
+	}
 	if _, err := p.call(http.MethodPost, to, body, nil); err != nil {
 		return p.back(to, err)
 	}

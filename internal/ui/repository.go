@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -73,7 +74,7 @@ func (s *Server) repository(p *page, rp repoPath) error {
 	}
 	tag := strings.TrimSpace(p.r.URL.Query().Get("tag"))
 	// The listing's default order is newest first (push time, then digest).
-	lq := p.listQ("with_tag", "true", "with_label", "true", "with_accessory", "true")
+	lq := p.listQ("with_tag", "true", "with_label", "true", "with_accessory", "true", "with_scan_overview", "true")
 	if tag != "" && !strings.ContainsAny(tag, ",{}()") { // characters of the q language: never in a tag
 		lq.Set("q", "tags=~"+tag)
 	}
@@ -104,8 +105,13 @@ func (s *Server) artifact(p *page, rp repoPath) error {
 		return err
 	}
 	var a obj
-	q := url.Values{"with_tag": {"true"}, "with_label": {"true"}, "with_accessory": {"true"}, "with_immutable_status": {"true"}}
+	q := url.Values{"with_tag": {"true"}, "with_label": {"true"}, "with_accessory": {"true"}, "with_immutable_status": {"true"},
+		"with_scan_overview": {"true"}}
 	if _, err := p.get(p.repoAPI(rp)+"/artifacts/"+url.PathEscape(rp.Digest), q, &a); err != nil {
+		return err
+	}
+	vulns, err := p.vulnerabilities(rp, a)
+	if err != nil {
 		return err
 	}
 	full := p.r.PathValue("p") + "/" + rp.Repo
@@ -150,7 +156,61 @@ func (s *Server) artifact(p *page, rp repoPath) error {
 	}
 	return p.show("artifact", full+"@"+short(rp.Digest), "projects", obj{"project": proj, "perms": ps, "a": a, "full": full,
 		"digest": rp.Digest, "history": history, "layers": layers, "config": config, "pulls": p.pullCommands(full, a),
-		"labels": labels})
+		"labels": labels, "vulns": vulns, "severity": p.r.URL.Query().Get("severity"), "severities": severities})
+}
+
+// severities are Harbor's vulnerability severities, worst first.
+var severities = []string{"Critical", "High", "Medium", "Low", "Unknown", "None"}
+
+// maxVulnRows bounds the vulnerability table (the API's report is whole).
+const maxVulnRows = 500
+
+// vulnerabilities is the artifact's vulnerability report (Harbor's
+// vulnerabilities addition) when a scan succeeded: worst first, then by
+// id, filtered by ?severity=, at most maxVulnRows rows; nil otherwise.
+func (p *page) vulnerabilities(rp repoPath, a obj) (obj, error) {
+	if ov := scanOf(a["scan_overview"]); ov == nil || str(ov["scan_status"]) != "Success" {
+		return nil, nil
+	}
+	var report obj
+	if _, err := p.get(p.repoAPI(rp)+"/artifacts/"+url.PathEscape(rp.Digest)+"/additions/vulnerabilities", nil, &report); err != nil {
+		if ae, ok := err.(*apiError); ok && ae.Status == http.StatusNotFound {
+			return nil, nil
+		}
+		return nil, err
+	}
+	r := scanOf(report)
+	if r == nil {
+		return nil, nil
+	}
+	rank := func(v any) int {
+		for i, s := range severities {
+			if s == str(v) {
+				return i
+			}
+		}
+		return len(severities)
+	}
+	want := p.r.URL.Query().Get("severity")
+	var rows []obj
+	all, _ := r["vulnerabilities"].([]any)
+	for _, v := range all {
+		if v, ok := v.(obj); ok && (want == "" || str(v["severity"]) == want) {
+			rows = append(rows, v)
+		}
+	}
+	sort.SliceStable(rows, func(i, j int) bool {
+		if a, b := rank(rows[i]["severity"]), rank(rows[j]["severity"]); a != b {
+			return a < b
+		}
+		return str(rows[i]["id"]) < str(rows[j]["id"])
+	})
+	shown := rows
+	if len(shown) > maxVulnRows {
+		shown = shown[:maxVulnRows]
+	}
+	return obj{"rows": shown, "total": len(all), "matching": len(rows), "severity": r["severity"],
+		"scanner": r["scanner"], "generated_at": r["generated_at"]}, nil
 }
 
 // pullCommand is one way to fetch an artifact.
@@ -196,6 +256,16 @@ func (s *Server) repoPost(p *page) error {
 		}
 		return p.done(projectURL(p.r.PathValue("p")), "Repository deleted.")
 	case rp.Digest == "":
+	case rp.Action == "scan":
+		to := artifactURL(full, rp.Digest)
+		var body any
+		if f.Get("scan_type") == "sbom" {
+			body = obj{"scan_type": "sbom"}
+		}
+		if _, err := p.call(http.MethodPost, art+"/scan", body, nil); err != nil {
+			return p.back(to, err)
+		}
+		return p.done(to, "Scan requested.")
 	case rp.Action == "tags":
 		to := artifactURL(full, rp.Digest)
 		if _, err := p.call(http.MethodPost, art+"/tags", obj{"name": strings.TrimSpace(f.Get("tag"))}, nil); err != nil {

@@ -22,6 +22,34 @@ var funcs = template.FuncMap{
 	"isTrue":      func(v any) bool { return v == true || v == "true" },
 	"positive":    func(v any) bool { return num(v) > 0 },
 	"has":         func(l []string, s string) bool { return contains(l, s) },
+	"scanOf":      scanOf,
+	"lower":       strings.ToLower,
+	"signed":      signed,
+}
+
+// scanOf is an artifact's vulnerability scan overview: Harbor's
+// scan_overview holds one per report MIME type; berth's scanner writes
+// one, so the first is it (nil if never scanned).
+func scanOf(v any) obj {
+	m, _ := v.(obj)
+	for _, o := range m {
+		if o, ok := o.(obj); ok {
+			return o
+		}
+	}
+	return nil
+}
+
+// signed reports whether an artifact's accessories include a signature
+// (Harbor's accessory types signature.cosign and signature.notation).
+func signed(v any) bool {
+	l, _ := v.([]any)
+	for _, a := range l {
+		if a, ok := a.(obj); ok && strings.HasPrefix(str(a["type"]), "signature.") {
+			return true
+		}
+	}
+	return false
 }
 
 func humanSize(b float64) string {

@@ -113,6 +113,14 @@ func (s *Server) routes() []route {
 		{"GET /admin/gc", s.gcPage}, {"POST /admin/gc", s.saveGC}, {"GET /admin/gc/{id}", s.gcRun},
 		{"POST /projects/{p}/policies/runs/{eid}/stop", s.stopRetention},
 		{"POST /admin/purgeaudit/{id}/stop", s.stopPurge}, {"POST /admin/gc/{id}/stop", s.stopGC},
+		{"GET /projects/{p}/webhooks", s.webhooks}, {"POST /projects/{p}/webhooks", s.createWebhook},
+		{"POST /projects/{p}/webhooks/{id}", s.changeWebhook},
+		{"GET /projects/{p}/security", s.security}, {"POST /projects/{p}/security", s.saveSecurity},
+		{"POST /projects/{p}/security/keys", s.addSigningKey}, {"POST /projects/{p}/security/keys/{id}/delete", s.deleteSigningKey},
+		{"GET /admin/registries", s.registries}, {"POST /admin/registries", s.createRegistry},
+		{"POST /admin/registries/{id}", s.changeRegistry},
+		{"GET /admin/replication", s.replication}, {"POST /admin/replication", s.createReplication},
+		{"POST /admin/replication/{id}", s.changeReplication},
 	}
 }
 

@@ -21,7 +21,8 @@ func TestCompose(t *testing.T) {
 	out := must(t, "", env, compose, "-f", file, "--env-file", filepath.Join(secrets, ".env"), "config")
 
 	services := out[strings.Index(out, "\nservices:\n"):]
-	for _, s := range []string{"postgres", "minio", "createbucket", "berth-1", "berth-2", "berth-3", "nginx"} {
+	for _, s := range []string{"postgres", "minio", "createbucket", "berth-1", "berth-2", "berth-3", "nginx",
+		"berth-fs-1", "berth-fs-2", "berth-fs-3", "nginx-fs"} {
 		if !strings.Contains(services, "\n  "+s+":\n") {
 			t.Errorf("service %s missing", s)
 		}
@@ -37,6 +38,17 @@ func TestCompose(t *testing.T) {
 		if n := strings.Count(out, w); n == 0 {
 			t.Errorf("docker-compose config lacks %q", w)
 		}
+	}
+
+	// The profile shared-dir: three replicas on one blob volume, no S3.
+	for w, want := range map[string]int{"BERTH_STORAGE: fs": 3, "BERTH_BLOB_DIR: /blobs": 3, "- blobs:/blobs:rw": 3, "- shared-dir": 4} {
+		if n := strings.Count(services, w); n != want {
+			t.Errorf("docker-compose config has %q %d times, want %d", w, n, want)
+		}
+	}
+	fs1 := services[strings.Index(services, "\n  berth-fs-1:\n"):strings.Index(services, "\n  berth-fs-2:\n")]
+	if strings.Contains(fs1, "BERTH_S3_") || strings.Contains(fs1, "createbucket") {
+		t.Errorf("berth-fs-1 refers to S3:\n%s", fs1)
 	}
 
 	// Without the generated passwords compose refuses, naming the remedy.
@@ -70,6 +82,15 @@ func TestNginxConf(t *testing.T) {
 		"fail_timeout=", "client_max_body_size 0;", "proxy_request_buffering off;", "proxy_buffering off;", "proxy_read_timeout 900s;",
 		"proxy_send_timeout 900s;", "X-Forwarded-For $proxy_add_x_forwarded_for;", "X-Forwarded-Proto $scheme;",
 		"X-Forwarded-Host $http_host;", "proxy_pass http://berth;")
+	// The profile shared-dir's nginx differs only in the upstream names.
+	b, err = os.ReadFile(filepath.Join(root(t), "deploy", "nginx-shared-dir.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := func(s string) string { return s[strings.Index(s, "\nworker_processes"):] }
+	if got := strings.ReplaceAll(body(string(b)), "berth-fs-", "berth-"); got != body(conf) {
+		t.Error("nginx-shared-dir.conf differs from nginx.conf in more than the upstream names")
+	}
 	nginx, err := exec.LookPath("nginx")
 	if err != nil {
 		t.Skip("nginx not installed: syntax not checked (the directives above were)")

@@ -149,6 +149,67 @@ func TestHelmChart(t *testing.T) {
 		}
 	})
 
+	t.Run("shared volume", func(t *testing.T) {
+		shared := []string{"--set", "secret.databaseURL=postgres://berth:pw@pg.example:5432/berth", "--set", "config.storage=fs",
+			"--set", "sharedVolume.enabled=true"}
+		out, err := template(append(shared, "--set", "sharedVolume.storageClassName=nfs-client", "--set", "sharedVolume.size=2Ti")...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := docs(out)
+		contains(t, "PersistentVolumeClaim", d["PersistentVolumeClaim"], "name: reg-berth-blobs", "accessModes: [ReadWriteMany]",
+			`storageClassName: "nfs-client"`, "storage: 2Ti", "helm.sh/resource-policy: keep")
+		contains(t, "Deployment", d["Deployment"], "replicas: 3", "mountPath: /blobs", "claimName: reg-berth-blobs")
+		contains(t, "ConfigMap", d["ConfigMap"], `BERTH_STORAGE: "fs"`, `BERTH_BLOB_DIR: "/blobs"`)
+		out, err = template(append(shared, "--set", "sharedVolume.existingClaim=team-nfs")...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d = docs(out)
+		if d["PersistentVolumeClaim"] != "" {
+			t.Error("a PersistentVolumeClaim was rendered though sharedVolume.existingClaim is set")
+		}
+		contains(t, "Deployment", d["Deployment"], "claimName: team-nfs")
+		if out, err := template(required...); err != nil || docs(out)["PersistentVolumeClaim"] != "" || strings.Contains(out, "BERTH_BLOB_DIR") {
+			t.Errorf("S3 install: a blob volume rendered (%v)", err)
+		}
+	})
+
+	t.Run("metrics", func(t *testing.T) {
+		out, err := template(required...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := docs(out)
+		if d["ServiceMonitor"] != "" || d["PrometheusRule"] != "" || strings.Contains(d["Service"], "metrics") ||
+			strings.Contains(d["ConfigMap"], "BERTH_METRICS_ADDR") {
+			t.Error("metrics objects or port rendered by default")
+		}
+		out, err = template(append([]string{"--set", "metrics.enabled=true", "--set", "metrics.serviceMonitor.enabled=true",
+			"--set", "metrics.serviceMonitor.labels.release=prom", "--set", "metrics.prometheusRule.enabled=true"}, required...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d = docs(out)
+		contains(t, "ConfigMap", d["ConfigMap"], `BERTH_METRICS_ADDR: ":9090"`)
+		contains(t, "Deployment", d["Deployment"], "name: metrics", "containerPort: 9090")
+		contains(t, "Service", d["Service"], "name: metrics", "port: 9090", "targetPort: metrics")
+		contains(t, "ServiceMonitor", d["ServiceMonitor"], "apiVersion: monitoring.coreos.com/v1", "port: metrics",
+			"path: /metrics", "interval: 30s", "release: prom")
+		contains(t, "PrometheusRule", d["PrometheusRule"], "apiVersion: monitoring.coreos.com/v1", "alert: BerthInstanceDown",
+			"alert: BerthCertificateExpiring", "{{ $labels.project_name }}")
+		if _, err := template(append([]string{"--set", "metrics.serviceMonitor.enabled=true"}, required...)...); err == nil ||
+			!strings.Contains(err.Error(), "needs metrics.enabled") {
+			t.Errorf("ServiceMonitor without the metrics port: err = %v", err)
+		}
+		// The chart's copy of the rules is the tested file.
+		a, _ := os.ReadFile(filepath.Join(root(t), "deploy", "prometheus", "berth-rules.yml"))
+		b, _ := os.ReadFile(filepath.Join(chart, "files", "berth-rules.yml"))
+		if len(a) == 0 || string(a) != string(b) {
+			t.Error("deploy/helm/berth/files/berth-rules.yml differs from deploy/prometheus/berth-rules.yml: copy it")
+		}
+	})
+
 	t.Run("refused", func(t *testing.T) {
 		for name, c := range map[string]struct {
 			args []string
@@ -158,6 +219,7 @@ func TestHelmChart(t *testing.T) {
 			"no bucket":        {[]string{"--set", "secret.databaseURL=postgres://x", "--set", "config.s3-endpoint=https://s3"}, "config.s3-bucket"},
 			"fs with replicas": {append([]string{"--set", "config.storage=fs"}, required...), "replicaCount > 1"},
 			"one S3 key":       {append([]string{"--set", "secret.s3AccessKey=AK"}, required...), "give both S3 keys"},
+			"volume with s3":   {append([]string{"--set", "sharedVolume.enabled=true"}, required...), "sharedVolume.enabled needs config.storage fs"},
 		} {
 			if _, err := template(c.args...); err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("%s: err = %v, want one naming %q", name, err, c.want)

@@ -1,6 +1,7 @@
 // Package ha is the high-availability test: three `berth serve` replicas
-// on one PostgreSQL database and one S3 bucket behind nginx, under
-// continuous pushes and pulls while one replica is killed and restarted.
+// on one PostgreSQL database and one blob store (an S3 bucket, or a blob
+// directory on a filesystem they share) behind nginx, under continuous
+// pushes and pulls while one replica is killed and restarted.
 package ha
 
 import (
@@ -28,11 +29,21 @@ func TestMain(m *testing.M) {
 
 const adminPassword = "ha-admin-Passw0rd"
 
-// cluster is N berth replicas sharing one database and one bucket, each on
-// a fixed port (a restarted replica comes back where nginx expects it).
+// backend is where a cluster's replicas keep their blobs.
+type backend string
+
+const (
+	onS3        backend = "s3"         // one bucket of the shared S3 server
+	onSharedDir backend = "shared-dir" // one --blob-dir outside every replica's --data-dir
+)
+
+// cluster is N berth replicas sharing one database and one blob store, each
+// on a fixed port (a restarted replica comes back where nginx expects it).
 type cluster struct {
 	t        *testing.T
 	auth     bool
+	backend  backend
+	blobDir  string // with onSharedDir
 	env      []string
 	flags    []string
 	dirs     []string
@@ -40,21 +51,29 @@ type cluster struct {
 	replicas []*berthproc.Server
 }
 
-// startCluster starts n replicas on a new database and bucket. With
+// startCluster starts n replicas on a new database and blob store. With
 // withAuth they require authentication and share one token signing key,
 // so a token issued by any replica is accepted by all.
-func startCluster(t *testing.T, n int, withAuth bool) *cluster {
+func startCluster(t *testing.T, n int, withAuth bool, on backend) *cluster {
 	t.Helper()
-	s3 := s3server.Shared(t)
-	pgserver.Require(t)
-	c := &cluster{t: t, auth: withAuth}
-	c.env = []string{"BERTH_S3_SECRET_KEY=" + s3server.SecretKey, "BERTH_ADMIN_PASSWORD=" + adminPassword}
-	c.flags = []string{
-		"--database-url", pgserver.Database(t),
-		"--storage", "s3", "--s3-endpoint", s3.Endpoint(), "--s3-bucket", s3.NewBucket(t),
-		"--s3-region", s3server.Region, "--s3-access-key", s3server.AccessKey,
-		"--access-log=false", "--shutdown-timeout", "2s",
+	c := &cluster{t: t, auth: withAuth, backend: on}
+	c.env = []string{"BERTH_ADMIN_PASSWORD=" + adminPassword}
+	switch on {
+	case onS3:
+		s3 := s3server.Shared(t)
+		c.env = append(c.env, "BERTH_S3_SECRET_KEY="+s3server.SecretKey)
+		c.flags = []string{"--storage", "s3", "--s3-endpoint", s3.Endpoint(), "--s3-bucket", s3.NewBucket(t),
+			"--s3-region", s3server.Region, "--s3-access-key", s3server.AccessKey}
+	case onSharedDir:
+		// A local directory the replicas share exercises what NFS or
+		// CephFS would, but for attribute caching (see README).
+		c.blobDir = t.TempDir()
+		c.flags = []string{"--blob-dir", c.blobDir}
+	default:
+		t.Fatalf("unknown backend %q", on)
 	}
+	pgserver.Require(t)
+	c.flags = append(c.flags, "--database-url", pgserver.Database(t), "--access-log=false", "--shutdown-timeout", "2s")
 	if withAuth {
 		key := filepath.Join(t.TempDir(), "token.key")
 		if _, err := auth.LoadOrCreateKey(key); err != nil {

@@ -74,8 +74,18 @@ func (l *load) pulled(err error) {
 	}
 }
 
-// TestHA runs three replicas with access control on one PostgreSQL
-// database and one S3 bucket behind nginx. Eight clients push (config,
+// TestHA runs the scenario (runHA) with the replicas' blobs in one S3
+// bucket.
+func TestHA(t *testing.T) { runHA(t, onS3) }
+
+// TestHASharedDir runs the same scenario with the blobs in one directory
+// the replicas share (--blob-dir, as on NFS or CephFS), each replica with
+// its own --data-dir; then a replica on an empty directory must refuse
+// readiness.
+func TestHASharedDir(t *testing.T) { runHA(t, onSharedDir) }
+
+// runHA runs three replicas with access control on one PostgreSQL
+// database and one blob store behind nginx. Eight clients push (config,
 // 1-2 layers, manifest under a new tag) and pull acknowledged images
 // (every digest checked) through nginx for 20s, with one token issued by
 // replica 0 alone; 4s in, replica 1 gets SIGKILL and is restarted 5s later.
@@ -83,8 +93,8 @@ func (l *load) pulled(err error) {
 // replica 1 and finished on replica 2. Afterwards every acknowledged push
 // must be pullable intact through nginx; failed requests around the kill
 // are allowed and reported with the recovery time.
-func TestHA(t *testing.T) {
-	c := startCluster(t, 3, true)
+func runHA(t *testing.T, on backend) {
+	c := startCluster(t, 3, true, on)
 	lb := startNginx(t, freePort(t), c.addrs)
 	rec := &recorder{}
 	repos := []string{"library/ha/chunked"}
@@ -207,8 +217,11 @@ func TestHA(t *testing.T) {
 		recoveredAt.Sub(restartAt).Round(time.Millisecond))
 	t.Logf("verification: %d acknowledged pushes pulled through nginx in %d requests (%d failed), %d lost",
 		len(l.acked), len(vrec.all()), countFailed(vrec.all()), lost)
-	t.Logf("HA summary: requests=%d in_kill_window=%d failed=%d failed_in_kill_window=%d recovery=%s acked_pushes=%d lost=%d",
-		f.total, f.inWindow, f.failed, f.failedInWindow, recoveredAt.Sub(restartAt).Round(time.Millisecond), len(l.acked), lost)
+	if on == onSharedDir {
+		refusesEmptyDir(t, c)
+	}
+	t.Logf("HA summary (%s): requests=%d in_kill_window=%d failed=%d failed_in_kill_window=%d recovery=%s acked_pushes=%d lost=%d",
+		on, f.total, f.inWindow, f.failed, f.failedInWindow, recoveredAt.Sub(restartAt).Round(time.Millisecond), len(l.acked), lost)
 }
 
 // servedThrough sends GET /v2/ through nginx until replica addr answers

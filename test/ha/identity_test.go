@@ -17,7 +17,7 @@ import (
 // 127.0.0.7), and a token revoked on one replica (its user disabled) stops
 // working on every other replica within seconds.
 func TestHAClientAddressAndRevocation(t *testing.T) {
-	c := startCluster(t, 3, true)
+	c := startCluster(t, 3, true, onS3)
 	lb := startNginx(t, freePort(t), c.addrs)
 
 	// A client on its own loopback address, through nginx.

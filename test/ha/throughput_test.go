@@ -26,7 +26,7 @@ const (
 // control is off, so the figures are the registry's and the balancer's.
 // Every answer must be 200 with the pushed digest.
 func TestManifestGetThroughput(t *testing.T) {
-	c := startCluster(t, 3, false)
+	c := startCluster(t, 3, false, onS3)
 	lb3 := startNginx(t, freePort(t), c.addrs)
 	lb1 := startNginx(t, freePort(t), c.addrs[:1])
 	rec := &recorder{}

@@ -172,10 +172,18 @@ func (s *Store) ReadUpload(_ context.Context, id string) (io.ReadCloser, error) 
 	return openFile(s.uploadPath(id))
 }
 
-// Commit implements blob.Store: check the size, rename into place, and
-// fsync the directory so the rename itself survives a power loss. It may be
-// retried after a crash that came between the rename and its caller's
-// database commit.
+// Commit implements blob.Store: check the size, link the upload's file
+// under the blob's name, drop the upload's name, and fsync the directory so
+// the new name survives a power loss. It may be retried after a crash that
+// came between the link and its caller's database commit.
+//
+// Several processes, on several hosts, may share the directory (a shared
+// filesystem such as NFS): link(2) never replaces an existing name, so a
+// blob a reader on another host has open is never swapped for a new inode
+// under it (NFS would answer that reader ESTALE), and a concurrent Commit of
+// the same digest finds the name taken, which is success: content-addressed
+// bytes are identical. Sizes are read from an open file, not a path's
+// cached attributes, and the result is checked again after the link.
 func (s *Store) Commit(_ context.Context, id string, d digest.Digest, size int64) error {
 	src, err := s.uploadPath(id)
 	if err != nil {
@@ -185,39 +193,107 @@ func (s *Store) Commit(_ context.Context, id string, d digest.Digest, size int64
 	if err != nil {
 		return err
 	}
-	fi, err := os.Stat(src)
+	dir := filepath.Dir(dst)
+	n, err := fileSize(src)
 	if errors.Is(err, fs.ErrNotExist) {
-		// A Commit of this upload that renamed it into place and was then
-		// cut short (a crash before the caller recorded the blob) is
-		// retried: the bytes are already where they belong.
-		if bfi, berr := os.Stat(dst); berr == nil && bfi.Size() == size {
-			return syncDir(filepath.Dir(dst))
+		// A Commit of this upload (here or on another replica) that moved
+		// it into place and was then cut short is retried: the bytes are
+		// already where they belong.
+		if bn, berr := fileSize(dst); berr == nil && bn == size {
+			return syncDir(dir)
 		}
+		return blob.ErrNotFound
 	}
 	if err != nil {
-		return notFound(err)
+		return err
 	}
-	if fi.Size() != size {
-		return fmt.Errorf("upload %s holds %d bytes, expected %d", id, fi.Size(), size)
+	if n != size {
+		return fmt.Errorf("upload %s holds %d bytes, expected %d", id, n, size)
 	}
-	if _, err := os.Stat(dst); err == nil {
-		return os.Remove(src) // already stored: identical bytes by construction
+	if err := ensureDir(dir); err != nil {
+		return err
 	}
-	dir := filepath.Dir(dst)
-	if _, err := os.Stat(dir); err != nil {
-		if err := os.MkdirAll(dir, 0o750); err != nil {
-			return err
-		}
-		// A new prefix directory must itself be durable in its parent,
-		// or a power loss could drop the blob along with it.
-		if err := syncDir(filepath.Dir(dir)); err != nil {
-			return err
-		}
+	if err := publish(src, dst, size); err != nil {
+		return err
 	}
-	if err := os.Rename(src, dst); err != nil {
+	if err := os.Remove(src); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
 	return syncDir(dir)
+}
+
+// publishAttempts bounds publish's retries when a blob it found in place
+// is deleted (by garbage collection) before it could check it.
+const publishAttempts = 3
+
+// publish gives src's file the name dst without ever replacing an existing
+// dst, and returns once dst holds size bytes.
+func publish(src, dst string, size int64) error {
+	for range publishAttempts {
+		err := os.Link(src, dst)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, fs.ErrExist):
+			// Stored already (by another upload, maybe on another host).
+		case errors.Is(err, fs.ErrNotExist):
+			// src is gone: a concurrent Commit of this same upload moved
+			// it; what counts is whether dst is now in place.
+		case linkUnsupported(err):
+			// A filesystem without hard links: rename is atomic too, at
+			// the cost of replacing an identical blob already in place.
+			if err := os.Rename(src, dst); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+		default:
+			return err
+		}
+		n, serr := fileSize(dst)
+		if serr == nil && n == size {
+			return nil
+		}
+		if serr == nil {
+			return fmt.Errorf("blob %s holds %d bytes, expected %d", filepath.Base(dst), n, size)
+		}
+		if !errors.Is(serr, fs.ErrNotExist) {
+			return serr
+		}
+		if errors.Is(err, fs.ErrNotExist) {
+			return blob.ErrNotFound // neither the upload nor the blob
+		}
+		// dst was deleted between our link attempt and the check: again.
+	}
+	return fmt.Errorf("blob %s: deleted again and again while being stored", filepath.Base(dst))
+}
+
+// fileSize opens p and reads its size from the open file: on NFS an open
+// revalidates the attributes (close-to-open consistency), a stat of the
+// path may answer from a cache another host's writes have made stale.
+func fileSize(p string) (int64, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	return fi.Size(), nil
+}
+
+// ensureDir creates a blob's prefix directory if needed. Another process
+// may create it at the same time; MkdirAll takes that as success.
+func ensureDir(dir string) error {
+	if _, err := os.Stat(dir); err == nil {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return err
+	}
+	// A new prefix directory must itself be durable in its parent, or a
+	// power loss could drop the blob along with it.
+	return syncDir(filepath.Dir(dir))
 }
 
 func syncDir(dir string) error {

@@ -267,3 +267,12 @@ func TestNewChecksSettings(t *testing.T) {
 		}
 	}
 }
+
+// TestSharedSuite: two stores on one bucket, as two replicas.
+func TestSharedSuite(t *testing.T) {
+	blobtest.RunShared(t, func(t *testing.T) (blob.Store, blob.Store) {
+		srv := s3server.Shared(t)
+		bucket := srv.NewBucket(t)
+		return openStore(t, srv, bucket), openStore(t, srv, bucket)
+	})
+}

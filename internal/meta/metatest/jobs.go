@@ -29,6 +29,7 @@ func RunJobs(t *testing.T, open func(t *testing.T) meta.JobStore) {
 		{"Logs", testJobLogs},
 		{"Schedules", testJobSchedules},
 		{"AdvanceOnce", testJobAdvanceOnce},
+		{"Prune", testJobPrune},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
 	}
@@ -454,5 +455,68 @@ func testJobAdvanceOnce(t *testing.T, s meta.JobStore) {
 	}
 	if ok, err := s.Advance(ctx, "missing", next, next, nil, false); ok || err != nil {
 		t.Fatalf("Advance(missing) = %v, %v", ok, err)
+	}
+}
+
+// testJobPrune: finished executions older than the cut are deleted with
+// their tasks and logs, except the newest keep of each kind and vendor;
+// running ones and recent ones stay.
+func testJobPrune(t *testing.T, s meta.JobStore) {
+	ctx := context.Background()
+	finish := func(kind string, vendor int64) *meta.Execution {
+		e := enqueue(t, s, kind, vendor, false)
+		c := claim(t, s, "h", time.Minute, kind)
+		if c.ID != e.ID {
+			t.Fatalf("claimed %d, want %d", c.ID, e.ID)
+		}
+		noErr(t, s.Finish(ctx, e.ID, "h", meta.JobSuccess, "", ""))
+		return e
+	}
+	var gc []*meta.Execution
+	for range 4 {
+		gc = append(gc, finish("gc", 0))
+	}
+	task := &meta.Task{ExecutionID: gc[0].ID, Status: meta.JobSuccess}
+	noErr(t, s.AddTask(ctx, task))
+	noErr(t, s.AppendLog(ctx, meta.LogTask, task.ID, "task log"))
+	noErr(t, s.AppendLog(ctx, meta.LogExecution, gc[0].ID, "execution log"))
+	other := finish("retention", 7)
+	running := enqueue(t, s, "gc", 0, false)
+	claim(t, s, "h", time.Minute, "gc")
+
+	// Nothing ended before an hour ago.
+	n, err := s.PruneExecutions(ctx, time.Now().Add(-time.Hour), 1)
+	noErr(t, err)
+	if n != 0 {
+		t.Fatalf("pruned %d recent executions", n)
+	}
+	// Keep the newest 2 of each kind and vendor: the running gc counts
+	// as one of them, so gc[0..2] go and gc[3] stays; retention/7 has one.
+	n, err = s.PruneExecutions(ctx, time.Now().Add(time.Hour), 2)
+	noErr(t, err)
+	if n != 3 {
+		t.Fatalf("pruned %d, want 3", n)
+	}
+	for i, e := range gc {
+		_, err := s.GetExecution(ctx, e.ID)
+		if gone := errors.Is(err, meta.ErrNotFound); gone != (i < 3) {
+			t.Fatalf("gc[%d]: err %v", i, err)
+		}
+	}
+	for _, id := range []int64{other.ID, running.ID} {
+		if _, err := s.GetExecution(ctx, id); err != nil {
+			t.Fatalf("execution %d: %v", id, err)
+		}
+	}
+	if _, err := s.GetTask(ctx, task.ID); !errors.Is(err, meta.ErrNotFound) {
+		t.Fatalf("task of a pruned execution: %v", err)
+	}
+	for _, l := range []struct {
+		owner string
+		id    int64
+	}{{meta.LogTask, task.ID}, {meta.LogExecution, gc[0].ID}} {
+		if text, err := s.ReadLog(ctx, l.owner, l.id); err != nil || text != "" {
+			t.Fatalf("%s log %d after pruning: %q, %v", l.owner, l.id, text, err)
+		}
 	}
 }

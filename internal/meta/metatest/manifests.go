@@ -311,7 +311,7 @@ func descOf(m *meta.Manifest) oci.Descriptor {
 
 func referrers(t *testing.T, s meta.Store, repo string, d digest.Digest, artifactType string) []oci.Descriptor {
 	t.Helper()
-	got, err := s.Referrers(t.Context(), repo, d, artifactType)
+	got, err := s.Referrers(t.Context(), repo, d, artifactType, "", 1000)
 	must(t, err, "Referrers(%s, %s, %q)", repo, d, artifactType)
 	if got == nil {
 		t.Fatalf("Referrers(%s, %s, %q) = nil, want a non-nil slice", repo, d, artifactType)
@@ -366,6 +366,14 @@ func testReferrers(t *testing.T, s meta.Store) {
 	equal(t, referrers(t, s, "r", subject.Digest, sigType), descs(sig), "signature referrers")
 	equal(t, referrers(t, s, "r", subject.Digest, sbomType), descs(sbom), "sbom referrers")
 	equal(t, referrers(t, s, "r", subject.Digest, "application/unknown"), []oci.Descriptor{}, "unknown type")
+	// Paged in digest order: pages of 2 after "" and after the second.
+	all := descs(sig, sbom, idx)
+	page1, err := s.Referrers(t.Context(), "r", subject.Digest, "", "", 2)
+	must(t, err, "Referrers page 1")
+	equal(t, page1, all[:2], "referrers page 1")
+	page2, err := s.Referrers(t.Context(), "r", subject.Digest, "", string(all[1].Digest), 2)
+	must(t, err, "Referrers page 2")
+	equal(t, page2, all[2:], "referrers page 2")
 	equal(t, referrers(t, s, "r", sig.Digest, ""), []oci.Descriptor{}, "referrers of a referrer")
 	equal(t, referrers(t, s, "nope", subject.Digest, ""), []oci.Descriptor{}, "unknown repository")
 	if got := referrers(t, s, "r", subject.Digest, sigType); len(got[0].Annotations) != 3 || got[0].Annotations["empty"] != "" {

@@ -123,12 +123,15 @@ func accessoriesFrom(repo string, d digest.Digest) (string, []any) {
 	if tags == nil {
 		tags = []string{"", "", ""} // matches no tag
 	}
-	return ` FROM manifests m JOIN (SELECT x.digest, MIN(x.via) AS via FROM (
+	// The few candidates drive the join (CROSS JOIN fixes that order in
+	// SQLite, whose planner otherwise scans every manifest of the
+	// repository per artifact: seconds for a page of a large one).
+	return ` FROM (SELECT x.digest, MIN(x.via) AS via FROM (
 			SELECT digest, 0 AS via FROM manifests WHERE repo = ? AND subject = ?
 			UNION ALL SELECT digest, 1 FROM tags WHERE repo = ? AND name = ?
 			UNION ALL SELECT digest, 2 FROM tags WHERE repo = ? AND name IN (?, ?)
-		) x GROUP BY x.digest) a ON a.digest = m.digest
-		WHERE m.repo = ? AND m.digest <> ?`,
+		) x GROUP BY x.digest) a CROSS JOIN manifests m
+		WHERE m.repo = ? AND m.digest = a.digest AND m.digest <> ?`,
 		[]any{repo, string(d), repo, tags[0], repo, tags[1], tags[2], repo, string(d)}
 }
 

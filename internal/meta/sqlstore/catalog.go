@@ -18,8 +18,26 @@ var _ meta.Catalog = (*Store)(nil)
 // references: Harbor's "top-level" artifacts.
 const notIndexChild = ` AND NOT EXISTS (SELECT 1 FROM manifest_refs c WHERE c.repo = m.repo AND c.ref = m.digest AND c.kind = 1)`
 
-const repoInfoCols = `r.name, r.created_at,
-	(SELECT COUNT(*) FROM manifests m WHERE m.repo = r.name` + topLevel + `),
+// topLevelCount is the number of top-level artifacts (topLevel) of the
+// repository named by the SQL expression repo, computed without testing
+// every manifest: all manifests less those that are not top-level, which
+// can only be among the candidates (an index's children, manifests with a
+// subject, manifests with a cosign-shaped tag), each found by an index.
+// UNION ALL and COUNT(DISTINCT): a UNION makes SQLite merge the parts in
+// digest order, read from the primary key, all manifests of the
+// repository.
+// At 10,000 artifacts this is a few ms where testing topLevel on every
+// row takes tens (the web UI's repository page counts twice).
+func topLevelCount(repo string) string {
+	return `((SELECT COUNT(*) FROM manifests m WHERE m.repo = ` + repo + `) -
+		(SELECT COUNT(DISTINCT m.digest) FROM (SELECT ref AS digest FROM manifest_refs WHERE repo = ` + repo + ` AND kind = 1
+			UNION ALL SELECT digest FROM manifests WHERE repo = ` + repo + ` AND subject IS NOT NULL
+			UNION ALL SELECT digest FROM tags WHERE repo = ` + repo + ` AND name >= 'sha256-' AND name < 'sha256.') c
+		CROSS JOIN manifests m WHERE m.repo = ` + repo + ` AND m.digest = c.digest AND NOT (1 = 1` + topLevel + `)))`
+}
+
+var repoInfoCols = `r.name, r.created_at,
+	` + topLevelCount("r.name") + `,
 	COALESCE((SELECT MAX(m.created_at) FROM manifests m WHERE m.repo = r.name), 0),
 	COALESCE((SELECT MAX(t.updated_at) FROM tags t WHERE t.repo = r.name), 0),
 	r.id, r.description, r.pull_count, r.updated_at`
@@ -136,7 +154,11 @@ func (s *Store) Artifacts(ctx context.Context, repo string, q meta.ListQuery) (_
 		return nil, 0, err
 	}
 	var total int64
-	if err := s.queryRow(ctx, `SELECT COUNT(*) FROM manifests m WHERE `+where, args...).Scan(&total); err != nil {
+	count, countArgs := `SELECT COUNT(*) FROM manifests m WHERE `+where, args
+	if len(q.Where) == 0 {
+		count, countArgs = `SELECT `+topLevelCount("?"), []any{repo, repo, repo, repo, repo}
+	}
+	if err := s.queryRow(ctx, count, countArgs...).Scan(&total); err != nil {
 		return nil, 0, err
 	}
 	limit, offset := pageArgs(q.Page)

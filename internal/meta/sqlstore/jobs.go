@@ -526,3 +526,63 @@ func (s *Store) Advance(ctx context.Context, name string, prev, next time.Time, 
 	})
 	return advanced, err
 }
+
+// pruneBatch bounds one pruning transaction.
+const pruneBatch = 500
+
+// PruneExecutions implements meta.JobStore, a batch per transaction so
+// that a large backlog never holds the write lock long.
+func (s *Store) PruneExecutions(ctx context.Context, before time.Time, keep int) (total int64, err error) {
+	for {
+		var n int64
+		err := s.inTx(ctx, func(ctx context.Context, tx tx) error {
+			ids, err := queryInts(ctx, tx, `SELECT e.id FROM job_executions e
+				WHERE e.status IN (?, ?, ?) AND e.ended_at > 0 AND e.ended_at < ?
+				AND (SELECT COUNT(*) FROM job_executions n WHERE n.kind = e.kind AND n.vendor_id = e.vendor_id AND n.id > e.id) >= ?
+				ORDER BY e.id LIMIT ?`, meta.JobSuccess, meta.JobError, meta.JobStopped, t2ms(before), keep, pruneBatch)
+			if err != nil || len(ids) == 0 {
+				n = 0
+				return err
+			}
+			in := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ") + ")"
+			args := make([]any, len(ids))
+			for i, id := range ids {
+				args[i] = id
+			}
+			for _, q := range []string{
+				`DELETE FROM job_logs WHERE owner_kind = '` + meta.LogTask + `' AND owner_id IN (SELECT id FROM job_tasks WHERE execution_id IN ` + in + `)`,
+				`DELETE FROM job_logs WHERE owner_kind = '` + meta.LogExecution + `' AND owner_id IN ` + in,
+				`DELETE FROM job_tasks WHERE execution_id IN ` + in,
+				`DELETE FROM job_executions WHERE id IN ` + in,
+			} {
+				if _, err := tx.exec(ctx, q, args...); err != nil {
+					return err
+				}
+			}
+			n = int64(len(ids))
+			return nil
+		})
+		total += n
+		if err != nil || n < pruneBatch {
+			return total, err
+		}
+	}
+}
+
+// queryInts runs a query of one integer column in tx.
+func queryInts(ctx context.Context, tx tx, q string, args ...any) ([]int64, error) {
+	rows, err := tx.query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var v int64
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}

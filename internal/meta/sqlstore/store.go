@@ -398,6 +398,12 @@ func (s *Store) PutManifest(ctx context.Context, m *meta.Manifest, tags []string
 // PutManifestGuarded implements meta.ImmutableStore: a tag guard protects
 // is set by setProtectedTag (immutable.go), which refuses to move it.
 func (s *Store) PutManifestGuarded(ctx context.Context, m *meta.Manifest, tags []string, guard meta.TagGuard) error {
+	return s.putManifest(ctx, m, tags, guard, false)
+}
+
+// putManifest stores m; lazy records references absent from the
+// repository instead of refusing them (PutProxyManifest).
+func (s *Store) putManifest(ctx context.Context, m *meta.Manifest, tags []string, guard meta.TagGuard, lazy bool) error {
 	var annotations []byte
 	if len(m.Annotations) > 0 {
 		var err error
@@ -417,7 +423,12 @@ func (s *Store) PutManifestGuarded(ctx context.Context, m *meta.Manifest, tags [
 	return s.inAccountedTx(ctx, m.Repo, func(ctx context.Context, tx tx, u *usage) error {
 		u.digest = m.Digest
 		for _, ref := range m.Refs {
-			if err := checkRef(ctx, tx, u, m.Repo, ref); err != nil {
+			err := checkRef(ctx, tx, u, m.Repo, ref)
+			var missing *meta.MissingRefError
+			if lazy && errors.As(err, &missing) && missing.ActualSize < 0 {
+				continue
+			}
+			if err != nil {
 				return err
 			}
 		}
@@ -651,16 +662,16 @@ func scanStrings(rows *sql.Rows, capacity int) ([]string, error) {
 }
 
 // Referrers implements meta.Store.
-func (s *Store) Referrers(ctx context.Context, repo string, d digest.Digest, artifactType string) (_ []oci.Descriptor, err error) {
+func (s *Store) Referrers(ctx context.Context, repo string, d digest.Digest, artifactType, last string, n int) (_ []oci.Descriptor, err error) {
 	ctx, cancel := s.bound(ctx)
 	defer s.end(cancel, &err)
-	q := `SELECT digest, media_type, size, artifact_type, annotations FROM manifests WHERE repo = ? AND subject = ?`
-	args := []any{repo, string(d)}
+	q := `SELECT digest, media_type, size, artifact_type, annotations FROM manifests WHERE repo = ? AND subject = ? AND digest > ?`
+	args := []any{repo, string(d), last}
 	if artifactType != "" {
 		q += ` AND artifact_type = ?`
 		args = append(args, artifactType)
 	}
-	rows, err := s.query(ctx, q+` ORDER BY digest`, args...)
+	rows, err := s.query(ctx, q+` ORDER BY digest LIMIT ?`, append(args, n)...)
 	if err != nil {
 		return nil, err
 	}

@@ -46,7 +46,8 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if eq $storage "s3" }}
 {{- if not (index .Values.config "s3-endpoint") }}{{ fail "config.s3-endpoint is required with config.storage s3" }}{{ end }}
 {{- if not (index .Values.config "s3-bucket") }}{{ fail "config.s3-bucket is required with config.storage s3" }}{{ end }}
-{{- else if gt (int .Values.replicaCount) 1 }}
-{{- fail "replicaCount > 1 needs config.storage s3: the replicas must share one bucket" }}
+{{- if .Values.sharedVolume.enabled }}{{ fail "sharedVolume.enabled needs config.storage fs (blobs are in the bucket with s3)" }}{{ end }}
+{{- else if and (gt (int .Values.replicaCount) 1) (not .Values.sharedVolume.enabled) }}
+{{- fail "replicaCount > 1 needs config.storage s3 or sharedVolume.enabled (a ReadWriteMany volume): the replicas must share their blobs" }}
 {{- end }}
 {{- end }}

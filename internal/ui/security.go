@@ -1,0 +1,77 @@
+package ui
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// securityKeys are the project metadata the Security tab sets (Harbor's
+// names; values "true"/"false", severity one of severities).
+var securityKeys = []string{"auto_scan", "auto_sbom_generation", "prevent_vul", "enable_content_trust_cosign", "enable_content_trust"}
+
+// security: GET /projects/{p}/security: scanning and pull policies (the
+// project's metadata) and the keys signatures must verify against
+// (berth's /projects/{p}/signing-keys).
+func (s *Server) security(p *page) error {
+	proj, ps, err := p.projectCtx()
+	if err != nil {
+		return err
+	}
+	var keys list
+	if _, err := p.get(projectURL(p.r.PathValue("p"))+"/signing-keys", nil, &keys); err != nil {
+		if ae, ok := err.(*apiError); !ok || ae.Status != http.StatusNotFound && ae.Status != http.StatusForbidden {
+			return err
+		}
+	}
+	return p.show("security", p.r.PathValue("p"), "projects", obj{"project": proj, "perms": ps, "tab": "security",
+		"keys": keys, "severities": severities[:4]})
+}
+
+// saveSecurity: POST /projects/{p}/security: the ticked policies on, the
+// others off, and the severity that blocks pulls.
+func (s *Server) saveSecurity(p *page) error {
+	name := p.r.PathValue("p")
+	to := projectURL(name) + "/security"
+	md := obj{}
+	for _, k := range securityKeys {
+		md[k] = strconv.FormatBool(p.r.PostForm.Get(k) == "on")
+	}
+	sev := p.r.PostForm.Get("severity")
+	if !contains(severities, sev) {
+		return p.done(to, "Choose a severity.")
+	}
+	md["severity"] = strings.ToLower(sev)
+	if _, err := p.call(http.MethodPut, "/projects/"+url.PathEscape(name), obj{"metadata": md}, nil); err != nil {
+		return p.back(to, err)
+	}
+	return p.done(to, "Project updated.")
+}
+
+// addSigningKey: POST /projects/{p}/security/keys: a cosign public key or
+// a notation root certificate (PEM) the project trusts.
+func (s *Server) addSigningKey(p *page) error {
+	to := projectURL(p.r.PathValue("p")) + "/security"
+	f := p.r.PostForm
+	body := obj{"name": strings.TrimSpace(f.Get("name")), "type": f.Get("type")}
+	if f.Get("type") == "notation" {
+		body["certificate"] = f.Get("pem")
+	} else {
+		body["public_key"] = f.Get("pem")
+	}
+	if _, err := p.call(http.MethodPost, projectURL(p.r.PathValue("p"))+"/signing-keys", body, nil); err != nil {
+		return p.back(to, err)
+	}
+	return p.done(to, "Signing key added.")
+}
+
+// deleteSigningKey: POST /projects/{p}/security/keys/{id}/delete.
+func (s *Server) deleteSigningKey(p *page) error {
+	to := projectURL(p.r.PathValue("p")) + "/security"
+	api := projectURL(p.r.PathValue("p")) + "/signing-keys/" + url.PathEscape(p.r.PathValue("id"))
+	if _, err := p.call(http.MethodDelete, api, nil, nil); err != nil {
+		return p.back(to, err)
+	}
+	return p.done(to, "Signing key deleted.")
+}
