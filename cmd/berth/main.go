@@ -88,6 +88,18 @@ every stored package list again; a database it refuses leaves the active one in
 place. The password is read from BERTH_PASSWORD.`,
 		},
 		{
+			name: "migrate", args: "--from URL [flags]", summary: "move projects from Harbor or an OCI registry into a running berth", run: migrateCmd,
+			help: `Moves projects from a Harbor (or berth) or any OCI registry into the berth at
+--to, through their APIs: each project with its metadata and storage quota,
+its members whose users exist in berth, its labels, tag immutability and
+retention rules, then all its artifacts with berth's replication (a pull-mode
+policy per project, with a progress line per second). It skips what is there
+already: run it again after a failure, or to catch up with new pushes.
+
+  echo "$OLD_PASSWORD" | BERTH_ADMIN_PASSWORD=... berth migrate \
+      --from https://old-harbor --user admin --password-stdin --projects a,b`,
+		},
+		{
 			name: "version", summary: "print the version", run: version,
 			help: "Prints berth's version.",
 		},

@@ -83,6 +83,9 @@ type Options struct {
 	// Scan is the built-in scanner (nil: the scan operations answer 503,
 	// and artifacts have no scan overview).
 	Scan *scan.Scanner
+	// Replication runs replication policies; nil: their operations
+	// answer 503.
+	Replication *replication.Engine
 }
 
 // checkDelete refuses a delete when deletes are switched off.
@@ -145,7 +148,7 @@ func (s *Server) routes() []route {
 	return slices.Concat(s.coreRoutes(), s.projectExtraRoutes(), s.artifactExtraRoutes(), s.labelRoutes(),
 		s.userExtraRoutes(), s.systemExtraRoutes(), s.immutableRoutes(), s.purgeAuditRoutes(), s.retentionRoutes(),
 		s.identityRoutes(), s.oidcRoutes(), s.quotaRoutes(), s.gcRoutes(),
-		s.registryRoutes(), s.webhookRoutes(), s.signingRoutes(), s.scanRoutes())
+		s.registryRoutes(), s.webhookRoutes(), s.signingRoutes(), s.scanRoutes(), s.replicationRoutes())
 }
 
 func (s *Server) coreRoutes() []route {

@@ -53,6 +53,8 @@ var auditEventTypes = []string{
 	"scan_artifact", "stop_scan_artifact", "update_project_scanner", "update_system_cve_allowlist",
 	"create_scan_all", "stop_scan_all", "update_scan_all_schedule", "delete_scan_all_schedule",
 	"import_vulnerability_database", "refuse_vulnerability_database",
+	"create_replication_policy", "update_replication_policy", "delete_replication_policy",
+	"create_replication_execution", "stop_replication_execution",
 }
 
 func (s *Server) writeAuditExt(w http.ResponseWriter, r *http.Request, aq meta.AuditQuery) error {

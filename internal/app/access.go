@@ -56,6 +56,9 @@ type access struct {
 	// registries are replication's and proxy caches' remote registries
 	// (replication.go); nil without --auth.
 	registries *replication.Registries
+	// replication runs replication policies (replication.go); nil
+	// without the API.
+	replication *replication.Engine
 	// api is the management API (nil without --auth): /metrics asks it
 	// whether a caller is an administrator.
 	api *api.Server
@@ -205,7 +208,7 @@ func (a *access) mountAPI(mux *http.ServeMux, cfg config.Config, store *sqlstore
 	if err := a.setupIdentity(key); err != nil {
 		return err
 	}
-	if err := a.setupReplication(key, store); err != nil {
+	if err := a.setupReplication(cfg.Replication, key, store, queue, mux); err != nil {
 		return err
 	}
 	if err := a.setupWebhooks(context.Background(), cfg, store, key, queue.Holder, log); err != nil {
@@ -215,7 +218,7 @@ func (a *access) mountAPI(mux *http.ServeMux, cfg config.Config, store *sqlstore
 		DeletesDisabled: !cfg.DeleteEnabled, ExternalURL: cfg.Proxy.ExternalURL,
 		SessionKey: key, Version: Version, Logger: log, Blobs: blobs,
 		System: a.system, Jobs: queue, LDAP: a.ldap, Events: a.events, Registries: a.registries, Proxy: a.proxy,
-		Webhooks: a.webhooks, Signing: a.signing, Scan: a.scan.scanner})
+		Webhooks: a.webhooks, Signing: a.signing, Scan: a.scan.scanner, Replication: a.replication})
 	a.api = h
 	mux.Handle(api.Prefix+"/", h)
 	mux.Handle("/c/", h)

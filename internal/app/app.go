@@ -280,6 +280,7 @@ func runJobs(ctx context.Context, r *jobs.Runner, queue *jobs.Queue, reg *regist
 	})
 	if acc.registries != nil { // Harbor's registry health check
 		run("registry-health", time.Minute, registryHealthEvery, acc.registries.CheckAll)
+		wg.Go(func() { acc.replication.Run(ctx) }) // event_based policies
 	}
 	if acc.revoked != nil { // every replica reads every other's revocations
 		wg.Go(func() { acc.revoked.Run(ctx) })

@@ -27,16 +27,17 @@ type Config struct {
 	UploadTTL       time.Duration
 	ShutdownTimeout time.Duration
 	ConfigFile      string
-	TLS                        // --tls-* and --acme-* (tls.go)
-	Auth            Auth       // --auth, --token-*, --login-* (auth.go)
-	Database        Database   // --database-url, --db-* (database.go)
-	Storage         Storage    // --storage, --s3-* (storage.go)
-	Proxy           Proxy      // --external-url, --trusted-proxies (proxy.go)
-	Limits          Limits     // --max-connections, --body-*, --write-idle-timeout, --health-addr (limits.go)
-	ProxyCache      ProxyCache // --proxy-cache-* (proxycache.go)
-	Metrics         Metrics    // --metrics* (metrics.go)
-	Webhook         Webhook    // --webhook-* (webhook.go)
-	Scan            Scan       // --vulndb-ref, --scan-block-unscanned (scan.go)
+	TLS                         // --tls-* and --acme-* (tls.go)
+	Auth            Auth        // --auth, --token-*, --login-* (auth.go)
+	Database        Database    // --database-url, --db-* (database.go)
+	Storage         Storage     // --storage, --s3-* (storage.go)
+	Proxy           Proxy       // --external-url, --trusted-proxies (proxy.go)
+	Limits          Limits      // --max-connections, --body-*, --write-idle-timeout, --health-addr (limits.go)
+	ProxyCache      ProxyCache  // --proxy-cache-* (proxycache.go)
+	Metrics         Metrics     // --metrics* (metrics.go)
+	Webhook         Webhook     // --webhook-* (webhook.go)
+	Replication     Replication // --replication-* (replication.go)
+	Scan            Scan        // --vulndb-ref, --scan-block-unscanned (scan.go)
 }
 
 // Default returns the embedded default: listen on :5000, data in ./data.
@@ -60,6 +61,7 @@ func Default() Config {
 		Metrics:         DefaultMetrics(),
 		Webhook:         DefaultWebhook(),
 		Scan:            DefaultScan(),
+		Replication:     DefaultReplication(),
 	}
 }
 
@@ -92,6 +94,7 @@ func (c *Config) FlagSet(name string) *flag.FlagSet {
 	c.Metrics.flags(fs)
 	c.Webhook.flags(fs)
 	c.Scan.flags(fs)
+	c.Replication.flags(fs)
 	return fs
 }
 
@@ -211,6 +214,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.Scan.validate(); err != nil {
+		return err
+	}
+	if err := c.Replication.validate(); err != nil {
 		return err
 	}
 	if err := c.Metrics.validate(); err != nil {

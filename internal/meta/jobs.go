@@ -99,7 +99,8 @@ type JobSchedule struct {
 	CreatedAt, UpdatedAt time.Time
 }
 
-// ExecutionQuery lists the executions of one kind and vendor. Keys: id,
+// ExecutionQuery lists the executions of one kind and vendor (a
+// negative VendorID: of every vendor). Keys: id,
 // status, trigger, dry_run, creation_time, start_time, end_time,
 // update_time. Default order: newest first.
 type ExecutionQuery struct {

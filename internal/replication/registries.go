@@ -101,8 +101,8 @@ type Registries struct {
 
 // Defaults of the zero fields of Registries.
 const (
-	DefaultRate       = 50
-	DefaultBurst      = 20
+	DefaultRate       = 200
+	DefaultBurst      = 100
 	DefaultMaxRetries = 5
 	DefaultMaxBackoff = time.Minute
 	// HealthEvery is Harbor's health check period.

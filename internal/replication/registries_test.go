@@ -18,7 +18,7 @@ import (
 	"github.com/berth-registry/berth/test/distserver"
 )
 
-func newRegistries(t *testing.T) (*Registries, *sqlstore.Store) {
+func newRegistries(t testing.TB) (*Registries, *sqlstore.Store) {
 	t.Helper()
 	store, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "meta.db"))
 	if err != nil {

@@ -239,7 +239,11 @@ var executionListing = listing{
 func (s *Store) ListExecutions(ctx context.Context, q meta.ExecutionQuery) (_ []meta.Execution, _ int64, err error) {
 	ctx, cancel := s.bound(ctx)
 	defer s.end(cancel, &err)
-	cond, args, err := s.where(executionListing, q.ListQuery, []string{"kind = ?", "vendor_id = ?"}, []any{q.Kind, q.VendorID})
+	fixed, fixedArgs := []string{"kind = ?", "vendor_id = ?"}, []any{q.Kind, q.VendorID}
+	if q.VendorID < 0 { // every vendor's (replication's executions of all policies)
+		fixed, fixedArgs = fixed[:1], fixedArgs[:1]
+	}
+	cond, args, err := s.where(executionListing, q.ListQuery, fixed, fixedArgs)
 	if err != nil {
 		return nil, 0, err
 	}
