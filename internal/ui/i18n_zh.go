@@ -332,6 +332,7 @@ var zh = map[string]string{
 	"When the project has keys of a type, signatures of that type must verify against one of them.": "项目配置了某类密钥后，该类签名必须能用其中一个密钥验证。",
 	"cosign public key":         "cosign 公钥",
 	"notation root certificate": "notation 根证书",
+	"Execution not found.":      "未找到执行记录。",
 	"no limit":                  "不限",
 	"pulls":                     "次拉取",
 	// Policies (tag retention), quotas, system jobs.

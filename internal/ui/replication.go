@@ -120,12 +120,23 @@ func (s *Server) createReplication(p *page) error {
 }
 
 // changeReplication: POST /admin/replication/{id}: action=run starts an
-// execution now, action=delete removes the policy.
+// execution now, action=stop stops one of its executions (Harbor refuses
+// to delete a policy while one runs), action=delete removes the policy.
 func (s *Server) changeReplication(p *page) error {
 	id := p.r.PathValue("id")
 	n, err := strconv.ParseInt(id, 10, 64)
 	if err != nil {
 		return p.done("/admin/replication", "Replication policy not found.")
+	}
+	if exec := p.r.PostForm.Get("execution"); p.r.PostForm.Get("action") == "stop" {
+		to := "/admin/replication?policy=" + url.QueryEscape(id) + "#runs"
+		if _, err := strconv.ParseInt(exec, 10, 64); err != nil {
+			return p.done(to, "Execution not found.")
+		}
+		if _, err := p.call(http.MethodPut, "/replication/executions/"+url.PathEscape(exec), nil, nil); err != nil {
+			return p.back(to, err)
+		}
+		return p.done(to, "Stop requested.")
 	}
 	if p.r.PostForm.Get("action") == "delete" {
 		if _, err := p.call(http.MethodDelete, "/replication/policies/"+url.PathEscape(id), nil, nil); err != nil {

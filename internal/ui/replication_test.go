@@ -1,0 +1,138 @@
+package ui_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/berth-registry/berth/internal/api"
+	"github.com/berth-registry/berth/internal/auth"
+	"github.com/berth-registry/berth/internal/jobs"
+	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/meta/sqlstore"
+	"github.com/berth-registry/berth/internal/replication"
+	"github.com/berth-registry/berth/internal/settings"
+	"github.com/berth-registry/berth/internal/ui"
+)
+
+// replicationEnv is newEnv with registries and the replication engine, as
+// the application wires them (the queue's workers are not run: an
+// execution started from the page stays pending).
+func replicationEnv(t *testing.T) *env {
+	t.Helper()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "meta.db")
+	store, err := sqlstore.OpenSQLite(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
+	sealer, err := settings.NewSealer(bytes.Repeat([]byte("k"), 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := settings.New(store, discard)
+	if err := st.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	q := jobs.NewQueue(store, "ui", discard)
+	regs := replication.New(store, sealer, discard)
+	engine := &replication.Engine{Registries: regs, Store: store, Jobs: q, Log: discard,
+		Local: &replication.Local{Handler: http.NotFoundHandler(), Catalog: store}}
+	engine.Register(q)
+	h := api.New(api.Options{Access: store, Store: store, Catalog: store, Version: "test", Jobs: q,
+		Registries: regs, Replication: engine,
+		Auth:   &auth.Authenticator{Store: store, Limiter: auth.NewLimiter(auth.DefaultLimiterConfig)},
+		System: api.SystemOptions{Settings: st}, SessionKey: bytes.Repeat([]byte("k"), 32)})
+	mux := http.NewServeMux()
+	mux.Handle(api.Prefix+"/", h)
+	mux.Handle("/c/", h)
+	mux.Handle("/", ui.New(ui.Options{API: h, Version: "test"}))
+	e := &env{t: t, ctx: ctx, store: store, path: path}
+	e.srv = httptest.NewServer(mux)
+	t.Cleanup(e.srv.Close)
+	e.user("admin", true)
+	return e
+}
+
+// TestRegistriesAndReplicationPages: an administrator adds a registry
+// (a local OCI endpoint), tests it, creates a push policy, starts it and
+// sees the execution, then deletes both; other users are refused.
+func TestRegistriesAndReplicationPages(t *testing.T) {
+	e := replicationEnv(t)
+	peer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
+		w.Write([]byte("{}"))
+	}))
+	defer peer.Close()
+	a := e.browser("admin")
+	a.submit("/admin/registries", "/admin/registries", url.Values{"name": {"dr-site"}, "type": {"docker-registry"},
+		"url": {peer.URL}, "access_key": {"robot"}, "access_secret": {"s3cret-value"}})
+	_, body := a.get("/admin/registries")
+	if !strings.Contains(body, "Registry created.") || !strings.Contains(body, "<td>dr-site</td>") || strings.Contains(body, "s3cret-value") {
+		t.Fatalf("registries page: %s", body)
+	}
+	regs, _, err := e.store.ListRegistries(e.ctx, metaAll())
+	if err != nil || len(regs) != 1 {
+		t.Fatalf("registries %v, %v", regs, err)
+	}
+	id := idString(regs[0].ID)
+	a.submit("/admin/registries", "/admin/registries/"+id, url.Values{"action": {"ping"}})
+	if _, body := a.get("/admin/registries"); !strings.Contains(body, "The registry answers.") {
+		t.Fatalf("ping: %s", body)
+	}
+	a.submit("/admin/replication", "/admin/replication", url.Values{"name": {"to-dr"}, "mode": {"push"}, "registry": {id},
+		"name_filter": {"prod/**"}, "tag_filter": {"v*"}, "trigger": {"manual"}, "override": {"on"}})
+	_, body = a.get("/admin/replication")
+	if !strings.Contains(body, "Replication policy created.") || !strings.Contains(body, "<td>to-dr</td>") {
+		t.Fatalf("replication page: %s", body)
+	}
+	policies, _, err := e.store.ListReplicationPolicies(e.ctx, metaAll())
+	if err != nil || len(policies) != 1 {
+		t.Fatalf("policies %v, %v", policies, err)
+	}
+	pid := idString(policies[0].ID)
+	resp, _ := a.submit("/admin/replication", "/admin/replication/"+pid, url.Values{"action": {"run"}})
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || loc != "/admin/replication?policy="+pid+"#runs" {
+		t.Fatalf("run: %d to %q", resp.StatusCode, loc)
+	}
+	if _, body := a.get("/admin/replication?policy=" + pid); !strings.Contains(body, `id="runs"`) || strings.Contains(body, "No executions yet.") {
+		t.Fatalf("executions not shown: %s", body)
+	}
+	e.user("bob", false)
+	for _, p := range []string{"/admin/registries", "/admin/replication"} {
+		if resp, _ := e.browser("bob").get(p); resp.StatusCode != http.StatusForbidden {
+			t.Errorf("%s as a user: %d, want 403", p, resp.StatusCode)
+		}
+	}
+	// A policy with a running execution cannot go (Harbor's rule): stop it.
+	a.submit("/admin/replication", "/admin/replication/"+pid, url.Values{"action": {"delete"}})
+	if _, body := a.get("/admin/replication"); !strings.Contains(body, "<td>to-dr</td>") {
+		t.Fatal("a policy with a running execution was deleted")
+	}
+	_, body = a.get("/admin/replication?policy=" + pid)
+	i := strings.Index(body, `id="stop-`)
+	if i < 0 {
+		t.Fatalf("no stop button: %s", body)
+	}
+	exec := strings.SplitN(body[i+len(`id="stop-`):], `"`, 2)[0]
+	a.submit("/admin/replication", "/admin/replication/"+pid, url.Values{"action": {"stop"}, "execution": {exec}})
+	a.submit("/admin/replication", "/admin/replication/"+pid, url.Values{"action": {"delete"}})
+	if _, body := a.get("/admin/replication"); !strings.Contains(body, "No replication policies.") {
+		t.Fatalf("policy not deleted: %s", body)
+	}
+	a.submit("/admin/registries", "/admin/registries/"+id, url.Values{"action": {"delete"}})
+	if _, body := a.get("/admin/registries"); !strings.Contains(body, "No registries.") {
+		t.Fatalf("registry not deleted: %s", body)
+	}
+}
+
+func metaAll() meta.ListQuery { return meta.ListQuery{Page: meta.Page{Page: 1, Size: 100}} }
