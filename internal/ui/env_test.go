@@ -53,15 +53,20 @@ type env struct {
 	ui    http.Handler
 }
 
-func newEnv(t testing.TB) *env {
+// newEnv is an env on a new database with the user admin; with adds to
+// the API's options (services only some tests need).
+func newEnv(t testing.TB, with ...envOption) *env {
 	t.Helper()
-	e := newEnvAt(t, filepath.Join(t.TempDir(), "meta.db"))
+	e := newEnvAt(t, filepath.Join(t.TempDir(), "meta.db"), with...)
 	e.user("admin", true)
 	return e
 }
 
+// envOption adds to the API's options over the env's store.
+type envOption func(o *api.Options, store *sqlstore.Store, sealer *settings.Sealer, log *slog.Logger)
+
 // newEnvAt is an env on the database file path (which may hold data).
-func newEnvAt(t testing.TB, path string) *env {
+func newEnvAt(t testing.TB, path string, with ...envOption) *env {
 	t.Helper()
 	ctx := context.Background()
 	store, err := sqlstore.OpenSQLite(ctx, path)
@@ -79,7 +84,7 @@ func newEnvAt(t testing.TB, path string) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := api.New(api.Options{Access: store, Store: store, Catalog: store, Auth: authn, Version: "test",
+	opt := api.Options{Access: store, Store: store, Catalog: store, Auth: authn, Version: "test",
 		System:     api.SystemOptions{Settings: st},
 		Signing:    sign.New(sign.Options{Store: store}),
 		Webhooks:   webhook.New(webhook.Options{Store: store, Projects: store, Sealer: sealer, Log: discardLog}),
@@ -87,7 +92,11 @@ func newEnvAt(t testing.TB, path string) *env {
 		Audit: func(rec meta.AuditRecord) {
 			rec.At = time.Now()
 			_ = store.AppendAudit(ctx, []meta.AuditRecord{rec})
-		}})
+		}}
+	for _, w := range with {
+		w(&opt, store, sealer, discardLog)
+	}
+	h := api.New(opt)
 	u := ui.New(ui.Options{API: h, Version: "test", Manifest: func(ctx context.Context, repo, d string) ([]byte, error) {
 		m, err := store.GetManifest(ctx, repo, d, true)
 		if err != nil {

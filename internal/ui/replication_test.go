@@ -1,73 +1,38 @@
 package ui_test
 
 import (
-	"bytes"
-	"context"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/berth-registry/berth/internal/api"
-	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/meta/sqlstore"
 	"github.com/berth-registry/berth/internal/replication"
 	"github.com/berth-registry/berth/internal/settings"
-	"github.com/berth-registry/berth/internal/ui"
 )
 
-// replicationEnv is newEnv with registries and the replication engine, as
+// withReplication gives the API registries and the replication engine, as
 // the application wires them (the queue's workers are not run: an
-// execution started from the page stays pending).
-func replicationEnv(t *testing.T) *env {
-	t.Helper()
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "meta.db")
-	store, err := sqlstore.OpenSQLite(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
-	sealer, err := settings.NewSealer(bytes.Repeat([]byte("k"), 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := settings.New(store, discard)
-	if err := st.Refresh(ctx); err != nil {
-		t.Fatal(err)
-	}
-	q := jobs.NewQueue(store, "ui", discard)
-	regs := replication.New(store, sealer, discard)
-	engine := &replication.Engine{Registries: regs, Store: store, Jobs: q, Log: discard,
+// execution started from the page stays in progress).
+func withReplication(o *api.Options, store *sqlstore.Store, sealer *settings.Sealer, log *slog.Logger) {
+	q := jobs.NewQueue(store, "ui", log)
+	regs := replication.New(store, sealer, log)
+	engine := &replication.Engine{Registries: regs, Store: store, Jobs: q, Log: log,
 		Local: &replication.Local{Handler: http.NotFoundHandler(), Catalog: store}}
 	engine.Register(q)
-	h := api.New(api.Options{Access: store, Store: store, Catalog: store, Version: "test", Jobs: q,
-		Registries: regs, Replication: engine,
-		Auth:   &auth.Authenticator{Store: store, Limiter: auth.NewLimiter(auth.DefaultLimiterConfig)},
-		System: api.SystemOptions{Settings: st}, SessionKey: bytes.Repeat([]byte("k"), 32)})
-	mux := http.NewServeMux()
-	mux.Handle(api.Prefix+"/", h)
-	mux.Handle("/c/", h)
-	mux.Handle("/", ui.New(ui.Options{API: h, Version: "test"}))
-	e := &env{t: t, ctx: ctx, store: store, path: path}
-	e.srv = httptest.NewServer(mux)
-	t.Cleanup(e.srv.Close)
-	e.user("admin", true)
-	return e
+	o.Jobs, o.Registries, o.Replication = q, regs, engine
 }
 
 // TestRegistriesAndReplicationPages: an administrator adds a registry
 // (a local OCI endpoint), tests it, creates a push policy, starts it and
 // sees the execution, then deletes both; other users are refused.
 func TestRegistriesAndReplicationPages(t *testing.T) {
-	e := replicationEnv(t)
+	e := newEnv(t, withReplication)
 	peer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
 		w.Write([]byte("{}"))

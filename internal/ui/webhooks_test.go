@@ -1,67 +1,20 @@
 package ui_test
 
 import (
-	"bytes"
-	"context"
-	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/berth-registry/berth/internal/api"
-	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/meta"
-	"github.com/berth-registry/berth/internal/meta/sqlstore"
-	"github.com/berth-registry/berth/internal/settings"
-	"github.com/berth-registry/berth/internal/ui"
-	"github.com/berth-registry/berth/internal/webhook"
 )
-
-// webhookEnv is newEnv with the webhook service, as the application
-// wires it (its deliveries are not run).
-func webhookEnv(t *testing.T) *env {
-	t.Helper()
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "meta.db")
-	store, err := sqlstore.OpenSQLite(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
-	sealer, err := settings.NewSealer(bytes.Repeat([]byte("k"), 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	hooks := webhook.New(webhook.Options{Store: store, Projects: store, Sealer: sealer, Log: discard})
-	st := settings.New(store, discard)
-	if err := st.Refresh(ctx); err != nil {
-		t.Fatal(err)
-	}
-	h := api.New(api.Options{Access: store, Store: store, Catalog: store, Version: "test", Webhooks: hooks,
-		Auth:   &auth.Authenticator{Store: store, Limiter: auth.NewLimiter(auth.DefaultLimiterConfig)},
-		System: api.SystemOptions{Settings: st}, SessionKey: bytes.Repeat([]byte("k"), 32)})
-	mux := http.NewServeMux()
-	mux.Handle(api.Prefix+"/", h)
-	mux.Handle("/c/", h)
-	mux.Handle("/", ui.New(ui.Options{API: h, Version: "test"}))
-	e := &env{t: t, ctx: ctx, store: store, path: path}
-	e.srv = httptest.NewServer(mux)
-	t.Cleanup(e.srv.Close)
-	e.user("admin", true)
-	return e
-}
 
 // TestWebhookForms: the Webhooks tab creates an http and a slack policy
 // (the payload format goes to http targets only), disables one, keeping
 // its auth header, and deletes it.
 func TestWebhookForms(t *testing.T) {
-	e := webhookEnv(t)
+	e := newEnv(t) // its API has the webhook service, as the application wires it
 	e.project("hooks", false, nil)
 	b := e.browser("admin")
 	for _, f := range []url.Values{
