@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -96,13 +95,23 @@ func registryID(r *http.Request) (int64, error) {
 	return id, nil
 }
 
-// shownRegistry reads registry {id} with its secret redacted.
-func (s *Server) shownRegistry(ctx context.Context, rs *replication.Registries, id int64) (*replication.Registry, error) {
-	reg, err := rs.Shown(ctx, id)
-	if errors.Is(err, meta.ErrNotFound) {
-		return nil, errNotFound(fmt.Sprintf("registry %d not found", id))
+// registryFor is the start of the operations on /registries/{id}: the
+// registries (503 without them), the id in the path and that registry,
+// its secret redacted (404 if there is none).
+func (s *Server) registryFor(r *http.Request) (*replication.Registries, *replication.Registry, error) {
+	rs, err := s.registries(r)
+	if err != nil {
+		return nil, nil, err
 	}
-	return reg, err
+	id, err := registryID(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	reg, err := rs.Shown(r.Context(), id)
+	if errors.Is(err, meta.ErrNotFound) {
+		return nil, nil, errNotFound(fmt.Sprintf("registry %d not found", id))
+	}
+	return rs, reg, err
 }
 
 // listRegistries: GET /registries (q keys: id, name, type, url,
@@ -150,15 +159,7 @@ func (s *Server) createRegistry(w http.ResponseWriter, r *http.Request) error {
 
 // getRegistry: GET /registries/{id}.
 func (s *Server) getRegistry(w http.ResponseWriter, r *http.Request) error {
-	rs, err := s.registries(r)
-	if err != nil {
-		return err
-	}
-	id, err := registryID(r)
-	if err != nil {
-		return err
-	}
-	reg, err := s.shownRegistry(r.Context(), rs, id)
+	_, reg, err := s.registryFor(r)
 	if err != nil {
 		return err
 	}
@@ -236,18 +237,11 @@ func (s *Server) updateRegistry(w http.ResponseWriter, r *http.Request) error {
 
 // deleteRegistry: DELETE /registries/{id}; 412 while a policy uses it.
 func (s *Server) deleteRegistry(w http.ResponseWriter, r *http.Request) error {
-	rs, err := s.registries(r)
+	rs, reg, err := s.registryFor(r)
 	if err != nil {
 		return err
 	}
-	id, err := registryID(r)
-	if err != nil {
-		return err
-	}
-	reg, err := s.shownRegistry(r.Context(), rs, id)
-	if err != nil {
-		return err
-	}
+	id := reg.ID
 	if err := s.refuseProxyRegistry(r.Context(), id); err != nil {
 		return err
 	}
@@ -320,15 +314,7 @@ func pingErr(err error) error {
 
 // getRegistryInfo: GET /registries/{id}/info.
 func (s *Server) getRegistryInfo(w http.ResponseWriter, r *http.Request) error {
-	rs, err := s.registries(r)
-	if err != nil {
-		return err
-	}
-	id, err := registryID(r)
-	if err != nil {
-		return err
-	}
-	reg, err := s.shownRegistry(r.Context(), rs, id)
+	_, reg, err := s.registryFor(r)
 	if err != nil {
 		return err
 	}
