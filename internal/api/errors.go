@@ -92,3 +92,19 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	}
 	_ = writeJSON(w, e.Status, harborErrors{Errors: []harborError{{Code: e.Code, Message: e.Message}}})
 }
+
+// pathID reads the path value name as a positive integer id (400 if it
+// is not one).
+func pathID(r *http.Request, name string) (int64, error) {
+	id, err := strconv.ParseInt(r.PathValue(name), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, errBadRequest(name + " must be a positive integer")
+	}
+	return id, nil
+}
+
+// errNotRunning is the 503 of an operation whose service (scanning,
+// webhooks, replication, ...) does not run on this server.
+func errNotRunning(what string) error {
+	return &Error{Status: http.StatusServiceUnavailable, Code: "SERVICE_UNAVAILABLE", Message: what + " on this server"}
+}

@@ -81,16 +81,16 @@ func (s *Server) registries(r *http.Request) (*replication.Registries, error) {
 		return nil, err
 	}
 	if s.opt.Registries == nil {
-		return nil, &Error{Status: http.StatusServiceUnavailable, Code: "SERVICE_UNAVAILABLE", Message: "replication is not running on this server"}
+		return nil, errNotRunning("replication is not running")
 	}
 	return s.opt.Registries, nil
 }
 
 // registryID reads {id}.
 func registryID(r *http.Request) (int64, error) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id <= 0 {
-		return 0, errBadRequest("id must be a positive integer")
+	id, err := pathID(r, "id")
+	if err != nil {
+		return 0, err
 	}
 	return id, nil
 }

@@ -73,7 +73,7 @@ func (s *Server) replicationEngine(r *http.Request) (*replication.Engine, error)
 		return nil, err
 	}
 	if s.opt.Replication == nil || s.opt.Registries == nil {
-		return nil, &Error{Status: http.StatusServiceUnavailable, Code: "SERVICE_UNAVAILABLE", Message: "replication is not running on this server"}
+		return nil, errNotRunning("replication is not running")
 	}
 	return s.opt.Replication, nil
 }
@@ -130,9 +130,9 @@ func (s *Server) createReplicationPolicy(w http.ResponseWriter, r *http.Request)
 
 // policyFor reads policy {id}.
 func (s *Server) policyFor(r *http.Request, e *replication.Engine) (*replication.Policy, error) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id <= 0 {
-		return nil, errBadRequest("id must be a positive integer")
+	id, err := pathID(r, "id")
+	if err != nil {
+		return nil, err
 	}
 	p, err := e.Policy(r.Context(), id)
 	if errors.Is(err, meta.ErrNotFound) {

@@ -262,9 +262,9 @@ func (s *Server) getReplicationLog(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	tid, err := strconv.ParseInt(r.PathValue("task_id"), 10, 64)
-	if err != nil || tid <= 0 {
-		return errBadRequest("task_id must be a positive integer")
+	tid, err := pathID(r, "task_id")
+	if err != nil {
+		return err
 	}
 	t, err := s.opt.Jobs.Store.GetTask(r.Context(), tid)
 	if errors.Is(err, meta.ErrNotFound) || err == nil && t.ExecutionID != e.ID {

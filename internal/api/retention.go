@@ -120,9 +120,9 @@ func (s *Server) retentionFor(r *http.Request, action rbac.Action) (*retentionPo
 	if err := requireSignedIn(r); err != nil {
 		return nil, err
 	}
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id <= 0 {
-		return nil, errBadRequest("id must be a positive integer")
+	id, err := pathID(r, "id")
+	if err != nil {
+		return nil, err
 	}
 	missing := errNotFound(fmt.Sprintf("retention policy %d not found", id))
 	row, err := s.opt.Catalog.RetentionPolicy(r.Context(), id)
@@ -450,9 +450,9 @@ func (s *Server) getRetentionTaskLog(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	tid, err := strconv.ParseInt(r.PathValue("tid"), 10, 64)
-	if err != nil || tid <= 0 {
-		return errBadRequest("tid must be a positive integer")
+	tid, err := pathID(r, "tid")
+	if err != nil {
+		return err
 	}
 	t, err := s.opt.Jobs.Store.GetTask(r.Context(), tid)
 	if isNotFound(err) || err == nil && t.ExecutionID != e.ID {

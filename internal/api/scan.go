@@ -133,7 +133,7 @@ func (s *Server) addScanOverviews(ctx context.Context, arts []artifact, o artifa
 // scanner returns the built-in scanner, or 503 without one.
 func (s *Server) scanner() (*scan.Scanner, error) {
 	if s.opt.Scan == nil || s.opt.Scan.Queue == nil {
-		return nil, &Error{Status: http.StatusServiceUnavailable, Code: "SERVICE_UNAVAILABLE", Message: "scanning is not running on this server"}
+		return nil, errNotRunning("scanning is not running")
 	}
 	return s.opt.Scan, nil
 }

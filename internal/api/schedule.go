@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -174,7 +173,7 @@ func taskOf(t *meta.Task) task {
 // queue is the job queue, or 503 when the server has none.
 func (s *Server) queue() (*jobs.Queue, error) {
 	if s.opt.Jobs == nil {
-		return nil, &Error{Status: http.StatusServiceUnavailable, Code: "SERVICE_UNAVAILABLE", Message: "background jobs are not running on this server"}
+		return nil, errNotRunning("background jobs are not running")
 	}
 	return s.opt.Jobs, nil
 }
@@ -258,9 +257,9 @@ func (s *Server) executionFor(r *http.Request, param, kind string, vendorID int6
 	if err != nil {
 		return nil, err
 	}
-	id, err := strconv.ParseInt(r.PathValue(param), 10, 64)
-	if err != nil || id <= 0 {
-		return nil, errBadRequest(param + " must be a positive integer")
+	id, err := pathID(r, param)
+	if err != nil {
+		return nil, err
 	}
 	e, err := q.Store.GetExecution(r.Context(), id)
 	if errors.Is(err, meta.ErrNotFound) || err == nil && (e.Kind != kind || vendorID >= 0 && e.VendorID != vendorID) {

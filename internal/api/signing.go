@@ -41,7 +41,7 @@ func signingKeyJSON(k *meta.SigningKey) signingKey {
 // signing is the signature service, or 503 when berth runs without it.
 func (s *Server) signing() (*sign.Checker, error) {
 	if s.opt.Signing == nil {
-		return nil, &Error{http.StatusServiceUnavailable, "UNAVAILABLE", "signature policies are not enabled on this server"}
+		return nil, errNotRunning("signature policies are not enabled")
 	}
 	return s.opt.Signing, nil
 }
@@ -57,9 +57,9 @@ func (s *Server) signingKeyFor(r *http.Request, action rbac.Action) (*sign.Check
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	id, err := strconv.ParseInt(r.PathValue("signing_key_id"), 10, 64)
-	if err != nil || id <= 0 {
-		return nil, nil, nil, errBadRequest("signing_key_id must be a positive integer")
+	id, err := pathID(r, "signing_key_id")
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	k, err := svc.Key(r.Context(), p.ID, id)
 	if isNotFound(err) {

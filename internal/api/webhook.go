@@ -28,7 +28,7 @@ import (
 // webhooks is the service, or 503 when it does not run here.
 func (s *Server) webhooks() (*webhook.Service, error) {
 	if s.opt.Webhooks == nil {
-		return nil, &Error{Status: http.StatusServiceUnavailable, Code: "SERVICE_UNAVAILABLE", Message: "webhooks are not enabled on this server"}
+		return nil, errNotRunning("webhooks are not enabled")
 	}
 	return s.opt.Webhooks, nil
 }
@@ -44,9 +44,9 @@ func (s *Server) webhookPolicyFor(r *http.Request, action rbac.Action) (*webhook
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	id, err := strconv.ParseInt(r.PathValue("webhook_policy_id"), 10, 64)
-	if err != nil || id <= 0 {
-		return nil, nil, nil, errBadRequest("webhook_policy_id must be a positive integer")
+	id, err := pathID(r, "webhook_policy_id")
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	pol, err := svc.Get(r.Context(), id)
 	if isNotFound(err) || err == nil && pol.ProjectID != p.ID {
@@ -288,9 +288,9 @@ func (s *Server) webhookExecutionFor(r *http.Request) (*webhook.Service, *meta.W
 	if err != nil {
 		return nil, nil, err
 	}
-	id, err := strconv.ParseInt(r.PathValue("execution_id"), 10, 64)
-	if err != nil || id <= 0 {
-		return nil, nil, errBadRequest("execution_id must be a positive integer")
+	id, err := pathID(r, "execution_id")
+	if err != nil {
+		return nil, nil, err
 	}
 	x, err := svc.Store().WebhookExecution(r.Context(), id)
 	if isNotFound(err) || err == nil && x.PolicyID != pol.ID {
@@ -337,9 +337,9 @@ func (s *Server) getLogsOfWebhookTask(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	id, err := strconv.ParseInt(r.PathValue("task_id"), 10, 64)
-	if err != nil || id <= 0 {
-		return errBadRequest("task_id must be a positive integer")
+	id, err := pathID(r, "task_id")
+	if err != nil {
+		return err
 	}
 	ctx := r.Context()
 	t, err := svc.Store().WebhookTask(ctx, id)
