@@ -83,15 +83,22 @@ func startHealth(cfg config.Config, health http.Handler, log *slog.Logger) (stop
 	if cfg.Limits.HealthAddr == "" {
 		return func() {}, nil
 	}
-	ln, err := net.Listen("tcp", cfg.Limits.HealthAddr)
+	return serveSide("health", cfg.Limits.HealthAddr, health, 64, 10*time.Second, log)
+}
+
+// serveSide serves h on its own plain-HTTP listener at addr (the health
+// and metrics listeners): whole-request timeouts (small requests and
+// answers), at most maxConns connections; stop shuts it down.
+func serveSide(name, addr string, h http.Handler, maxConns int, writeTimeout time.Duration, log *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
 	srv := &http.Server{
-		Handler:           health,
+		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      10 * time.Second,
+		WriteTimeout:      writeTimeout,
 		IdleTimeout:       time.Minute,
 		MaxHeaderBytes:    8 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
@@ -99,11 +106,11 @@ func startHealth(cfg config.Config, health http.Handler, log *slog.Logger) (stop
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := srv.Serve(httplimit.Limit(ln, 64, 0)); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("health listener stopped", "err", err)
+		if err := srv.Serve(httplimit.Limit(ln, maxConns, 0)); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error(name+" listener stopped", "err", err)
 		}
 	}()
-	log.Info("health listener", "addr", ln.Addr().String())
+	log.Info(name+" listener", "addr", ln.Addr().String())
 	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

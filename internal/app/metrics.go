@@ -1,18 +1,14 @@
 package app
 
 import (
-	"context"
 	"crypto/tls"
-	"errors"
 	"log/slog"
-	"net"
 	"net/http"
 	"sync/atomic"
 	"time"
 
 	"github.com/berth-registry/berth/internal/blob"
 	"github.com/berth-registry/berth/internal/config"
-	"github.com/berth-registry/berth/internal/httplimit"
 	"github.com/berth-registry/berth/internal/meta/sqlstore"
 	"github.com/berth-registry/berth/internal/metrics"
 )
@@ -96,33 +92,7 @@ func startMetricsListener(cfg config.Config, m *metrics.Registry, log *slog.Logg
 	if m == nil || cfg.Metrics.Addr == "" {
 		return func() {}, nil
 	}
-	ln, err := net.Listen("tcp", cfg.Metrics.Addr)
-	if err != nil {
-		return nil, err
-	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", m.Handler())
-	srv := &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       time.Minute,
-		MaxHeaderBytes:    8 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := srv.Serve(httplimit.Limit(ln, 16, 0)); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("metrics listener stopped", "err", err)
-		}
-	}()
-	log.Info("metrics listener", "addr", ln.Addr().String())
-	return func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		<-done
-	}, nil
+	return serveSide("metrics", cfg.Metrics.Addr, mux, 16, 30*time.Second, log)
 }
