@@ -182,5 +182,14 @@ func (s *Server) system(p *page) error {
 	if _, err := p.get("/statistics", nil, &stats); err != nil {
 		return err
 	}
-	return p.admin("system", "System info", "/admin/system", obj{"info": info, "volumes": vols, "stats": stats})
+	// The vulnerability database's date, from the built-in scanner's
+	// metadata (Harbor's property); none when scanning does not run.
+	var scanner struct {
+		Properties map[string]string `json:"properties"`
+	}
+	vulnDB := ""
+	if _, err := p.get("/scanners/berth-builtin/metadata", nil, &scanner); err == nil {
+		vulnDB = scanner.Properties["harbor.scanner-adapter/vulnerability-database-updated-at"]
+	}
+	return p.admin("system", "System info", "/admin/system", obj{"info": info, "volumes": vols, "stats": stats, "vulnDB": vulnDB})
 }

@@ -64,11 +64,19 @@ func (s *Server) projects(p *page) error {
 		}
 		canCreate = info["project_creation_restriction"] != "adminonly"
 	}
+	// Administrators may make a project a proxy cache of a registry.
+	var registries list
+	if canCreate && p.Admin() {
+		if _, err := p.get("/registries", url.Values{"page_size": {"100"}}, &registries); err != nil {
+			registries = nil // registries not running here: no proxy caches
+		}
+	}
 	return p.show("projects", "Projects", "projects", obj{"projects": l, "q": q, "pager": p.pager(h, p.pageNum()),
-		"canCreate": canCreate})
+		"canCreate": canCreate, "registries": registries})
 }
 
-// createProject: POST /projects (name, public, storage limit in GiB).
+// createProject: POST /projects (name, public, storage limit in GiB, and
+// for a proxy cache the registry it caches).
 func (s *Server) createProject(p *page) error {
 	f := p.r.PostForm
 	body := obj{"project_name": f.Get("name"), "metadata": obj{"public": strconv.FormatBool(f.Get("public") == "on")}}
@@ -78,6 +86,13 @@ func (s *Server) createProject(p *page) error {
 			return p.back("/projects", &apiError{http.StatusBadRequest, p.T("Storage limit must be a number of GiB.")})
 		}
 		body["storage_limit"] = int64(g * (1 << 30))
+	}
+	if v := f.Get("registry_id"); v != "" { // a proxy-cache project of that registry
+		id, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || id <= 0 {
+			return p.back("/projects", &apiError{http.StatusBadRequest, p.T("Choose a registry.")})
+		}
+		body["registry_id"] = id
 	}
 	if _, err := p.call(http.MethodPost, "/projects", body, nil); err != nil {
 		return p.back("/projects", err)

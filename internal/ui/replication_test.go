@@ -1,6 +1,7 @@
 package ui_test
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,7 @@ import (
 	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/meta/sqlstore"
+	"github.com/berth-registry/berth/internal/proxy"
 	"github.com/berth-registry/berth/internal/replication"
 	"github.com/berth-registry/berth/internal/settings"
 )
@@ -26,6 +28,19 @@ func withReplication(o *api.Options, store *sqlstore.Store, sealer *settings.Sea
 		Local: &replication.Local{Handler: http.NotFoundHandler(), Catalog: store}}
 	engine.Register(q)
 	o.Jobs, o.Registries, o.Replication = q, regs, engine
+	o.Proxy = proxy.New(proxy.Options{Meta: store, Registries: upstreams{regs}, Logger: log})
+}
+
+// upstreams gives the proxy the registries' endpoints (the application's
+// adapter also passes credentials and transports).
+type upstreams struct{ regs *replication.Registries }
+
+func (u upstreams) Upstream(ctx context.Context, id int64) (*proxy.Upstream, error) {
+	r, err := u.regs.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return &proxy.Upstream{URL: r.URL}, nil
 }
 
 // TestRegistriesAndReplicationPages: an administrator adds a registry
@@ -53,6 +68,16 @@ func TestRegistriesAndReplicationPages(t *testing.T) {
 	a.submit("/admin/registries", "/admin/registries/"+id, url.Values{"action": {"ping"}})
 	if _, body := a.get("/admin/registries"); !strings.Contains(body, "The registry answers.") {
 		t.Fatalf("ping: %s", body)
+	}
+	// A proxy-cache project of that registry, from the projects page.
+	if _, body := a.get("/projects"); !strings.Contains(body, `id="new-proxy"`) || !strings.Contains(body, "dr-site") {
+		t.Fatalf("projects page without the proxy-cache choice: %s", body)
+	}
+	a.submit("/projects", "/projects", url.Values{"name": {"hub"}, "registry_id": {id}})
+	if p, err := e.store.GetProjectByName(e.ctx, "hub"); err != nil {
+		t.Fatalf("proxy-cache project: %v", err)
+	} else if set, err := e.store.ProjectSettings(e.ctx, p.ID); err != nil || set[p.ID].Metadata[meta.ProxyRegistryKey] != id {
+		t.Fatalf("proxy-cache project metadata %v, %v", set[p.ID], err)
 	}
 	a.submit("/admin/replication", "/admin/replication", url.Values{"name": {"to-dr"}, "mode": {"push"}, "registry": {id},
 		"name_filter": {"prod/**"}, "tag_filter": {"v*"}, "trigger": {"manual"}, "override": {"on"}})
@@ -94,6 +119,12 @@ func TestRegistriesAndReplicationPages(t *testing.T) {
 	if _, body := a.get("/admin/replication"); !strings.Contains(body, "No replication policies.") {
 		t.Fatalf("policy not deleted: %s", body)
 	}
+	// A registry a proxy-cache project pulls from stays (Harbor's 412).
+	a.submit("/admin/registries", "/admin/registries/"+id, url.Values{"action": {"delete"}})
+	if _, body := a.get("/admin/registries"); !strings.Contains(body, "<td>dr-site</td>") {
+		t.Fatal("a registry used by a proxy-cache project was deleted")
+	}
+	a.submit("/projects/hub", "/projects/hub/delete", url.Values{"confirm": {"on"}})
 	a.submit("/admin/registries", "/admin/registries/"+id, url.Values{"action": {"delete"}})
 	if _, body := a.get("/admin/registries"); !strings.Contains(body, "No registries.") {
 		t.Fatalf("registry not deleted: %s", body)
