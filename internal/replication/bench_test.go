@@ -3,6 +3,8 @@ package replication
 import (
 	"context"
 	"fmt"
+	"os"
+	"strconv"
 	"sync"
 	"testing"
 
@@ -18,10 +20,19 @@ import (
 // registries with replication's copier (rate-limited transport,
 // existence checks, accessories, tags after content) and with what
 // `crane copy` does (remote.Get then remote.Push), 4 at a time each,
-// and reports both throughputs. Bounded: 40 images of 4 MiB (160 MiB)
-// per pass (the issue's 200 images of 5 MiB is the same loop, larger).
+// and reports both throughputs. 40 images of 4 MiB (160 MiB) per pass
+// by default; BERTH_BENCH_REPL_IMAGES=200 (make bench-features) copies
+// 200 images of 5 MiB, about 1 GiB.
 func BenchmarkCopyVsCrane(b *testing.B) {
-	const images, layerSize, layers, parallel = 40, 2 << 20, 2, 4
+	const layers, parallel = 2, 4
+	images, layerSize := 40, int64(2<<20)
+	if v := os.Getenv("BERTH_BENCH_REPL_IMAGES"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			b.Fatalf("BERTH_BENCH_REPL_IMAGES=%q: want 1 to 1000", v)
+		}
+		images, layerSize = n, 5<<19 // 2.5 MiB layers: 5 MiB an image
+	}
 	src := distserver.Start(b, distserver.Options{})
 	dst := distserver.Start(b, distserver.Options{})
 	var digests []v1.Hash
@@ -55,7 +66,7 @@ func BenchmarkCopyVsCrane(b *testing.B) {
 		return rm
 	}
 	srcRM, dstRM := remoteOf(src), remoteOf(dst)
-	bytes := float64(images * layers * layerSize)
+	bytes := float64(int64(images*layers) * layerSize)
 	pass := 0
 	each := func(b *testing.B, copyOne func(i int, to string) error) {
 		for b.Loop() {
