@@ -280,7 +280,7 @@ func TestBrowser(t *testing.T) {
 
 	// The pages of this session's features (webhooks, scanning and
 	// signature policies).
-	for i, p := range []string{"/projects/secret/webhooks", "/projects/secret/security"} {
+	for i, p := range []string{"/projects/secret/webhooks", "/projects/secret/security", "/admin/scanning"} {
 		c.open(base+p, fmt.Sprintf("%02d-%s", 40+i, strings.ReplaceAll(strings.Trim(p, "/"), "/", "-")))
 	}
 
