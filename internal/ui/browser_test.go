@@ -306,6 +306,10 @@ func TestBrowser(t *testing.T) {
 	c.do("switch", chromedp.Click("#lang-switch"))
 	c.waitFor("chinese", `document.documentElement.lang === "zh-CN" && document.body.innerText.includes('项目')`)
 	c.page("26-chinese")
+	// This session's pages in Chinese too.
+	for i, p := range []string{"/projects/secret/webhooks", "/projects/secret/security", "/admin/scanning"} {
+		c.open(base+p, fmt.Sprintf("%02d-zh-%s", 50+i, strings.ReplaceAll(strings.Trim(p, "/"), "/", "-")))
+	}
 	c.do("sign out", chromedp.Click("#sign-out"))
 	c.waitFor("signed out", `!document.getElementById('sign-out') && document.documentElement.lang === "zh-CN"`)
 	c.page("27-signed-out")
