@@ -200,3 +200,14 @@ func parseSort(s string) ([]meta.Order, error) {
 	}
 	return out, nil
 }
+
+// namedListQuery is listQuery with Harbor's deprecated name= parameter
+// (a fuzzy match on the name) of the registry and replication policy
+// listings.
+func namedListQuery(r *http.Request) (meta.ListQuery, error) {
+	q, err := listQuery(r)
+	if n := r.URL.Query().Get("name"); err == nil && n != "" {
+		q = q.With(meta.Cond{Key: "name", Op: meta.Fuzzy, Values: []string{n}})
+	}
+	return q, err
+}

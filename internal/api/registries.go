@@ -122,12 +122,9 @@ func (s *Server) listRegistries(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	q, err := listQuery(r)
+	q, err := namedListQuery(r)
 	if err != nil {
 		return err
-	}
-	if n := r.URL.Query().Get("name"); n != "" {
-		q = q.With(meta.Cond{Key: "name", Op: meta.Fuzzy, Values: []string{n}})
 	}
 	list, total, err := rs.List(r.Context(), q)
 	if err != nil {

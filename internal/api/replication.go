@@ -96,12 +96,9 @@ func (s *Server) listReplicationPolicies(w http.ResponseWriter, r *http.Request)
 	if err != nil {
 		return err
 	}
-	q, err := listQuery(r)
+	q, err := namedListQuery(r)
 	if err != nil {
 		return err
-	}
-	if n := r.URL.Query().Get("name"); n != "" {
-		q = q.With(meta.Cond{Key: "name", Op: meta.Fuzzy, Values: []string{n}})
 	}
 	list, total, err := e.Policies(r.Context(), q)
 	if err != nil {
