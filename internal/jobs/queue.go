@@ -156,6 +156,23 @@ func (q *Queue) Enqueue(ctx context.Context, kind string, vendorID int64, trigge
 	return e.ID, nil
 }
 
+// NewExecution makes the row Enqueue would insert, for a caller that
+// inserts it in its own transaction (then calls Poke).
+func (q *Queue) NewExecution(kind string, vendorID int64, trigger string, params any) (*meta.Execution, error) {
+	if _, ok := q.kind(kind); !ok {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownKind, kind)
+	}
+	p, err := encodeParams(params)
+	if err != nil {
+		return nil, err
+	}
+	return &meta.Execution{Kind: kind, VendorID: vendorID, Trigger: trigger, Params: p}, nil
+}
+
+// Poke wakes an idle worker of this replica (after inserting executions
+// made with NewExecution).
+func (q *Queue) Poke() { q.poke() }
+
 // poke wakes an idle worker of this replica.
 func (q *Queue) poke() {
 	q.mu.Lock()
@@ -331,8 +348,8 @@ func (q *Queue) execute(hctx context.Context, e *meta.Execution) {
 		status, msg = meta.JobError, herr.Error()
 		run.Log("failed: %v", herr)
 	}
-	run.flushWith(bg)
-	if err := q.Store.Finish(bg, e.ID, q.Holder, status, msg, run.result()); err != nil {
+	// The last of the log goes with the end: one write, not two.
+	if err := q.Store.Finish(bg, e.ID, q.Holder, meta.JobEnd{Status: status, Message: msg, Result: run.result(), Log: run.takeLog()}); err != nil {
 		log.Warn("recording the end of a job", "status", status, "err", err)
 		return
 	}
@@ -402,6 +419,18 @@ func (r *Run) Log(format string, args ...any) {
 }
 
 func (r *Run) flush() { r.flushWith(context.WithoutCancel(r.ctx)) }
+
+// takeLog returns the buffered log and empties the buffer; the heartbeat
+// has stopped when execute calls it, so no flush runs meanwhile.
+func (r *Run) takeLog() string {
+	r.flushMu.Lock()
+	defer r.flushMu.Unlock()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	text := r.buf.String()
+	r.buf.Reset()
+	return text
+}
 
 // flushWith writes the buffered log; flushes are serialized so that the
 // chunks keep their order.

@@ -127,10 +127,10 @@ type JobStore interface {
 	// Renew extends holder's lease on execution id to now+ttl and reports
 	// whether a stop was requested; ErrLeaseLost if holder no longer has it.
 	Renew(ctx context.Context, id int64, holder string, ttl time.Duration) (stop bool, err error)
-	// Finish ends holder's execution with status (Success, Error, Stopped),
-	// a message and its result (JSON text; "" keeps the one set before).
-	// ErrLeaseLost if holder no longer has it.
-	Finish(ctx context.Context, id int64, holder, status, message, result string) error
+	// Finish ends holder's execution as end says, in one transaction
+	// with the last chunk of its log. ErrLeaseLost if holder no longer
+	// has it (nothing is written then).
+	Finish(ctx context.Context, id int64, holder string, end JobEnd) error
 	// Release gives holder's lease up without finishing: the execution is
 	// Pending again and its attempt is not counted (a graceful shutdown).
 	Release(ctx context.Context, id int64, holder string) error
@@ -179,4 +179,14 @@ type JobStore interface {
 	// 0 if exclusive and one is already active (the run is skipped, the
 	// schedule advanced all the same).
 	Advance(ctx context.Context, name string, prev, next time.Time, run *Execution, exclusive bool) (bool, error)
+}
+
+// JobEnd is how an execution ended.
+type JobEnd struct {
+	Status  string // JobSuccess, JobError or JobStopped
+	Message string
+	// Result is JSON text; "" keeps the one set before.
+	Result string
+	// Log is appended to the execution's log (as AppendLog does).
+	Log string
 }

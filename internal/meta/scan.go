@@ -42,6 +42,22 @@ type ScanSBOM struct {
 	EndTime    time.Time
 }
 
+// ScanCatalogue is a package list as PutCatalogue stores it.
+type ScanCatalogue struct {
+	Digest   digest.Digest
+	Analyzer int
+	Data     []byte
+	Layers   []digest.Digest
+}
+
+// ScanRequest is one scan to queue: its execution, and the report (a
+// vulnerability scan) or SBOM state (an SBOM) it makes Pending.
+type ScanRequest struct {
+	Execution *Execution
+	Report    *ScanReport
+	SBOM      *ScanSBOM
+}
+
 // VulnDBState is the vulnerability database every replica should use.
 type VulnDBState struct {
 	Digest     string
@@ -67,6 +83,13 @@ type ScanStore interface {
 
 	// PutScanReport creates or replaces the report of r.Digest.
 	PutScanReport(ctx context.Context, r *ScanReport) error
+	// SaveScanResult stores c (nil: none) and r in one transaction: a
+	// scan's package list and report are one write.
+	SaveScanResult(ctx context.Context, c *ScanCatalogue, r *ScanReport) error
+	// EnqueueScans inserts, in one transaction, each request's execution
+	// (Pending; its ID is set) and its report or SBOM state with that
+	// execution (the report's ExecutionID is set).
+	EnqueueScans(ctx context.Context, reqs []ScanRequest) error
 	// ScanReports returns the reports of the digests that have one.
 	ScanReports(ctx context.Context, ds []digest.Digest) (map[digest.Digest]*ScanReport, error)
 	// ScanReportByID finds a report by its id (ErrNotFound).

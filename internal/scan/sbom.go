@@ -50,6 +50,9 @@ func (s *Scanner) runSBOM(ctx context.Context, run *jobs.Run, p params) error {
 			if st, err = s.catalogue(ctx, run, p.Repo, p.Digest); err != nil {
 				return err
 			}
+			if err := s.saveCatalogue(ctx, st); err != nil {
+				return err
+			}
 		}
 		pkgs := st.Packages
 		for _, c := range st.Children {

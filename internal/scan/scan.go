@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -104,6 +105,10 @@ func (s *Scanner) Register(q *jobs.Queue) {
 type stored struct {
 	catalog.Result
 	Children []digest.Digest `json:"children,omitempty"`
+
+	// unsaved is the package list as read, not yet stored: matchAndStore
+	// stores it with the report, in one write.
+	unsaved *meta.ScanCatalogue
 }
 
 // manifestDoc is what scanning reads from a manifest or index.
@@ -143,32 +148,79 @@ func (s *Scanner) Enqueue(ctx context.Context, projectID int64, m *meta.Manifest
 	if !Scannable(m) {
 		return "", ErrNotScannable
 	}
-	if typ == "" {
-		typ = TypeVulnerability
+	ids, err := s.EnqueueAll(ctx, []Want{{ProjectID: projectID, Manifest: m, Type: typ, Trigger: trigger}})
+	if err != nil {
+		return "", err
 	}
-	if typ == TypeVulnerability {
-		// A digest waits in the queue once: pushes of the same image to
-		// many repositories, or repeated requests, add no job.
-		if r, err := s.report(ctx, m.Digest); err == nil && r.Status == meta.JobPending && r.ExecutionID != 0 {
-			if e, err := s.Queue.Store.GetExecution(ctx, r.ExecutionID); err == nil && e.Status == meta.JobPending {
-				return r.ReportID, nil
+	return ids[0], nil
+}
+
+// Want is a scan to start (see Enqueue).
+type Want struct {
+	ProjectID int64
+	Manifest  *meta.Manifest // with its body
+	Type      string         // TypeVulnerability ("" too) or TypeSBOM
+	Trigger   string
+}
+
+// EnqueueAll starts the scans of wants in one write transaction (scan on
+// push gathers a burst of pushes into one) and returns their report ids
+// ("" for an artifact that cannot be scanned). A digest waits in the
+// queue once: a vulnerability scan of a digest already waiting, or
+// wanted twice, adds no job and shares its report id.
+func (s *Scanner) EnqueueAll(ctx context.Context, wants []Want) ([]string, error) {
+	ids := make([]string, len(wants))
+	queued := map[string]string{}
+	var reqs []meta.ScanRequest
+	for i, w := range wants {
+		m, typ := w.Manifest, w.Type
+		if !Scannable(m) {
+			continue
+		}
+		if typ == "" {
+			typ = TypeVulnerability
+		}
+		key := typ + " " + string(m.Digest)
+		if id, ok := queued[key]; ok {
+			ids[i] = id
+			continue
+		}
+		var r *meta.ScanReport
+		if typ == TypeVulnerability {
+			var err error
+			if r, err = s.report(ctx, m.Digest); err != nil {
+				return nil, err
+			}
+			if r.Status == meta.JobPending && r.ExecutionID != 0 {
+				if e, err := s.Queue.Store.GetExecution(ctx, r.ExecutionID); err == nil && e.Status == meta.JobPending {
+					ids[i], queued[key] = r.ReportID, r.ReportID
+					continue
+				}
 			}
 		}
+		id := newReportID()
+		e, err := s.Queue.NewExecution(KindScan, w.ProjectID, w.Trigger, params{Repo: m.Repo, Digest: m.Digest, ReportID: id, Type: typ})
+		if err != nil {
+			return nil, err
+		}
+		req := meta.ScanRequest{Execution: e}
+		if typ == TypeSBOM {
+			req.SBOM = &meta.ScanSBOM{Digest: m.Digest, ReportID: id, Status: meta.JobPending}
+		} else {
+			r.ReportID, r.Status, r.StartTime, r.EndTime = id, meta.JobPending, time.Now(), time.Time{}
+			req.Report = r
+		}
+		reqs = append(reqs, req)
+		ids[i], queued[key] = id, id
 	}
-	id := newReportID()
-	eid, err := s.Queue.Enqueue(ctx, KindScan, projectID, trigger, params{Repo: m.Repo, Digest: m.Digest, ReportID: id, Type: typ}, false)
-	if err != nil {
-		return "", err
+	if len(reqs) == 0 {
+		return ids, nil
 	}
-	if typ == TypeSBOM {
-		return id, s.Store.PutScanSBOM(ctx, &meta.ScanSBOM{Digest: m.Digest, ReportID: id, Status: meta.JobPending})
+	if err := s.Store.EnqueueScans(ctx, reqs); err != nil {
+		return nil, err
 	}
-	r, err := s.report(ctx, m.Digest)
-	if err != nil {
-		return "", err
-	}
-	r.ReportID, r.Status, r.ExecutionID, r.StartTime, r.EndTime = id, meta.JobPending, eid, time.Now(), time.Time{}
-	return id, s.Store.PutScanReport(ctx, r)
+	s.Queue.Poke()
+	return ids, nil
 }
 
 // report returns the stored report of d, or a new one.
@@ -194,9 +246,10 @@ func (s *Scanner) runScan(ctx context.Context, run *jobs.Run) error {
 		return s.runSBOM(ctx, run, p)
 	}
 	start := time.Now()
-	s.setStatus(ctx, p, meta.JobRunning, start, time.Time{})
+	running := s.markRunning(ctx, p, start)
 	run.Log("scanning %s@%s", p.Repo, p.Digest)
 	st, err := s.catalogue(ctx, run, p.Repo, p.Digest)
+	running.end()
 	if err == nil {
 		err = s.matchAndStore(ctx, p.Digest, st, p.ReportID, start)
 	}
@@ -261,6 +314,40 @@ func (d scanDetail) EventData() map[string]any {
 // generic report v1.1), the key of scan overviews.
 const ReportMime = "application/vnd.security.vulnerability.report; version=1.1"
 
+// RunningAfter is how long a scan runs before its report says Running:
+// most scans take milliseconds and go from Pending to their result
+// without it, which saves the database a write per scan (on SQLite,
+// writes are what pushes wait for).
+const RunningAfter = time.Second
+
+// runningMark writes a scan's Running status once RunningAfter passed.
+type runningMark struct {
+	t    *time.Timer
+	mu   sync.Mutex
+	done bool
+}
+
+func (s *Scanner) markRunning(ctx context.Context, p params, start time.Time) *runningMark {
+	m := &runningMark{}
+	m.t = time.AfterFunc(RunningAfter, func() {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if !m.done {
+			s.setStatus(ctx, p, meta.JobRunning, start, time.Time{})
+		}
+	})
+	return m
+}
+
+// end cancels the mark: once it returns, Running is not written (a write
+// under way is waited for), so it cannot overwrite the result.
+func (m *runningMark) end() {
+	m.t.Stop()
+	m.mu.Lock()
+	m.done = true
+	m.mu.Unlock()
+}
+
 // setStatus changes the status of p's report if it is still p's scan.
 func (s *Scanner) setStatus(ctx context.Context, p params, status string, start, end time.Time) {
 	r, err := s.report(ctx, p.Digest)
@@ -273,8 +360,9 @@ func (s *Scanner) setStatus(ctx context.Context, p params, status string, start,
 	}
 }
 
-// catalogue reads and stores the package list of repo@d (for an index,
-// of each child it holds).
+// catalogue reads the package list of repo@d (for an index, of each
+// child it holds, whose results it stores). The list is stored by
+// matchAndStore, or saveCatalogue.
 func (s *Scanner) catalogue(ctx context.Context, run *jobs.Run, repo string, d digest.Digest) (*stored, error) {
 	m, err := s.Store.GetManifest(ctx, repo, string(d), true)
 	if err != nil {
@@ -331,15 +419,35 @@ func (s *Scanner) catalogue(ctx context.Context, run *jobs.Run, repo string, d d
 	if err != nil {
 		return nil, err
 	}
-	return st, s.Store.PutCatalogue(ctx, d, catalog.Version, b, layers)
+	st.unsaved = &meta.ScanCatalogue{Digest: d, Analyzer: catalog.Version, Data: b, Layers: layers}
+	return st, nil
+}
+
+// saveCatalogue stores the package list st was read with, if not yet.
+func (s *Scanner) saveCatalogue(ctx context.Context, st *stored) error {
+	if st.unsaved == nil {
+		return nil
+	}
+	c := st.unsaved
+	if err := s.Store.PutCatalogue(ctx, c.Digest, c.Analyzer, c.Data, c.Layers); err != nil {
+		return err
+	}
+	st.unsaved = nil
+	return nil
 }
 
 // matchAndStore matches st against the active database and stores the
-// result in d's report (reportID "" keeps the report's id).
+// result in d's report (reportID "" keeps the report's id), with st's
+// package list if it was just read.
 func (s *Scanner) matchAndStore(ctx context.Context, d digest.Digest, st *stored, reportID string, start time.Time) error {
 	db, release := s.DB.Acquire()
 	defer release()
 	if db == nil {
+		// The package list is kept: installing a database matches it
+		// without reading the layers again.
+		if err := s.saveCatalogue(ctx, st); err != nil {
+			return err
+		}
 		return errors.New("no vulnerability database is installed: push one to the --vulndb-ref repository or run berth vulndb import")
 	}
 	var findings []match.Finding
@@ -385,7 +493,11 @@ func (s *Scanner) matchAndStore(ctx context.Context, d digest.Digest, st *stored
 	if r.StartTime.IsZero() || reportID != "" {
 		r.StartTime = start
 	}
-	return s.Store.PutScanReport(ctx, r)
+	if err := s.Store.SaveScanResult(ctx, st.unsaved, r); err != nil {
+		return err
+	}
+	st.unsaved = nil
+	return nil
 }
 
 // fill sets the result fields of r from findings.

@@ -99,8 +99,9 @@ func (s *Scanner) scanOne(ctx context.Context, run *jobs.Run, c meta.ScanCandida
 		return s.matchAndStore(ctx, c.Digest, st, "", start)
 	}
 	p := params{Repo: c.Repo, Digest: c.Digest, ReportID: newReportID()}
-	s.setStatus(ctx, p, meta.JobRunning, start, time.Time{})
+	running := s.markRunning(ctx, p, start)
 	st, err := s.catalogue(ctx, run, c.Repo, c.Digest)
+	running.end()
 	if err == nil {
 		err = s.matchAndStore(ctx, c.Digest, st, p.ReportID, start)
 	}

@@ -76,7 +76,7 @@ func (w *Watch) Run(ctx context.Context) {
 		case <-w.check:
 			w.checkDB(ctx)
 		case e := <-w.pushes:
-			w.onPush(ctx, e)
+			w.onPushes(ctx, w.gather(ctx, e))
 		}
 	}
 }
@@ -153,39 +153,104 @@ func dbLayer(m *meta.Manifest) (digest.Digest, error) {
 	return "", errors.New("the artifact has no layer of type " + vulndb.LayerMediaType)
 }
 
-// onPush starts the scans a push asks for.
-func (w *Watch) onPush(ctx context.Context, e events.Event) {
-	if e.Digest == "" || strings.HasPrefix(e.MediaType, "application/vnd.aquasec") {
+// pushBatchWait is how long the first push of a burst waits for others,
+// and maxPushBatch how many at most are queued together: their scans are
+// written in one transaction, not two per push (on SQLite, the writes a
+// push itself waits for).
+const (
+	pushBatchWait = 100 * time.Millisecond
+	maxPushBatch  = 256
+)
+
+// gather returns e and the pushes that come within pushBatchWait.
+func (w *Watch) gather(ctx context.Context, e events.Event) []events.Event {
+	batch := []events.Event{e}
+	timer := time.NewTimer(pushBatchWait)
+	defer timer.Stop()
+	for len(batch) < maxPushBatch {
+		select {
+		case e := <-w.pushes:
+			batch = append(batch, e)
+		case <-timer.C:
+			return batch
+		case <-ctx.Done():
+			return batch
+		}
+	}
+	return batch
+}
+
+// onPushes starts the scans the pushes ask for.
+func (w *Watch) onPushes(ctx context.Context, pushes []events.Event) {
+	s := w.Scanner
+	projects := map[string]*pushProject{} // nil: no scan on push
+	var wants []Want
+	for _, e := range pushes {
+		if e.Digest == "" || strings.HasPrefix(e.MediaType, "application/vnd.aquasec") {
+			continue
+		}
+		name := events.ProjectOf(e.Repo)
+		p, seen := projects[name]
+		if !seen {
+			p = w.scanOnPush(ctx, name)
+			projects[name] = p
+		}
+		if p == nil {
+			continue
+		}
+		m, err := s.Store.GetManifest(ctx, e.Repo, string(e.Digest), true)
+		if err != nil || !Scannable(m) {
+			continue
+		}
+		if p.pending >= MaxPendingPerProject {
+			s.Log.Warn("scan on push: the project has too many scans waiting; this push is left to scan-all",
+				"project", name, "pending", p.pending, "digest", e.Digest)
+			continue
+		}
+		p.pending++
+		if p.md["auto_scan"] == "true" {
+			wants = append(wants, Want{ProjectID: p.id, Manifest: m, Type: TypeVulnerability, Trigger: meta.TriggerEvent})
+		}
+		if p.md["auto_sbom_generation"] == "true" {
+			wants = append(wants, Want{ProjectID: p.id, Manifest: m, Type: TypeSBOM, Trigger: meta.TriggerEvent})
+		}
+	}
+	if len(wants) == 0 {
 		return
 	}
+	if _, err := s.EnqueueAll(ctx, wants); err != nil {
+		s.Log.Warn("scan on push", "scans", len(wants), "err", err)
+	}
+}
+
+// pushProject is what onPushes needs of a project that scans or makes
+// SBOMs on push.
+type pushProject struct {
+	id      int64
+	md      map[string]string
+	pending int64 // its scans waiting in the queue
+}
+
+// scanOnPush returns project name if it scans or makes SBOMs on push,
+// else nil.
+func (w *Watch) scanOnPush(ctx context.Context, name string) *pushProject {
 	s := w.Scanner
-	p, err := s.Store.GetProjectByName(ctx, events.ProjectOf(e.Repo))
+	p, err := s.Store.GetProjectByName(ctx, name)
 	if err != nil {
-		return
+		return nil
 	}
 	set, err := s.Store.ProjectSettings(ctx, p.ID)
 	if err != nil || set[p.ID] == nil {
-		return
+		return nil
 	}
 	md := set[p.ID].Metadata
 	if md["auto_scan"] != "true" && md["auto_sbom_generation"] != "true" {
-		return
+		return nil
 	}
-	m, err := s.Store.GetManifest(ctx, e.Repo, string(e.Digest), true)
-	if err != nil || !Scannable(m) {
-		return
+	n, err := s.PendingScans(ctx, p.ID)
+	if err != nil {
+		s.Log.Warn("scan on push: counting the project's waiting scans", "project", name, "err", err)
+		return nil
 	}
-	if n, err := s.PendingScans(ctx, p.ID); err != nil || n >= MaxPendingPerProject {
-		s.Log.Warn("scan on push: the project has too many scans waiting; this push is left to scan-all",
-			"project", p.Name, "pending", n, "digest", e.Digest, "err", err)
-		return
-	}
-	for typ, key := range map[string]string{TypeVulnerability: "auto_scan", TypeSBOM: "auto_sbom_generation"} {
-		if md[key] != "true" {
-			continue
-		}
-		if _, err := s.Enqueue(ctx, p.ID, m, typ, meta.TriggerEvent); err != nil {
-			s.Log.Warn("scan on push", "repo", e.Repo, "digest", e.Digest, "type", typ, "err", err)
-		}
-	}
+	return &pushProject{id: p.ID, md: md, pending: n}
 }

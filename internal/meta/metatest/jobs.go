@@ -85,22 +85,27 @@ func testJobLifecycle(t *testing.T, s meta.JobStore) {
 		t.Fatalf("Renew by another holder = %v, want ErrLeaseLost", err)
 	}
 	noErr(t, s.SetResult(ctx, a.ID, "h1", `{"n":1}`))
-	if err := s.Finish(ctx, a.ID, "h2", meta.JobSuccess, "", ""); !errors.Is(err, meta.ErrLeaseLost) {
+	if err := s.Finish(ctx, a.ID, "h2", meta.JobEnd{Status: meta.JobSuccess, Log: "not the holder\n"}); !errors.Is(err, meta.ErrLeaseLost) {
 		t.Fatalf("Finish by another holder = %v, want ErrLeaseLost", err)
 	}
-	noErr(t, s.Finish(ctx, a.ID, "h1", meta.JobSuccess, "done", ""))
+	noErr(t, s.AppendLog(ctx, meta.LogExecution, a.ID, "first\n"))
+	noErr(t, s.Finish(ctx, a.ID, "h1", meta.JobEnd{Status: meta.JobSuccess, Message: "done", Log: "last\n"}))
+	// The end's log is written with it; the refused Finish wrote none.
+	if l, err := s.ReadLog(ctx, meta.LogExecution, a.ID); err != nil || l != "first\nlast\n" {
+		t.Fatalf("log after Finish = %q, %v", l, err)
+	}
 	got, err := s.GetExecution(ctx, a.ID)
 	noErr(t, err)
 	if got.Status != meta.JobSuccess || got.StatusMessage != "done" || got.Result != `{"n":1}` || got.EndedAt.IsZero() || got.Active() {
 		t.Fatalf("finished execution = %+v", got)
 	}
-	if err := s.Finish(ctx, a.ID, "h1", meta.JobError, "", ""); !errors.Is(err, meta.ErrLeaseLost) {
+	if err := s.Finish(ctx, a.ID, "h1", meta.JobEnd{Status: meta.JobError}); !errors.Is(err, meta.ErrLeaseLost) {
 		t.Fatalf("second Finish = %v, want ErrLeaseLost", err)
 	}
 	if _, err := s.Renew(ctx, a.ID, "h1", time.Minute); !errors.Is(err, meta.ErrLeaseLost) {
 		t.Fatalf("Renew after Finish = %v, want ErrLeaseLost", err)
 	}
-	noErr(t, s.Finish(ctx, b.ID, "h2", meta.JobError, "boom", `{"n":2}`))
+	noErr(t, s.Finish(ctx, b.ID, "h2", meta.JobEnd{Status: meta.JobError, Message: "boom", Result: `{"n":2}`}))
 	if got, _ := s.GetExecution(ctx, b.ID); got.Status != meta.JobError || got.Result != `{"n":2}` || got.StatusMessage != "boom" {
 		t.Fatalf("failed execution = %+v", got)
 	}
@@ -121,7 +126,7 @@ func testJobExclusive(t *testing.T, s meta.JobStore) {
 	if err := s.Enqueue(ctx, &meta.Execution{Kind: "gc", Trigger: meta.TriggerManual}, true); !errors.Is(err, meta.ErrConflict) {
 		t.Fatalf("exclusive Enqueue while running = %v, want ErrConflict", err)
 	}
-	noErr(t, s.Finish(ctx, a.ID, "h", meta.JobSuccess, "", ""))
+	noErr(t, s.Finish(ctx, a.ID, "h", meta.JobEnd{Status: meta.JobSuccess}))
 	enqueue(t, s, "gc", 0, true)
 }
 
@@ -138,7 +143,7 @@ func testJobLeaseExpiry(t *testing.T, s meta.JobStore) {
 	if _, err := s.Renew(ctx, a.ID, "dead", time.Minute); !errors.Is(err, meta.ErrLeaseLost) {
 		t.Fatalf("Renew by the dead holder = %v, want ErrLeaseLost", err)
 	}
-	if err := s.Finish(ctx, a.ID, "dead", meta.JobSuccess, "", ""); !errors.Is(err, meta.ErrLeaseLost) {
+	if err := s.Finish(ctx, a.ID, "dead", meta.JobEnd{Status: meta.JobSuccess}); !errors.Is(err, meta.ErrLeaseLost) {
 		t.Fatalf("Finish by the dead holder = %v, want ErrLeaseLost", err)
 	}
 	time.Sleep(80 * time.Millisecond)
@@ -148,7 +153,7 @@ func testJobLeaseExpiry(t *testing.T, s meta.JobStore) {
 		t.Fatalf("third claim attempts = %d", c.Attempts)
 	}
 	// The third holder dies too: with 3 attempts used, it is given up.
-	noErr(t, s.Finish(ctx, a.ID, "h3", meta.JobSuccess, "", "")) // (ends it; now a fresh one)
+	noErr(t, s.Finish(ctx, a.ID, "h3", meta.JobEnd{Status: meta.JobSuccess})) // (ends it; now a fresh one)
 	b := enqueue(t, s, "gc", 0, true)
 	claim(t, s, "x", 30*time.Millisecond, "gc")
 	time.Sleep(60 * time.Millisecond)
@@ -176,7 +181,7 @@ func testJobStop(t *testing.T, s meta.JobStore) {
 	if stop, err := s.Renew(ctx, r.ID, "h", time.Minute); err != nil || !stop {
 		t.Fatalf("Renew after RequestStop = %v, %v; want true", stop, err)
 	}
-	noErr(t, s.Finish(ctx, r.ID, "h", meta.JobStopped, "", ""))
+	noErr(t, s.Finish(ctx, r.ID, "h", meta.JobEnd{Status: meta.JobStopped}))
 	noErr(t, s.RequestStop(ctx, r.ID)) // finished: nothing changes
 	if got, _ := s.GetExecution(ctx, r.ID); got.Status != meta.JobStopped {
 		t.Fatalf("status after a late stop = %s", got.Status)
@@ -266,7 +271,7 @@ func testJobList(t *testing.T, s meta.JobStore) {
 	enqueue(t, s, "retention", 4, false)
 	enqueue(t, s, "gc", 3, false)
 	c := claim(t, s, "h", time.Minute, "retention")
-	noErr(t, s.Finish(ctx, c.ID, "h", meta.JobSuccess, "", ""))
+	noErr(t, s.Finish(ctx, c.ID, "h", meta.JobEnd{Status: meta.JobSuccess}))
 
 	list, total, err := s.ListExecutions(ctx, meta.ExecutionQuery{Kind: "retention", VendorID: 3, ListQuery: meta.ListQuery{Page: meta.Page{Page: 1, Size: 2}}})
 	noErr(t, err)
@@ -469,7 +474,7 @@ func testJobPrune(t *testing.T, s meta.JobStore) {
 		if c.ID != e.ID {
 			t.Fatalf("claimed %d, want %d", c.ID, e.ID)
 		}
-		noErr(t, s.Finish(ctx, e.ID, "h", meta.JobSuccess, "", ""))
+		noErr(t, s.Finish(ctx, e.ID, "h", meta.JobEnd{Status: meta.JobSuccess}))
 		return e
 	}
 	var gc []*meta.Execution

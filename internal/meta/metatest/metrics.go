@@ -73,7 +73,7 @@ func RunMetrics(t *testing.T, open func(t *testing.T) MetricsStore) {
 		if dry {
 			freed = `{"freed_space":999}`
 		}
-		noErr(t, s.Finish(ctx, run.ID, "h", meta.JobSuccess, "", freed))
+		noErr(t, s.Finish(ctx, run.ID, "h", meta.JobEnd{Status: meta.JobSuccess, Result: freed}))
 	}
 	noErr(t, s.Enqueue(ctx, &meta.Execution{Kind: "retention", Trigger: "MANUAL"}, false))
 	js, err := s.JobFigures(ctx)

@@ -165,17 +165,20 @@ func leased(res sql.Result, err error) error {
 }
 
 // Finish implements meta.JobStore. The holder stays recorded (who ran it).
-func (s *Store) Finish(ctx context.Context, id int64, holder, status, message, result string) (err error) {
-	ctx, cancel := s.bound(ctx)
-	defer s.end(cancel, &err)
-	t := now()
-	set, args := `status = ?, status_message = ?, ended_at = ?, updated_at = ?, lease_until = 0, active_key = NULL`,
-		[]any{status, message, t, t}
-	if result != "" {
-		set, args = set+`, result = ?`, append(args, result)
-	}
-	return leased(s.exec(ctx, `UPDATE job_executions SET `+set+` WHERE id = ? AND holder = ? AND status = 'Running'`,
-		append(args, id, holder)...))
+func (s *Store) Finish(ctx context.Context, id int64, holder string, end meta.JobEnd) error {
+	return s.inTx(ctx, func(ctx context.Context, tx tx) error {
+		t := now()
+		set, args := `status = ?, status_message = ?, ended_at = ?, updated_at = ?, lease_until = 0, active_key = NULL`,
+			[]any{end.Status, end.Message, t, t}
+		if end.Result != "" {
+			set, args = set+`, result = ?`, append(args, end.Result)
+		}
+		if err := leased(tx.exec(ctx, `UPDATE job_executions SET `+set+` WHERE id = ? AND holder = ? AND status = 'Running'`,
+			append(args, id, holder)...)); err != nil {
+			return err
+		}
+		return appendLog(ctx, tx, meta.LogExecution, id, end.Log)
+	})
 }
 
 // Release implements meta.JobStore.
@@ -387,14 +390,20 @@ const logTruncated = "\n[log truncated: it reached its size limit]\n"
 // AppendLog implements meta.JobStore: one row per chunk. Two appends at
 // once may both fit under the cap by the sum before either: the cap is
 // then exceeded by at most a chunk.
-func (s *Store) AppendLog(ctx context.Context, owner string, id int64, text string) (err error) {
-	ctx, cancel := s.bound(ctx)
-	defer s.end(cancel, &err)
+func (s *Store) AppendLog(ctx context.Context, owner string, id int64, text string) error {
+	if text == "" {
+		return nil
+	}
+	return s.inTx(ctx, func(ctx context.Context, tx tx) error { return appendLog(ctx, tx, owner, id, text) })
+}
+
+// appendLog appends text to a log in tx, up to meta.MaxJobLog.
+func appendLog(ctx context.Context, tx tx, owner string, id int64, text string) error {
 	if text == "" {
 		return nil
 	}
 	var size int64
-	if err := s.w.QueryRowContext(ctx, s.b.bind(`SELECT COALESCE(SUM(size), 0) FROM job_logs WHERE owner_kind = ? AND owner_id = ?`),
+	if err := tx.queryRow(ctx, `SELECT COALESCE(SUM(size), 0) FROM job_logs WHERE owner_kind = ? AND owner_id = ?`,
 		owner, id).Scan(&size); err != nil {
 		return err
 	}
@@ -411,7 +420,7 @@ func (s *Store) AppendLog(ctx context.Context, owner string, id int64, text stri
 			text += strings.Repeat(" ", meta.MaxJobLog-int(size)-len(text)) // counts as full
 		}
 	}
-	_, err = s.exec(ctx, `INSERT INTO job_logs (owner_kind, owner_id, size, text) VALUES (?, ?, ?, ?)`, owner, id, len(text), text)
+	_, err := tx.exec(ctx, `INSERT INTO job_logs (owner_kind, owner_id, size, text) VALUES (?, ?, ?, ?)`, owner, id, len(text), text)
 	return err
 }
 

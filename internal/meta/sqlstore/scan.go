@@ -15,21 +15,58 @@ import (
 var _ meta.ScanStore = (*Store)(nil)
 
 // PutCatalogue implements meta.ScanStore.
-func (s *Store) PutCatalogue(ctx context.Context, d digest.Digest, analyzer int, data []byte, layers []digest.Digest) (err error) {
-	ctx, cancel := s.bound(ctx)
-	defer s.end(cancel, &err)
+func (s *Store) PutCatalogue(ctx context.Context, d digest.Digest, analyzer int, data []byte, layers []digest.Digest) error {
 	return s.inTx(ctx, func(ctx context.Context, tx tx) error {
-		if _, err := tx.exec(ctx, `INSERT INTO scan_catalogues (digest, analyzer, data, created_at) VALUES (?, ?, ?, ?)
-			ON CONFLICT (digest) DO UPDATE SET analyzer = excluded.analyzer, data = excluded.data, created_at = excluded.created_at`,
-			string(d), analyzer, string(data), now()); err != nil {
+		return putCatalogue(ctx, tx, &meta.ScanCatalogue{Digest: d, Analyzer: analyzer, Data: data, Layers: layers})
+	})
+}
+
+func putCatalogue(ctx context.Context, tx tx, c *meta.ScanCatalogue) error {
+	if _, err := tx.exec(ctx, `INSERT INTO scan_catalogues (digest, analyzer, data, created_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (digest) DO UPDATE SET analyzer = excluded.analyzer, data = excluded.data, created_at = excluded.created_at`,
+		string(c.Digest), c.Analyzer, string(c.Data), now()); err != nil {
+		return err
+	}
+	if _, err := tx.exec(ctx, `DELETE FROM scan_layers WHERE digest = ?`, string(c.Digest)); err != nil {
+		return err
+	}
+	for i, l := range c.Layers {
+		if _, err := tx.exec(ctx, `INSERT INTO scan_layers (digest, position, layer) VALUES (?, ?, ?)`, string(c.Digest), i, string(l)); err != nil {
 			return err
 		}
-		if _, err := tx.exec(ctx, `DELETE FROM scan_layers WHERE digest = ?`, string(d)); err != nil {
-			return err
-		}
-		for i, l := range layers {
-			if _, err := tx.exec(ctx, `INSERT INTO scan_layers (digest, position, layer) VALUES (?, ?, ?)`, string(d), i, string(l)); err != nil {
+	}
+	return nil
+}
+
+// SaveScanResult implements meta.ScanStore.
+func (s *Store) SaveScanResult(ctx context.Context, c *meta.ScanCatalogue, r *meta.ScanReport) error {
+	return s.inTx(ctx, func(ctx context.Context, tx tx) error {
+		if c != nil {
+			if err := putCatalogue(ctx, tx, c); err != nil {
 				return err
+			}
+		}
+		return putScanReport(ctx, tx.exec, r)
+	})
+}
+
+// EnqueueScans implements meta.ScanStore.
+func (s *Store) EnqueueScans(ctx context.Context, reqs []meta.ScanRequest) error {
+	return s.inTx(ctx, func(ctx context.Context, tx tx) error {
+		for _, q := range reqs {
+			if err := insertExecution(ctx, tx.queryRow, q.Execution, false); err != nil {
+				return err
+			}
+			switch {
+			case q.Report != nil:
+				q.Report.ExecutionID = q.Execution.ID
+				if err := putScanReport(ctx, tx.exec, q.Report); err != nil {
+					return err
+				}
+			case q.SBOM != nil:
+				if err := putScanSBOM(ctx, tx.exec, q.SBOM); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
@@ -110,6 +147,11 @@ func scanReport(sc interface{ Scan(...any) error }) (*meta.ScanReport, error) {
 func (s *Store) PutScanReport(ctx context.Context, r *meta.ScanReport) (err error) {
 	ctx, cancel := s.bound(ctx)
 	defer s.end(cancel, &err)
+	return putScanReport(ctx, s.exec, r)
+}
+
+// putScanReport writes r with exec (the store's, or a transaction's).
+func putScanReport(ctx context.Context, exec func(context.Context, string, ...any) (sql.Result, error), r *meta.ScanReport) error {
 	summary, findings := string(r.Summary), string(r.Findings)
 	if summary == "" {
 		summary = "{}"
@@ -117,7 +159,7 @@ func (s *Store) PutScanReport(ctx context.Context, r *meta.ScanReport) (err erro
 	if findings == "" {
 		findings = "[]"
 	}
-	_, err = s.exec(ctx, `INSERT INTO scan_reports (`+reportColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	_, err := exec(ctx, `INSERT INTO scan_reports (`+reportColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (digest) DO UPDATE SET report_id = excluded.report_id, status = excluded.status,
 		execution_id = excluded.execution_id, has_result = excluded.has_result, vulndb = excluded.vulndb,
 		severity = excluded.severity, total = excluded.total, fixable = excluded.fixable, summary = excluded.summary,
@@ -195,7 +237,11 @@ func (s *Store) VulnerableReports(ctx context.Context, after digest.Digest, limi
 func (s *Store) PutScanSBOM(ctx context.Context, b *meta.ScanSBOM) (err error) {
 	ctx, cancel := s.bound(ctx)
 	defer s.end(cancel, &err)
-	_, err = s.exec(ctx, `INSERT INTO scan_sboms (digest, report_id, status, sbom_digest, repo, start_time, end_time)
+	return putScanSBOM(ctx, s.exec, b)
+}
+
+func putScanSBOM(ctx context.Context, exec func(context.Context, string, ...any) (sql.Result, error), b *meta.ScanSBOM) error {
+	_, err := exec(ctx, `INSERT INTO scan_sboms (digest, report_id, status, sbom_digest, repo, start_time, end_time)
 		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (digest) DO UPDATE SET report_id = excluded.report_id, status = excluded.status,
 		sbom_digest = excluded.sbom_digest, repo = excluded.repo, start_time = excluded.start_time, end_time = excluded.end_time`,
 		string(b.Digest), b.ReportID, b.Status, string(b.SBOMDigest), b.Repo, t2ms(b.StartTime), t2ms(b.EndTime))
