@@ -19,7 +19,7 @@ var funcs = template.FuncMap{
 	"projectURL":  func(v any) string { return projectURL(str(v)) },
 	"unix":        func(v any) string { return time.Unix(int64(num(v)), 0).UTC().Format("2006-01-02 15:04") },
 	"str":         func(v any) string { return fmt.Sprint(v) },
-	"isTrue":      func(v any) bool { return v == true || v == "true" },
+	"isTrue":      isTrue,
 	"positive":    func(v any) bool { return num(v) > 0 },
 	"has":         func(l []string, s string) bool { return contains(l, s) },
 	"scanOf":      scanOf,
