@@ -483,4 +483,8 @@ var zh = map[string]string{
 	"Vulnerabilities on the allowlist do not block pulls, until the list expires.": "白名单中的漏洞不会阻止拉取，直到白名单过期。",
 	"Which allowlist applies": "使用哪个白名单",
 	"empty":                   "空",
+	"finished":                "已结束",
+	"running":                 "运行中",
+	"project/repository":      "项目/仓库",
+	"project/repository:tag":  "项目/仓库:Tag",
 }

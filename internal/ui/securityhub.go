@@ -45,6 +45,9 @@ func (s *Server) vulnerabilities(p *page) error {
 			continue
 		}
 		form[f.Field] = v
+		if proj := strings.TrimSpace(qs.Get("project")); f.Field == "repository" && proj != "" && !strings.Contains(v, "/") {
+			v = proj + "/" + v // a repository of the chosen project, by its short name
+		}
 		term, err := p.hubTerm(f.Field, v)
 		if err != nil {
 			p.Error = err.Error()
@@ -68,9 +71,7 @@ func (s *Server) vulnerabilities(p *page) error {
 	for _, it := range items {
 		row := hubRow{CVE: str(it["cve_id"]), Severity: str(it["severity"]), Package: str(it["package"]),
 			Version: str(it["version"]), Fixed: str(it["fixed_version"]), Repo: str(it["repository_name"]), Digest: str(it["digest"])}
-		if score, ok := it["cvss_v3_score"].(float64); ok {
-			row.Score = fmt.Sprintf("%.1f", score)
-		}
+		row.Score = score(it["cvss_v3_score"])
 		if links, _ := it["links"].([]any); len(links) > 0 {
 			if l := str(links[0]); strings.HasPrefix(l, "https://") || strings.HasPrefix(l, "http://") {
 				row.Link = l

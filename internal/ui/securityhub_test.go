@@ -188,6 +188,8 @@ func TestSecurityHubPage(t *testing.T) {
 		{url.Values{"severity": {"Critical"}}, []string{"CVE-2023-45853 team/app", "CVE-2023-45853 team/base"}},
 		{url.Values{"project": {"other"}}, []string{"CVE-2024-0001 other/secret"}},
 		{url.Values{"repository": {"team/base"}}, []string{"CVE-2023-45853 team/base"}},
+		{url.Values{"project": {"team"}, "repository": {"app"}}, []string{"CVE-2023-45853 team/app", "CVE-2024-0001 team/app"}},
+		{url.Values{"repository": {"app"}}, nil},
 		{url.Values{"base_image": {"team/base:12"}}, []string{"CVE-2023-45853 team/app", "CVE-2024-0001 team/app"}},
 		{url.Values{"base_image": {string(ds["base"])}, "severity": {"High"}}, []string{"CVE-2024-0001 team/app"}},
 		{url.Values{"project": {"team"}, "cve": {"CVE-2024-0001"}}, []string{"CVE-2024-0001 team/app"}},
