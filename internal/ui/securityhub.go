@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -21,6 +20,12 @@ var hubFilters = []struct{ Field, Key string }{
 // maxFilterLen bounds a filter value (a CVE id, a package or repository
 // name, a digest): longer is no match worth asking for.
 const maxFilterLen = 256
+
+// filterError is a filter the page refuses, in words for the user: the
+// page says so and lists nothing.
+type filterError string
+
+func (e filterError) Error() string { return string(e) }
 
 // hubRow is one finding as the page shows it.
 type hubRow struct {
@@ -49,9 +54,11 @@ func (s *Server) vulnerabilities(p *page) error {
 			v = proj + "/" + v // a repository of the chosen project, by its short name
 		}
 		term, err := p.hubTerm(f.Field, v)
-		if err != nil {
-			p.Error = err.Error()
+		if fe, ok := err.(filterError); ok {
+			p.Error = string(fe)
 			return p.showHub(form, nil, pager{})
+		} else if err != nil {
+			return err
 		}
 		terms = append(terms, f.Key+"="+term)
 	}
@@ -102,18 +109,18 @@ func (p *page) showHub(form map[string]string, data obj, pg pager) error {
 // caller may not see is "not found" like one that does not exist.
 func (p *page) hubTerm(field, v string) (string, error) {
 	if len(v) > maxFilterLen || strings.ContainsAny(v, "\"'") {
-		return "", fmt.Errorf("%s", p.T("A filter is at most 256 characters, without quotes."))
+		return "", filterError(p.T("A filter is at most 256 characters, without quotes."))
 	}
 	switch field {
 	case "severity":
 		if !contains(severities, v) {
-			return "", fmt.Errorf("%s", p.T("Choose a severity."))
+			return "", filterError(p.T("Choose a severity."))
 		}
 	case "project":
 		var proj obj
 		if _, err := p.get("/projects/"+url.PathEscape(v), nil, &proj); err != nil {
 			if ae, ok := err.(*apiError); ok && ae.Status < 500 {
-				return "", fmt.Errorf("%s", p.T("No such project."))
+				return "", filterError(p.T("No such project."))
 			}
 			return "", err
 		}
@@ -140,19 +147,19 @@ func (p *page) baseImageDigest(v string) (string, error) {
 	if !ok {
 		i := strings.LastIndex(v, ":")
 		if i < 0 || strings.Contains(v[i:], "/") {
-			return "", fmt.Errorf("%s", p.T("A base image is a digest, or project/repository:tag or @digest."))
+			return "", filterError(p.T("A base image is a digest, or project/repository:tag or @digest."))
 		}
 		repo, ref = v[:i], v[i+1:]
 	}
 	proj, rest, ok := strings.Cut(repo, "/")
 	if !ok || proj == "" || rest == "" || ref == "" {
-		return "", fmt.Errorf("%s", p.T("A base image is a digest, or project/repository:tag or @digest."))
+		return "", filterError(p.T("A base image is a digest, or project/repository:tag or @digest."))
 	}
 	var art obj
 	path := projectURL(proj) + "/repositories/" + esc(rest) + "/artifacts/" + url.PathEscape(ref)
 	if _, err := p.get(path, nil, &art); err != nil {
 		if ae, ok := err.(*apiError); ok && ae.Status < 500 {
-			return "", fmt.Errorf("%s", p.T("No such base image."))
+			return "", filterError(p.T("No such base image."))
 		}
 		return "", err
 	}

@@ -260,6 +260,12 @@ func TestSecurityHubPage(t *testing.T) {
 		t.Error("no link from the Security tab to the project's findings")
 	}
 
+	// The base image's page links to the findings of the images built on it.
+	if _, body := a.get("/projects/team/repositories/base/artifacts/" + string(ds["base"])); !strings.Contains(body,
+		`href="/admin/vulnerabilities?base_image=`+strings.Replace(string(ds["base"]), ":", "%3a", 1)+`" id="built-on"`) {
+		t.Errorf("no link from the artifact page to the images built on it: %s", body[strings.Index(body, "h-vulns"):][:600])
+	}
+
 	// Without the scanner.
 	if _, body := newEnv(t).browser("admin").get("/admin/vulnerabilities"); !strings.Contains(body, "Scanning is not running on this server.") {
 		t.Fatalf("hub without the scanner: %s", body)
