@@ -16,7 +16,8 @@ var adminSections = []struct{ Path, Label string }{
 	{"/admin/users", "Users"}, {"/admin/robots", "Robot accounts"}, {"/admin/audit", "Audit log"},
 	{"/admin/configuration", "Configuration"}, {"/admin/system", "System info"},
 	{"/admin/quotas", "Quotas"}, {"/admin/purgeaudit", "Audit log purge"}, {"/admin/gc", "Garbage collection"},
-	{"/admin/scanning", "Vulnerability scanning"}, {"/admin/registries", "Registries"}, {"/admin/replication", "Replication"},
+	{"/admin/scanning", "Vulnerability scanning"}, {hubPath, "Security hub"},
+	{"/admin/registries", "Registries"}, {"/admin/replication", "Replication"},
 }
 
 // admin shows an administration page. The API decides who may read it

@@ -16,6 +16,8 @@ import (
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/berth-registry/berth/internal/scan"
 )
 
 // chrome is one headless Chromium tab with the console watched.
@@ -184,6 +186,17 @@ func (c *chrome) open(url, name string) {
 	c.page(name)
 }
 
+// sessionPages are the pages of the later sessions' features (webhooks,
+// scanning and signature policies, the security hub), opened in English
+// and in Chinese.
+var sessionPages = []string{"/projects/secret/webhooks", "/projects/secret/security", "/admin/scanning",
+	"/admin/vulnerabilities", "/admin/vulnerabilities?severity=Critical"}
+
+// pageFile is a screenshot's name for page path p.
+func pageFile(p string) string {
+	return strings.NewReplacer("/", "-", "?", "-", "=", "-").Replace(strings.Trim(p, "/"))
+}
+
 // TestBrowser drives the UI in headless Chromium through the issue's
 // steps. Screenshots: the test's artifact directory (go test -artifacts
 // -outputdir DIR keeps them under DIR).
@@ -193,8 +206,14 @@ func TestBrowser(t *testing.T) {
 	}
 	dir := t.ArtifactDir()
 	c := newChrome(t, dir)
-	e, newest := bigEnv(t)
+	var sc *scan.Scanner
+	e, newest := bigEnv(t, withScanner(t, &sc))
 	base := e.srv.URL
+	// Scanned images for the security pages: secret/web built on
+	// secret/base.
+	e.catalogued(e.push("secret/base", nil, "12"), []string{"debian"}, zlib)
+	e.catalogued(e.push("secret/web", nil, "v1", "latest"), []string{"debian", "web"}, libssl, zlib)
+	scanAll(t, e, sc)
 
 	// Signed out: a private project's URL shows the sign-in form.
 	anon := c.incognito()
@@ -280,9 +299,23 @@ func TestBrowser(t *testing.T) {
 
 	// The pages of this session's features (webhooks, scanning and
 	// signature policies).
-	for i, p := range []string{"/projects/secret/webhooks", "/projects/secret/security", "/admin/scanning"} {
-		c.open(base+p, fmt.Sprintf("%02d-%s", 40+i, strings.ReplaceAll(strings.Trim(p, "/"), "/", "-")))
+	for i, p := range sessionPages {
+		c.open(base+p, fmt.Sprintf("%02d-%s", 40+i, pageFile(p)))
 	}
+	// The security hub, filtered by base image from its form.
+	c.open(base+"/admin/vulnerabilities", "45-hub")
+	if n := eval[int](c, `document.querySelectorAll('#hub tbody tr').length`); n != 3 {
+		t.Errorf("hub: %d rows, want 3", n)
+	}
+	c.do("filter by base image", chromedp.SendKeys("#hub-base", "secret/base:12"), chromedp.Click("#hub-filter"))
+	c.waitFor("hub filtered", `location.search.includes('base_image=') && document.querySelectorAll('#hub tbody tr').length === 2 && !!document.getElementById('hub-clear')`)
+	c.page("46-hub-base-image")
+	// The project's CVE allowlist, edited in its form.
+	c.open(base+"/projects/secret/security", "47-security-before-allowlist")
+	c.do("allowlist", chromedp.Click("#allow-project"), chromedp.SendKeys("#allow-cves", "CVE-2024-0001\nCVE-2023-45853"),
+		chromedp.SendKeys("#allow-expires", "2030-01-31"), chromedp.Click("#save-allowlist"))
+	c.waitFor("allowlist saved", `!!document.querySelector('.flash') && document.getElementById('allow-cves').value.includes('CVE-2023-45853')`)
+	c.page("48-security-allowlist")
 
 	// Dark mode: the colour scheme follows the system's.
 	if _, err := chromedp.Call(c.ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
@@ -307,8 +340,8 @@ func TestBrowser(t *testing.T) {
 	c.waitFor("chinese", `document.documentElement.lang === "zh-CN" && document.body.innerText.includes('项目')`)
 	c.page("26-chinese")
 	// This session's pages in Chinese too.
-	for i, p := range []string{"/projects/secret/webhooks", "/projects/secret/security", "/admin/scanning"} {
-		c.open(base+p, fmt.Sprintf("%02d-zh-%s", 50+i, strings.ReplaceAll(strings.Trim(p, "/"), "/", "-")))
+	for i, p := range sessionPages {
+		c.open(base+p, fmt.Sprintf("%02d-zh-%s", 50+i, pageFile(p)))
 	}
 	c.do("sign out", chromedp.Click("#sign-out"))
 	c.waitFor("signed out", `!document.getElementById('sign-out') && document.documentElement.lang === "zh-CN"`)

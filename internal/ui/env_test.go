@@ -270,7 +270,8 @@ var big struct {
 // make bench-ui run the 10,000.
 var bigArtifacts = map[bool]int{false: 10_000, true: 1_000}[raceDetector]
 
-func bigEnv(t *testing.T) (*env, digest.Digest) {
+// bigEnv is a copy of the big database, with more API options.
+func bigEnv(t *testing.T, with ...envOption) (*env, digest.Digest) {
 	t.Helper()
 	big.once.Do(func() {
 		big.dir, big.err = os.MkdirTemp("", "berth-ui-big")
@@ -309,5 +310,5 @@ func bigEnv(t *testing.T) (*env, digest.Digest) {
 			t.Fatal(err)
 		}
 	}
-	return newEnvAt(t, path), big.newest
+	return newEnvAt(t, path, with...), big.newest
 }

@@ -34,19 +34,44 @@ func (s *Server) scanning(p *page) error {
 	if sc, _ := sched["schedule"].(obj); sc != nil {
 		typ, cron = str(sc["type"]), str(sc["cron"])
 	}
-	var cves []string
-	items, _ := allow["items"].([]any)
+	cves, expires := allowlistForm(allow)
+	return p.admin("scanning", "Vulnerability scanning", "/admin/scanning", obj{"type": typ, "cron": cron, "types": scheduleTypes,
+		"metrics": metrics, "cves": strings.Join(cves, "\n"), "expires": expires, "summary": summary})
+}
+
+// allowlistForm is a Harbor CVEAllowlist as its form shows it: the CVE
+// ids, and the expiry date ("" for never).
+func allowlistForm(l obj) (cves []string, expires string) {
+	items, _ := l["items"].([]any)
 	for _, it := range items {
 		if it, ok := it.(obj); ok {
 			cves = append(cves, str(it["cve_id"]))
 		}
 	}
-	expires := ""
-	if e, ok := allow["expires_at"].(float64); ok && e > 0 {
+	if e, ok := l["expires_at"].(float64); ok && e > 0 {
 		expires = time.Unix(int64(e), 0).UTC().Format("2006-01-02")
 	}
-	return p.admin("scanning", "Vulnerability scanning", "/admin/scanning", obj{"type": typ, "cron": cron, "types": scheduleTypes,
-		"metrics": metrics, "cves": strings.Join(cves, "\n"), "expires": expires, "summary": summary})
+	return cves, expires
+}
+
+// allowlistBody is the Harbor CVEAllowlist a form posts: CVE ids (one a
+// line, or separated by commas or spaces) and an expiry date (YYYY-MM-DD,
+// the start of that day in UTC; empty: never). The API checks the ids
+// and bounds their number.
+func (p *page) allowlistBody(f url.Values) (obj, error) {
+	items := []obj{}
+	for _, id := range strings.FieldsFunc(f.Get("cves"), func(r rune) bool { return r == ',' || r == '\n' || r == '\r' || r == ' ' || r == '\t' }) {
+		items = append(items, obj{"cve_id": id})
+	}
+	body := obj{"items": items, "expires_at": nil}
+	if v := strings.TrimSpace(f.Get("expires")); v != "" {
+		t, err := time.Parse("2006-01-02", v)
+		if err != nil {
+			return nil, &apiError{http.StatusBadRequest, p.T("The expiry date must be YYYY-MM-DD.")}
+		}
+		body["expires_at"] = t.Unix()
+	}
+	return body, nil
 }
 
 // saveScanning: POST /admin/scanning: action=schedule saves the scan-all
@@ -74,17 +99,9 @@ func (s *Server) saveScanning(p *page) error {
 		}
 		return p.done(to, "Stop requested.")
 	case "allowlist":
-		items := []obj{}
-		for _, id := range strings.FieldsFunc(f.Get("cves"), func(r rune) bool { return r == ',' || r == '\n' || r == '\r' || r == ' ' }) {
-			items = append(items, obj{"cve_id": id})
-		}
-		body := obj{"items": items, "expires_at": nil}
-		if v := strings.TrimSpace(f.Get("expires")); v != "" {
-			t, err := time.Parse("2006-01-02", v)
-			if err != nil {
-				return p.back(to, &apiError{http.StatusBadRequest, p.T("The expiry date must be YYYY-MM-DD.")})
-			}
-			body["expires_at"] = t.Unix()
+		body, err := p.allowlistBody(f)
+		if err != nil {
+			return p.back(to, err)
 		}
 		if _, err := p.call(http.MethodPut, "/system/CVEAllowlist", body, nil); err != nil {
 			return p.back(to, err)

@@ -28,9 +28,47 @@ func (s *Server) security(p *page) error {
 			return err
 		}
 	}
+	own, expires := allowlistForm(objOf(proj["cve_allowlist"]))
+	md := objOf(proj["metadata"])
+	reuse := isTrue(md["reuse_sys_cve_allowlist"])
+	var system []string
+	if reuse {
+		// What applies is the system list, which every signed-in user may
+		// read; without the scanner (503) there is none to show.
+		var sys obj
+		if _, err := p.get("/system/CVEAllowlist", nil, &sys); err == nil {
+			system, _ = allowlistForm(sys)
+		}
+	}
 	return p.show("security", p.r.PathValue("p"), "projects", obj{"project": proj, "perms": ps, "tab": "security",
-		"keys": keys, "severities": severities[:4]})
+		"keys": keys, "severities": severities[:4], "reuse": reuse, "own": own, "cves": strings.Join(own, "\n"),
+		"expires": expires, "system": system})
 }
+
+// saveProjectAllowlist: POST /projects/{p}/security/allowlist: whether
+// the project uses the system CVE allowlist (Harbor's metadata
+// reuse_sys_cve_allowlist) and its own list (Harbor's cve_allowlist: CVE
+// ids and expiry), in one PUT /projects/{p}, which only those who may
+// update the project pass.
+func (s *Server) saveProjectAllowlist(p *page) error {
+	name := p.r.PathValue("p")
+	to := projectURL(name) + "/security"
+	list, err := p.allowlistBody(p.r.PostForm)
+	if err != nil {
+		return p.back(to, err)
+	}
+	reuse := strconv.FormatBool(p.r.PostForm.Get("source") == "system")
+	body := obj{"metadata": obj{"reuse_sys_cve_allowlist": reuse}, "cve_allowlist": list}
+	if _, err := p.call(http.MethodPut, "/projects/"+url.PathEscape(name), body, nil); err != nil {
+		return p.back(to, err)
+	}
+	return p.done(to, "CVE allowlist saved.")
+}
+
+// objOf is v as a JSON object (nil if it is not one).
+func objOf(v any) obj { o, _ := v.(obj); return o }
+
+func isTrue(v any) bool { return v == true || v == "true" }
 
 // saveSecurity: POST /projects/{p}/security: the ticked policies on, the
 // others off, and the severity that blocks pulls.

@@ -19,12 +19,22 @@ var funcs = template.FuncMap{
 	"projectURL":  func(v any) string { return projectURL(str(v)) },
 	"unix":        func(v any) string { return time.Unix(int64(num(v)), 0).UTC().Format("2006-01-02 15:04") },
 	"str":         func(v any) string { return fmt.Sprint(v) },
-	"isTrue":      func(v any) bool { return v == true || v == "true" },
+	"isTrue":      isTrue,
+	"score":       score,
 	"positive":    func(v any) bool { return num(v) > 0 },
 	"has":         func(l []string, s string) bool { return contains(l, s) },
 	"scanOf":      scanOf,
 	"lower":       strings.ToLower,
 	"signed":      signed,
+}
+
+// score is a CVSS score as Harbor shows it (one decimal); "—" when
+// there is none (the API's 0 or absent).
+func score(v any) string {
+	if f, ok := v.(float64); ok && f > 0 {
+		return fmt.Sprintf("%.1f", f)
+	}
+	return "—"
 }
 
 // scanOf is an artifact's vulnerability scan overview: Harbor's

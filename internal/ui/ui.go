@@ -118,6 +118,7 @@ func (s *Server) routes() []route {
 		{"GET /projects/{p}/security", s.security}, {"POST /projects/{p}/security", s.saveSecurity},
 		{"POST /projects/{p}/security/keys", s.addSigningKey}, {"POST /projects/{p}/security/keys/{id}/delete", s.deleteSigningKey},
 		{"GET /admin/scanning", s.scanning}, {"POST /admin/scanning", s.saveScanning},
+		{"GET " + hubPath, s.vulnerabilities}, {"POST /projects/{p}/security/allowlist", s.saveProjectAllowlist},
 		{"GET /admin/registries", s.registries}, {"POST /admin/registries", s.createRegistry},
 		{"POST /admin/registries/{id}", s.changeRegistry},
 		{"GET /admin/replication", s.replication}, {"POST /admin/replication", s.createReplication},
