@@ -125,9 +125,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	})
 	sweepAtStartup(ctx, cfg, reg, log)
 
+	// Scans yield to pushes: the end of every write to /v2 is noted.
+	v2 := foregroundWrites(reg, acc.scan.scanner.Yield)
 	mux := http.NewServeMux()
-	mux.Handle("/v2/", reg)
-	mux.Handle("/v2", reg)
+	mux.Handle("/v2/", v2)
+	mux.Handle("/v2", v2)
 	if acc.gate != nil {
 		mux.HandleFunc(auth.TokenPath, acc.gate.ServeToken)
 	}

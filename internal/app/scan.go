@@ -41,7 +41,8 @@ func newScanning(cfg config.Config, store *sqlstore.Store, blobs blob.Store, acc
 		}
 	}
 	db := &vulndb.Manager{Dir: filepath.Join(cfg.DataDir, "vulndb")}
-	sc := &scan.Scanner{Store: store, Blobs: blobs, DB: db, Events: acc.events, Log: log.With("component", "scan")}
+	sc := &scan.Scanner{Store: store, Blobs: blobs, DB: db, Events: acc.events, Log: log.With("component", "scan"),
+		Yield: &jobs.Yield{}}
 	repo, tag := cfg.Scan.VulnDBRepoTag()
 	return &scanning{
 		db:      db,
@@ -128,4 +129,18 @@ func (s *scanning) registerMetrics(m *metrics.Registry) {
 			}
 			return time.Since(md.UpdatedAt).Seconds()
 		})
+}
+
+// foregroundWrites tells y of the end of every request to h that is not
+// a read (a push's uploads, manifest PUTs, deletes).
+func foregroundWrites(h http.Handler, y *jobs.Yield) http.Handler {
+	if y == nil {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r)
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			y.Touch()
+		}
+	})
 }

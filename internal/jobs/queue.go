@@ -32,6 +32,7 @@ type Option func(*kindConfig)
 type kindConfig struct {
 	handler   Handler
 	exclusive bool
+	yield     *Yield
 }
 
 // Exclusive allows one active (Pending or Running) execution per kind and
@@ -100,15 +101,29 @@ func (q *Queue) kind(kind string) (kindConfig, bool) {
 	return c, ok
 }
 
-func (q *Queue) kindNames() []string {
+// claimable returns the kinds that may be claimed now: all but those
+// yielding to foreground writes at the moment (see Yield), and how soon
+// to look again for those (0: none is held back).
+func (q *Queue) claimable(now time.Time) ([]string, time.Duration) {
 	q.mu.RLock()
 	defer q.mu.RUnlock()
 	out := make([]string, 0, len(q.kinds))
-	for k := range q.kinds {
+	var retry time.Duration
+	for k, c := range q.kinds {
+		if c.yield != nil {
+			if ok, wait := c.yield.open(now); !ok {
+				retry = max(min(orDefault(retry, wait), wait), minYieldWait)
+				continue
+			}
+		}
 		out = append(out, k)
 	}
-	return out
+	return out, retry
 }
+
+// minYieldWait bounds how often an idle worker asks again while a kind
+// yields.
+const minYieldWait = 5 * time.Millisecond
 
 // Exclusive reports whether kind was registered Exclusive.
 func (q *Queue) Exclusive(kind string) bool {
@@ -252,20 +267,38 @@ var errShutdown = errors.New("berth is shutting down")
 // interval when there is nothing to do.
 func (q *Queue) work(ctx, hctx context.Context) {
 	wake := q.wakeCh()
+	// due is when to look for work again: at once after a poke or a job
+	// run, else every Poll. A kind yielding to foreground writes is
+	// looked at again as soon as it may run, without querying for the
+	// others before they are due.
+	var due time.Time
 	for ctx.Err() == nil {
-		e, err := q.Store.Claim(ctx, q.kindNames(), q.Holder, q.TTL, q.MaxAttempts)
-		switch {
-		case err == nil:
-			q.execute(hctx, e)
-			continue
-		case !errors.Is(err, meta.ErrNotFound) && ctx.Err() == nil:
-			q.Log.Warn("claiming a job", "err", err)
+		now := time.Now()
+		kinds, retry := q.claimable(now)
+		if retry == 0 || !now.Before(due) {
+			e, err := q.Store.Claim(ctx, kinds, q.Holder, q.TTL, q.MaxAttempts)
+			switch {
+			case err == nil:
+				q.execute(hctx, e)
+				due = time.Time{}
+				continue
+			case !errors.Is(err, meta.ErrNotFound) && ctx.Err() == nil:
+				q.Log.Warn("claiming a job", "err", err)
+			}
+			due = now.Add(q.Poll)
 		}
+		wait := time.Until(due)
+		if retry > 0 {
+			wait = min(wait, retry)
+		}
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 		case <-wake:
-		case <-time.After(q.Poll):
+			due = time.Time{}
+		case <-t.C:
 		}
+		t.Stop()
 	}
 }
 

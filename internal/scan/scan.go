@@ -83,6 +83,9 @@ type Scanner struct {
 	Log    *slog.Logger
 	// SBOM pushes an SBOM accessory (nil: SBOM scans fail).
 	SBOM SBOMWriter
+	// Yield, if set, holds scans back while pushes go on (see jobs.Yield):
+	// a push never waits for a scan's writes.
+	Yield *jobs.Yield
 }
 
 // params are a scan job's.
@@ -95,7 +98,11 @@ type params struct {
 
 // Register adds the job kinds to q.
 func (s *Scanner) Register(q *jobs.Queue) {
-	q.Register(KindScan, s.runScan)
+	var opts []jobs.Option
+	if s.Yield != nil {
+		opts = append(opts, jobs.YieldTo(s.Yield))
+	}
+	q.Register(KindScan, s.runScan, opts...)
 	q.Register(KindRematch, s.runRematch, jobs.Exclusive())
 	q.Register(KindScanAll, s.runScanAll, jobs.Exclusive())
 }
