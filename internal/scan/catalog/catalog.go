@@ -5,7 +5,8 @@
 // in a later layer is not listed. Only the few files that matter are kept
 // (package databases under a size cap; a Go binary and an rpm database
 // are spooled to a temporary file and reduced to their packages as they
-// pass).
+// pass). For Red Hat images it also keeps each layer's build information
+// (content sets), which Red Hat's advisories are matched through.
 package catalog
 
 import (
@@ -25,8 +26,10 @@ import (
 )
 
 // Version of the cataloguer: stored with each package list, so lists made
-// by an older one can be made again.
-const Version = 1
+// by an older one can be made again (2: rpm packages carry their
+// modularity label, the layer that first installed them and the Red Hat
+// build information of that layer).
+const Version = 2
 
 // Limits on what one image may make the cataloguer hold or read.
 const (
@@ -60,6 +63,13 @@ type Package struct {
 	Arch       string `json:"arch,omitempty"`
 	Layer      string `json:"layer"` // digest of the layer that installed it
 	Path       string `json:"path"`  // the database or binary it was read from
+	// Modularitylabel is an rpm's module stream
+	// ("nodejs:12:8030020201124152102:229f0a1c"): Red Hat's advisories
+	// for modular packages are filed under "nodejs:12::<name>".
+	Modularitylabel string `json:"modularity_label,omitempty"`
+	// BuildInfo is, for an rpm package, the Red Hat build information of
+	// the layer that installed it (as Trivy's applier chooses it).
+	BuildInfo *BuildInfo `json:"build_info,omitempty"`
 }
 
 // Result is an image's catalogue.
@@ -91,30 +101,71 @@ type entry struct {
 func Catalogue(ctx context.Context, layers []Layer) (Result, error) {
 	files := map[string]*entry{}
 	var notes []string
-	for _, l := range layers {
+	builds := make([]*BuildInfo, len(layers))
+	for i, l := range layers {
 		if err := ctx.Err(); err != nil {
 			return Result{}, err
 		}
-		n, err := readLayer(ctx, l, files)
+		n, bi, err := readLayer(ctx, l, files)
 		if err != nil {
 			return Result{}, fmt.Errorf("layer %s: %w", l.Digest, err)
 		}
 		notes = append(notes, n...)
+		builds[i] = bi
 	}
-	return assemble(files, notes), nil
+	res := assemble(files, notes)
+	attachBuildInfo(res.Packages, layers, builds)
+	return res, nil
+}
+
+// attachBuildInfo gives each rpm package the build information of the
+// layer that installed it, chosen as Trivy's applier does
+// (lookupBuildInfo): that layer's own; for the base layer, which Red Hat
+// images ship without a content manifest, the second layer's; for a
+// layer built on top of a Red Hat image, the nearest lower layer's.
+func attachBuildInfo(pkgs []Package, layers []Layer, builds []*BuildInfo) {
+	index := map[string]int{}
+	for i := len(layers) - 1; i >= 0; i-- {
+		index[layers[i].Digest] = i // the first occurrence wins
+	}
+	for i := range pkgs {
+		if pkgs[i].Type != TypeRPM {
+			continue
+		}
+		at, ok := index[pkgs[i].Layer]
+		if !ok {
+			continue
+		}
+		switch {
+		case builds[at] != nil:
+			pkgs[i].BuildInfo = builds[at]
+		case at == 0:
+			if len(builds) > 1 {
+				pkgs[i].BuildInfo = builds[1]
+			}
+		default:
+			for j := at - 1; j >= 0; j-- {
+				if builds[j] != nil {
+					pkgs[i].BuildInfo = builds[j]
+					break
+				}
+			}
+		}
+	}
 }
 
 // readLayer applies one layer to files: its whiteouts remove what lower
-// layers wrote, its files replace them.
-func readLayer(ctx context.Context, l Layer, files map[string]*entry) ([]string, error) {
+// layers wrote, its files replace them. It returns the layer's own Red
+// Hat build information (nil if it has none).
+func readLayer(ctx context.Context, l Layer, files map[string]*entry) ([]string, *BuildInfo, error) {
 	rc, err := l.Open(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer rc.Close()
 	r, err := decompress(rc)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer r.Close()
 	tr := tar.NewReader(&limitedReader{r: r, n: MaxUnpacked})
@@ -122,16 +173,17 @@ func readLayer(ctx context.Context, l Layer, files map[string]*entry) ([]string,
 	// on this layer's own files (added), so they apply as they pass.
 	added := map[string]*entry{}
 	var notes []string
+	var build BuildInfo
 	for count := 0; ; count++ {
 		if count > MaxEntries {
-			return nil, fmt.Errorf("%w: more than %d entries", ErrLimit, MaxEntries)
+			return nil, nil, fmt.Errorf("%w: more than %d entries", ErrLimit, MaxEntries)
 		}
 		h, err := tr.Next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		p := clean(h.Name)
 		dir, base := path.Split(p)
@@ -149,6 +201,7 @@ func readLayer(ctx context.Context, l Layer, files map[string]*entry) ([]string,
 		if h.Typeflag == tar.TypeDir {
 			continue // directories merge
 		}
+		below := files[p]
 		delete(files, p) // a file, link or device at a kept path replaces it
 		if h.Typeflag != tar.TypeReg {
 			continue
@@ -156,19 +209,30 @@ func readLayer(ctx context.Context, l Layer, files map[string]*entry) ([]string,
 		switch {
 		case isDBFile(p):
 			if h.Size > MaxDBFile {
-				return nil, fmt.Errorf("%w: %s is %d bytes", ErrLimit, p, h.Size)
+				return nil, nil, fmt.Errorf("%w: %s is %d bytes", ErrLimit, p, h.Size)
 			}
 			b, err := io.ReadAll(io.LimitReader(tr, MaxDBFile))
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			added[p] = &entry{layer: l.Digest, data: b}
 		case isRPMDB(p):
 			pkgs, err := rpmDB(tr, h.Size, p, l.Digest)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
+			}
+			if below != nil {
+				keepInstallingLayer(pkgs, below.pkgs)
 			}
 			added[p] = &entry{layer: l.Digest, pkgs: pkgs}
+		case isContentManifest(p) || isBuildDockerfile(p):
+			note, err := readBuildFile(tr, h.Size, p, &build)
+			if err != nil {
+				return nil, nil, err
+			}
+			if note != "" {
+				notes = append(notes, note)
+			}
 		case h.Mode&0o111 != 0 && h.Size > 4:
 			if h.Size > MaxBinary {
 				notes = append(notes, fmt.Sprintf("%s not read: %d bytes", p, h.Size))
@@ -176,7 +240,7 @@ func readLayer(ctx context.Context, l Layer, files map[string]*entry) ([]string,
 			}
 			pkgs, err := goBinary(tr, p, l.Digest)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			if pkgs != nil {
 				added[p] = &entry{layer: l.Digest, pkgs: pkgs}
@@ -186,7 +250,10 @@ func readLayer(ctx context.Context, l Layer, files map[string]*entry) ([]string,
 	for k, e := range added {
 		files[k] = e
 	}
-	return notes, nil
+	if build.ContentSets == nil && build.NVR == "" && build.Arch == "" {
+		return notes, nil, nil
+	}
+	return notes, &build, nil
 }
 
 // removeUnder drops the kept files under dir ("" is the root).
