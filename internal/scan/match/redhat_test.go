@@ -2,6 +2,7 @@ package match_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"reflect"
@@ -172,5 +173,48 @@ func TestRedHatUnknownContentSets(t *testing.T) {
 	}
 	if !match.Supported(catalog.OS{ID: "rhel", VersionID: "9.4"}) || !match.Supported(catalog.OS{ID: "centos", VersionID: "7"}) {
 		t.Fatal("rhel and centos are not supported")
+	}
+}
+
+// TestRedHatUBIImage: end to end, a UBI image (go-rpmdb's real
+// ubi8-s390x rpm database and a content manifest) catalogued and
+// matched: the RHEL 8 fix of its openssl-libs is found, the fix filed
+// for another product's CPE is not, nor RHEL 7's.
+func TestRedHatUBIImage(t *testing.T) {
+	layer := scantest.DBLayer(t, scantest.DB{
+		RedHat: map[string]map[string]string{
+			"openssl-libs": {
+				"RHSA-2022:5818": `{"Entries":[{"FixedVersion":"1:1.1.1k-7.el8_6","Arches":["aarch64","ppc64le","s390x","x86_64"],"Affected":[1],"Cves":[{"ID":"CVE-2022-1292","Severity":2}]}]}`,
+				"RHSA-2099:0001": `{"Entries":[{"FixedVersion":"1:1.1.1k-99.el8","Affected":[3],"Cves":[{"ID":"CVE-2099-0001","Severity":4}]}]}`,
+				"CVE-2099-0002":  `{"Entries":[{"Status":2,"Affected":[0],"Cves":[{"Severity":3}]}]}`,
+			},
+		},
+		RedHatRepositories: map[string][]int{"rhel-8-for-s390x-baseos-rpms": {1}, "rhel-8-for-s390x-appstream-rpms": {2}, "rhel-7-server-rpms": {0}},
+		Vulnerabilities:    map[string]vulndb.Vulnerability{"CVE-2022-1292": {Title: "c_rehash script allows command injection"}},
+		DataSources:        map[string]vulndb.DataSource{"Red Hat": {ID: "redhat-oval", Name: "Red Hat OVAL v2"}},
+	})
+	m := &vulndb.Manager{Dir: t.TempDir()}
+	t.Cleanup(func() { m.Close() })
+	db, err := m.Install("sha256:ubi", func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(layer)), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	image := scantest.Layer(t,
+		scantest.File{Path: "etc/os-release", Body: []byte("ID=\"rhel\"\nVERSION_ID=\"8.5\"\n")},
+		scantest.File{Path: "var/lib/rpm/Packages", Body: scantest.RPMDB(t, "ubi8-s390x/Packages")},
+		scantest.File{Path: "root/buildinfo/content_manifests/ubi8-minimal-container-8.5-218.json",
+			Body: []byte(`{"content_sets":["rhel-8-for-s390x-baseos-rpms__8","rhel-8-for-s390x-appstream-rpms__8"]}`)})
+	res, err := catalog.Catalogue(context.Background(), []catalog.Layer{{Digest: "sha256:ubi8",
+		Open: func(context.Context) (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(image)), nil }}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := match.Match(db, res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].ID != "CVE-2022-1292" || got[0].Version != "1:1.1.1k-6.el8_5" || got[0].FixVersion != "1:1.1.1k-7.el8_6" ||
+		got[0].Severity != vulndb.SeverityMedium || got[0].Layer != "sha256:ubi8" || got[0].Status != "fixed" {
+		t.Fatalf("findings = %+v", got)
 	}
 }

@@ -41,7 +41,7 @@ type DB struct {
 	RedHatNVRs         map[string][]int
 	RedHatCPEs         []string
 	Version            int // metadata.json Version; 0 means 2
-	UpdatedAt       time.Time
+	UpdatedAt          time.Time
 }
 
 // DBLayer returns the tar.gz layer Aqua publishes (trivy.db and
@@ -128,7 +128,7 @@ func putRedHat(tx *bolt.Tx, f DB) error {
 			}
 			for id, raw := range advs {
 				if !json.Valid([]byte(raw)) {
-					return fmt.Errorf("Red Hat advisory %s/%s: invalid JSON", pkg, id)
+					return fmt.Errorf("fixture: Red Hat advisory %s/%s: invalid JSON", pkg, id)
 				}
 				if err := pb.Put([]byte(id), []byte(raw)); err != nil {
 					return err
