@@ -144,7 +144,8 @@ func (e *env) scan(t *testing.T, m *meta.Manifest) *meta.ScanReport {
 }
 
 // TestRematchWithoutLayers: a database swap changes the report through
-// the stored package list, with no layer read.
+// the stored package list, with no layer read; a list that cannot be
+// matched does not stop the others.
 func TestRematchWithoutLayers(t *testing.T) {
 	e := newEnv(t)
 	e.install(t, "sha256:db1", dbFixture("3.0.13-1~deb12u1"))
@@ -152,6 +153,13 @@ func TestRematchWithoutLayers(t *testing.T) {
 	r := e.scan(t, m)
 	if r.Total != 1 || r.Severity != "High" || r.Status != meta.JobSuccess || r.VulnDB != "sha256:db1" {
 		t.Fatalf("report = %+v", r)
+	}
+	// A Red Hat image whose content sets the database does not know
+	// cannot be matched: the others still are.
+	rhel, _ := json.Marshal(stored{Result: catalog.Result{OS: catalog.OS{ID: "rhel", VersionID: "9.4"}, Packages: []catalog.Package{
+		{Type: catalog.TypeRPM, Name: "bash", Version: "5.1.8-9.el9", BuildInfo: &catalog.BuildInfo{ContentSets: []string{"unknown-rpms"}}}}}})
+	if err := e.store.PutCatalogue(t.Context(), digest.FromString("rhel"), catalog.Version, rhel, nil); err != nil {
+		t.Fatal(err)
 	}
 	opens := e.blobs.opens.Load()
 	e.install(t, "sha256:db2", dbFixture("3.0.10-1"))

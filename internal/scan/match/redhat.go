@@ -71,7 +71,10 @@ func (m *redHatMatcher) cpeIndices(p catalog.Package) ([]int, error) {
 		sets = defaultContentSets[m.major]
 	} else {
 		sets = p.BuildInfo.ContentSets
-		nvrs = []string{p.BuildInfo.NVR + "-" + p.BuildInfo.Arch}
+		if p.BuildInfo.NVR != "" {
+			// Trivy looks "-" up too when there is no NVR: never a key.
+			nvrs = []string{p.BuildInfo.NVR + "-" + p.BuildInfo.Arch}
+		}
 	}
 	cleaned := make([]string, len(sets))
 	for i, s := range sets {
@@ -86,7 +89,7 @@ func (m *redHatMatcher) cpeIndices(p catalog.Package) ([]int, error) {
 		return nil, err
 	}
 	if len(idx) == 0 {
-		return nil, fmt.Errorf("%w %q (nvr %q) of %s", ErrNoRedHatCPE, cleaned, nvrs, p.Name)
+		return nil, fmt.Errorf("%w %q (build NVR %q) of rpm %s", ErrNoRedHatCPE, cleaned, nvrs, p.Name)
 	}
 	m.cpes[key] = idx
 	return idx, nil
