@@ -157,7 +157,8 @@ func TestRematchWithoutLayers(t *testing.T) {
 	// A Red Hat image whose content sets the database does not know
 	// cannot be matched: the others still are.
 	rhel, _ := json.Marshal(stored{Result: catalog.Result{OS: catalog.OS{ID: "rhel", VersionID: "9.4"}, Packages: []catalog.Package{
-		{Type: catalog.TypeRPM, Name: "bash", Version: "5.1.8-9.el9", BuildInfo: &catalog.BuildInfo{ContentSets: []string{"unknown-rpms"}}}}}})
+		{Type: catalog.TypeRPM, Name: "bash", Version: "5.1.8-9.el9", BuildInfoRef: 1}},
+		BuildInfos: []catalog.BuildInfo{{ContentSets: []string{"unknown-rpms"}}}}})
 	if err := e.store.PutCatalogue(t.Context(), digest.FromString("rhel"), catalog.Version, rhel, nil); err != nil {
 		t.Fatal(err)
 	}

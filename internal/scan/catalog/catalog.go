@@ -67,15 +67,19 @@ type Package struct {
 	// ("nodejs:12:8030020201124152102:229f0a1c"): Red Hat's advisories
 	// for modular packages are filed under "nodejs:12::<name>".
 	Modularitylabel string `json:"modularity_label,omitempty"`
-	// BuildInfo is, for an rpm package, the Red Hat build information of
-	// the layer that installed it (as Trivy's applier chooses it).
-	BuildInfo *BuildInfo `json:"build_info,omitempty"`
+	// BuildInfoRef is, for an rpm package, which of Result.BuildInfos
+	// is the Red Hat build information of the layer that installed it
+	// (as Trivy's applier chooses it), counted from 1; 0: none. An index,
+	// not a copy per package, so that a stored list stays small.
+	BuildInfoRef int `json:"build_info_ref,omitempty"`
 }
 
 // Result is an image's catalogue.
 type Result struct {
 	OS       OS        `json:"os"`
 	Packages []Package `json:"packages"`
+	// BuildInfos are the Red Hat build informations packages refer to.
+	BuildInfos []BuildInfo `json:"build_infos,omitempty"`
 	// Notes says what was seen but not catalogued (a binary over the
 	// size limit).
 	Notes []string `json:"notes,omitempty"`
@@ -85,6 +89,14 @@ type Result struct {
 type Layer struct {
 	Digest string
 	Open   func(context.Context) (io.ReadCloser, error)
+}
+
+// BuildInfoOf returns the Red Hat build information of p (nil if none).
+func (r *Result) BuildInfoOf(p Package) *BuildInfo {
+	if p.BuildInfoRef < 1 || p.BuildInfoRef > len(r.BuildInfos) {
+		return nil
+	}
+	return &r.BuildInfos[p.BuildInfoRef-1]
 }
 
 // ErrLimit is wrapped by errors of a layer over a limit.
@@ -114,7 +126,7 @@ func Catalogue(ctx context.Context, layers []Layer) (Result, error) {
 		builds[i] = bi
 	}
 	res := assemble(files, notes)
-	attachBuildInfo(res.Packages, layers, builds)
+	attachBuildInfo(&res, layers, builds)
 	return res, nil
 }
 
@@ -123,30 +135,39 @@ func Catalogue(ctx context.Context, layers []Layer) (Result, error) {
 // (lookupBuildInfo): that layer's own; for the base layer, which Red Hat
 // images ship without a content manifest, the second layer's; for a
 // layer built on top of a Red Hat image, the nearest lower layer's.
-func attachBuildInfo(pkgs []Package, layers []Layer, builds []*BuildInfo) {
+func attachBuildInfo(res *Result, layers []Layer, builds []*BuildInfo) {
 	index := map[string]int{}
 	for i := len(layers) - 1; i >= 0; i-- {
 		index[layers[i].Digest] = i // the first occurrence wins
 	}
-	for i := range pkgs {
-		if pkgs[i].Type != TypeRPM {
+	refs := make([]int, len(builds)) // layer → BuildInfoRef, given on first use
+	ref := func(layer int) int {
+		if refs[layer] == 0 {
+			res.BuildInfos = append(res.BuildInfos, *builds[layer])
+			refs[layer] = len(res.BuildInfos)
+		}
+		return refs[layer]
+	}
+	for i := range res.Packages {
+		p := &res.Packages[i]
+		if p.Type != TypeRPM {
 			continue
 		}
-		at, ok := index[pkgs[i].Layer]
+		at, ok := index[p.Layer]
 		if !ok {
 			continue
 		}
 		switch {
 		case builds[at] != nil:
-			pkgs[i].BuildInfo = builds[at]
+			p.BuildInfoRef = ref(at)
 		case at == 0:
-			if len(builds) > 1 {
-				pkgs[i].BuildInfo = builds[1]
+			if len(builds) > 1 && builds[1] != nil {
+				p.BuildInfoRef = ref(1)
 			}
 		default:
 			for j := at - 1; j >= 0; j-- {
 				if builds[j] != nil {
-					pkgs[i].BuildInfo = builds[j]
+					p.BuildInfoRef = ref(j)
 					break
 				}
 			}

@@ -214,13 +214,16 @@ func TestRedHatBuildInfo(t *testing.T) {
 		t.Fatalf("os = %+v", res.OS)
 	}
 	p := names(res)["rpm:openssl-libs"]
-	if p.Version != "1:1.1.1k-6.el8_5" || p.Arch != "s390x" || p.BuildInfo == nil || !reflect.DeepEqual(p.BuildInfo.ContentSets, wantSets) {
-		t.Fatalf("openssl-libs = %+v %+v", p, p.BuildInfo)
+	if bi := res.BuildInfoOf(p); p.Version != "1:1.1.1k-6.el8_5" || p.Arch != "s390x" || bi == nil || !reflect.DeepEqual(bi.ContentSets, wantSets) {
+		t.Fatalf("openssl-libs = %+v %+v", p, bi)
 	}
 	for _, p := range res.Packages {
-		if p.BuildInfo == nil {
-			t.Fatalf("%s has no build information", p.Name)
+		if p.BuildInfoRef != 1 {
+			t.Fatalf("%s has build information %d", p.Name, p.BuildInfoRef)
 		}
+	}
+	if len(res.BuildInfos) != 1 {
+		t.Fatalf("build infos = %+v", res.BuildInfos)
 	}
 
 	// The base layer holds the packages, the second the manifest; a
@@ -234,8 +237,8 @@ func TestRedHatBuildInfo(t *testing.T) {
 		t.Fatal(err)
 	}
 	p = names(res)["rpm:openssl-libs"]
-	if p.Layer != "sha256:aaaa" || p.BuildInfo == nil || !reflect.DeepEqual(p.BuildInfo.ContentSets, wantSets) || p.BuildInfo.NVR != "" {
-		t.Fatalf("openssl-libs of the base layer = %+v %+v", p, p.BuildInfo)
+	if bi := res.BuildInfoOf(p); p.Layer != "sha256:aaaa" || bi == nil || !reflect.DeepEqual(bi.ContentSets, wantSets) || bi.NVR != "" {
+		t.Fatalf("openssl-libs of the base layer = %+v %+v", p, bi)
 	}
 	if len(res.Packages) != 181 {
 		t.Fatalf("%d packages", len(res.Packages))
@@ -254,8 +257,8 @@ func TestRedHatBuildInfo(t *testing.T) {
 			fedora = p
 		}
 	}
-	if fedora.Layer != "sha256:cccc" || !reflect.DeepEqual(fedora.BuildInfo, &catalog.BuildInfo{NVR: "ubi8-container-8.3-227", Arch: "s390x"}) {
-		t.Fatalf("package of the Dockerfile layer = %+v %+v", fedora, fedora.BuildInfo)
+	if bi := res.BuildInfoOf(fedora); fedora.Layer != "sha256:cccc" || !reflect.DeepEqual(bi, &catalog.BuildInfo{NVR: "ubi8-container-8.3-227", Arch: "s390x"}) {
+		t.Fatalf("package of the Dockerfile layer = %+v %+v", fedora, bi)
 	}
 
 	// A broken manifest is skipped with a note; an image without build
@@ -265,8 +268,8 @@ func TestRedHatBuildInfo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p := names(res)["rpm:bash"]; p.BuildInfo != nil || len(res.Notes) != 1 || !strings.Contains(res.Notes[0], "x.json") {
-		t.Fatalf("broken manifest: %+v, notes %q", p.BuildInfo, res.Notes)
+	if p := names(res)["rpm:bash"]; res.BuildInfoOf(p) != nil || len(res.Notes) != 1 || !strings.Contains(res.Notes[0], "x.json") {
+		t.Fatalf("broken manifest: %+v, notes %q", p.BuildInfoRef, res.Notes)
 	}
 }
 

@@ -56,7 +56,7 @@ func Match(db Source, res catalog.Result) ([]Finding, error) {
 	platform := osPlatform(res.OS)
 	var redHat *redHatMatcher
 	if isRedHat(res.OS.ID) && platform != "" {
-		redHat = newRedHatMatcher(db, res.OS)
+		redHat = newRedHatMatcher(db, &res)
 	}
 	for _, p := range res.Packages {
 		var fs []Finding

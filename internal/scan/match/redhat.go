@@ -53,13 +53,14 @@ func isRedHat(id string) bool { return id == "rhel" || id == "centos" }
 // CPE indices of each set of content sets (an image has one or two).
 type redHatMatcher struct {
 	db    Source
+	res   *catalog.Result
 	major string
 	cpes  map[string][]int
 }
 
-func newRedHatMatcher(db Source, o catalog.OS) *redHatMatcher {
-	major, _, _ := strings.Cut(o.VersionID, ".")
-	return &redHatMatcher{db: db, major: major, cpes: map[string][]int{}}
+func newRedHatMatcher(db Source, res *catalog.Result) *redHatMatcher {
+	major, _, _ := strings.Cut(res.OS.VersionID, ".")
+	return &redHatMatcher{db: db, res: res, major: major, cpes: map[string][]int{}}
 }
 
 // cpeIndices maps what p was built from to CPE indices: the content
@@ -67,13 +68,13 @@ func newRedHatMatcher(db Source, o catalog.OS) *redHatMatcher {
 // build information, else the default content sets of the version.
 func (m *redHatMatcher) cpeIndices(p catalog.Package) ([]int, error) {
 	var sets, nvrs []string
-	if p.BuildInfo == nil {
+	if bi := m.res.BuildInfoOf(p); bi == nil {
 		sets = defaultContentSets[m.major]
 	} else {
-		sets = p.BuildInfo.ContentSets
-		if p.BuildInfo.NVR != "" {
+		sets = bi.ContentSets
+		if bi.NVR != "" {
 			// Trivy looks "-" up too when there is no NVR: never a key.
-			nvrs = []string{p.BuildInfo.NVR + "-" + p.BuildInfo.Arch}
+			nvrs = []string{bi.NVR + "-" + bi.Arch}
 		}
 	}
 	cleaned := make([]string, len(sets))

@@ -77,11 +77,16 @@ func redHatDB(t *testing.T) *vulndb.DB {
 // line is "id package fix severity status vendor-id".
 func TestRedHat(t *testing.T) {
 	db := redHatDB(t)
-	ubiS390x := &catalog.BuildInfo{ContentSets: []string{"rhel-8-for-s390x-baseos-rpms__8", "rhel-8-for-s390x-appstream-rpms"}}
-	ubiX86 := &catalog.BuildInfo{ContentSets: []string{"rhel-8-for-x86_64-baseos-rpms", "rhel-8-for-x86_64-appstream-rpms"}}
-	withSCL := &catalog.BuildInfo{ContentSets: []string{"rhel-8-for-x86_64-baseos-rpms", "rhel-server-rhscl-8-rpms"}}
-	openssl := func(version, arch string, bi *catalog.BuildInfo) catalog.Package {
-		return catalog.Package{Type: "rpm", Name: "openssl-libs", Version: version, Arch: arch, SrcName: "openssl", BuildInfo: bi}
+	// The build informations of the images, by BuildInfoRef.
+	const none, ubiS390x, ubiX86, withSCL, nvrOnly = 0, 1, 2, 3, 4
+	builds := []catalog.BuildInfo{
+		{ContentSets: []string{"rhel-8-for-s390x-baseos-rpms__8", "rhel-8-for-s390x-appstream-rpms"}},
+		{ContentSets: []string{"rhel-8-for-x86_64-baseos-rpms", "rhel-8-for-x86_64-appstream-rpms"}},
+		{ContentSets: []string{"rhel-8-for-x86_64-baseos-rpms", "rhel-server-rhscl-8-rpms"}},
+		{NVR: "ubi8-container-8.3-227", Arch: "x86_64"},
+	}
+	openssl := func(version, arch string, build int) catalog.Package {
+		return catalog.Package{Type: "rpm", Name: "openssl-libs", Version: version, Arch: arch, SrcName: "openssl", BuildInfoRef: build}
 	}
 	rhel8 := catalog.OS{ID: "rhel", VersionID: "8.5"}
 	for _, c := range []struct {
@@ -111,24 +116,24 @@ func TestRedHat(t *testing.T) {
 				"CVE-2099-0003 openssl-libs  2 affected ",
 			}},
 		{"noarch matches arch-specific entries", rhel8,
-			[]catalog.Package{{Type: "rpm", Name: "tzdata", Version: "2022a-1.el8", Arch: "noarch", BuildInfo: ubiS390x}}, []string{
+			[]catalog.Package{{Type: "rpm", Name: "tzdata", Version: "2022a-1.el8", Arch: "noarch", BuildInfoRef: ubiS390x}}, []string{
 				"CVE-2099-0009 tzdata 2099a-1.el8 1 fixed RHSA-2099:0009",
 			}},
 		{"build NVR and arch without content sets", rhel8,
-			[]catalog.Package{openssl("1:1.1.1k-11.el8", "x86_64", &catalog.BuildInfo{NVR: "ubi8-container-8.3-227", Arch: "x86_64"})}, []string{
+			[]catalog.Package{openssl("1:1.1.1k-11.el8", "x86_64", nvrOnly)}, []string{
 				"CVE-2099-0002 openssl-libs  1 will_not_fix ",
 				"CVE-2099-0003 openssl-libs  2 affected ",
 			}},
 		{"epoch: 2.0 without epoch is older than 1:1.0", rhel8,
-			[]catalog.Package{{Type: "rpm", Name: "epochpkg", Version: "2.0-1.el8", Arch: "x86_64", BuildInfo: ubiX86},
-				{Type: "rpm", Name: "epochpkg", Version: "1:1.0-1.el8", Arch: "x86_64", BuildInfo: ubiX86, Path: "b"}}, []string{
+			[]catalog.Package{{Type: "rpm", Name: "epochpkg", Version: "2.0-1.el8", Arch: "x86_64", BuildInfoRef: ubiX86},
+				{Type: "rpm", Name: "epochpkg", Version: "1:1.0-1.el8", Arch: "x86_64", BuildInfoRef: ubiX86, Path: "b"}}, []string{
 				"CVE-2099-0010 epochpkg 1:1.0-1.el8 2 fixed RHSA-2099:0010",
 			}},
 		{"centos 8: default content sets; a modular package by its stream", catalog.OS{ID: "centos", VersionID: "8"},
 			[]catalog.Package{
 				{Type: "rpm", Name: "npm", Version: "1:6.14.4-1.10.21.0.3.module_el8.2.0+391+8da3adc6", Arch: "x86_64",
 					Modularitylabel: "nodejs:10:8020020200707141642:6a468ee4"},
-				openssl("1:1.1.1c-15.el8", "x86_64", nil),
+				openssl("1:1.1.1c-15.el8", "x86_64", none),
 			}, []string{
 				"CVE-2099-0006 npm 1:6.14.11-1.10.24.0.1.module+el8.3.0+9671+154373c8 3 fixed RHSA-2099:0006",
 				"CVE-2022-0778 openssl-libs 1:1.1.1k-6.el8_5 3 fixed RHSA-2022:1065",
@@ -138,13 +143,13 @@ func TestRedHat(t *testing.T) {
 				"CVE-2099-0005 openssl-libs 1:1.1.1k-11.el8 2 fixed RHSA-2099:0005",
 			}},
 		{"centos 7: RHEL 7's entries only", catalog.OS{ID: "centos", VersionID: "7"},
-			[]catalog.Package{openssl("1:1.0.2k-19.el7", "x86_64", nil), {Type: "rpm", Name: "bash", Version: "4.2.46-34.el7", Arch: "x86_64"}}, []string{
+			[]catalog.Package{openssl("1:1.0.2k-19.el7", "x86_64", none), {Type: "rpm", Name: "bash", Version: "4.2.46-34.el7", Arch: "x86_64"}}, []string{
 				"CVE-2099-0008 bash  2 under_investigation ",
 				"CVE-2022-0778 openssl-libs 1:1.0.2k-24.el7_9 3 fixed RHSA-2022:1065",
 			}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			got, err := match.Match(db, catalog.Result{OS: c.os, Packages: c.pkgs})
+			got, err := match.Match(db, catalog.Result{OS: c.os, Packages: c.pkgs, BuildInfos: builds})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -167,7 +172,8 @@ func TestRedHat(t *testing.T) {
 func TestRedHatUnknownContentSets(t *testing.T) {
 	db := redHatDB(t)
 	res := catalog.Result{OS: catalog.OS{ID: "rhel", VersionID: "9.4"}, Packages: []catalog.Package{
-		{Type: "rpm", Name: "bash", Version: "5.1.8-9.el9", Arch: "x86_64", BuildInfo: &catalog.BuildInfo{ContentSets: []string{"some-third-party-rpms"}}}}}
+		{Type: "rpm", Name: "bash", Version: "5.1.8-9.el9", Arch: "x86_64", BuildInfoRef: 1}},
+		BuildInfos: []catalog.BuildInfo{{ContentSets: []string{"some-third-party-rpms"}}}}
 	if _, err := match.Match(db, res); !errors.Is(err, match.ErrNoRedHatCPE) {
 		t.Fatalf("err = %v", err)
 	}
