@@ -154,11 +154,11 @@ func (m *redHatMatcher) match(p catalog.Package) ([]Finding, error) {
 		if c.fixed != "" && !installed.LessThan(rpmver.NewVersion(c.fixed)) {
 			continue
 		}
-		fixed := rpmver.NewVersion(c.fixed).String() // "0:1.2-3" → "1.2-3"
-		if c.fixed == "" {
-			fixed = ""
-		}
+		fixed := rpmver.NewVersion(c.fixed).String() // "0:1.2-3" → "1.2-3"; "" stays ""
 		f := finding(m.db, p, vulndb.Advisory{VulnerabilityID: id, Severity: c.severity, Bucket: vulndb.BucketRedHat}, fixed)
+		// The severity is Red Hat's for this platform, from the entry.
+		// An entry without one: Trivy reports UNKNOWN; we take Red Hat's
+		// vendor severity of the CVE, else NVD's.
 		if c.severity == vulndb.SeverityUnknown {
 			f.Severity = severity(m.db, vulndb.Advisory{VulnerabilityID: id}, redHatSeveritySource)
 		}
