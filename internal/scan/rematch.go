@@ -3,11 +3,13 @@ package scan
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/opencontainers/go-digest"
 
 	"github.com/berth-registry/berth/internal/jobs"
+	"github.com/berth-registry/berth/internal/scan/match"
 )
 
 // rematchPage is how many package lists a re-match reads at once.
@@ -40,7 +42,12 @@ func (s *Scanner) Rematch(ctx context.Context, stop func() bool) (int, error) {
 				indexes = append(indexes, d)
 				continue
 			}
-			if err := s.matchAndStore(ctx, d, st, "", time.Now()); err != nil {
+			if err := s.matchAndStore(ctx, d, st, "", time.Now()); errors.Is(err, match.ErrNoRedHatCPE) {
+				// One image's content sets unknown to this database: its
+				// report stays as it was, the others are matched.
+				s.Log.Warn("re-matching a package list", "digest", d, "err", err)
+				continue
+			} else if err != nil {
 				return n, err
 			}
 			n++

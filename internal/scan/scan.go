@@ -414,6 +414,9 @@ func (s *Scanner) catalogue(ctx context.Context, run *jobs.Run, repo string, d d
 			if res.OS.ID != "" && !match.Supported(res.OS) {
 				run.Log("%s: the packages of %s are not matched (no detector for it); its Go modules are", d, res.OS.ID)
 			}
+			for _, bi := range res.BuildInfos {
+				run.Log("%s: Red Hat build information: content sets %q, build %q %q", d, bi.ContentSets, bi.NVR, bi.Arch)
+			}
 			for _, n := range res.Notes {
 				run.Log("%s: %s", d, n)
 			}

@@ -144,7 +144,8 @@ func (e *env) scan(t *testing.T, m *meta.Manifest) *meta.ScanReport {
 }
 
 // TestRematchWithoutLayers: a database swap changes the report through
-// the stored package list, with no layer read.
+// the stored package list, with no layer read; a list that cannot be
+// matched does not stop the others.
 func TestRematchWithoutLayers(t *testing.T) {
 	e := newEnv(t)
 	e.install(t, "sha256:db1", dbFixture("3.0.13-1~deb12u1"))
@@ -152,6 +153,14 @@ func TestRematchWithoutLayers(t *testing.T) {
 	r := e.scan(t, m)
 	if r.Total != 1 || r.Severity != "High" || r.Status != meta.JobSuccess || r.VulnDB != "sha256:db1" {
 		t.Fatalf("report = %+v", r)
+	}
+	// A Red Hat image whose content sets the database does not know
+	// cannot be matched: the others still are.
+	rhel, _ := json.Marshal(stored{Result: catalog.Result{OS: catalog.OS{ID: "rhel", VersionID: "9.4"}, Packages: []catalog.Package{
+		{Type: catalog.TypeRPM, Name: "bash", Version: "5.1.8-9.el9", BuildInfoRef: 1}},
+		BuildInfos: []catalog.BuildInfo{{ContentSets: []string{"unknown-rpms"}}}}})
+	if err := e.store.PutCatalogue(t.Context(), digest.FromString("rhel"), catalog.Version, rhel, nil); err != nil {
+		t.Fatal(err)
 	}
 	opens := e.blobs.opens.Load()
 	e.install(t, "sha256:db2", dbFixture("3.0.10-1"))
@@ -294,4 +303,43 @@ func BenchmarkScanImage(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Minutes(), "images/min")
+}
+
+// TestRedHatImage: a UBI image (go-rpmdb's ubi8-s390x rpm database and a
+// content manifest) is scanned with its content sets, and a re-match
+// from the stored package list, with no layer read, still applies them:
+// the fix filed for another product's CPE is never reported.
+func TestRedHatImage(t *testing.T) {
+	e := newEnv(t)
+	rhDB := func(fix string) scantest.DB {
+		return scantest.DB{
+			RedHat: map[string]map[string]string{"openssl-libs": {
+				"RHSA-2022:5818": `{"Entries":[{"FixedVersion":"` + fix + `","Affected":[1],"Cves":[{"ID":"CVE-2022-1292","Severity":2}]}]}`,
+				"RHSA-2099:0001": `{"Entries":[{"FixedVersion":"1:1.1.1k-99.el8","Affected":[3],"Cves":[{"ID":"CVE-2099-0001","Severity":4}]}]}`,
+			}},
+			RedHatRepositories: map[string][]int{"rhel-8-for-s390x-baseos-rpms": {1}, "rhel-8-for-x86_64-baseos-rpms": {3}},
+			Vulnerabilities:    map[string]vulndb.Vulnerability{"CVE-2022-1292": {}},
+			DataSources:        map[string]vulndb.DataSource{"Red Hat": {ID: "redhat-oval"}},
+		}
+	}
+	e.install(t, "sha256:db1", rhDB("1:1.1.1k-7.el8_6"))
+	m := e.putImage(t, "p/ubi", scantest.Layer(t,
+		scantest.File{Path: "etc/os-release", Body: []byte("ID=\"rhel\"\nVERSION_ID=\"8.5\"\n")},
+		scantest.File{Path: "var/lib/rpm/Packages", Body: scantest.RPMDB(t, "ubi8-s390x/Packages")},
+		scantest.File{Path: "root/buildinfo/content_manifests/ubi8.json", Body: []byte(`{"content_sets":["rhel-8-for-s390x-baseos-rpms"]}`)}))
+	r := e.scan(t, m)
+	fs := Findings(r)
+	if r.Total != 1 || r.Severity != "Medium" || len(fs) != 1 || fs[0].ID != "CVE-2022-1292" || fs[0].Status != "fixed" {
+		t.Fatalf("report = %+v, findings %+v", r, fs)
+	}
+	// Fixed below the installed version now: nothing. Had the content
+	// sets been lost, x86_64's default sets would bring CVE-2099-0001.
+	e.install(t, "sha256:db2", rhDB("1:1.1.1k-5.el8"))
+	if n, err := e.sc.Rematch(t.Context(), nil); err != nil || n != 1 {
+		t.Fatalf("rematch = %d, %v", n, err)
+	}
+	rs, _ := e.store.ScanReports(t.Context(), []digest.Digest{m.Digest})
+	if r := rs[m.Digest]; r.Total != 0 || r.VulnDB != "sha256:db2" {
+		t.Fatalf("after rematch = %+v %+v", r, Findings(r))
+	}
 }

@@ -5,7 +5,8 @@
 // in a later layer is not listed. Only the few files that matter are kept
 // (package databases under a size cap; a Go binary and an rpm database
 // are spooled to a temporary file and reduced to their packages as they
-// pass).
+// pass). For Red Hat images it also keeps each layer's build information
+// (content sets), which Red Hat's advisories are matched through.
 package catalog
 
 import (
@@ -25,8 +26,10 @@ import (
 )
 
 // Version of the cataloguer: stored with each package list, so lists made
-// by an older one can be made again.
-const Version = 1
+// by an older one can be made again (2: rpm packages carry their
+// modularity label, the layer that first installed them and the Red Hat
+// build information of that layer).
+const Version = 2
 
 // Limits on what one image may make the cataloguer hold or read.
 const (
@@ -60,12 +63,23 @@ type Package struct {
 	Arch       string `json:"arch,omitempty"`
 	Layer      string `json:"layer"` // digest of the layer that installed it
 	Path       string `json:"path"`  // the database or binary it was read from
+	// Modularitylabel is an rpm's module stream
+	// ("nodejs:12:8030020201124152102:229f0a1c"): Red Hat's advisories
+	// for modular packages are filed under "nodejs:12::<name>".
+	Modularitylabel string `json:"modularity_label,omitempty"`
+	// BuildInfoRef is, for an rpm package, which of Result.BuildInfos
+	// is the Red Hat build information of the layer that installed it
+	// (as Trivy's applier chooses it), counted from 1; 0: none. An index,
+	// not a copy per package, so that a stored list stays small.
+	BuildInfoRef int `json:"build_info_ref,omitempty"`
 }
 
 // Result is an image's catalogue.
 type Result struct {
 	OS       OS        `json:"os"`
 	Packages []Package `json:"packages"`
+	// BuildInfos are the Red Hat build informations packages refer to.
+	BuildInfos []BuildInfo `json:"build_infos,omitempty"`
 	// Notes says what was seen but not catalogued (a binary over the
 	// size limit).
 	Notes []string `json:"notes,omitempty"`
@@ -75,6 +89,14 @@ type Result struct {
 type Layer struct {
 	Digest string
 	Open   func(context.Context) (io.ReadCloser, error)
+}
+
+// BuildInfoOf returns the Red Hat build information of p (nil if none).
+func (r *Result) BuildInfoOf(p Package) *BuildInfo {
+	if p.BuildInfoRef < 1 || p.BuildInfoRef > len(r.BuildInfos) {
+		return nil
+	}
+	return &r.BuildInfos[p.BuildInfoRef-1]
 }
 
 // ErrLimit is wrapped by errors of a layer over a limit.
@@ -91,30 +113,80 @@ type entry struct {
 func Catalogue(ctx context.Context, layers []Layer) (Result, error) {
 	files := map[string]*entry{}
 	var notes []string
-	for _, l := range layers {
+	builds := make([]*BuildInfo, len(layers))
+	for i, l := range layers {
 		if err := ctx.Err(); err != nil {
 			return Result{}, err
 		}
-		n, err := readLayer(ctx, l, files)
+		n, bi, err := readLayer(ctx, l, files)
 		if err != nil {
 			return Result{}, fmt.Errorf("layer %s: %w", l.Digest, err)
 		}
 		notes = append(notes, n...)
+		builds[i] = bi
 	}
-	return assemble(files, notes), nil
+	res := assemble(files, notes)
+	attachBuildInfo(&res, layers, builds)
+	return res, nil
+}
+
+// attachBuildInfo gives each rpm package the build information of the
+// layer that installed it, chosen as Trivy's applier does
+// (lookupBuildInfo): that layer's own; for the base layer, which Red Hat
+// images ship without a content manifest, the second layer's; for a
+// layer built on top of a Red Hat image, the nearest lower layer's.
+func attachBuildInfo(res *Result, layers []Layer, builds []*BuildInfo) {
+	index := map[string]int{}
+	for i := len(layers) - 1; i >= 0; i-- {
+		index[layers[i].Digest] = i // the first occurrence wins
+	}
+	refs := make([]int, len(builds)) // layer → BuildInfoRef, given on first use
+	ref := func(layer int) int {
+		if refs[layer] == 0 {
+			res.BuildInfos = append(res.BuildInfos, *builds[layer])
+			refs[layer] = len(res.BuildInfos)
+		}
+		return refs[layer]
+	}
+	for i := range res.Packages {
+		p := &res.Packages[i]
+		if p.Type != TypeRPM {
+			continue
+		}
+		at, ok := index[p.Layer]
+		if !ok {
+			continue
+		}
+		switch {
+		case builds[at] != nil:
+			p.BuildInfoRef = ref(at)
+		case at == 0:
+			if len(builds) > 1 && builds[1] != nil {
+				p.BuildInfoRef = ref(1)
+			}
+		default:
+			for j := at - 1; j >= 0; j-- {
+				if builds[j] != nil {
+					p.BuildInfoRef = ref(j)
+					break
+				}
+			}
+		}
+	}
 }
 
 // readLayer applies one layer to files: its whiteouts remove what lower
-// layers wrote, its files replace them.
-func readLayer(ctx context.Context, l Layer, files map[string]*entry) ([]string, error) {
+// layers wrote, its files replace them. It returns the layer's own Red
+// Hat build information (nil if it has none).
+func readLayer(ctx context.Context, l Layer, files map[string]*entry) ([]string, *BuildInfo, error) {
 	rc, err := l.Open(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer rc.Close()
 	r, err := decompress(rc)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer r.Close()
 	tr := tar.NewReader(&limitedReader{r: r, n: MaxUnpacked})
@@ -122,16 +194,17 @@ func readLayer(ctx context.Context, l Layer, files map[string]*entry) ([]string,
 	// on this layer's own files (added), so they apply as they pass.
 	added := map[string]*entry{}
 	var notes []string
+	var build BuildInfo
 	for count := 0; ; count++ {
 		if count > MaxEntries {
-			return nil, fmt.Errorf("%w: more than %d entries", ErrLimit, MaxEntries)
+			return nil, nil, fmt.Errorf("%w: more than %d entries", ErrLimit, MaxEntries)
 		}
 		h, err := tr.Next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		p := clean(h.Name)
 		dir, base := path.Split(p)
@@ -149,6 +222,7 @@ func readLayer(ctx context.Context, l Layer, files map[string]*entry) ([]string,
 		if h.Typeflag == tar.TypeDir {
 			continue // directories merge
 		}
+		below := files[p]
 		delete(files, p) // a file, link or device at a kept path replaces it
 		if h.Typeflag != tar.TypeReg {
 			continue
@@ -156,19 +230,30 @@ func readLayer(ctx context.Context, l Layer, files map[string]*entry) ([]string,
 		switch {
 		case isDBFile(p):
 			if h.Size > MaxDBFile {
-				return nil, fmt.Errorf("%w: %s is %d bytes", ErrLimit, p, h.Size)
+				return nil, nil, fmt.Errorf("%w: %s is %d bytes", ErrLimit, p, h.Size)
 			}
 			b, err := io.ReadAll(io.LimitReader(tr, MaxDBFile))
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			added[p] = &entry{layer: l.Digest, data: b}
 		case isRPMDB(p):
 			pkgs, err := rpmDB(tr, h.Size, p, l.Digest)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
+			}
+			if below != nil {
+				keepInstallingLayer(pkgs, below.pkgs)
 			}
 			added[p] = &entry{layer: l.Digest, pkgs: pkgs}
+		case isContentManifest(p) || isBuildDockerfile(p):
+			note, err := readBuildFile(tr, h.Size, p, &build)
+			if err != nil {
+				return nil, nil, err
+			}
+			if note != "" {
+				notes = append(notes, note)
+			}
 		case h.Mode&0o111 != 0 && h.Size > 4:
 			if h.Size > MaxBinary {
 				notes = append(notes, fmt.Sprintf("%s not read: %d bytes", p, h.Size))
@@ -176,7 +261,7 @@ func readLayer(ctx context.Context, l Layer, files map[string]*entry) ([]string,
 			}
 			pkgs, err := goBinary(tr, p, l.Digest)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			if pkgs != nil {
 				added[p] = &entry{layer: l.Digest, pkgs: pkgs}
@@ -186,7 +271,10 @@ func readLayer(ctx context.Context, l Layer, files map[string]*entry) ([]string,
 	for k, e := range added {
 		files[k] = e
 	}
-	return notes, nil
+	if build.ContentSets == nil && build.NVR == "" && build.Arch == "" {
+		return notes, nil, nil
+	}
+	return notes, &build, nil
 }
 
 // removeUnder drops the kept files under dir ("" is the root).

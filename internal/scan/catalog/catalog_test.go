@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -169,5 +170,122 @@ func TestRPM(t *testing.T) {
 		if res, _ := catalog.Catalogue(context.Background(), layers(t, l, wh)); len(res.Packages) != 0 {
 			t.Errorf("%s: whited-out database still read", c.fixture)
 		}
+	}
+}
+
+// ubiManifest is a content manifest as Red Hat's build system writes it
+// into root/buildinfo/content_manifests.
+const ubiManifest = `{
+  "metadata": {"icm_version": 1, "image_layer_index": 0},
+  "content_sets": ["rhel-8-for-s390x-baseos-rpms__8", "rhel-8-for-s390x-appstream-rpms"],
+  "image_contents": []
+}`
+
+// ubiDockerfile is the shape of root/buildinfo/Dockerfile-<nvr> of older
+// Red Hat images: the component and architecture are labels, the
+// architecture through an ENV variable.
+const ubiDockerfile = `FROM sha256:4224eead35ea350b4b9d4ac67550e92efb9a50d3855cb3381469fe4c7e3f2053
+# the component
+LABEL com.redhat.component="ubi8-container" \
+      name="ubi8" \
+      version="8.3"
+ENV container oci
+ENV arch s390x
+LABEL "release"="227" "vendor"="Red Hat, Inc." "architecture"=$arch "summary"='a "quoted" $summary'
+`
+
+// TestRedHatBuildInfo: a UBI image (go-rpmdb's real ubi8-s390x rpm
+// database, os-release, a content manifest) gives its rpm packages the
+// content sets of the layer that installed them, as Trivy: the base
+// layer without a manifest takes the next layer's; a package database
+// rewritten by an upper layer keeps the lower layer for the packages it
+// already listed; a layer's buildinfo Dockerfile gives the build NVR.
+func TestRedHatBuildInfo(t *testing.T) {
+	osRelease := scantest.File{Path: "etc/os-release", Body: []byte("NAME=\"Red Hat Enterprise Linux\"\nID=\"rhel\"\nVERSION_ID=\"8.5\"\n")}
+	rpmdb := scantest.File{Path: "var/lib/rpm/Packages", Body: scantest.RPMDB(t, "ubi8-s390x/Packages")}
+	manifest := scantest.File{Path: "root/buildinfo/content_manifests/ubi8-minimal-container-8.5-218.json", Body: []byte(ubiManifest)}
+	wantSets := []string{"rhel-8-for-s390x-baseos-rpms__8", "rhel-8-for-s390x-appstream-rpms"}
+
+	res, err := catalog.Catalogue(context.Background(), layers(t, scantest.Layer(t, osRelease, rpmdb, manifest)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.OS != (catalog.OS{ID: "rhel", VersionID: "8.5"}) {
+		t.Fatalf("os = %+v", res.OS)
+	}
+	p := names(res)["rpm:openssl-libs"]
+	if bi := res.BuildInfoOf(p); p.Version != "1:1.1.1k-6.el8_5" || p.Arch != "s390x" || bi == nil || !reflect.DeepEqual(bi.ContentSets, wantSets) {
+		t.Fatalf("openssl-libs = %+v %+v", p, bi)
+	}
+	for _, p := range res.Packages {
+		if p.BuildInfoRef != 1 {
+			t.Fatalf("%s has build information %d", p.Name, p.BuildInfoRef)
+		}
+	}
+	if len(res.BuildInfos) != 1 {
+		t.Fatalf("build infos = %+v", res.BuildInfos)
+	}
+
+	// The base layer holds the packages, the second the manifest; a
+	// third rewrites the database (same packages) and has its own build
+	// Dockerfile; a fourth adds nothing Red Hat.
+	base := scantest.Layer(t, osRelease, rpmdb)
+	second := scantest.Layer(t, manifest)
+	third := scantest.Layer(t, rpmdb, scantest.File{Path: "root/buildinfo/Dockerfile-ubi8-8.3-227", Body: []byte(ubiDockerfile)})
+	res, err = catalog.Catalogue(context.Background(), layers(t, base, second, third, scantest.Layer(t, scantest.File{Path: "app/x", Body: []byte("x")})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p = names(res)["rpm:openssl-libs"]
+	if bi := res.BuildInfoOf(p); p.Layer != "sha256:aaaa" || bi == nil || !reflect.DeepEqual(bi.ContentSets, wantSets) || bi.NVR != "" {
+		t.Fatalf("openssl-libs of the base layer = %+v %+v", p, bi)
+	}
+	if len(res.Packages) != 181 {
+		t.Fatalf("%d packages", len(res.Packages))
+	}
+
+	// The Dockerfile layer's own packages get its NVR and architecture.
+	res, err = catalog.Catalogue(context.Background(), layers(t, base, second, scantest.Layer(t,
+		scantest.File{Path: "usr/lib/sysimage/rpm/rpmdb.sqlite", Body: scantest.RPMDB(t, "fedora35/rpmdb.sqlite")},
+		scantest.File{Path: "root/buildinfo/Dockerfile-ubi8-8.3-227", Body: []byte(ubiDockerfile)})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fedora catalog.Package
+	for _, p := range res.Packages {
+		if p.Name == "openssl-libs" && p.Path == "usr/lib/sysimage/rpm/rpmdb.sqlite" {
+			fedora = p
+		}
+	}
+	if bi := res.BuildInfoOf(fedora); fedora.Layer != "sha256:cccc" || !reflect.DeepEqual(bi, &catalog.BuildInfo{NVR: "ubi8-container-8.3-227", Arch: "s390x"}) {
+		t.Fatalf("package of the Dockerfile layer = %+v %+v", fedora, bi)
+	}
+
+	// A broken manifest is skipped with a note; an image without build
+	// information (CentOS) has none.
+	broken := scantest.File{Path: "root/buildinfo/content_manifests/x.json", Body: []byte("{")}
+	res, err = catalog.Catalogue(context.Background(), layers(t, scantest.Layer(t, osRelease, rpmdb, broken)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := names(res)["rpm:bash"]; res.BuildInfoOf(p) != nil || len(res.Notes) != 1 || !strings.Contains(res.Notes[0], "x.json") {
+		t.Fatalf("broken manifest: %+v, notes %q", p.BuildInfoRef, res.Notes)
+	}
+}
+
+// TestModularityLabel: the module stream of modular rpm packages is
+// kept (go-rpmdb's centos8-modularitylabel database).
+func TestModularityLabel(t *testing.T) {
+	l := scantest.Layer(t, scantest.File{Path: "var/lib/rpm/Packages", Body: scantest.RPMDB(t, "centos8-modularitylabel/Packages")})
+	res, err := catalog.Catalogue(context.Background(), layers(t, l))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := names(res)
+	if p := m["rpm:npm"]; p.Modularitylabel != "nodejs:10:8020020200707141642:6a468ee4" || p.Version != "1:6.14.4-1.10.21.0.3.module_el8.2.0+391+8da3adc6" {
+		t.Fatalf("npm = %+v", p)
+	}
+	if p := m["rpm:bash"]; p.Modularitylabel != "" {
+		t.Fatalf("bash = %+v", p)
 	}
 }

@@ -53,13 +53,35 @@ func rpmDB(r io.Reader, size int64, file, layer string) ([]Package, error) {
 			continue
 		}
 		v := rpmVersion(p.Epoch, p.Version, p.Release)
-		pkg := Package{Type: TypeRPM, Name: p.Name, Version: v, Arch: p.Arch, Layer: layer, Path: file, SrcName: p.Name, SrcVersion: v}
+		pkg := Package{Type: TypeRPM, Name: p.Name, Version: v, Arch: p.Arch, Layer: layer, Path: file, SrcName: p.Name, SrcVersion: v,
+			Modularitylabel: p.Modularitylabel}
 		if n, sv, ok := splitSourceRPM(p.SourceRpm); ok {
 			pkg.SrcName, pkg.SrcVersion = n, rpmVersion(p.Epoch, sv, "")
 		}
 		out = append(out, pkg)
 	}
 	return out, nil
+}
+
+// keepInstallingLayer gives the packages of a rewritten rpm database
+// that the database below already listed (same name and
+// EPOCH:VERSION-RELEASE) the layer of that one: the layer that installed
+// a package is the lowest whose database lists it (Trivy's applier,
+// findPackage), not the last one to rewrite the database; Red Hat's build
+// information is chosen by that layer.
+func keepInstallingLayer(pkgs, below []Package) {
+	if len(below) == 0 {
+		return
+	}
+	first := make(map[[2]string]string, len(below))
+	for _, b := range below {
+		first[[2]string{b.Name, b.Version}] = b.Layer
+	}
+	for i := range pkgs {
+		if l, ok := first[[2]string{pkgs[i].Name, pkgs[i].Version}]; ok {
+			pkgs[i].Layer = l
+		}
+	}
 }
 
 // rpmVersion is EPOCH:VERSION-RELEASE, without a zero or absent epoch.

@@ -2,8 +2,9 @@
 // vulnerability database, with Trivy's detector rules (trivy
 // pkg/detector/ospkg/<distro>, pkg/detector/library/compare) and
 // per-ecosystem version comparers: dpkg for Debian and Ubuntu, apk for
-// Alpine, rpm for Alma, Rocky, Oracle and Amazon Linux, semver for Go
-// modules. Pure functions over a vulndb.DB.
+// Alpine, rpm for Red Hat Enterprise Linux (UBI too), CentOS, Alma,
+// Rocky, Oracle and Amazon Linux, semver for Go modules. Pure functions
+// over a vulndb.DB.
 package match
 
 import (
@@ -32,6 +33,12 @@ type Finding struct {
 	DataSource   string          `json:"data_source,omitempty"` // the data-source ID ("debian")
 	DataSourceNm string          `json:"data_source_name,omitempty"`
 	DataSourceU  string          `json:"data_source_url,omitempty"`
+	// Status is the vendor's state of an unfixed vulnerability
+	// ("affected", "will_not_fix", …; "fixed" with a fix), where the
+	// source says (Red Hat).
+	Status string `json:"status,omitempty"`
+	// VendorIDs are the vendor's advisories that fix it ("RHSA-2024:1234").
+	VendorIDs []string `json:"vendor_ids,omitempty"`
 }
 
 // Source is what matching reads: a vulndb.DB.
@@ -39,12 +46,18 @@ type Source interface {
 	Advisories(platform, pkg string) ([]vulndb.Advisory, error)
 	Vulnerability(id string) (vulndb.Vulnerability, bool)
 	DataSource(platform string) vulndb.DataSource
+	RedHatAdvisories(pkg string) ([]vulndb.RedHatAdvisory, error)
+	RedHatCPEIndices(repositories, nvrs []string) ([]int, error)
 }
 
 // Match returns the findings of res in db, sorted by package, then id.
 func Match(db Source, res catalog.Result) ([]Finding, error) {
 	out := []Finding{}
 	platform := osPlatform(res.OS)
+	var redHat *redHatMatcher
+	if isRedHat(res.OS.ID) && platform != "" {
+		redHat = newRedHatMatcher(db, &res)
+	}
 	for _, p := range res.Packages {
 		var fs []Finding
 		var err error
@@ -58,7 +71,10 @@ func Match(db Source, res catalog.Result) ([]Finding, error) {
 				fs, err = matchAPK(db, platform, p)
 			}
 		case catalog.TypeRPM:
-			if platform != "" && rpmFamily[res.OS.ID] {
+			switch {
+			case redHat != nil:
+				fs, err = redHat.match(p)
+			case platform != "" && rpmFamily[res.OS.ID]:
 				fs, err = matchRPM(db, platform, p)
 			}
 		case catalog.TypeGoBinary:
@@ -82,9 +98,9 @@ func Match(db Source, res catalog.Result) ([]Finding, error) {
 	return out, nil
 }
 
-// rpmFamily are the rpm distributions matched (by binary package, as
-// Trivy's detectors for them). Red Hat and CentOS need Trivy's CPE
-// filtering by content sets, not done: they are not matched.
+// rpmFamily are the rpm distributions matched by binary package in their
+// own bucket, as Trivy's detectors for them (Red Hat and CentOS are
+// matched apart, through content sets: redhat.go).
 var rpmFamily = map[string]bool{"almalinux": true, "rocky": true, "ol": true, "amzn": true}
 
 // Supported reports whether the OS packages of o are matched (its
@@ -93,7 +109,8 @@ func Supported(o catalog.OS) bool { return osPlatform(o) != "" }
 
 // osPlatform is the root bucket of an OS: "debian 12" (major version),
 // "ubuntu 22.04", "alpine 3.19" (major.minor), "alma 9", "rocky 9",
-// "Oracle Linux 8", "amazon linux 2".
+// "Oracle Linux 8", "amazon linux 2"; "Red Hat" for every RHEL and
+// CentOS version.
 func osPlatform(o catalog.OS) string {
 	v := o.VersionID
 	major, _, _ := strings.Cut(v, ".")
@@ -109,6 +126,8 @@ func osPlatform(o catalog.OS) string {
 		return "Oracle Linux " + major
 	case "amzn":
 		return "amazon linux " + major
+	case "rhel", "centos":
+		return vulndb.BucketRedHat
 	case "debian":
 		v = major
 	case "alpine":

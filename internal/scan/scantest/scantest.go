@@ -29,8 +29,19 @@ type DB struct {
 	Advisories      map[string]map[string]map[string]vulndb.Advisory
 	Vulnerabilities map[string]vulndb.Vulnerability
 	DataSources     map[string]vulndb.DataSource
-	Version         int // metadata.json Version; 0 means 2
-	UpdatedAt       time.Time
+	// RedHat: the "Red Hat" bucket, package → advisory id → the value as
+	// trivy-db stores it (JSON text: {"Entries":[{"FixedVersion":…,
+	// "Affected":[cpe indices],"Cves":[{"ID":…,"Severity":n}],…}]}),
+	// written as given so that the fixture is Trivy's layout, not ours.
+	RedHat map[string]map[string]string
+	// RedHatRepositories and RedHatNVRs: the "Red Hat CPE" bucket's
+	// "repository" and "nvr" sub-buckets (key → CPE indices);
+	// RedHatCPEs its "cpe" sub-bucket (index → CPE name).
+	RedHatRepositories map[string][]int
+	RedHatNVRs         map[string][]int
+	RedHatCPEs         []string
+	Version            int // metadata.json Version; 0 means 2
+	UpdatedAt          time.Time
 }
 
 // DBLayer returns the tar.gz layer Aqua publishes (trivy.db and
@@ -75,6 +86,9 @@ func DBLayer(t testing.TB, f DB) []byte {
 		for id, v := range f.Vulnerabilities {
 			put(tx, "vulnerability", id, v)
 		}
+		if err := putRedHat(tx, f); err != nil {
+			return err
+		}
 		for plat, ds := range f.DataSources {
 			put(tx, "data-source", plat, ds)
 		}
@@ -97,6 +111,68 @@ func DBLayer(t testing.TB, f DB) []byte {
 	}
 	meta, _ := json.Marshal(vulndb.Metadata{Version: f.Version, UpdatedAt: f.UpdatedAt, NextUpdate: f.UpdatedAt.Add(24 * time.Hour)})
 	return Layer(t, File{Path: "trivy.db", Body: dbBytes}, File{Path: "metadata.json", Body: meta})
+}
+
+// putRedHat writes the Red Hat buckets of f in trivy-db's layout
+// (pkg/db/redhat_cpe.go, pkg/vulnsrc/redhat-oval).
+func putRedHat(tx *bolt.Tx, f DB) error {
+	if len(f.RedHat) > 0 {
+		root, err := tx.CreateBucketIfNotExists([]byte("Red Hat"))
+		if err != nil {
+			return err
+		}
+		for pkg, advs := range f.RedHat {
+			pb, err := root.CreateBucketIfNotExists([]byte(pkg))
+			if err != nil {
+				return err
+			}
+			for id, raw := range advs {
+				if !json.Valid([]byte(raw)) {
+					return fmt.Errorf("fixture: Red Hat advisory %s/%s: invalid JSON", pkg, id)
+				}
+				if err := pb.Put([]byte(id), []byte(raw)); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if len(f.RedHatRepositories)+len(f.RedHatNVRs)+len(f.RedHatCPEs) == 0 {
+		return nil
+	}
+	root, err := tx.CreateBucketIfNotExists([]byte("Red Hat CPE"))
+	if err != nil {
+		return err
+	}
+	sub := func(name string, kv map[string]any) error {
+		b, err := root.CreateBucketIfNotExists([]byte(name))
+		if err != nil {
+			return err
+		}
+		for k, v := range kv {
+			j, _ := json.Marshal(v)
+			if err := b.Put([]byte(k), j); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	repos, nvrs, cpes := map[string]any{}, map[string]any{}, map[string]any{}
+	for k, v := range f.RedHatRepositories {
+		repos[k] = v
+	}
+	for k, v := range f.RedHatNVRs {
+		nvrs[k] = v
+	}
+	for i, c := range f.RedHatCPEs {
+		cpes[fmt.Sprint(i)] = c
+	}
+	if err := sub("repository", repos); err != nil {
+		return err
+	}
+	if err := sub("nvr", nvrs); err != nil {
+		return err
+	}
+	return sub("cpe", cpes)
 }
 
 // File is an entry of a fixture layer. Whiteout entries are files named

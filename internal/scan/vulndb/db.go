@@ -165,7 +165,7 @@ func Open(dir, digest string) (*DB, error) {
 		}
 		d.Vulnerabilities = vb.Stats().KeyN
 		return tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
-			if n := string(name); n != bucketVulnerability && n != bucketDataSource {
+			if n := string(name); n != bucketVulnerability && n != bucketDataSource && n != bucketRedHatCPE {
 				d.Platforms++
 			}
 			return nil
