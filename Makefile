@@ -74,6 +74,7 @@ bench: build
 ## bench/results/features.txt): GC mark on 100,000 blobs / 20,000 manifests, retention over 10,000 artifacts,
 ## a push with quota accounting, manifest GET with pull counting, the UI's 10,000-artifact page, a proxy-cache hit vs a direct pull,
 ## re-matching 10,000 stored package lists after a vulnerability database change, scanning one image,
+## push latency with auto_scan on vs off (200 pushes each, real scans, alternating phases),
 ## replication's copy of 200 images (1 GiB) between two reference registries vs crane's, 4 at a time
 bench-features:
 	@mkdir -p bench/results
@@ -84,6 +85,7 @@ bench-features:
 	  $(GO) test -run '^$$' -bench RepositoryPage10k -benchtime 20x ./internal/ui; \
 	  $(GO) test -run '^$$' -bench HitRatio -benchtime 200x ./internal/proxy; \
 	  $(GO) test -run '^$$' -bench 'Rematch10000|ScanImage' -benchtime 1x ./internal/scan; \
+	  BERTH_BENCH_AUTOSCAN_ROUNDS=10 $(GO) test -count=1 -run 'TestAutoScanKeepsPushesFast' -v ./internal/app | grep -E 'push p50|^(ok|FAIL|---)'; \
 	  BERTH_BENCH_REPL_IMAGES=200 $(GO) test -run '^$$' -bench CopyVsCrane -benchtime 1x -timeout 30m ./internal/replication; } 2>&1 | tee bench/results/features.txt
 
 ## bench-ui: the web UI's first page of a 10,000-artifact repository, server-side

@@ -321,6 +321,14 @@ func (s *Server) vulnItems(rep *meta.ScanReport) []vulnItem {
 		if f.DataSourceU != "" && len(it.Links) == 0 {
 			it.Links = append(it.Links, f.DataSourceU)
 		}
+		// The vendor's state of an unfixed vulnerability (Red Hat's
+		// "will_not_fix", ...) and its advisories, as Trivy reports them.
+		if f.Status != "" {
+			it.VendorAttributes["status"] = f.Status
+		}
+		if len(f.VendorIDs) > 0 {
+			it.VendorAttributes["vendor_ids"] = f.VendorIDs
+		}
 		out = append(out, it)
 	}
 	return out

@@ -198,9 +198,12 @@ func (s *Server) ListVulnerabilities(w http.ResponseWriter, r *http.Request) err
 		if v.PreferredCVSS != nil {
 			it.CVSSScoreV3 = v.PreferredCVSS.ScoreV3
 		}
-		if v.FixVersion != "" {
+		switch st, _ := v.VendorAttributes["status"].(string); {
+		case v.FixVersion != "":
 			it.Status = "fixed"
-		} else {
+		case st != "":
+			it.Status = st // the vendor's: will_not_fix, under_investigation, ...
+		default:
 			it.Status = "affected"
 		}
 		if needTags {
