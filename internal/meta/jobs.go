@@ -117,9 +117,10 @@ type JobStore interface {
 	// ErrConflict while another execution of the same kind and vendor is
 	// Pending or Running.
 	Enqueue(ctx context.Context, e *Execution, exclusive bool) error
-	// Claim leases the oldest claimable execution of one of kinds to
-	// holder for ttl and marks it Running: a Pending one, or a Running one
-	// whose lease has expired (its replica died). Each claim counts an
+	// Claim leases a claimable execution of one of kinds to holder for
+	// ttl and marks it Running: a Pending one, or a Running one whose
+	// lease has expired (its replica died). Fair between vendors: it is
+	// the oldest of the kind and vendor that started one least recently. Each claim counts an
 	// attempt; an expired one that has had maxAttempts is marked Error
 	// instead, and one whose stop was requested Stopped. ErrNotFound when
 	// there is nothing to claim.

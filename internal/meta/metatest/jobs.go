@@ -3,6 +3,7 @@ package metatest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -24,6 +25,7 @@ func RunJobs(t *testing.T, open func(t *testing.T) meta.JobStore) {
 		{"Stop", testJobStop},
 		{"Release", testJobRelease},
 		{"ConcurrentClaims", testJobConcurrentClaims},
+		{"FairClaims", testJobFairClaims},
 		{"ListExecutions", testJobList},
 		{"Tasks", testJobTasks},
 		{"Logs", testJobLogs},
@@ -255,6 +257,32 @@ func testJobConcurrentClaims(t *testing.T, s meta.JobStore) {
 			t.Fatalf("execution %d claimed %d times", id, c)
 		}
 	}
+}
+
+// testJobFairClaims: vendor 1 queues five executions, then vendors 2 and
+// 3 one and two; claims take turns between the vendors (the one that
+// started an execution least recently first), in order within each.
+func testJobFairClaims(t *testing.T, s meta.JobStore) {
+	ctx := context.Background()
+	names := map[int64]string{}
+	for i := 1; i <= 5; i++ {
+		names[enqueue(t, s, "fair", 1, false).ID] = fmt.Sprintf("a%d", i)
+	}
+	names[enqueue(t, s, "fair", 2, false).ID] = "b1"
+	for i := 1; i <= 2; i++ {
+		names[enqueue(t, s, "fair", 3, false).ID] = fmt.Sprintf("c%d", i)
+	}
+	var got []string
+	for range 8 {
+		e := claim(t, s, "h", time.Minute, "fair")
+		got = append(got, names[e.ID])
+		noErr(t, s.Finish(ctx, e.ID, "h", meta.JobEnd{Status: meta.JobSuccess}))
+		time.Sleep(3 * time.Millisecond) // started_at is in milliseconds
+	}
+	if want := "a1 b1 c1 a2 c2 a3 a4 a5"; strings.Join(got, " ") != want {
+		t.Fatalf("claimed %s, want %s", strings.Join(got, " "), want)
+	}
+	wantNothing(t, s, "fair")
 }
 
 func testJobList(t *testing.T, s meta.JobStore) {

@@ -79,9 +79,10 @@ func (s *Store) Enqueue(ctx context.Context, e *meta.Execution, exclusive bool) 
 // other replicas took (or finished) the ones it picked.
 const maxClaimRaces = 16
 
-// Claim implements meta.JobStore: pick the oldest candidate, then take it
-// with an UPDATE that re-checks it is still claimable, so that of two
-// replicas picking the same row only one gets it.
+// Claim implements meta.JobStore: pick a candidate (fairly between
+// vendors, in order within one), then take it with an UPDATE that
+// re-checks it is still claimable, so that of two replicas picking the
+// same row only one gets it.
 func (s *Store) Claim(ctx context.Context, kinds []string, holder string, ttl time.Duration, maxAttempts int) (_ *meta.Execution, err error) {
 	ctx, cancel := s.bound(ctx)
 	defer s.end(cancel, &err)
@@ -99,9 +100,18 @@ func (s *Store) Claim(ctx context.Context, kinds []string, holder string, ttl ti
 		var id int64
 		var status string
 		var attempts, stop int
-		err := s.w.QueryRowContext(ctx, s.b.bind(`SELECT id, status, attempts, stop_requested FROM job_executions
-			WHERE kind IN (`+in+`) AND (status = 'Pending' OR (status = 'Running' AND lease_until < ?))
-			ORDER BY id LIMIT 1`), args...).Scan(&id, &status, &attempts, &stop)
+		// The head (oldest claimable) of each kind and vendor; of those,
+		// the one whose vendor started an execution least recently: a
+		// project that queued a thousand scans gets one, then the others'
+		// turn, instead of the others waiting for its thousand.
+		err := s.w.QueryRowContext(ctx, s.b.bind(`SELECT e.id, e.status, e.attempts, e.stop_requested
+			FROM (SELECT kind, vendor_id, MIN(id) AS head FROM job_executions
+			      WHERE kind IN (`+in+`) AND (status = 'Pending' OR (status = 'Running' AND lease_until < ?))
+			      GROUP BY kind, vendor_id) h
+			JOIN job_executions e ON e.id = h.head
+			ORDER BY (SELECT COALESCE(MAX(r.started_at), 0) FROM job_executions r
+			          WHERE r.kind = h.kind AND r.vendor_id = h.vendor_id), e.id
+			LIMIT 1`), args...).Scan(&id, &status, &attempts, &stop)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, meta.ErrNotFound
 		}
