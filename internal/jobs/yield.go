@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"context"
 	"sync/atomic"
 	"time"
 )
@@ -58,6 +59,27 @@ func (y *Yield) open(now time.Time) (bool, time.Duration) {
 		return true, 0
 	}
 	return false, quiet - idle
+}
+
+// Wait returns when background work may go on (see open), or when ctx
+// ends. A long job calls it between its items; a nil Yield never waits.
+func (y *Yield) Wait(ctx context.Context) error {
+	if y == nil {
+		return ctx.Err()
+	}
+	for {
+		ok, wait := y.open(time.Now())
+		if ok {
+			return ctx.Err()
+		}
+		t := time.NewTimer(max(wait, minYieldWait))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
 }
 
 func orDefault(d, def time.Duration) time.Duration {

@@ -114,3 +114,25 @@ func TestQueueYield(t *testing.T) {
 		t.Errorf("under endless writes bg2 ran after %s, want after about MaxWait (400 ms)", d)
 	}
 }
+
+func TestYieldWait(t *testing.T) {
+	var none *Yield
+	if err := none.Wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	y := &Yield{Quiet: 50 * time.Millisecond, MaxWait: time.Minute}
+	y.Touch()
+	t0 := time.Now()
+	if err := y.Wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(t0); d < 40*time.Millisecond {
+		t.Errorf("Wait returned after %s, want after Quiet (50 ms)", d)
+	}
+	y.Touch()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	if err := y.Wait(ctx); err == nil {
+		t.Error("Wait ignored its context")
+	}
+}

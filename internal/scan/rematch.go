@@ -34,6 +34,9 @@ func (s *Scanner) Rematch(ctx context.Context, stop func() bool) (int, error) {
 			if stop != nil && stop() {
 				return n, nil
 			}
+			if err := s.Yield.Wait(ctx); err != nil { // pushes first
+				return n, err
+			}
 			st, err := s.stored(ctx, d)
 			if err != nil {
 				return n, err

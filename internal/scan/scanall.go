@@ -58,6 +58,10 @@ func (s *Scanner) runScanAll(ctx context.Context, run *jobs.Run) error {
 				continue
 			}
 			done[c.Digest] = true
+			if err := s.Yield.Wait(ctx); err != nil { // pushes first
+				_ = run.SetResult(res)
+				return err
+			}
 			res.Total++
 			if err := s.scanOne(ctx, run, c); errors.Is(err, ErrNotScannable) {
 				res.Total--
