@@ -19,6 +19,7 @@ import (
 	"github.com/berth-registry/berth/internal/metrics"
 	"github.com/berth-registry/berth/internal/registry"
 	"github.com/berth-registry/berth/internal/scan"
+	"github.com/berth-registry/berth/internal/scan/catalog"
 	"github.com/berth-registry/berth/internal/scan/vulndb"
 )
 
@@ -42,7 +43,7 @@ func newScanning(cfg config.Config, store *sqlstore.Store, blobs blob.Store, acc
 	}
 	db := &vulndb.Manager{Dir: filepath.Join(cfg.DataDir, "vulndb")}
 	sc := &scan.Scanner{Store: store, Blobs: blobs, DB: db, Events: acc.events, Log: log.With("component", "scan"),
-		Yield: &jobs.Yield{}}
+		Yield: &jobs.Yield{}, Layers: &catalog.LayerCache{}}
 	repo, tag := cfg.Scan.VulnDBRepoTag()
 	return &scanning{
 		db:      db,

@@ -83,6 +83,9 @@ type Scanner struct {
 	Log    *slog.Logger
 	// SBOM pushes an SBOM accessory (nil: SBOM scans fail).
 	SBOM SBOMWriter
+	// Layers, if set, keeps what layers hold: an image on a base already
+	// scanned reads only its own layers.
+	Layers *catalog.LayerCache
 	// Yield, if set, holds scans back while pushes go on (see jobs.Yield):
 	// a push never waits for a scan's writes.
 	Yield *jobs.Yield
@@ -405,7 +408,7 @@ func (s *Scanner) catalogue(ctx context.Context, run *jobs.Run, repo string, d d
 				return s.Blobs.Open(ctx, l.Digest)
 			}}
 		}
-		res, err := catalog.Catalogue(ctx, cls)
+		res, err := catalog.CatalogueCached(ctx, cls, s.Layers)
 		if err != nil {
 			return nil, err
 		}

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
@@ -106,11 +107,20 @@ var ErrLimit = errors.New("catalogue limit exceeded")
 type entry struct {
 	layer string
 	data  []byte    // a database or os-release
-	pkgs  []Package // a Go binary's modules, read as it passed
+	pkgs  []Package // a Go binary's modules or an rpm database's packages, read as it passed
+	rpm   bool      // pkgs are an rpm database's
 }
 
 // Catalogue reads layers in order and returns what the image holds.
 func Catalogue(ctx context.Context, layers []Layer) (Result, error) {
+	return CatalogueCached(ctx, layers, nil)
+}
+
+// CatalogueCached is Catalogue reading each layer once per cache: what a
+// layer holds is the same in every image (it is found by digest), so an
+// image built on a base the cache has seen reads only its own layers.
+// cache may be nil.
+func CatalogueCached(ctx context.Context, layers []Layer, cache *LayerCache) (Result, error) {
 	files := map[string]*entry{}
 	var notes []string
 	builds := make([]*BuildInfo, len(layers))
@@ -118,16 +128,88 @@ func Catalogue(ctx context.Context, layers []Layer) (Result, error) {
 		if err := ctx.Err(); err != nil {
 			return Result{}, err
 		}
-		n, bi, err := readLayer(ctx, l, files)
-		if err != nil {
-			return Result{}, fmt.Errorf("layer %s: %w", l.Digest, err)
+		f, ok := cache.get(l.Digest)
+		if !ok {
+			var err error
+			if f, err = readLayer(ctx, l); err != nil {
+				return Result{}, fmt.Errorf("layer %s: %w", l.Digest, err)
+			}
+			cache.put(l.Digest, f)
 		}
-		notes = append(notes, n...)
-		builds[i] = bi
+		f.apply(files)
+		notes = append(notes, f.notes...)
+		builds[i] = f.build
 	}
 	res := assemble(files, notes)
 	attachBuildInfo(&res, layers, builds)
 	return res, nil
+}
+
+// layerFacts is what one layer does to the files the cataloguer keeps,
+// whatever the layers below it: it is read once and cached by digest.
+// Whiteouts and rewrites act on what lower layers wrote, never on the
+// layer's own files, so their order within the layer does not matter.
+type layerFacts struct {
+	opaque   []string          // directories whose lower content is gone (.wh..wh..opq)
+	removed  []string          // paths whited out, with what is under them
+	replaced []string          // every other non-directory entry: it hides a lower file at its path
+	added    map[string]*entry // the kept files it writes
+	notes    []string
+	build    *BuildInfo // its Red Hat build information (nil if none)
+}
+
+// apply makes files what they are above the layer. The entries are
+// shared with the cache: one that must change is copied.
+func (f *layerFacts) apply(files map[string]*entry) {
+	for _, d := range f.opaque {
+		removeUnder(files, d)
+	}
+	for _, p := range f.removed {
+		delete(files, p)
+		removeUnder(files, p)
+	}
+	var below map[string]*entry // the rpm databases the layer rewrites, as they were
+	for p, e := range f.added {
+		if e.rpm && files[p] != nil {
+			if below == nil {
+				below = map[string]*entry{}
+			}
+			below[p] = files[p]
+		}
+	}
+	for _, p := range f.replaced {
+		delete(files, p)
+	}
+	for p, e := range f.added {
+		if below := below[p]; below != nil {
+			// A rewritten rpm database: a package already installed
+			// below keeps the layer that installed it.
+			pkgs := slices.Clone(e.pkgs)
+			keepInstallingLayer(pkgs, below.pkgs)
+			e = &entry{layer: e.layer, pkgs: pkgs, rpm: true}
+		}
+		files[p] = e
+	}
+}
+
+// size estimates the bytes f holds, for the cache's bound.
+func (f *layerFacts) size() int {
+	n := 256
+	for _, l := range [][]string{f.opaque, f.removed, f.replaced, f.notes} {
+		for _, s := range l {
+			n += len(s) + 16
+		}
+	}
+	for p, e := range f.added {
+		n += len(p) + len(e.data) + 64 + len(e.pkgs)*256
+	}
+	if f.build != nil {
+		n += 256
+		for _, c := range f.build.ContentSets {
+			n += len(c) + 16
+		}
+	}
+	return n
 }
 
 // attachBuildInfo gives each rpm package the build information of the
@@ -175,106 +257,96 @@ func attachBuildInfo(res *Result, layers []Layer, builds []*BuildInfo) {
 	}
 }
 
-// readLayer applies one layer to files: its whiteouts remove what lower
-// layers wrote, its files replace them. It returns the layer's own Red
-// Hat build information (nil if it has none).
-func readLayer(ctx context.Context, l Layer, files map[string]*entry) ([]string, *BuildInfo, error) {
+// readLayer reads what one layer does (see layerFacts): its whiteouts,
+// the paths it writes, the files it adds that matter, and its own Red Hat
+// build information.
+func readLayer(ctx context.Context, l Layer) (*layerFacts, error) {
 	rc, err := l.Open(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	defer rc.Close()
 	r, err := decompress(rc)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	defer r.Close()
 	tr := tar.NewReader(&limitedReader{r: r, n: MaxUnpacked})
-	// Whiteouts and rewrites act on what lower layers wrote (files), never
-	// on this layer's own files (added), so they apply as they pass.
-	added := map[string]*entry{}
-	var notes []string
+	f := &layerFacts{added: map[string]*entry{}}
 	var build BuildInfo
 	for count := 0; ; count++ {
 		if count > MaxEntries {
-			return nil, nil, fmt.Errorf("%w: more than %d entries", ErrLimit, MaxEntries)
+			return nil, fmt.Errorf("%w: more than %d entries", ErrLimit, MaxEntries)
 		}
 		h, err := tr.Next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		p := clean(h.Name)
 		dir, base := path.Split(p)
 		dir = strings.TrimSuffix(dir, "/")
 		if base == ".wh..wh..opq" {
-			removeUnder(files, dir)
+			f.opaque = append(f.opaque, dir)
 			continue
 		}
 		if strings.HasPrefix(base, ".wh.") {
-			gone := path.Join(dir, strings.TrimPrefix(base, ".wh."))
-			delete(files, gone)
-			removeUnder(files, gone)
+			f.removed = append(f.removed, path.Join(dir, strings.TrimPrefix(base, ".wh.")))
 			continue
 		}
 		if h.Typeflag == tar.TypeDir {
 			continue // directories merge
 		}
-		below := files[p]
-		delete(files, p) // a file, link or device at a kept path replaces it
+		// A file, link or device at a kept path replaces it; a file that
+		// matters is kept instead.
+		f.replaced = append(f.replaced, p)
 		if h.Typeflag != tar.TypeReg {
 			continue
 		}
 		switch {
 		case isDBFile(p):
 			if h.Size > MaxDBFile {
-				return nil, nil, fmt.Errorf("%w: %s is %d bytes", ErrLimit, p, h.Size)
+				return nil, fmt.Errorf("%w: %s is %d bytes", ErrLimit, p, h.Size)
 			}
 			b, err := io.ReadAll(io.LimitReader(tr, MaxDBFile))
 			if err != nil {
-				return nil, nil, err
+				return nil, err
 			}
-			added[p] = &entry{layer: l.Digest, data: b}
+			f.added[p] = &entry{layer: l.Digest, data: b}
 		case isRPMDB(p):
 			pkgs, err := rpmDB(tr, h.Size, p, l.Digest)
 			if err != nil {
-				return nil, nil, err
+				return nil, err
 			}
-			if below != nil {
-				keepInstallingLayer(pkgs, below.pkgs)
-			}
-			added[p] = &entry{layer: l.Digest, pkgs: pkgs}
+			f.added[p] = &entry{layer: l.Digest, pkgs: pkgs, rpm: true}
 		case isContentManifest(p) || isBuildDockerfile(p):
 			note, err := readBuildFile(tr, h.Size, p, &build)
 			if err != nil {
-				return nil, nil, err
+				return nil, err
 			}
 			if note != "" {
-				notes = append(notes, note)
+				f.notes = append(f.notes, note)
 			}
 		case h.Mode&0o111 != 0 && h.Size > 4:
 			if h.Size > MaxBinary {
-				notes = append(notes, fmt.Sprintf("%s not read: %d bytes", p, h.Size))
+				f.notes = append(f.notes, fmt.Sprintf("%s not read: %d bytes", p, h.Size))
 				continue
 			}
 			pkgs, err := goBinary(tr, p, l.Digest)
 			if err != nil {
-				return nil, nil, err
+				return nil, err
 			}
 			if pkgs != nil {
-				added[p] = &entry{layer: l.Digest, pkgs: pkgs}
+				f.added[p] = &entry{layer: l.Digest, pkgs: pkgs}
 			}
 		}
 	}
-	for k, e := range added {
-		files[k] = e
+	if build.ContentSets != nil || build.NVR != "" || build.Arch != "" {
+		f.build = &build
 	}
-	if build.ContentSets == nil && build.NVR == "" && build.Arch == "" {
-		return notes, nil, nil
-	}
-	return notes, &build, nil
+	return f, nil
 }
 
 // removeUnder drops the kept files under dir ("" is the root).
