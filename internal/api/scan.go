@@ -205,7 +205,7 @@ func scanRequestOf(r *http.Request, required bool) (typ string, f sbom.Format, e
 		return "", "", errBadRequest("sbom_format applies to scan_type sbom only")
 	}
 	if f, err = sbom.ParseFormat(body.SBOMFormat); err != nil {
-		return "", "", errBadRequest(err.Error())
+		return "", "", errBadRequest("sbom_format: " + err.Error())
 	}
 	return typ, f, nil
 }
