@@ -33,6 +33,11 @@ require (
 require github.com/knqyf263/go-rpm-version v0.0.0-20260811110310-1815e1f1b790
 
 require (
+	github.com/anchore/go-struct-converter v0.1.0 // indirect
+	github.com/spdx/tools-golang v0.5.7
+)
+
+require (
 	github.com/knqyf263/go-rpmdb v0.1.1
 	golang.org/x/xerrors v0.0.0-20200804184101-5ec99f83aff1 // indirect
 )

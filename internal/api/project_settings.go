@@ -10,6 +10,8 @@ import (
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/quota"
+	"github.com/berth-registry/berth/internal/scan"
+	"github.com/berth-registry/berth/internal/scan/sbom"
 )
 
 // metadataValue checks one metadata value and returns the form stored.
@@ -44,6 +46,11 @@ var (
 		n, err := strconv.ParseInt(v, 10, 64)
 		return strconv.FormatInt(n, 10), err == nil && n > 0
 	}, "a positive integer"}
+	// sbom_format: the SBOM writer's format names, stored lower-case.
+	sbomFormatValue = metadataValue{func(v string) (string, bool) {
+		f, err := sbom.ParseFormat(v)
+		return string(f), err == nil && v != ""
+	}, fmt.Sprintf("one of %s, %s", sbom.CycloneDX, sbom.SPDX)}
 )
 
 // projectMetadataKeys are the keys of Harbor's ProjectMetadata (swagger
@@ -53,6 +60,8 @@ var (
 // enforces them:
 //   - auto_scan, auto_sbom_generation, prevent_vul, severity,
 //     reuse_sys_cve_allowlist: the vulnerability scanning issue;
+//   - sbom_format (berth's, not Harbor's): the format of the project's
+//     SBOMs, cyclonedx (the default) or spdx;
 //   - enable_content_trust (notation), enable_content_trust_cosign: the
 //     signature verification issue;
 //   - retention_id: written by the tag retention issue when a policy is
@@ -71,6 +80,7 @@ var projectMetadataKeys = map[string]metadataValue{
 	"severity":                       severityValue,
 	"auto_scan":                      boolValue,
 	"auto_sbom_generation":           boolValue,
+	scan.SBOMFormatKey:               sbomFormatValue,
 	"reuse_sys_cve_allowlist":        boolValue,
 	"retention_id":                   idValue,
 	"proxy_speed_kb":                 int32Value,

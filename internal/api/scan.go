@@ -15,6 +15,7 @@ import (
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/rbac"
 	"github.com/berth-registry/berth/internal/scan"
+	"github.com/berth-registry/berth/internal/scan/sbom"
 	"github.com/berth-registry/berth/internal/scan/vulndb"
 )
 
@@ -61,6 +62,10 @@ type sbomOverview struct {
 	ReportID   string      `json:"report_id"`
 	Duration   int64       `json:"duration"`
 	Scanner    scannerInfo `json:"scanner"`
+	// SBOMMediaType is berth's: the document's media type,
+	// application/vnd.cyclonedx+json or application/spdx+json (Harbor's
+	// are always SPDX), read from the accessory's layer.
+	SBOMMediaType string `json:"sbom_media_type,omitempty"`
 }
 
 func timePtr(t time.Time) *harborTime {
@@ -123,11 +128,38 @@ func (s *Server) addScanOverviews(ctx context.Context, arts []artifact, o artifa
 				if !b.EndTime.IsZero() {
 					ov.Duration = int64(b.EndTime.Sub(b.StartTime).Seconds())
 				}
+				if ov.SBOMMediaType, err = s.sbomMediaType(ctx, b); err != nil {
+					return err
+				}
 				arts[i].SBOMOverview = ov
 			}
 		}
 	}
 	return nil
+}
+
+// sbomMediaType is the media type of b's document: its accessory's
+// layer's ("" before one is made, or once the accessory is deleted).
+// One read per artifact of the page that has an SBOM.
+func (s *Server) sbomMediaType(ctx context.Context, b *meta.ScanSBOM) (string, error) {
+	if b.SBOMDigest == "" || b.Repo == "" {
+		return "", nil
+	}
+	m, err := s.opt.Store.GetManifest(ctx, b.Repo, string(b.SBOMDigest), true)
+	if isNotFound(err) {
+		return "", nil
+	} else if err != nil {
+		return "", err
+	}
+	var doc struct {
+		Layers []struct {
+			MediaType string `json:"mediaType"`
+		} `json:"layers"`
+	}
+	if json.Unmarshal(m.Body, &doc) != nil || len(doc.Layers) != 1 {
+		return "", nil
+	}
+	return doc.Layers[0].MediaType, nil
 }
 
 // scanner returns the built-in scanner, or 503 without one.
@@ -138,26 +170,44 @@ func (s *Server) scanner() (*scan.Scanner, error) {
 	return s.opt.Scan, nil
 }
 
-// scanTypeOf reads Harbor's ScanType body; empty means vulnerability.
-func scanTypeOf(r *http.Request, required bool) (string, error) {
-	var body struct {
-		ScanType string `json:"scan_type"`
-	}
+// scanRequest is Harbor's ScanType body with berth's sbom_format.
+type scanRequest struct {
+	ScanType string `json:"scan_type"`
+	// SBOMFormat is berth's: cyclonedx or spdx, for scan_type sbom only;
+	// absent, the project's sbom_format (CycloneDX if unset).
+	SBOMFormat string `json:"sbom_format"`
+}
+
+// scanRequestOf reads the scan request; an empty scan_type means
+// vulnerability unless required.
+func scanRequestOf(r *http.Request, required bool) (typ string, f sbom.Format, err error) {
+	var body scanRequest
 	if r.ContentLength != 0 {
 		if err := readJSON(r, &body); err != nil {
-			return "", err
+			return "", "", err
 		}
 	}
 	switch body.ScanType {
 	case "":
 		if required {
-			return "", errBadRequest("scan_type is required")
+			return "", "", errBadRequest("scan_type is required")
 		}
-		return scan.TypeVulnerability, nil
+		typ = scan.TypeVulnerability
 	case scan.TypeVulnerability, scan.TypeSBOM:
-		return body.ScanType, nil
+		typ = body.ScanType
+	default:
+		return "", "", errBadRequest(fmt.Sprintf("scan_type %q: want vulnerability or sbom", body.ScanType))
 	}
-	return "", errBadRequest(fmt.Sprintf("scan_type %q: want vulnerability or sbom", body.ScanType))
+	if body.SBOMFormat == "" {
+		return typ, "", nil
+	}
+	if typ != scan.TypeSBOM {
+		return "", "", errBadRequest("sbom_format applies to scan_type sbom only")
+	}
+	if f, err = sbom.ParseFormat(body.SBOMFormat); err != nil {
+		return "", "", errBadRequest("sbom_format: " + err.Error())
+	}
+	return typ, f, nil
 }
 
 // scanArtifact: POST .../artifacts/{reference}/scan → 202.
@@ -170,7 +220,7 @@ func (s *Server) scanArtifact(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	typ, err := scanTypeOf(r, false)
+	typ, format, err := scanRequestOf(r, false)
 	if err != nil {
 		return err
 	}
@@ -178,9 +228,11 @@ func (s *Server) scanArtifact(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := sc.Enqueue(r.Context(), p.ID, m, typ, meta.TriggerManual); errors.Is(err, scan.ErrNotScannable) {
+	if !scan.Scannable(m) {
 		return errUnprocessable(fmt.Sprintf("the artifact %s@%s cannot be scanned: it is neither an image nor an index", repo, a.Digest))
-	} else if err != nil {
+	}
+	want := scan.Want{ProjectID: p.ID, Manifest: m, Type: typ, Trigger: meta.TriggerManual, Format: format}
+	if _, err := sc.EnqueueAll(r.Context(), []scan.Want{want}); err != nil {
 		return err
 	}
 	s.record(r.Context(), r, "scan", "artifact", repo+"@"+string(a.Digest), p)
@@ -199,7 +251,7 @@ func (s *Server) stopScanArtifact(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	if _, err := scanTypeOf(r, true); err != nil {
+	if _, _, err := scanRequestOf(r, true); err != nil {
 		return err
 	}
 	rs, err := sc.Store.ScanReports(r.Context(), []digest.Digest{a.Digest})

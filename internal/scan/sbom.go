@@ -1,27 +1,26 @@
 package scan
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"fmt"
-	"sort"
-	"strings"
 	"time"
 
-	cdx "github.com/CycloneDX/cyclonedx-go"
 	"github.com/opencontainers/go-digest"
 
 	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/meta"
-	"github.com/berth-registry/berth/internal/scan/catalog"
+	"github.com/berth-registry/berth/internal/scan/sbom"
 )
 
-// SBOM accessory media types: Harbor's artifact type, and the document's.
-const (
-	SBOMArtifactType = "application/vnd.goharbor.harbor.sbom.v1"
-	SBOMMediaType    = "application/vnd.cyclonedx+json"
-)
+// SBOMArtifactType is Harbor's artifact type of an SBOM accessory,
+// whatever its format: the layer's media type says which
+// (sbom.CycloneDXMediaType or sbom.SPDXMediaType).
+const SBOMArtifactType = "application/vnd.goharbor.harbor.sbom.v1"
+
+// SBOMFormatKey is berth's project metadata key choosing the format of
+// the project's SBOMs (sbom.Format; CycloneDX when unset), for
+// auto_sbom_generation and for requests that name none.
+const SBOMFormatKey = "sbom_format"
 
 // SBOMWriter stores an SBOM document as an accessory of subject in repo
 // (a referrer manifest with artifactType SBOMArtifactType) and returns
@@ -31,8 +30,19 @@ type SBOMWriter interface {
 		annotations map[string]string) (digest.Digest, error)
 }
 
+// projectSBOMFormat is the project's sbom_format; the default when unset
+// or unreadable.
+func (s *Scanner) projectSBOMFormat(ctx context.Context, projectID int64) sbom.Format {
+	set, err := s.Store.ProjectSettings(ctx, projectID)
+	if err != nil || set[projectID] == nil {
+		return sbom.CycloneDX
+	}
+	return projectFormat(set[projectID].Metadata)
+}
+
 // runSBOM catalogues repo@d (reusing a stored package list) and pushes
-// its CycloneDX document.
+// its document in the format asked (CycloneDX for jobs queued before
+// formats existed).
 func (s *Scanner) runSBOM(ctx context.Context, run *jobs.Run, p params) error {
 	start := time.Now()
 	rec := &meta.ScanSBOM{Digest: p.Digest, ReportID: p.ReportID, Status: meta.JobRunning, StartTime: start, Repo: p.Repo}
@@ -60,16 +70,21 @@ func (s *Scanner) runSBOM(ctx context.Context, run *jobs.Run, p params) error {
 				pkgs = append(pkgs, cst.Packages...)
 			}
 		}
-		doc, err := CycloneDX(p.Repo, p.Digest, st.OS, pkgs)
+		f, err := sbom.ParseFormat(string(p.Format))
 		if err != nil {
 			return err
 		}
-		d, err := s.SBOM.PushReferrer(ctx, p.Repo, subject, SBOMArtifactType, SBOMMediaType, doc,
-			map[string]string{"created-by": "berth", "org.opencontainers.artifact.created": time.Now().UTC().Format(time.RFC3339)})
+		doc, err := sbom.Write(f, sbom.Tool{Name: ScannerName, Version: ScannerVersion}, sbom.Image{Repo: p.Repo, Digest: p.Digest}, st.OS, pkgs)
 		if err != nil {
 			return err
 		}
-		run.Log("SBOM %s pushed with %d components", d, len(pkgs))
+		d, err := s.SBOM.PushReferrer(ctx, p.Repo, subject, SBOMArtifactType, f.MediaType(), doc,
+			map[string]string{"created-by": "berth", "org.opencontainers.artifact.created": time.Now().UTC().Format(time.RFC3339),
+				"org.opencontainers.artifact.description": f.Description()})
+		if err != nil {
+			return err
+		}
+		run.Log("%s pushed as %s with %d packages", f.Description(), d, len(pkgs))
 		rec.SBOMDigest = d
 		return nil
 	}()
@@ -82,69 +97,4 @@ func (s *Scanner) runSBOM(ctx context.Context, run *jobs.Run, p params) error {
 		err = perr
 	}
 	return err
-}
-
-// CycloneDX writes the packages as a CycloneDX JSON document, one
-// component per package with its purl.
-func CycloneDX(repo string, d digest.Digest, os catalog.OS, pkgs []catalog.Package) ([]byte, error) {
-	bom := cdx.NewBOM()
-	bom.SerialNumber = "urn:uuid:" + newReportID()
-	bom.Metadata = &cdx.Metadata{
-		Timestamp: time.Now().UTC().Format(time.RFC3339),
-		Tools:     &cdx.ToolsChoice{Components: &[]cdx.Component{{Type: cdx.ComponentTypeApplication, Name: ScannerName, Version: ScannerVersion}}},
-		Component: &cdx.Component{Type: cdx.ComponentTypeContainer, Name: repo, Version: string(d), BOMRef: string(d)},
-	}
-	comps := make([]cdx.Component, 0, len(pkgs)+1)
-	if os.ID != "" {
-		comps = append(comps, cdx.Component{Type: cdx.ComponentTypeOS, Name: os.ID, Version: os.VersionID, BOMRef: "os:" + os.ID})
-	}
-	seen := map[string]bool{}
-	sort.Slice(pkgs, func(i, j int) bool { return purl(os, pkgs[i]) < purl(os, pkgs[j]) })
-	for _, p := range pkgs {
-		ref := purl(os, p)
-		if seen[ref] {
-			continue
-		}
-		seen[ref] = true
-		props := []cdx.Property{{Name: "berth:layer", Value: p.Layer}, {Name: "berth:path", Value: p.Path}}
-		if p.SrcName != "" && p.SrcName != p.Name {
-			props = append(props, cdx.Property{Name: "berth:src_name", Value: p.SrcName}, cdx.Property{Name: "berth:src_version", Value: p.SrcVersion})
-		}
-		comps = append(comps, cdx.Component{Type: cdx.ComponentTypeLibrary, Name: p.Name, Version: p.Version,
-			PackageURL: ref, BOMRef: ref, Properties: &props})
-	}
-	bom.Components = &comps
-	var buf bytes.Buffer
-	if err := cdx.NewBOMEncoder(&buf, cdx.BOMFileFormatJSON).Encode(bom); err != nil {
-		return nil, fmt.Errorf("encoding the SBOM: %w", err)
-	}
-	return buf.Bytes(), nil
-}
-
-// purl is a package's package URL (qualifiers arch and distro, the empty
-// ones left out).
-func purl(os catalog.OS, p catalog.Package) string {
-	var typ, distro string
-	switch p.Type {
-	case catalog.TypeDeb, catalog.TypeRPM:
-		typ, distro = p.Type, os.ID+"-"+os.VersionID
-	case catalog.TypeAPK:
-		typ, distro = "apk", os.VersionID
-	case catalog.TypeGoBinary:
-		return fmt.Sprintf("pkg:golang/%s@%s", p.Name, p.Version)
-	default:
-		return fmt.Sprintf("pkg:generic/%s@%s", p.Name, p.Version)
-	}
-	var q []string
-	if p.Arch != "" {
-		q = append(q, "arch="+p.Arch)
-	}
-	if os.VersionID != "" {
-		q = append(q, "distro="+distro)
-	}
-	u := fmt.Sprintf("pkg:%s/%s/%s@%s", typ, os.ID, p.Name, p.Version)
-	if len(q) > 0 {
-		u += "?" + strings.Join(q, "&")
-	}
-	return u
 }

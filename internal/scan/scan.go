@@ -26,6 +26,7 @@ import (
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/scan/catalog"
 	"github.com/berth-registry/berth/internal/scan/match"
+	"github.com/berth-registry/berth/internal/scan/sbom"
 	"github.com/berth-registry/berth/internal/scan/vulndb"
 )
 
@@ -97,6 +98,9 @@ type params struct {
 	Digest   digest.Digest `json:"digest"`
 	ReportID string        `json:"report_id"`
 	Type     string        `json:"type"`
+	// Format is an SBOM's (TypeSBOM only; "" in jobs queued before
+	// formats existed: CycloneDX).
+	Format sbom.Format `json:"format,omitempty"`
 }
 
 // Register adds the job kinds to q.
@@ -171,6 +175,9 @@ type Want struct {
 	Manifest  *meta.Manifest // with its body
 	Type      string         // TypeVulnerability ("" too) or TypeSBOM
 	Trigger   string
+	// Format is an SBOM's; "" is the project's sbom_format (SBOMFormatKey),
+	// CycloneDX if it has none.
+	Format sbom.Format
 }
 
 // EnqueueAll starts the scans of wants in one write transaction (scan on
@@ -181,16 +188,23 @@ type Want struct {
 func (s *Scanner) EnqueueAll(ctx context.Context, wants []Want) ([]string, error) {
 	ids := make([]string, len(wants))
 	queued := map[string]string{}
+	formats := map[int64]sbom.Format{} // projects' sbom_format, read once
 	var reqs []meta.ScanRequest
 	for i, w := range wants {
-		m, typ := w.Manifest, w.Type
+		m, typ, format := w.Manifest, w.Type, w.Format
 		if !Scannable(m) {
 			continue
 		}
 		if typ == "" {
 			typ = TypeVulnerability
 		}
-		key := typ + " " + string(m.Digest)
+		if typ == TypeSBOM && format == "" {
+			if format = formats[w.ProjectID]; format == "" {
+				format = s.projectSBOMFormat(ctx, w.ProjectID)
+				formats[w.ProjectID] = format
+			}
+		}
+		key := typ + " " + string(format) + " " + string(m.Digest)
 		if id, ok := queued[key]; ok {
 			ids[i] = id
 			continue
@@ -209,7 +223,7 @@ func (s *Scanner) EnqueueAll(ctx context.Context, wants []Want) ([]string, error
 			}
 		}
 		id := newReportID()
-		e, err := s.Queue.NewExecution(KindScan, w.ProjectID, w.Trigger, params{Repo: m.Repo, Digest: m.Digest, ReportID: id, Type: typ})
+		e, err := s.Queue.NewExecution(KindScan, w.ProjectID, w.Trigger, params{Repo: m.Repo, Digest: m.Digest, ReportID: id, Type: typ, Format: format})
 		if err != nil {
 			return nil, err
 		}

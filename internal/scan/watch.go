@@ -12,6 +12,7 @@ import (
 
 	"github.com/berth-registry/berth/internal/events"
 	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/scan/sbom"
 	"github.com/berth-registry/berth/internal/scan/vulndb"
 )
 
@@ -212,7 +213,8 @@ func (w *Watch) onPushes(ctx context.Context, pushes []events.Event) {
 			wants = append(wants, Want{ProjectID: p.id, Manifest: m, Type: TypeVulnerability, Trigger: meta.TriggerEvent})
 		}
 		if p.md["auto_sbom_generation"] == "true" {
-			wants = append(wants, Want{ProjectID: p.id, Manifest: m, Type: TypeSBOM, Trigger: meta.TriggerEvent})
+			wants = append(wants, Want{ProjectID: p.id, Manifest: m, Type: TypeSBOM, Trigger: meta.TriggerEvent,
+				Format: projectFormat(p.md)})
 		}
 	}
 	if len(wants) == 0 {
@@ -253,4 +255,14 @@ func (w *Watch) scanOnPush(ctx context.Context, name string) *pushProject {
 		return nil
 	}
 	return &pushProject{id: p.ID, md: md, pending: n}
+}
+
+// projectFormat is the SBOM format of a project's metadata md (the API
+// accepts only known ones; CycloneDX otherwise).
+func projectFormat(md map[string]string) sbom.Format {
+	f, err := sbom.ParseFormat(md[SBOMFormatKey])
+	if err != nil {
+		return sbom.CycloneDX
+	}
+	return f
 }

@@ -162,6 +162,23 @@ func TestSecurityTab(t *testing.T) {
 		!strings.Contains(body, `<option value="High" selected>`) {
 		t.Fatal("saved policies not shown")
 	}
+	// The SBOM format: CycloneDX until SPDX is chosen; a forged value is
+	// refused.
+	if _, body := a.get("/projects/sec/security"); strings.Contains(body, `<option value="spdx" selected>`) {
+		t.Fatal("SPDX shown chosen before it was")
+	}
+	a.submit("/projects/sec/security", "/projects/sec/security", url.Values{"auto_sbom_generation": {"on"}, "sbom_format": {"spdx"}, "severity": {"High"}})
+	if settings, err = e.store.ProjectSettings(e.ctx, p.ID); err != nil || settings[p.ID].Metadata["sbom_format"] != "spdx" ||
+		settings[p.ID].Metadata["auto_sbom_generation"] != "true" {
+		t.Fatalf("sbom_format after saving: %v %v", settings[p.ID].Metadata, err)
+	}
+	if _, body := a.get("/projects/sec/security"); !strings.Contains(body, `<option value="spdx" selected>SPDX</option>`) {
+		t.Fatal("the saved SBOM format is not shown")
+	}
+	a.submit("/projects/sec/security", "/projects/sec/security", url.Values{"sbom_format": {"swid"}, "severity": {"High"}})
+	if settings, _ = e.store.ProjectSettings(e.ctx, p.ID); settings[p.ID].Metadata["sbom_format"] != "spdx" {
+		t.Fatalf("a forged format was stored: %v", settings[p.ID].Metadata)
+	}
 	// A trusted cosign key: added, listed, deleted.
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {

@@ -319,6 +319,8 @@ var zh = map[string]string{
 	"Block pulls of artifacts with vulnerabilities of this severity or worse": "阻止拉取含有此严重程度及以上漏洞的制品",
 	"Choose a severity.":                                 "请选择严重程度。",
 	"Generate an SBOM on push":                           "推送时生成 SBOM",
+	"SBOM format":                                        "SBOM 格式",
+	"Choose an SBOM format.":                             "请选择 SBOM 格式。",
 	"No keys: any signature counts.":                     "没有密钥：任何签名均视为有效。",
 	"Only allow pulls of artifacts signed with cosign":   "仅允许拉取经 cosign 签名的制品",
 	"Only allow pulls of artifacts signed with notation": "仅允许拉取经 notation 签名的制品",

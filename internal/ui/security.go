@@ -11,6 +11,10 @@ import (
 // names; values "true"/"false", severity one of severities).
 var securityKeys = []string{"auto_scan", "auto_sbom_generation", "prevent_vul", "enable_content_trust_cosign", "enable_content_trust"}
 
+// sbomFormats are the choices of berth's sbom_format, the default
+// (CycloneDX) first: the format of generated SBOMs.
+var sbomFormats = []obj{{"value": "cyclonedx", "label": "CycloneDX"}, {"value": "spdx", "label": "SPDX"}}
+
 // security: GET /projects/{p}/security: scanning and pull policies (the
 // project's metadata) and the keys signatures must verify against
 // (berth's /projects/{p}/signing-keys).
@@ -42,7 +46,7 @@ func (s *Server) security(p *page) error {
 	}
 	return p.show("security", p.r.PathValue("p"), "projects", obj{"project": proj, "perms": ps, "tab": "security",
 		"keys": keys, "severities": severities[:4], "reuse": reuse, "own": own, "cves": strings.Join(own, "\n"),
-		"expires": expires, "system": system})
+		"expires": expires, "system": system, "sbomFormats": sbomFormats})
 }
 
 // saveProjectAllowlist: POST /projects/{p}/security/allowlist: whether
@@ -71,7 +75,7 @@ func objOf(v any) obj { o, _ := v.(obj); return o }
 func isTrue(v any) bool { return v == true || v == "true" }
 
 // saveSecurity: POST /projects/{p}/security: the ticked policies on, the
-// others off, and the severity that blocks pulls.
+// others off, the severity that blocks pulls, and the SBOM format.
 func (s *Server) saveSecurity(p *page) error {
 	name := p.r.PathValue("p")
 	to := projectURL(name) + "/security"
@@ -84,6 +88,13 @@ func (s *Server) saveSecurity(p *page) error {
 		return p.done(to, "Choose a severity.")
 	}
 	md["severity"] = strings.ToLower(sev)
+	switch f := p.r.PostForm.Get("sbom_format"); f {
+	case "": // a form without the choice keeps the project's
+	case "cyclonedx", "spdx":
+		md["sbom_format"] = f
+	default:
+		return p.done(to, "Choose an SBOM format.")
+	}
 	if _, err := p.call(http.MethodPut, "/projects/"+url.PathEscape(name), obj{"metadata": md}, nil); err != nil {
 		return p.back(to, err)
 	}

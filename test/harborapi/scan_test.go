@@ -78,13 +78,14 @@ Version: 1:1.2.13.dfsg-1
 `
 
 // pushScanImage pushes a Debian 12 image with dpkg packages and a Go
-// binary; with whiteout, an upper layer deletes the binary.
-func pushScanImage(t *testing.T, repo, tag string, whiteout bool) string {
+// binary; with whiteout, an upper layer deletes the binary. extra files
+// go into its one base layer (an image of its own digest and base).
+func pushScanImage(t *testing.T, repo, tag string, whiteout bool, extra ...scantest.File) string {
 	t.Helper()
-	layers := []descriptor{pushBlob(t, repo, "application/vnd.oci.image.layer.v1.tar+gzip", scantest.Layer(t,
-		scantest.File{Path: "etc/os-release", Body: []byte("ID=debian\nVERSION_ID=\"12\"\n")},
-		scantest.File{Path: "var/lib/dpkg/status", Body: []byte(scanDpkg)},
-		scantest.File{Path: "usr/bin/app", Body: scantest.GoBinary(t), Mode: 0o755}))}
+	layers := []descriptor{pushBlob(t, repo, "application/vnd.oci.image.layer.v1.tar+gzip", scantest.Layer(t, append([]scantest.File{
+		{Path: "etc/os-release", Body: []byte("ID=debian\nVERSION_ID=\"12\"\n")},
+		{Path: "var/lib/dpkg/status", Body: []byte(scanDpkg)},
+		{Path: "usr/bin/app", Body: scantest.GoBinary(t), Mode: 0o755}}, extra...)...))}
 	if whiteout {
 		layers = append(layers, pushBlob(t, repo, "application/vnd.oci.image.layer.v1.tar+gzip", scantest.Layer(t, scantest.File{Path: "usr/bin/.wh.app"})))
 	}
