@@ -117,20 +117,31 @@ func (s *Server) addScanOverviews(ctx context.Context, arts []artifact, o artifa
 		}
 	}
 	if o.sbomOverview {
-		sb, err := s.opt.Scan.Store.ScanSBOMs(ctx, ds)
-		if err != nil {
-			return err
+		// An SBOM belongs to the repository it was pushed to.
+		byRepo := map[string][]digest.Digest{}
+		for i := range arts {
+			byRepo[arts[i].RepositoryName] = append(byRepo[arts[i].RepositoryName], ds[i])
+		}
+		sb := map[string]map[digest.Digest]*meta.ScanSBOM{}
+		for repo, rds := range byRepo {
+			m, err := s.opt.Scan.Store.ScanSBOMs(ctx, repo, rds)
+			if err != nil {
+				return err
+			}
+			sb[repo] = m
 		}
 		for i := range arts {
-			if b := sb[ds[i]]; b != nil {
+			if b := sb[arts[i].RepositoryName][ds[i]]; b != nil {
 				ov := &sbomOverview{StartTime: timePtr(b.StartTime), EndTime: timePtr(b.EndTime), ScanStatus: b.Status,
 					SBOMDigest: string(b.SBOMDigest), ReportID: b.ReportID, Scanner: builtinScanner}
 				if !b.EndTime.IsZero() {
 					ov.Duration = int64(b.EndTime.Sub(b.StartTime).Seconds())
 				}
-				if ov.SBOMMediaType, err = s.sbomMediaType(ctx, b); err != nil {
+				mt, err := s.sbomMediaType(ctx, b)
+				if err != nil {
 					return err
 				}
+				ov.SBOMMediaType = mt
 				arts[i].SBOMOverview = ov
 			}
 		}

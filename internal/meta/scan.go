@@ -99,7 +99,9 @@ type ScanStore interface {
 	VulnerableReports(ctx context.Context, after digest.Digest, limit int) ([]ScanReport, error)
 
 	PutScanSBOM(ctx context.Context, s *ScanSBOM) error
-	ScanSBOMs(ctx context.Context, ds []digest.Digest) (map[digest.Digest]*ScanSBOM, error)
+	// ScanSBOMs returns the SBOM states of the digests in repo (an SBOM
+	// is an accessory of one repository).
+	ScanSBOMs(ctx context.Context, repo string, ds []digest.Digest) (map[digest.Digest]*ScanSBOM, error)
 
 	// SetVulnDB records the database to use; changed is false if it was
 	// already that one.

@@ -229,7 +229,7 @@ func (s *Scanner) EnqueueAll(ctx context.Context, wants []Want) ([]string, error
 		}
 		req := meta.ScanRequest{Execution: e}
 		if typ == TypeSBOM {
-			req.SBOM = &meta.ScanSBOM{Digest: m.Digest, ReportID: id, Status: meta.JobPending}
+			req.SBOM = &meta.ScanSBOM{Digest: m.Digest, Repo: m.Repo, ReportID: id, Status: meta.JobPending}
 		} else {
 			r.ReportID, r.Status, r.StartTime, r.EndTime = id, meta.JobPending, time.Now(), time.Time{}
 			req.Report = r

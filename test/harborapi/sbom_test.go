@@ -129,9 +129,9 @@ func wantSPDX(t *testing.T, doc []byte, subject string) {
 	}
 }
 
-// ownScanImage is pushScanImage with a file of its own: the SBOM record is
-// per digest, and TestScan's lineage counts the repositories of its
-// images, so these are images no other test pushes.
+// ownScanImage is pushScanImage with a file of its own: TestScan's
+// lineage counts the repositories of its images, so these are images no
+// other test pushes.
 func ownScanImage(t *testing.T, repo string, whiteout bool) string {
 	return pushScanImage(t, repo, "v1", whiteout, scantest.File{Path: "etc/sbom-test", Body: []byte(repo)})
 }
@@ -192,5 +192,20 @@ func TestSBOMFormats(t *testing.T) {
 		t.Errorf("auto_sbom_generation: layer %s", mt)
 	} else {
 		wantSPDX(t, doc, auto)
+	}
+
+	// The same image pushed to a second repository gets an SBOM there;
+	// the first repository's stays its own (an SBOM is an accessory of
+	// one repository).
+	if again := pushScanImage(t, proj+"/app2", "v1", false, scantest.File{Path: "etc/sbom-test", Body: []byte(proj + "/app")}); again != digest {
+		t.Fatalf("the same image has digest %s, want %s", again, digest)
+	}
+	if mt, _, doc := sbomAccessory(t, c, proj, "app2", "v1", digest); mt != "application/spdx+json" {
+		t.Errorf("second repository: layer %s", mt)
+	} else {
+		wantSPDX(t, doc, digest)
+	}
+	if mt, _, _ := sbomAccessory(t, c, proj, "app", "v1", digest); mt != "application/spdx+json" {
+		t.Errorf("first repository after the second: layer %s", mt)
 	}
 }

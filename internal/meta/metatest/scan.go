@@ -113,9 +113,17 @@ func testScanReports(t *testing.T, s meta.ScanStore) {
 	if err := s.PutScanSBOM(ctx, sb); err != nil {
 		t.Fatal(err)
 	}
-	sboms, err := s.ScanSBOMs(ctx, []digest.Digest{"sha256:a", "sha256:b"})
+	sboms, err := s.ScanSBOMs(ctx, "p/r", []digest.Digest{"sha256:a", "sha256:b"})
 	if err != nil || len(sboms) != 1 || sboms["sha256:a"].SBOMDigest != "sha256:s" || sboms["sha256:a"].Repo != "p/r" {
 		t.Fatalf("sboms = %+v %v", sboms, err)
+	}
+	// The same digest in another repository has an SBOM of its own.
+	noErr(t, s.PutScanSBOM(ctx, &meta.ScanSBOM{Digest: "sha256:a", ReportID: "s2", Status: meta.JobPending, Repo: "p/other"}))
+	if sboms, err := s.ScanSBOMs(ctx, "p/other", []digest.Digest{"sha256:a"}); err != nil || sboms["sha256:a"].ReportID != "s2" {
+		t.Fatalf("other repository's sbom = %+v %v", sboms, err)
+	}
+	if sboms, _ := s.ScanSBOMs(ctx, "p/r", []digest.Digest{"sha256:a"}); sboms["sha256:a"].ReportID != "s1" || sboms["sha256:a"].SBOMDigest != "sha256:s" {
+		t.Fatalf("first repository's sbom changed: %+v", sboms["sha256:a"])
 	}
 }
 

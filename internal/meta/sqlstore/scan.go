@@ -242,27 +242,28 @@ func (s *Store) PutScanSBOM(ctx context.Context, b *meta.ScanSBOM) (err error) {
 
 func putScanSBOM(ctx context.Context, exec func(context.Context, string, ...any) (sql.Result, error), b *meta.ScanSBOM) error {
 	_, err := exec(ctx, `INSERT INTO scan_sboms (digest, report_id, status, sbom_digest, repo, start_time, end_time)
-		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (digest) DO UPDATE SET report_id = excluded.report_id, status = excluded.status,
-		sbom_digest = excluded.sbom_digest, repo = excluded.repo, start_time = excluded.start_time, end_time = excluded.end_time`,
+		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (digest, repo) DO UPDATE SET report_id = excluded.report_id, status = excluded.status,
+		sbom_digest = excluded.sbom_digest, start_time = excluded.start_time, end_time = excluded.end_time`,
 		string(b.Digest), b.ReportID, b.Status, string(b.SBOMDigest), b.Repo, t2ms(b.StartTime), t2ms(b.EndTime))
 	return err
 }
 
 // ScanSBOMs implements meta.ScanStore.
-func (s *Store) ScanSBOMs(ctx context.Context, ds []digest.Digest) (_ map[digest.Digest]*meta.ScanSBOM, err error) {
+func (s *Store) ScanSBOMs(ctx context.Context, repo string, ds []digest.Digest) (_ map[digest.Digest]*meta.ScanSBOM, err error) {
 	ctx, cancel := s.bound(ctx)
 	defer s.end(cancel, &err)
 	out := map[digest.Digest]*meta.ScanSBOM{}
 	if len(ds) == 0 {
 		return out, nil
 	}
-	args := make([]any, len(ds))
+	args := make([]any, len(ds), len(ds)+1)
 	for i, d := range ds {
 		args[i] = string(d)
 	}
+	args = append(args, repo)
 	in := strings.TrimSuffix(strings.Repeat("?, ", len(ds)), ", ")
 	rows, err := s.query(ctx, `SELECT digest, report_id, status, sbom_digest, repo, start_time, end_time FROM scan_sboms
-		WHERE digest IN (`+in+`)`, args...)
+		WHERE digest IN (`+in+`) AND repo = ?`, args...)
 	if err != nil {
 		return nil, err
 	}
