@@ -155,3 +155,22 @@ func ProjectOf(repo string) string {
 	}
 	return repo
 }
+
+// Gather adds to batch the events that arrive on ch within wait, up to
+// max in all (or until ctx ends): a subscriber that writes what events
+// cause makes one write transaction of a burst, not one per event.
+func Gather(ctx context.Context, ch <-chan Event, batch []Event, wait time.Duration, max int) []Event {
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for len(batch) < max {
+		select {
+		case e := <-ch:
+			batch = append(batch, e)
+		case <-timer.C:
+			return batch
+		case <-ctx.Done():
+			return batch
+		}
+	}
+	return batch
+}

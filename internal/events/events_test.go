@@ -2,7 +2,9 @@ package events
 
 import (
 	"context"
+	"fmt"
 	"testing"
+	"time"
 )
 
 func TestBus(t *testing.T) {
@@ -46,5 +48,19 @@ func BenchmarkPublishUnsubscribed(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		bus.Publish(ctx, Event{Type: PullArtifact, Repo: "p/r", Digest: "sha256:x"})
+	}
+}
+
+func TestGather(t *testing.T) {
+	ch := make(chan Event, 10)
+	for i := range 5 {
+		ch <- Event{Repo: fmt.Sprint(i)}
+	}
+	if got := Gather(context.Background(), ch, []Event{{Repo: "first"}}, time.Second, 4); len(got) != 4 || got[0].Repo != "first" {
+		t.Fatalf("capped batch = %+v", got)
+	}
+	t0 := time.Now()
+	if got := Gather(context.Background(), ch, nil, 50*time.Millisecond, 100); len(got) != 2 || time.Since(t0) < 40*time.Millisecond {
+		t.Fatalf("batch after the wait = %+v after %s", got, time.Since(t0))
 	}
 }

@@ -77,7 +77,7 @@ func (w *Watch) Run(ctx context.Context) {
 		case <-w.check:
 			w.checkDB(ctx)
 		case e := <-w.pushes:
-			w.onPushes(ctx, w.gather(ctx, e))
+			w.onPushes(ctx, events.Gather(ctx, w.pushes, []events.Event{e}, pushBatchWait, maxPushBatch))
 		}
 	}
 }
@@ -163,23 +163,6 @@ const (
 	maxPushBatch  = 256
 )
 
-// gather returns e and the pushes that come within pushBatchWait.
-func (w *Watch) gather(ctx context.Context, e events.Event) []events.Event {
-	batch := []events.Event{e}
-	timer := time.NewTimer(pushBatchWait)
-	defer timer.Stop()
-	for len(batch) < maxPushBatch {
-		select {
-		case e := <-w.pushes:
-			batch = append(batch, e)
-		case <-timer.C:
-			return batch
-		case <-ctx.Done():
-			return batch
-		}
-	}
-	return batch
-}
 
 // onPushes starts the scans the pushes ask for.
 func (w *Watch) onPushes(ctx context.Context, pushes []events.Event) {

@@ -211,7 +211,7 @@ func (s *Service) collect(ctx context.Context) {
 			cancel()
 			return
 		case e := <-s.queue:
-			batch = s.gather(ctx, append(batch, e))
+			batch = events.Gather(ctx, s.queue, append(batch, e), batchWait, maxBatch)
 		}
 		s.write(ctx, batch)
 		if n := s.dropped.Load(); n != reported {
@@ -221,22 +221,6 @@ func (s *Service) collect(ctx context.Context) {
 	}
 }
 
-// gather adds to batch what comes within batchWait, up to maxBatch.
-func (s *Service) gather(ctx context.Context, batch []events.Event) []events.Event {
-	timer := time.NewTimer(batchWait)
-	defer timer.Stop()
-	for len(batch) < maxBatch {
-		select {
-		case e := <-s.queue:
-			batch = append(batch, e)
-		case <-timer.C:
-			return batch
-		case <-ctx.Done():
-			return batch
-		}
-	}
-	return batch
-}
 
 // take adds what is queued to batch, up to maxBatch, without waiting.
 func (s *Service) take(batch []events.Event) []events.Event {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	cdx "github.com/CycloneDX/cyclonedx-go"
+	"github.com/google/uuid"
 
 	"github.com/berth-registry/berth/internal/scan/catalog"
 )
@@ -16,7 +17,7 @@ import (
 // source package are berth: properties.
 func WriteCycloneDX(tool Tool, img Image, os catalog.OS, pkgs []catalog.Package) ([]byte, error) {
 	bom := cdx.NewBOM()
-	bom.SerialNumber = "urn:uuid:" + newUUID()
+	bom.SerialNumber = "urn:uuid:" + uuid.NewString()
 	bom.Metadata = &cdx.Metadata{
 		Timestamp: time.Now().UTC().Format(time.RFC3339),
 		Tools:     &cdx.ToolsChoice{Components: &[]cdx.Component{{Type: cdx.ComponentTypeApplication, Name: tool.Name, Version: tool.Version}}},

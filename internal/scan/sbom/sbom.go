@@ -4,7 +4,6 @@
 package sbom
 
 import (
-	"crypto/rand"
 	"fmt"
 	"sort"
 	"strings"
@@ -141,14 +140,4 @@ func PURL(os catalog.OS, p catalog.Package) string {
 		u += "?" + strings.Join(q, "&")
 	}
 	return u
-}
-
-// newUUID is a random UUID (version 4): CycloneDX's serial number, the
-// unique part of an SPDX namespace.
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/google/uuid"
 	spdxjson "github.com/spdx/tools-golang/json"
 	"github.com/spdx/tools-golang/spdx"
 	"github.com/spdx/tools-golang/spdx/v2/common"
@@ -45,7 +46,7 @@ func WriteSPDX(tool Tool, img Image, os catalog.OS, pkgs []catalog.Package) ([]b
 		DataLicense:       spdx.DataLicense,
 		SPDXIdentifier:    "DOCUMENT",
 		DocumentName:      name,
-		DocumentNamespace: NamespaceBase + img.Repo + "@" + string(img.Digest) + "/" + newUUID(),
+		DocumentNamespace: NamespaceBase + img.Repo + "@" + string(img.Digest) + "/" + uuid.NewString(),
 		CreationInfo: &spdx.CreationInfo{
 			Creators: []common.Creator{{CreatorType: "Tool", Creator: tool.Name + "-" + tool.Version}},
 			Created:  time.Now().UTC().Format(time.RFC3339),
