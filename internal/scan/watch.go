@@ -163,7 +163,6 @@ const (
 	maxPushBatch  = 256
 )
 
-
 // onPushes starts the scans the pushes ask for.
 func (w *Watch) onPushes(ctx context.Context, pushes []events.Event) {
 	s := w.Scanner

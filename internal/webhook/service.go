@@ -221,7 +221,6 @@ func (s *Service) collect(ctx context.Context) {
 	}
 }
 
-
 // take adds what is queued to batch, up to maxBatch, without waiting.
 func (s *Service) take(batch []events.Event) []events.Event {
 	for len(batch) < maxBatch {
