@@ -130,3 +130,42 @@ func TestScanEvent(t *testing.T) {
 		t.Fatalf("overview = %+v", ov)
 	}
 }
+
+// TestCatchUp: artifacts pushed to an auto_scan project whose scan on
+// push was lost (no event reached the scanner, as after a crash) are
+// queued by the catch-up, once; other projects' are not, nor is an SBOM.
+func TestCatchUp(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	q := jobs.NewQueue(e.store, "test", e.sc.Log)
+	e.sc.Register(q)
+	e.sc.Queue = q
+	owner := &meta.User{Username: "o", Email: "o@x", PasswordHash: "x"}
+	if err := e.store.CreateUser(ctx, owner); err != nil {
+		t.Fatal(err)
+	}
+	for name, md := range map[string]map[string]string{"auto": {"auto_scan": "true", "auto_sbom_generation": "true"}, "manual": {}} {
+		if err := e.store.CreateProjectWith(ctx, &meta.Project{Name: name, OwnerID: owner.ID}, meta.ProjectChange{Metadata: md}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lost := e.putImage(t, "auto/app", scantest.Layer(t, debianLayer...))
+	other := e.putImage(t, "manual/app", scantest.Layer(t, debianLayer...), scantest.Layer(t, scantest.File{Path: "x", Body: []byte("y")}))
+	w := &Watch{Scanner: e.sc, Repo: "berth-system/trivy-db"}
+	w.catchUp(ctx)
+	rs, err := e.store.ScanReports(ctx, []digest.Digest{lost.Digest, other.Digest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := rs[lost.Digest]; r == nil || r.Status != meta.JobPending {
+		t.Fatalf("lost push: report %+v, want Pending", r)
+	}
+	if r := rs[other.Digest]; r != nil {
+		t.Errorf("a project without auto_scan was scanned: %+v", r)
+	}
+	w.catchUp(ctx)
+	_, n, err := e.store.ListExecutions(ctx, meta.ExecutionQuery{Kind: KindScan, VendorID: -1, ListQuery: meta.ListQuery{Page: meta.Page{Page: 1, Size: 10}}})
+	if err != nil || n != 1 {
+		t.Errorf("scan executions after two catch-ups: %d (%v), want 1 (no SBOM, no second scan)", n, err)
+	}
+}

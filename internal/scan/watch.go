@@ -35,10 +35,25 @@ type Watch struct {
 	// Audit records database changes and refusals.
 	Audit func(meta.AuditRecord)
 
+	// CatchUpAfter and CatchUpEvery time the catch-up (0: defaults).
+	CatchUpAfter, CatchUpEvery time.Duration
+
 	pushes  chan events.Event
 	check   chan struct{}
 	refused string // the last digest refused, so it is reported once
 }
+
+// Catch-up: a push's scan is queued from its event, which lives in
+// memory; a crash between the push and the queueing (at most
+// pushBatchWait), or a queue full, loses it. The catch-up finds what
+// auto_scan projects received in the last CatchUpWindow without a report
+// and queues it, CatchUpAfter the start and every CatchUpEvery.
+const (
+	CatchUpAfter  = 30 * time.Second
+	CatchUpEvery  = 10 * time.Minute
+	CatchUpWindow = 24 * time.Hour
+	catchUpLimit  = 1000
+)
 
 // Subscribe connects w to the bus; call before Run.
 func (w *Watch) Subscribe(bus *events.Bus) {
@@ -67,17 +82,22 @@ func (w *Watch) Run(ctx context.Context) {
 	}
 	t := time.NewTicker(CheckEvery)
 	defer t.Stop()
+	catchUp := time.NewTimer(orDefault(w.CatchUpAfter, CatchUpAfter))
+	defer catchUp.Stop()
 	w.checkDB(ctx)
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-catchUp.C:
+			w.catchUp(ctx)
+			catchUp.Reset(orDefault(w.CatchUpEvery, CatchUpEvery))
 		case <-t.C:
 			w.checkDB(ctx)
 		case <-w.check:
 			w.checkDB(ctx)
 		case e := <-w.pushes:
-			w.onPushes(ctx, events.Gather(ctx, w.pushes, []events.Event{e}, pushBatchWait, maxPushBatch))
+			w.onPushes(ctx, events.Gather(ctx, w.pushes, []events.Event{e}, pushBatchWait, maxPushBatch), false)
 		}
 	}
 }
@@ -163,8 +183,34 @@ const (
 	maxPushBatch  = 256
 )
 
-// onPushes starts the scans the pushes ask for.
-func (w *Watch) onPushes(ctx context.Context, pushes []events.Event) {
+// catchUp queues the scans on push that were lost (see CatchUpAfter).
+func (w *Watch) catchUp(ctx context.Context) {
+	cs, err := w.Scanner.Store.UnscannedSince(ctx, time.Now().Add(-CatchUpWindow), catchUpLimit)
+	if err != nil {
+		w.Scanner.Log.Warn("scan on push: looking for artifacts left unscanned", "err", err)
+		return
+	}
+	var lost []events.Event
+	for _, c := range cs {
+		if c.Repo != w.Repo {
+			lost = append(lost, events.Event{Repo: c.Repo, Digest: c.Digest, MediaType: c.MediaType})
+		}
+	}
+	w.onPushes(ctx, lost, true)
+}
+
+// orDefault is d, or def if d is not positive.
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}
+
+// onPushes starts the scans the pushes ask for; vulnOnly, only the
+// vulnerability scans (the catch-up: an artifact without a report may
+// well have its SBOM).
+func (w *Watch) onPushes(ctx context.Context, pushes []events.Event, vulnOnly bool) {
 	s := w.Scanner
 	projects := map[string]*pushProject{} // nil: no scan on push
 	var wants []Want
@@ -194,7 +240,7 @@ func (w *Watch) onPushes(ctx context.Context, pushes []events.Event) {
 		if p.md["auto_scan"] == "true" {
 			wants = append(wants, Want{ProjectID: p.id, Manifest: m, Type: TypeVulnerability, Trigger: meta.TriggerEvent})
 		}
-		if p.md["auto_sbom_generation"] == "true" {
+		if p.md["auto_sbom_generation"] == "true" && !vulnOnly {
 			wants = append(wants, Want{ProjectID: p.id, Manifest: m, Type: TypeSBOM, Trigger: meta.TriggerEvent,
 				Format: projectFormat(p.md)})
 		}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -386,6 +387,31 @@ func (s *Store) ScanCandidates(ctx context.Context, afterRepo string, afterDiges
 	defer s.end(cancel, &err)
 	rows, err := s.query(ctx, `SELECT repo, digest, media_type FROM manifests WHERE subject IS NULL AND (repo > ? OR (repo = ? AND digest > ?))
 		ORDER BY repo, digest LIMIT ?`, afterRepo, afterRepo, string(afterDigest), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []meta.ScanCandidate
+	for rows.Next() {
+		var c meta.ScanCandidate
+		var d string
+		if err := rows.Scan(&c.Repo, &d, &c.MediaType); err != nil {
+			return nil, err
+		}
+		c.Digest = digest.Digest(d)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// UnscannedSince implements meta.ScanStore.
+func (s *Store) UnscannedSince(ctx context.Context, since time.Time, limit int) (_ []meta.ScanCandidate, err error) {
+	ctx, cancel := s.bound(ctx)
+	defer s.end(cancel, &err)
+	rows, err := s.query(ctx, `SELECT m.repo, m.digest, m.media_type FROM manifests m
+		WHERE m.subject IS NULL AND m.created_at >= ?
+		  AND NOT EXISTS (SELECT 1 FROM scan_reports r WHERE r.digest = m.digest)
+		ORDER BY m.created_at, m.repo, m.digest LIMIT ?`, t2ms(since), limit)
 	if err != nil {
 		return nil, err
 	}
