@@ -60,6 +60,9 @@ func Match(db Source, res catalog.Result) ([]Finding, error) {
 		redHat = newRedHatMatcher(db, &res)
 	}
 	for _, p := range res.Packages {
+		if p.Name == "gpg-pubkey" && p.Type == catalog.TypeRPM {
+			continue // a key, no real version: never matched (Trivy's ospkg.Detector)
+		}
 		var fs []Finding
 		var err error
 		switch p.Type {

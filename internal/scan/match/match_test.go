@@ -32,7 +32,8 @@ func openDB(t *testing.T) *vulndb.DB {
 					"CVE-2020-1971": {Entries: []adv{{FixedVersion: "1:1.1.1g-12.el8_3", Arches: []string{"x86_64", "aarch64"}}}},
 					"CVE-2021-3449": {Entries: []adv{{FixedVersion: "1:1.1.1g-15.el8_3", Arches: []string{"aarch64"}}}},
 				},
-				"bash": {"CVE-2019-18276": {FixedVersion: "0:4.4.20-1.el8_4"}}, // an older file: no entries; shown without "0:"
+				"bash":       {"CVE-2019-18276": {FixedVersion: "0:4.4.20-1.el8_4"}}, // an older file: no entries; shown without "0:"
+				"gpg-pubkey": {"CVE-2019-18277": {FixedVersion: "9.9"}},
 			},
 			"Oracle Linux 8": {"openssl-libs": {
 				"ELSA-1": {Entries: []adv{{FixedVersion: "1:1.1.1k-7.el8_6", Arches: []string{"x86_64"}}}},
@@ -114,6 +115,7 @@ func TestMatch(t *testing.T) {
 	rocky := catalog.Result{OS: catalog.OS{ID: "rocky", VersionID: "8.2"}, Packages: []catalog.Package{
 		{Type: "rpm", Name: "openssl-libs", Version: "1:1.1.1c-15.el8", Arch: "x86_64"},
 		{Type: "rpm", Name: "bash", Version: "4.4.19-10.el8", Arch: "x86_64"},
+		{Type: "rpm", Name: "gpg-pubkey", Version: "4.4.19-10.el8", Arch: "x86_64"}, // listed, never matched
 	}}
 	got, _ = match.Match(db, rocky)
 	if len(got) != 2 || got[0].ID != "CVE-2019-18276" || got[0].FixVersion != "4.4.20-1.el8_4" ||
