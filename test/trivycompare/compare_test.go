@@ -127,12 +127,20 @@ Architecture: amd64
 Version: 1.0-1
 `
 
-// curl is added by the third layer, which rewrites the status file.
+// curl is added by the third layer, which rewrites the status file, and
+// docker-ce from Docker's repository (a third party: not matched).
 const debianStatusWithCurl = debianStatus + `
 Package: curl
 Status: install ok installed
 Architecture: amd64
+Maintainer: Alessandro Ghedini <ghedo@debian.org>
 Version: 7.88.1-10+deb12u5
+
+Package: docker-ce
+Status: install ok installed
+Architecture: amd64
+Maintainer: Docker <support@docker.com>
+Version: 5:27.0.3-1~debian.12~bookworm
 `
 
 const alpineInstalled = `C:Q1a
@@ -248,10 +256,11 @@ func fixtureDB() scantest.DB {
 					"CVE-2020-0001": {FixedVersion: "1.1.0"},
 					"CVE-2024-0009": {Severity: vulndb.SeverityLow},
 				},
-				"zlib":   {"CVE-2023-45853": {}},
-				"glibc":  {"CVE-2024-2961": {FixedVersion: "2.36-9+deb12u7"}},
-				"curl":   {"CVE-2024-0010": {FixedVersion: "7.88.1-10+deb12u6"}},
-				"tzdata": {"CVE-2024-0011": {FixedVersion: "2024b-0+deb12u1"}},
+				"zlib":      {"CVE-2023-45853": {}},
+				"glibc":     {"CVE-2024-2961": {FixedVersion: "2.36-9+deb12u7"}},
+				"curl":      {"CVE-2024-0010": {FixedVersion: "7.88.1-10+deb12u6"}},
+				"docker-ce": {"CVE-2024-41110": {}},
+				"tzdata":    {"CVE-2024-0011": {FixedVersion: "2024b-0+deb12u1"}},
 			},
 			"ubuntu 22.04": {
 				"glibc": {"CVE-2024-2961": {FixedVersion: "2.35-0ubuntu3.7"}},
@@ -388,10 +397,11 @@ func TestCompareWithTrivy(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	seen := map[int]bool{}
+	seen, ran := map[int]bool{}, map[string]bool{}
 	var table []string
 	for _, img := range images(t) {
 		t.Run(img.name, func(t *testing.T) {
+			ran[img.name] = true
 			var gz [][]byte
 			for _, files := range img.layers {
 				gz = append(gz, scantest.Layer(t, files...))
@@ -427,7 +437,7 @@ func TestCompareWithTrivy(t *testing.T) {
 	}
 	t.Logf("berth vs trivy, same images and database:\n%s", strings.Join(table, "\n"))
 	for i, d := range expected {
-		if !seen[i] && !t.Failed() {
+		if !seen[i] && !t.Failed() && (d.image == "*" || ran[d.image]) {
 			t.Errorf("expected difference no longer seen (remove it from the list): %s %s on %s: %s", d.side, d.kind, d.image, d.why)
 		}
 	}

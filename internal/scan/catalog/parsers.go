@@ -77,7 +77,8 @@ func parseDpkg(b []byte, layer, file string) []Package {
 				continue
 			}
 		}
-		p := Package{Type: TypeDeb, Name: name, Version: ver, SrcName: name, SrcVersion: ver, Arch: st["Architecture"], Layer: layer, Path: file}
+		p := Package{Type: TypeDeb, Name: name, Version: ver, SrcName: name, SrcVersion: ver, Arch: st["Architecture"], Layer: layer, Path: file,
+			ThirdParty: thirdPartyDeb(st["Maintainer"])}
 		if src := st["Source"]; src != "" {
 			n, v, ok := strings.Cut(src, " ")
 			p.SrcName = n

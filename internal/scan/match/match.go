@@ -63,6 +63,9 @@ func Match(db Source, res catalog.Result) ([]Finding, error) {
 		if p.Name == "gpg-pubkey" && p.Type == catalog.TypeRPM {
 			continue // a key, no real version: never matched (Trivy's ospkg.Detector)
 		}
+		if p.ThirdParty {
+			continue // the distribution's advisories do not describe it (Trivy's DropThirdPartyPackages)
+		}
 		var fs []Finding
 		var err error
 		switch p.Type {

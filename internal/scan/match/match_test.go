@@ -75,6 +75,8 @@ func TestMatch(t *testing.T) {
 	deb := catalog.Result{OS: catalog.OS{ID: "debian", VersionID: "12.4"}, Packages: []catalog.Package{
 		{Type: "deb", Name: "libssl3", Version: "3.0.11-1~deb12u2", SrcName: "openssl", SrcVersion: "3.0.11-1~deb12u2"},
 		{Type: "deb", Name: "zlib1g", Version: "1:1.2.13.dfsg-1", SrcName: "zlib", SrcVersion: "1:1.2.13.dfsg-1"},
+		// From a third party's repository: the distribution's advisories are not for it.
+		{Type: "deb", Name: "zlib1g-docker", Version: "1.0", SrcName: "zlib", SrcVersion: "1.0", ThirdParty: true},
 		{Type: "gobinary", Name: "github.com/Masterminds/semver/v3", Version: "v3.5.0"},
 	}}
 	got, err := match.Match(db, deb)

@@ -2,6 +2,21 @@ package catalog
 
 import "testing"
 
+// TestThirdPartyRPM: Trivy's vendor test.
+func TestThirdPartyRPM(t *testing.T) {
+	for _, c := range []struct {
+		vendor, release string
+		want            bool
+	}{
+		{"CentOS", "1.el8", false}, {"Red Hat, Inc.", "1.el9", false}, {"Amazon Linux", "1.amzn1", false},
+		{"", "34.amzn2", false}, {"", "1.el8", true}, {"Docker", "1.el8", true}, {"NVIDIA Corporation", "1", true},
+	} {
+		if got := thirdPartyRPM(c.vendor, c.release); got != c.want {
+			t.Errorf("thirdPartyRPM(%q, %q) = %v", c.vendor, c.release, got)
+		}
+	}
+}
+
 // TestStdlibVersion: the toolchain of a Go binary is listed as Trivy lists
 // it, without the GOEXPERIMENT suffix in either of its forms.
 func TestStdlibVersion(t *testing.T) {
