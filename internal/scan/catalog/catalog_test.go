@@ -251,7 +251,7 @@ func TestRedHatBuildInfo(t *testing.T) {
 	if bi := res.BuildInfoOf(p); p.Layer != "sha256:aaaa" || bi == nil || !reflect.DeepEqual(bi.ContentSets, wantSets) || bi.NVR != "" {
 		t.Fatalf("openssl-libs of the base layer = %+v %+v", p, bi)
 	}
-	if len(res.Packages) != 181 {
+	if len(res.Packages) != 183 { // 181 and two gpg-pubkey entries
 		t.Fatalf("%d packages", len(res.Packages))
 	}
 

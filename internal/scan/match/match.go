@@ -164,12 +164,12 @@ func finding(db Source, p catalog.Package, a vulndb.Advisory, fixed string) Find
 	return f
 }
 
-// severity is Trivy's choice (vulnerability.Client.FillInfo): Debian's
-// package-specific severity (the only detector that reads the advisory's
-// own), else the vendor's for this data source, else GitHub's for GHSA
-// ids, else NVD's, else the deprecated severity string, else unknown.
+// severity is Trivy's choice (vulnerability.Client.FillInfo): a
+// package-specific severity where the detector reads one (Debian's and Red
+// Hat's only), else the vendor's for this data source, else GitHub's for
+// GHSA ids, else NVD's, else the deprecated severity string, else unknown.
 func severity(db Source, a vulndb.Advisory, source string) vulndb.Severity {
-	if a.Severity != vulndb.SeverityUnknown && strings.HasPrefix(a.Bucket, "debian ") {
+	if a.Severity != vulndb.SeverityUnknown && (strings.HasPrefix(a.Bucket, "debian ") || a.Bucket == vulndb.BucketRedHat) {
 		return a.Severity
 	}
 	v, ok := db.Vulnerability(a.VulnerabilityID)
@@ -250,12 +250,23 @@ func matchAPK(db Source, platform string, p catalog.Package) ([]Finding, error) 
 // matchRPM: Alma, Rocky, Oracle and Amazon advisories are by binary
 // package; vulnerable iff the installed EPOCH:VERSION-RELEASE is older
 // than the fix under rpm ordering (unfixed ones are not reported, as
-// Trivy). Rocky and Oracle advisories hold one entry per fix with the
+// Trivy); Rocky and Alma look modular packages up in their module
+// stream ("nodejs:10::npm"). Rocky and Oracle advisories hold one entry per fix with the
 // architectures it is for (only the package's own count); Oracle's fips
 // and ksplice builds are matched only with fixes of the same flavor;
 // Rocky and Alma show the fix as parsed (no "0:" epoch), as Trivy does.
 func matchRPM(db Source, osID, platform string, p catalog.Package) ([]Finding, error) {
-	advs, err := db.Advisories(platform, p.Name)
+	name := p.Name
+	if osID == "rocky" || osID == "almalinux" {
+		// Modular packages are filed under their module stream; Alma's
+		// modular builds without a label are skipped (an AlmaLinux bug
+		// Trivy works around the same way).
+		if osID == "almalinux" && p.Modularitylabel == "" && strings.Contains(p.Version, ".module_el") {
+			return nil, nil
+		}
+		name = modularName(p.Name, p.Modularitylabel)
+	}
+	advs, err := db.Advisories(platform, name)
 	if err != nil || len(advs) == 0 {
 		return nil, err
 	}

@@ -34,6 +34,9 @@ func openDB(t *testing.T) *vulndb.DB {
 				},
 				"bash":       {"CVE-2019-18276": {FixedVersion: "0:4.4.20-1.el8_4"}}, // an older file: no entries; shown without "0:"
 				"gpg-pubkey": {"CVE-2019-18277": {FixedVersion: "9.9"}},
+				// A modular package is looked up in its module stream only.
+				"nodejs":            {"CVE-2021-22930": {FixedVersion: "1:12.22.5-1.module+el8.4.0+595+e8d8e6a2"}},
+				"nodejs:10::nodejs": {"CVE-2021-22883": {FixedVersion: "1:10.24.0-1.module+el8.3.0+101+f84c7154"}},
 			},
 			"Oracle Linux 8": {"openssl-libs": {
 				"ELSA-1": {Entries: []adv{{FixedVersion: "1:1.1.1k-7.el8_6", Arches: []string{"x86_64"}}}},
@@ -118,10 +121,12 @@ func TestMatch(t *testing.T) {
 		{Type: "rpm", Name: "openssl-libs", Version: "1:1.1.1c-15.el8", Arch: "x86_64"},
 		{Type: "rpm", Name: "bash", Version: "4.4.19-10.el8", Arch: "x86_64"},
 		{Type: "rpm", Name: "gpg-pubkey", Version: "4.4.19-10.el8", Arch: "x86_64"}, // listed, never matched
+		{Type: "rpm", Name: "nodejs", Version: "1:10.21.0-3.module_el8.2.0+391+8da3adc6", Arch: "x86_64", Modularitylabel: "nodejs:10:8020020200707141642:6a468ee4"},
 	}}
 	got, _ = match.Match(db, rocky)
-	if len(got) != 2 || got[0].ID != "CVE-2019-18276" || got[0].FixVersion != "4.4.20-1.el8_4" ||
-		got[1].ID != "CVE-2020-1971" || got[1].FixVersion != "1:1.1.1g-12.el8_3" {
+	if len(got) != 3 || got[0].ID != "CVE-2019-18276" || got[0].FixVersion != "4.4.20-1.el8_4" ||
+		got[1].ID != "CVE-2021-22883" || got[1].Package != "nodejs" ||
+		got[2].ID != "CVE-2020-1971" || got[2].FixVersion != "1:1.1.1g-12.el8_3" {
 		t.Fatalf("rocky findings = %+v", got)
 	}
 	for version, want := range map[string]string{"1:1.1.1k-6.el8_5": "ELSA-1", "1:1.1.1k-6.el8_5_fips": "ELSA-2"} {
