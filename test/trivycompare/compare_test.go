@@ -210,6 +210,13 @@ func images(t *testing.T) []image {
 				scantest.File{Path: "etc/oracle-release", Body: []byte("Oracle Linux Server release 8.2\n")},
 				scantest.File{Path: "var/lib/rpm/Packages", Body: scantest.RPMDB(t, "centos8-modularitylabel/Packages")}),
 		}},
+		{name: "ubi8-minimal", layers: [][]scantest.File{
+			osFiles("NAME=\"Red Hat Enterprise Linux\"\nID=\"rhel\"\nVERSION_ID=\"8.5\"\n",
+				scantest.File{Path: "etc/redhat-release", Body: []byte("Red Hat Enterprise Linux release 8.5 (Ootpa)\n")},
+				scantest.File{Path: "var/lib/rpm/Packages", Body: scantest.RPMDB(t, "ubi8-s390x/Packages")},
+				scantest.File{Path: "root/buildinfo/content_manifests/ubi8-minimal-container-8.5-218.json",
+					Body: []byte(`{"content_sets":["rhel-8-for-s390x-baseos-rpms__8","rhel-8-for-s390x-appstream-rpms__8"]}`)}),
+		}},
 		{name: "alma-9", layers: [][]scantest.File{
 			osFiles("NAME=\"AlmaLinux\"\nID=\"almalinux\"\nVERSION_ID=\"9.3\"\n",
 				scantest.File{Path: "etc/almalinux-release", Body: []byte("AlmaLinux release 9.3 (Shamrock Pampas Cat)\n")},
@@ -308,7 +315,21 @@ func fixtureDB() scantest.DB {
 				"golang.org/x/crypto":              {"GHSA-dddd-eeee-ffff": {VulnerableVersions: []string{"<99.0.0"}, PatchedVersions: []string{"99.0.0"}}},
 			},
 		},
+		// Red Hat: advisories by binary package with the CPE indices of the
+		// content sets they apply to (trivy-db's "Red Hat" and "Red Hat
+		// CPE" buckets), as the Red Hat work's tests write them.
+		RedHat: map[string]map[string]string{
+			"openssl-libs": {
+				"RHSA-2022:5818": `{"Entries":[{"FixedVersion":"1:1.1.1k-7.el8_6","Arches":["aarch64","ppc64le","s390x","x86_64"],"Affected":[1],"Cves":[{"ID":"CVE-2022-1292","Severity":2}]}]}`,
+				"RHSA-2099:0001": `{"Entries":[{"FixedVersion":"1:1.1.1k-99.el8","Affected":[3],"Cves":[{"ID":"CVE-2099-0001","Severity":4}]}]}`,
+				"CVE-2099-0002":  `{"Entries":[{"Status":2,"Affected":[1],"Cves":[{"Severity":3}]}]}`,
+			},
+			"bash": {"CVE-2099-0003": `{"Entries":[{"Status":3,"Affected":[2],"Cves":[{}]}]}`},
+		},
+		RedHatRepositories: map[string][]int{"rhel-8-for-s390x-baseos-rpms": {1}, "rhel-8-for-s390x-appstream-rpms": {2}, "rhel-7-server-rpms": {0}},
 		Vulnerabilities: map[string]vulndb.Vulnerability{
+			"CVE-2022-1292":       {Title: "c_rehash script allows command injection", VendorSeverity: sev{"nvd": vulndb.SeverityCritical}},
+			"CVE-2099-0003":       {VendorSeverity: sev{"redhat": vulndb.SeverityLow, "nvd": vulndb.SeverityHigh}},
 			"CVE-2024-0001":       {VendorSeverity: sev{"debian": vulndb.SeverityHigh, "nvd": vulndb.SeverityLow}},
 			"CVE-2024-0009":       {VendorSeverity: sev{"debian": vulndb.SeverityCritical}},
 			"CVE-2023-45853":      {Severity: "CRITICAL"},
@@ -338,6 +359,7 @@ func fixtureDB() scantest.DB {
 			"alpine 3.19":                       {ID: "alpine", Name: "Alpine Secdb"},
 			"rocky 8":                           {ID: "rocky", Name: "Rocky Linux updateinfo"},
 			"alma 9":                            {ID: "alma", Name: "AlmaLinux Product Errata"},
+			"Red Hat":                           {ID: "redhat-oval", Name: "Red Hat OVAL v2"},
 			"Oracle Linux 8":                    {ID: "oracle-oval", Name: "Oracle Linux OVAL definitions"},
 			"amazon linux 1":                    {ID: "amazon", Name: "Amazon Linux Security Center"},
 			"go::The Go Vulnerability Database": {ID: "govulndb", Name: "The Go Vulnerability Database"},
@@ -361,6 +383,11 @@ var expected = []difference{
 	{image: "*", side: "trivy", kind: "package", match: func(k string) bool { return strings.HasPrefix(k, "gobinary ") && strings.HasSuffix(k, "@") },
 		why: "a Go binary's main module built without a version (\"(devel)\", no VCS stamp, no -X version) is listed by Trivy " +
 			"with an empty version; berth lists only versioned modules, as nothing can be matched without a version"},
+	{image: "ubi8-minimal", side: "trivy", kind: "finding", match: func(k string) bool { return strings.HasPrefix(k, "CVE-2099-0003 ") && strings.HasSuffix(k, " UNKNOWN") },
+		why: "a Red Hat advisory entry without a severity: Trivy reports UNKNOWN; berth deliberately takes Red Hat's vendor " +
+			"severity of the CVE, else NVD's (internal/scan/match/redhat.go)"},
+	{image: "ubi8-minimal", side: "berth", kind: "finding", match: func(k string) bool { return strings.HasPrefix(k, "CVE-2099-0003 ") && strings.HasSuffix(k, " LOW") },
+		why: "the same finding with Red Hat's vendor severity"},
 }
 
 func TestCompareWithTrivy(t *testing.T) {
@@ -524,6 +551,7 @@ type trivyReport struct {
 var trivyTypes = map[string]string{
 	"debian": catalog.TypeDeb, "ubuntu": catalog.TypeDeb, "alpine": catalog.TypeAPK,
 	"rocky": catalog.TypeRPM, "alma": catalog.TypeRPM, "oracle": catalog.TypeRPM, "amazon": catalog.TypeRPM,
+	"redhat":   catalog.TypeRPM,
 	"gobinary": catalog.TypeGoBinary,
 }
 
