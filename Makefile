@@ -5,7 +5,7 @@ LDFLAGS  := -s -w -X github.com/berth-registry/berth/internal/app.Version=$(VERS
 TOOLS    ?= $(HOME)/.cache/berth-tools
 FUZZTIME ?= 10s
 
-.PHONY: run build image deploy-check test unit unit-fast lint conformance fuzz bench bench-features bench-ui bench-smoke clients-report api-coverage clean
+.PHONY: run build image deploy-check test unit unit-fast lint conformance fuzz bench bench-features bench-ui bench-smoke clients-report api-coverage trivy-compare clean
 
 ## run: start the registry on :5000 with data in ./data (embedded default)
 run:
@@ -99,6 +99,16 @@ bench-smoke: build
 ## clients-report: run the real-client tests (test/e2e) and write docs/clients.md from their results
 clients-report:
 	BERTH_CLIENTS_REPORT=$(CURDIR)/docs/clients.md $(GO) test -count=1 -timeout 20m ./test/e2e
+
+## trivy-compare: opt-in (berth issue 13) — berth's cataloguer and matcher against the real Trivy
+## on the same fixture images and the same tiny Trivy DB (test/trivycompare): package lists and
+## findings must be equal but for the differences the test lists with their reasons. Builds trivy
+## $(TRIVY_VERSION) into $(TOOLS)/bin first if it is missing (scripts/build-trivy.sh, 10-15 minutes);
+## BERTH_TRIVY=/path/to/trivy uses that binary instead
+TRIVY_VERSION ?= v0.74.0
+trivy-compare:
+	@if [ -z "$$BERTH_TRIVY" ]; then BERTH_TOOLS_DIR=$(TOOLS) scripts/build-trivy.sh $(TRIVY_VERSION) >/dev/null; fi
+	BERTH_TRIVY="$${BERTH_TRIVY:-$(TOOLS)/bin/trivy}" $(GO) test -count=1 -v -timeout 30m ./test/trivycompare
 
 ## api-coverage: write docs/harbor-api.md, which of Harbor's API operations berth serves
 ## (internal/api/apicoverage; TestHarborAPICoverage fails while the file is stale)

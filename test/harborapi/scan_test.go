@@ -41,7 +41,7 @@ func scanDB(updated time.Time, opensslFix string, zlib bool) scantest.DB {
 		Advisories: map[string]map[string]map[string]vulndb.Advisory{
 			"debian 12": deb,
 			"go::The Go Vulnerability Database": {"github.com/Masterminds/semver/v3": {
-				"GO-2099-0001": {VulnerableVersions: []string{">=3.0.0, <3.6.0"}, PatchedVersions: []string{">=3.6.0"}}}},
+				"GO-2099-0001": {VulnerableVersions: []string{">=3.0.0, <3.6.0"}, PatchedVersions: []string{"3.6.0"}}}},
 		},
 		Vulnerabilities: map[string]vulndb.Vulnerability{
 			"CVE-2024-0001": {Description: "an openssl flaw", VendorSeverity: map[string]vulndb.Severity{"debian": vulndb.SeverityHigh},

@@ -73,6 +73,10 @@ type Package struct {
 	// (as Trivy's applier chooses it), counted from 1; 0: none. An index,
 	// not a copy per package, so that a stored list stays small.
 	BuildInfoRef int `json:"build_info_ref,omitempty"`
+	// ThirdParty: an OS package from a third-party repository (a dpkg
+	// maintainer or rpm vendor that is not the distribution's, as Trivy
+	// decides it); it is listed but not matched against the OS advisories.
+	ThirdParty bool `json:"third_party,omitempty"`
 }
 
 // Result is an image's catalogue.

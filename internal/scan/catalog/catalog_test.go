@@ -28,6 +28,11 @@ Version: 1:1.2.13.dfsg-1
 Package: gone
 Status: deinstall ok config-files
 Version: 1.0
+
+Package: docker-ce
+Status: install ok installed
+Maintainer: Docker <support@docker.com>
+Version: 5:27.0.3-1~debian.12~bookworm
 `
 
 func layers(t *testing.T, ls ...[]byte) []catalog.Layer {
@@ -69,6 +74,9 @@ func TestDebianWithGoBinary(t *testing.T) {
 	m := names(res)
 	if p := m["deb:libssl3"]; p.SrcName != "openssl" || p.SrcVersion != "3.0.11-1~deb12u2" || p.Arch != "amd64" || p.Layer != "sha256:aaaa" {
 		t.Fatalf("libssl3 = %+v", p)
+	}
+	if m["deb:libssl3"].ThirdParty || !m["deb:docker-ce"].ThirdParty {
+		t.Fatalf("third party: libssl3 %v, docker-ce %v", m["deb:libssl3"].ThirdParty, m["deb:docker-ce"].ThirdParty)
 	}
 	if p := m["deb:zlib1g"]; p.SrcName != "zlib" || p.SrcVersion != "1:1.2.13.dfsg-1" {
 		t.Fatalf("zlib1g = %+v", p)
@@ -162,8 +170,11 @@ func TestRPM(t *testing.T) {
 		if p.Version != c.version || p.SrcName != c.src || p.Path != c.path || len(res.Packages) < 10 {
 			t.Errorf("%s: %s = %+v (%d packages)", c.fixture, c.pkg, p, len(res.Packages))
 		}
-		if _, ok := names(res)["rpm:gpg-pubkey"]; ok {
-			t.Errorf("%s: gpg-pubkey listed", c.fixture)
+		if p.ThirdParty {
+			t.Errorf("%s: %s from the distribution taken for a third party's", c.fixture, c.pkg)
+		}
+		if _, ok := names(res)["rpm:gpg-pubkey"]; !ok && c.fixture == "fedora35/rpmdb.sqlite" {
+			t.Errorf("%s: gpg-pubkey not listed (Trivy lists it)", c.fixture)
 		}
 		dir, base := c.path[:strings.LastIndexByte(c.path, '/')], c.path[strings.LastIndexByte(c.path, '/')+1:]
 		wh := scantest.Layer(t, scantest.File{Path: dir + "/.wh." + base})
@@ -240,7 +251,7 @@ func TestRedHatBuildInfo(t *testing.T) {
 	if bi := res.BuildInfoOf(p); p.Layer != "sha256:aaaa" || bi == nil || !reflect.DeepEqual(bi.ContentSets, wantSets) || bi.NVR != "" {
 		t.Fatalf("openssl-libs of the base layer = %+v %+v", p, bi)
 	}
-	if len(res.Packages) != 181 {
+	if len(res.Packages) != 183 { // 181 and two gpg-pubkey entries
 		t.Fatalf("%d packages", len(res.Packages))
 	}
 

@@ -77,7 +77,8 @@ func parseDpkg(b []byte, layer, file string) []Package {
 				continue
 			}
 		}
-		p := Package{Type: TypeDeb, Name: name, Version: ver, SrcName: name, SrcVersion: ver, Arch: st["Architecture"], Layer: layer, Path: file}
+		p := Package{Type: TypeDeb, Name: name, Version: ver, SrcName: name, SrcVersion: ver, Arch: st["Architecture"], Layer: layer, Path: file,
+			ThirdParty: thirdPartyDeb(st["Maintainer"])}
 		if src := st["Source"]; src != "" {
 			n, v, ok := strings.Cut(src, " ")
 			p.SrcName = n
@@ -148,9 +149,22 @@ func goBinary(r io.Reader, file, layer string) ([]Package, error) {
 		}
 		out = append(out, Package{Type: TypeGoBinary, Name: d.Path, Version: d.Version, Layer: layer, Path: file})
 	}
-	if v := strings.TrimPrefix(info.GoVersion, "go"); v != "" {
+	if v := stdlibVersion(info.GoVersion); v != "" {
 		// Trivy lists the toolchain as the module "stdlib".
-		out = append(out, Package{Type: TypeGoBinary, Name: "stdlib", Version: "v" + strings.Fields(v)[0], Layer: layer, Path: file})
+		out = append(out, Package{Type: TypeGoBinary, Name: "stdlib", Version: v, Layer: layer, Path: file})
 	}
 	return out, nil
+}
+
+// stdlibVersion is the version of the Go toolchain a binary was built
+// with, as Trivy lists it: "go1.26.8-X:jsonv2" (GOEXPERIMENT, Go 1.26 on)
+// and "go1.22.3 X:boringcrypto" (before) are both "v1.26.8"/"v1.22.3".
+func stdlibVersion(goVersion string) string {
+	v := strings.TrimPrefix(goVersion, "go")
+	v, _, _ = strings.Cut(v, " X:")
+	v, _, _ = strings.Cut(v, "-X:")
+	if v = strings.TrimSpace(v); v == "" {
+		return ""
+	}
+	return "v" + v
 }

@@ -49,12 +49,11 @@ func rpmDB(r io.Reader, size int64, file, layer string) ([]Package, error) {
 	}
 	out := make([]Package, 0, len(infos))
 	for _, p := range infos {
-		if p.Name == "gpg-pubkey" { // keys, not packages (as Trivy)
-			continue
-		}
+		// gpg-pubkey entries (the keys rpm trusts) are listed, as Trivy
+		// lists them; matching skips them.
 		v := rpmVersion(p.Epoch, p.Version, p.Release)
 		pkg := Package{Type: TypeRPM, Name: p.Name, Version: v, Arch: p.Arch, Layer: layer, Path: file, SrcName: p.Name, SrcVersion: v,
-			Modularitylabel: p.Modularitylabel}
+			Modularitylabel: p.Modularitylabel, ThirdParty: thirdPartyRPM(p.Vendor, p.Release)}
 		if n, sv, ok := splitSourceRPM(p.SourceRpm); ok {
 			pkg.SrcName, pkg.SrcVersion = n, rpmVersion(p.Epoch, sv, "")
 		}

@@ -8,6 +8,7 @@
 package match
 
 import (
+	"slices"
 	"sort"
 	"strings"
 
@@ -59,6 +60,12 @@ func Match(db Source, res catalog.Result) ([]Finding, error) {
 		redHat = newRedHatMatcher(db, &res)
 	}
 	for _, p := range res.Packages {
+		if p.Name == "gpg-pubkey" && p.Type == catalog.TypeRPM {
+			continue // a key, no real version: never matched (Trivy's ospkg.Detector)
+		}
+		if p.ThirdParty {
+			continue // the distribution's advisories do not describe it (Trivy's DropThirdPartyPackages)
+		}
 		var fs []Finding
 		var err error
 		switch p.Type {
@@ -75,7 +82,7 @@ func Match(db Source, res catalog.Result) ([]Finding, error) {
 			case redHat != nil:
 				fs, err = redHat.match(p)
 			case platform != "" && rpmFamily[res.OS.ID]:
-				fs, err = matchRPM(db, platform, p)
+				fs, err = matchRPM(db, res.OS.ID, platform, p)
 			}
 		case catalog.TypeGoBinary:
 			fs, err = matchGo(db, p)
@@ -109,8 +116,9 @@ func Supported(o catalog.OS) bool { return osPlatform(o) != "" }
 
 // osPlatform is the root bucket of an OS: "debian 12" (major version),
 // "ubuntu 22.04", "alpine 3.19" (major.minor), "alma 9", "rocky 9",
-// "Oracle Linux 8", "amazon linux 2"; "Red Hat" for every RHEL and
-// CentOS version.
+// "Oracle Linux 8", "amazon linux 2" (2, 2022, 2023; any other version,
+// such as 2018.03, is Amazon Linux 1, as Trivy's detector has it); "Red
+// Hat" for every RHEL and CentOS version.
 func osPlatform(o catalog.OS) string {
 	v := o.VersionID
 	major, _, _ := strings.Cut(v, ".")
@@ -125,6 +133,9 @@ func osPlatform(o catalog.OS) string {
 	case "ol":
 		return "Oracle Linux " + major
 	case "amzn":
+		if major != "2" && major != "2022" && major != "2023" {
+			major = "1"
+		}
 		return "amazon linux " + major
 	case "rhel", "centos":
 		return vulndb.BucketRedHat
@@ -153,11 +164,12 @@ func finding(db Source, p catalog.Package, a vulndb.Advisory, fixed string) Find
 	return f
 }
 
-// severity is Trivy's choice: the package's own advisory severity, else
-// the vendor's for this data source, else NVD's (GHSA's for GHSA ids),
-// else the deprecated severity string, else unknown.
+// severity is Trivy's choice (vulnerability.Client.FillInfo): a
+// package-specific severity where the detector reads one (Debian's and Red
+// Hat's only), else the vendor's for this data source, else GitHub's for
+// GHSA ids, else NVD's, else the deprecated severity string, else unknown.
 func severity(db Source, a vulndb.Advisory, source string) vulndb.Severity {
-	if a.Severity != vulndb.SeverityUnknown {
+	if a.Severity != vulndb.SeverityUnknown && (strings.HasPrefix(a.Bucket, "debian ") || a.Bucket == vulndb.BucketRedHat) {
 		return a.Severity
 	}
 	v, ok := db.Vulnerability(a.VulnerabilityID)
@@ -167,12 +179,14 @@ func severity(db Source, a vulndb.Advisory, source string) vulndb.Severity {
 	if s, ok := v.VendorSeverity[source]; ok && source != "" {
 		return s
 	}
-	fallback := "nvd"
+	fallbacks := []string{"nvd"}
 	if strings.HasPrefix(a.VulnerabilityID, "GHSA-") {
-		fallback = "ghsa"
+		fallbacks = []string{"ghsa", "nvd"}
 	}
-	if s, ok := v.VendorSeverity[fallback]; ok {
-		return s
+	for _, f := range fallbacks {
+		if s, ok := v.VendorSeverity[f]; ok {
+			return s
+		}
 	}
 	return vulndb.ParseSeverity(v.Severity)
 }
@@ -204,7 +218,8 @@ func matchDeb(db Source, platform string, p catalog.Package) ([]Finding, error) 
 
 // matchAPK: Alpine advisories are by origin; an affected version, if
 // given, must not be above the installed one; vulnerable iff older than
-// the fix (Trivy reports no unfixed Alpine advisories).
+// the fix, or when no fix is given (Alpine's secdb has none such, but
+// Trivy's rule reports them).
 func matchAPK(db Source, platform string, p catalog.Package) ([]Finding, error) {
 	advs, err := db.Advisories(platform, p.SrcName)
 	if err != nil || len(advs) == 0 {
@@ -221,9 +236,11 @@ func matchAPK(db Source, platform string, p catalog.Package) ([]Finding, error) 
 				continue
 			}
 		}
-		fixed, err := apkver.NewVersion(a.FixedVersion)
-		if err != nil || !installed.LessThan(fixed) {
-			continue
+		if a.FixedVersion != "" {
+			fixed, err := apkver.NewVersion(a.FixedVersion)
+			if err != nil || !installed.LessThan(fixed) {
+				continue
+			}
 		}
 		out = append(out, finding(db, p, a, a.FixedVersion))
 	}
@@ -233,26 +250,88 @@ func matchAPK(db Source, platform string, p catalog.Package) ([]Finding, error) 
 // matchRPM: Alma, Rocky, Oracle and Amazon advisories are by binary
 // package; vulnerable iff the installed EPOCH:VERSION-RELEASE is older
 // than the fix under rpm ordering (unfixed ones are not reported, as
-// Trivy).
-func matchRPM(db Source, platform string, p catalog.Package) ([]Finding, error) {
-	advs, err := db.Advisories(platform, p.Name)
+// Trivy); Rocky and Alma look modular packages up in their module
+// stream ("nodejs:10::npm"). Rocky and Oracle advisories hold one entry per fix with the
+// architectures it is for (only the package's own count); Oracle's fips
+// and ksplice builds are matched only with fixes of the same flavor;
+// Rocky and Alma show the fix as parsed (no "0:" epoch), as Trivy does.
+func matchRPM(db Source, osID, platform string, p catalog.Package) ([]Finding, error) {
+	name := p.Name
+	if osID == "rocky" || osID == "almalinux" {
+		// Modular packages are filed under their module stream; Alma's
+		// modular builds without a label are skipped (an AlmaLinux bug
+		// Trivy works around the same way).
+		if osID == "almalinux" && p.Modularitylabel == "" && strings.Contains(p.Version, ".module_el") {
+			return nil, nil
+		}
+		name = modularName(p.Name, p.Modularitylabel)
+	}
+	advs, err := db.Advisories(platform, name)
 	if err != nil || len(advs) == 0 {
 		return nil, err
+	}
+	if osID == "rocky" || osID == "ol" {
+		advs = archEntries(advs, p.Arch)
 	}
 	installed := rpmver.NewVersion(p.Version)
 	var out []Finding
 	for _, a := range advs {
-		if a.FixedVersion == "" || !installed.LessThan(rpmver.NewVersion(a.FixedVersion)) {
+		if a.FixedVersion == "" || (osID == "ol" && oracleFlavor(a.FixedVersion) != oracleFlavor(p.Version)) {
 			continue
 		}
-		out = append(out, finding(db, p, a, a.FixedVersion))
+		fixed := rpmver.NewVersion(a.FixedVersion)
+		if !installed.LessThan(fixed) {
+			continue
+		}
+		shown := a.FixedVersion
+		if osID == "rocky" || osID == "almalinux" {
+			shown = fixed.String()
+		}
+		out = append(out, finding(db, p, a, shown))
 	}
 	return out, nil
 }
 
+// archEntries replaces each advisory that has entries by those of its
+// entries for arch (trivy-db's Rocky and Oracle Get); one without entries
+// (an older file) stays as it is.
+func archEntries(advs []vulndb.Advisory, arch string) []vulndb.Advisory {
+	var out []vulndb.Advisory
+	for _, a := range advs {
+		if len(a.Entries) == 0 {
+			out = append(out, a)
+			continue
+		}
+		for _, e := range a.Entries {
+			if slices.Contains(e.Arches, arch) {
+				e.VulnerabilityID, e.Bucket = a.VulnerabilityID, a.Bucket
+				out = append(out, e)
+			}
+		}
+	}
+	return out
+}
+
+// oracleFlavor is trivy-db's oracleoval.PackageFlavor of a version:
+// "fips" (release ending in _fips), "ksplice" (a release part starting
+// with ksplice) or "normal".
+func oracleFlavor(v string) string {
+	v = strings.ToLower(v)
+	if strings.HasSuffix(v, "_fips") {
+		return "fips"
+	}
+	for _, s := range strings.Split(v, ".") {
+		if strings.HasPrefix(s, "ksplice") {
+			return "ksplice"
+		}
+	}
+	return "normal"
+}
+
 // matchGo: Go modules against every "go::" source: vulnerable if within
 // VulnerableVersions (when given) and within none of the patched or
-// unaffected versions (Trivy's compare.IsVulnerable).
+// unaffected versions (Trivy's compare.IsVulnerable); the fix shown is
+// Trivy's createFixedVersions.
 func matchGo(db Source, p catalog.Package) ([]Finding, error) {
 	advs, err := db.Advisories("go::", p.Name)
 	if err != nil || len(advs) == 0 {
@@ -269,12 +348,16 @@ func matchGo(db Source, p catalog.Package) ([]Finding, error) {
 			continue
 		}
 		seen[a.VulnerabilityID] = true
-		out = append(out, finding(db, p, a, strings.Join(fixedOf(a.PatchedVersions), ", ")))
+		out = append(out, finding(db, p, a, fixedVersions(a)))
 	}
 	return out, nil
 }
 
 func goVulnerable(v *semver.Version, a vulndb.Advisory) bool {
+	// An empty range in either list is a match, whatever the version.
+	if slices.Contains(a.VulnerableVersions, "") || slices.Contains(a.PatchedVersions, "") {
+		return true
+	}
 	matched := false
 	if len(a.VulnerableVersions) > 0 {
 		c, err := semver.NewConstraint(strings.Join(a.VulnerableVersions, " || "))
@@ -294,17 +377,27 @@ func goVulnerable(v *semver.Version, a vulndb.Advisory) bool {
 	return !c.Check(v)
 }
 
-// fixedOf turns patched constraints into the versions a report shows
-// (">=1.2.3" → "1.2.3").
-func fixedOf(patched []string) []string {
-	var out []string
-	for _, p := range patched {
-		for _, part := range strings.Split(p, ",") {
-			part = strings.TrimSpace(part)
-			if strings.HasPrefix(part, ">=") {
-				out = append(out, strings.TrimSpace(strings.TrimPrefix(part, ">=")))
+// fixedVersions is what a report shows as the fix: the patched versions
+// as stored (trivy-db keeps OSV's "fixed" events there, plain versions),
+// else the bounds of the "<X" vulnerable ranges; duplicates dropped,
+// joined with ", ".
+func fixedVersions(a vulndb.Advisory) string {
+	fixed := a.PatchedVersions
+	if len(fixed) == 0 {
+		for _, r := range a.VulnerableVersions {
+			for _, part := range strings.Split(r, ",") {
+				part = strings.TrimSpace(part)
+				if strings.HasPrefix(part, "<") && !strings.HasPrefix(part, "<=") {
+					fixed = append(fixed, strings.TrimSpace(strings.TrimPrefix(part, "<")))
+				}
 			}
 		}
 	}
-	return out
+	var out []string
+	for _, f := range fixed {
+		if !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	return strings.Join(out, ", ")
 }

@@ -86,6 +86,10 @@ type Advisory struct {
 	VulnerableVersions []string `json:"VulnerableVersions,omitempty"`
 	PatchedVersions    []string `json:"PatchedVersions,omitempty"`
 	UnaffectedVersions []string `json:"UnaffectedVersions,omitempty"`
+	// Arches and Entries: Rocky and Oracle advisories hold one entry per
+	// fixed version, each with the architectures it applies to.
+	Arches  []string   `json:"Arches,omitempty"`
+	Entries []Advisory `json:"Entries,omitempty"`
 	// Bucket is the root bucket it was read from ("debian 12",
 	// "go::The Go Vulnerability Database").
 	Bucket string `json:"-"`
