@@ -70,8 +70,10 @@ func TestAutoScanKeepsPushesFast(t *testing.T) {
 	pOn, pOff := p50(on), p50(off)
 	t.Logf("push p50 with auto_scan %s, without %s (%d pushes each, %d rounds): %+.1f %%; %d scans finished",
 		pOn, pOff, len(on), rounds, 100*(float64(pOn)/float64(pOff)-1), len(scanned))
-	// A loose bound for a loaded CI machine; the figure is what counts.
-	if pOn > pOff*3/2+5*time.Millisecond {
+	// A loose bound for a loaded CI machine (phases of 20 pushes are
+	// short, and a busy neighbour skews one): the figure is what counts,
+	// measured on a quiet machine by make bench-features.
+	if pOn > 2*pOff+10*time.Millisecond {
 		t.Errorf("push p50 %s with auto_scan, %s without", pOn, pOff)
 	}
 	// The scans found what the database says.

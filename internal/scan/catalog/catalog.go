@@ -29,8 +29,10 @@ import (
 // Version of the cataloguer: stored with each package list, so lists made
 // by an older one can be made again (2: rpm packages carry their
 // modularity label, the layer that first installed them and the Red Hat
-// build information of that layer).
-const Version = 2
+// build information of that layer; 3: gpg-pubkey entries listed, OS
+// packages of third-party repositories marked, Go's stdlib version without
+// its GOEXPERIMENT suffix).
+const Version = 3
 
 // Limits on what one image may make the cataloguer hold or read.
 const (
