@@ -390,6 +390,11 @@ func (s *Store) ScanCandidates(ctx context.Context, afterRepo string, afterDiges
 	if err != nil {
 		return nil, err
 	}
+	return scanCandidates(rows)
+}
+
+// scanCandidates reads rows of repo, digest, media_type.
+func scanCandidates(rows *sql.Rows) ([]meta.ScanCandidate, error) {
 	defer rows.Close()
 	var out []meta.ScanCandidate
 	for rows.Next() {
@@ -415,18 +420,7 @@ func (s *Store) UnscannedSince(ctx context.Context, since time.Time, limit int) 
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []meta.ScanCandidate
-	for rows.Next() {
-		var c meta.ScanCandidate
-		var d string
-		if err := rows.Scan(&c.Repo, &d, &c.MediaType); err != nil {
-			return nil, err
-		}
-		c.Digest = digest.Digest(d)
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return scanCandidates(rows)
 }
 
 // DigestRepositories implements meta.ScanStore.
