@@ -123,9 +123,10 @@ type ScanStore interface {
 	// accessory (no subject), by repository and digest, after the pair
 	// given ("", "" first): what scan-all visits.
 	ScanCandidates(ctx context.Context, afterRepo string, afterDigest digest.Digest, limit int) ([]ScanCandidate, error)
-	// UnscannedSince returns up to limit artifacts that are not
-	// accessories, pushed at or after since, whose digest has no report,
-	// oldest first: the scans on push a restart may have lost.
+	// UnscannedSince returns up to limit artifacts of projects with
+	// auto_scan, not accessories, pushed at or after since, whose digest
+	// has no report, oldest first: the scans on push a restart may have
+	// lost.
 	UnscannedSince(ctx context.Context, since time.Time, limit int) ([]ScanCandidate, error)
 	// DigestRepositories returns the repositories holding each digest.
 	DigestRepositories(ctx context.Context, ds []digest.Digest) (map[digest.Digest][]string, error)

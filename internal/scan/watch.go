@@ -52,7 +52,7 @@ const (
 	CatchUpAfter  = 30 * time.Second
 	CatchUpEvery  = 10 * time.Minute
 	CatchUpWindow = 24 * time.Hour
-	catchUpLimit  = 1000
+	catchUpLimit  = 2000
 )
 
 // Subscribe connects w to the bus; call before Run.

@@ -1,7 +1,9 @@
 package metatest
 
 import (
+	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,6 +22,7 @@ func RunScan(t *testing.T, open func(t *testing.T) meta.ScanStore) {
 		{"Catalogues", testScanCatalogues},
 		{"Reports", testScanReports},
 		{"VulnDBAndAllowlist", testScanVulnDB},
+		{"UnscannedSince", testScanUnscanned},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
 	}
@@ -161,5 +164,46 @@ func testScanVulnDB(t *testing.T, s meta.ScanStore) {
 	}
 	if l, _ = s.SystemCVEAllowlist(ctx); l.ExpiresAt != nil || len(l.Items) != 0 {
 		t.Fatalf("cleared allowlist = %+v", l)
+	}
+}
+
+// testScanUnscanned: artifacts of auto_scan projects without a report,
+// pushed since the time given; not those of other projects, even with a
+// name that starts alike, nor reported or older ones.
+func testScanUnscanned(t *testing.T, ss meta.ScanStore) {
+	ctx := t.Context()
+	s, ok := ss.(interface {
+		meta.Store
+		meta.ScanStore
+		CreateUser(context.Context, *meta.User) error
+		CreateProjectWith(context.Context, *meta.Project, meta.ProjectChange) error
+	})
+	if !ok {
+		t.Fatalf("%T does not keep users, projects and manifests", ss)
+	}
+	owner := &meta.User{Username: "o", Email: "o@x", PasswordHash: "x"}
+	noErr(t, s.CreateUser(ctx, owner))
+	for name, md := range map[string]map[string]string{"auto": {"auto_scan": "true"}, "auto-x": {}, "autox": {"auto_scan": "false"}} {
+		noErr(t, s.CreateProjectWith(ctx, &meta.Project{Name: name, OwnerID: owner.ID}, meta.ProjectChange{Metadata: md}))
+	}
+	before := time.Now().Add(-time.Second)
+	a := pushImage(t, s, "auto/app", "a", "v1")
+	b := pushImage(t, s, "auto/team/svc", "b", "v1")
+	pushImage(t, s, "auto-x/app", "c", "v1")
+	pushImage(t, s, "autox/app", "d", "v1")
+	reported := pushImage(t, s, "auto/done", "e", "v1")
+	noErr(t, s.PutScanReport(ctx, &meta.ScanReport{Digest: reported.Digest, ReportID: "r", Status: meta.JobSuccess}))
+	got, err := s.UnscannedSince(ctx, before, 10)
+	noErr(t, err)
+	var names []string
+	for _, c := range got {
+		names = append(names, c.Repo+"@"+string(c.Digest))
+	}
+	want := []string{"auto/app@" + string(a.Digest), "auto/team/svc@" + string(b.Digest)}
+	if strings.Join(names, " ") != strings.Join(want, " ") && strings.Join(names, " ") != want[1]+" "+want[0] {
+		t.Fatalf("unscanned = %v, want %v", names, want)
+	}
+	if got, _ := s.UnscannedSince(ctx, time.Now().Add(time.Hour), 10); len(got) != 0 {
+		t.Fatalf("unscanned since later = %+v", got)
 	}
 }

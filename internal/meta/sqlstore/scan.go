@@ -413,7 +413,12 @@ func scanCandidates(rows *sql.Rows) ([]meta.ScanCandidate, error) {
 func (s *Store) UnscannedSince(ctx context.Context, since time.Time, limit int) (_ []meta.ScanCandidate, err error) {
 	ctx, cancel := s.bound(ctx)
 	defer s.end(cancel, &err)
-	rows, err := s.query(ctx, `SELECT m.repo, m.digest, m.media_type FROM manifests m
+	// A project's repositories are named "project/…" (compared by
+	// substr, not by a range: PostgreSQL's collation may not order '/'
+	// by its code).
+	rows, err := s.query(ctx, `SELECT m.repo, m.digest, m.media_type FROM projects p
+		JOIN project_metadata md ON md.project_id = p.id AND md.name = 'auto_scan' AND md.value = 'true'
+		JOIN manifests m ON substr(m.repo, 1, length(p.name) + 1) = p.name || '/'
 		WHERE m.subject IS NULL AND m.created_at >= ?
 		  AND NOT EXISTS (SELECT 1 FROM scan_reports r WHERE r.digest = m.digest)
 		ORDER BY m.created_at, m.repo, m.digest LIMIT ?`, t2ms(since), limit)
