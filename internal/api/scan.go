@@ -239,11 +239,10 @@ func (s *Server) scanArtifact(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if !scan.Scannable(m) {
-		return errUnprocessable(fmt.Sprintf("the artifact %s@%s cannot be scanned: it is neither an image nor an index", repo, a.Digest))
-	}
 	want := scan.Want{ProjectID: p.ID, Manifest: m, Type: typ, Trigger: meta.TriggerManual, Format: format}
-	if _, err := sc.EnqueueAll(r.Context(), []scan.Want{want}); err != nil {
+	if _, err := sc.Enqueue(r.Context(), want); errors.Is(err, scan.ErrNotScannable) {
+		return errUnprocessable(fmt.Sprintf("the artifact %s@%s cannot be scanned: it is neither an image nor an index", repo, a.Digest))
+	} else if err != nil {
 		return err
 	}
 	s.record(r.Context(), r, "scan", "artifact", repo+"@"+string(a.Digest), p)

@@ -112,7 +112,9 @@ func (q *Queue) claimable(now time.Time) ([]string, time.Duration) {
 	for k, c := range q.kinds {
 		if c.yield != nil {
 			if ok, wait := c.yield.open(now); !ok {
-				retry = max(min(orDefault(retry, wait), wait), minYieldWait)
+				if retry == 0 || wait < retry {
+					retry = max(wait, minYieldWait)
+				}
 				continue
 			}
 		}

@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"cmp"
 	"context"
 	"sync/atomic"
 	"time"
@@ -38,7 +39,7 @@ func (y *Yield) Touch() { y.last.Store(time.Now().UnixNano()) }
 // open reports whether background work may start at now, and if not,
 // how long to wait before asking again.
 func (y *Yield) open(now time.Time) (bool, time.Duration) {
-	quiet, maxWait, grant := orDefault(y.Quiet, DefaultQuiet), orDefault(y.MaxWait, DefaultMaxWait), orDefault(y.Grant, DefaultGrant)
+	quiet, maxWait, grant := cmp.Or(y.Quiet, DefaultQuiet), cmp.Or(y.MaxWait, DefaultMaxWait), cmp.Or(y.Grant, DefaultGrant)
 	t := now.UnixNano()
 	if t < y.grantUntil.Load() {
 		return true, 0
@@ -80,13 +81,6 @@ func (y *Yield) Wait(ctx context.Context) error {
 		case <-t.C:
 		}
 	}
-}
-
-func orDefault(d, def time.Duration) time.Duration {
-	if d <= 0 {
-		return def
-	}
-	return d
 }
 
 // YieldTo makes a kind's executions wait for y (see Yield).

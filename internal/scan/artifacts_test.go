@@ -81,14 +81,14 @@ func TestEnqueue(t *testing.T) {
 	a := e.putImage(t, "p/a", scantest.Layer(t, debianLayer...))
 	b := e.putImage(t, "p/b", scantest.Layer(t, scantest.File{Path: "x", Body: []byte("y")}))
 	ctx := t.Context()
-	id1, err := e.sc.Enqueue(ctx, 7, a, "", meta.TriggerEvent)
+	id1, err := e.sc.Enqueue(ctx, Want{ProjectID: 7, Manifest: a, Type: "", Trigger: meta.TriggerEvent})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if id2, _ := e.sc.Enqueue(ctx, 7, a, "", meta.TriggerManual); id2 != id1 {
+	if id2, _ := e.sc.Enqueue(ctx, Want{ProjectID: 7, Manifest: a, Type: "", Trigger: meta.TriggerManual}); id2 != id1 {
 		t.Errorf("a pending digest was queued again: %s, %s", id1, id2)
 	}
-	if _, err := e.sc.Enqueue(ctx, 7, b, TypeVulnerability, meta.TriggerEvent); err != nil {
+	if _, err := e.sc.Enqueue(ctx, Want{ProjectID: 7, Manifest: b, Type: TypeVulnerability, Trigger: meta.TriggerEvent}); err != nil {
 		t.Fatal(err)
 	}
 	for pid, want := range map[int64]int64{7: 2, 8: 0} {
@@ -101,7 +101,7 @@ func TestEnqueue(t *testing.T) {
 		t.Errorf("report = %+v", r)
 	}
 	cfg := &meta.Manifest{Repo: "p/a", Digest: "sha256:x", Body: []byte(`{"config":{"mediaType":"application/vnd.cncf.helm.config.v1+json"},"layers":[{}]}`)}
-	if _, err := e.sc.Enqueue(ctx, 7, cfg, "", meta.TriggerManual); !errors.Is(err, ErrNotScannable) {
+	if _, err := e.sc.Enqueue(ctx, Want{ProjectID: 7, Manifest: cfg, Type: "", Trigger: meta.TriggerManual}); !errors.Is(err, ErrNotScannable) {
 		t.Errorf("a chart was queued: %v", err)
 	}
 }

@@ -154,15 +154,15 @@ func Scannable(m *meta.Manifest) bool {
 	return len(doc.Manifests) > 0 || (isImageConfig(doc.Config.MediaType) && len(doc.Layers) > 0)
 }
 
-// Enqueue starts a scan of m (with body) in project projectID (the
-// execution's vendor id: pending scans are counted per project). The
-// report becomes Pending at once, keeping the last result. It returns
-// the report id.
-func (s *Scanner) Enqueue(ctx context.Context, projectID int64, m *meta.Manifest, typ, trigger string) (string, error) {
-	if !Scannable(m) {
+// Enqueue starts the scan w wants (its project is the execution's vendor
+// id: pending scans are counted per project). The report becomes Pending
+// at once, keeping the last result. It returns the report id, or
+// ErrNotScannable.
+func (s *Scanner) Enqueue(ctx context.Context, w Want) (string, error) {
+	if !Scannable(w.Manifest) {
 		return "", ErrNotScannable
 	}
-	ids, err := s.EnqueueAll(ctx, []Want{{ProjectID: projectID, Manifest: m, Type: typ, Trigger: trigger}})
+	ids, err := s.EnqueueAll(ctx, []Want{w})
 	if err != nil {
 		return "", err
 	}

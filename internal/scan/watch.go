@@ -1,6 +1,7 @@
 package scan
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -82,7 +83,7 @@ func (w *Watch) Run(ctx context.Context) {
 	}
 	t := time.NewTicker(CheckEvery)
 	defer t.Stop()
-	catchUp := time.NewTimer(orDefault(w.CatchUpAfter, CatchUpAfter))
+	catchUp := time.NewTimer(cmp.Or(w.CatchUpAfter, CatchUpAfter))
 	defer catchUp.Stop()
 	w.checkDB(ctx)
 	for {
@@ -91,7 +92,7 @@ func (w *Watch) Run(ctx context.Context) {
 			return
 		case <-catchUp.C:
 			w.catchUp(ctx)
-			catchUp.Reset(orDefault(w.CatchUpEvery, CatchUpEvery))
+			catchUp.Reset(cmp.Or(w.CatchUpEvery, CatchUpEvery))
 		case <-t.C:
 			w.checkDB(ctx)
 		case <-w.check:
@@ -197,14 +198,6 @@ func (w *Watch) catchUp(ctx context.Context) {
 		}
 	}
 	w.onPushes(ctx, lost, true)
-}
-
-// orDefault is d, or def if d is not positive.
-func orDefault(d, def time.Duration) time.Duration {
-	if d <= 0 {
-		return def
-	}
-	return d
 }
 
 // onPushes starts the scans the pushes ask for; vulnOnly, only the
