@@ -137,40 +137,12 @@ func (s *Server) addScanOverviews(ctx context.Context, arts []artifact, o artifa
 				if !b.EndTime.IsZero() {
 					ov.Duration = int64(b.EndTime.Sub(b.StartTime).Seconds())
 				}
-				mt, err := s.sbomMediaType(ctx, b)
-				if err != nil {
-					return err
-				}
-				ov.SBOMMediaType = mt
+				ov.SBOMMediaType = b.MediaType
 				arts[i].SBOMOverview = ov
 			}
 		}
 	}
 	return nil
-}
-
-// sbomMediaType is the media type of b's document: its accessory's
-// layer's ("" before one is made, or once the accessory is deleted).
-// One read per artifact of the page that has an SBOM.
-func (s *Server) sbomMediaType(ctx context.Context, b *meta.ScanSBOM) (string, error) {
-	if b.SBOMDigest == "" || b.Repo == "" {
-		return "", nil
-	}
-	m, err := s.opt.Store.GetManifest(ctx, b.Repo, string(b.SBOMDigest), true)
-	if isNotFound(err) {
-		return "", nil
-	} else if err != nil {
-		return "", err
-	}
-	var doc struct {
-		Layers []struct {
-			MediaType string `json:"mediaType"`
-		} `json:"layers"`
-	}
-	if json.Unmarshal(m.Body, &doc) != nil || len(doc.Layers) != 1 {
-		return "", nil
-	}
-	return doc.Layers[0].MediaType, nil
 }
 
 // scanner returns the built-in scanner, or 503 without one.

@@ -37,6 +37,7 @@ type ScanSBOM struct {
 	ReportID   string
 	Status     string
 	SBOMDigest digest.Digest // the accessory manifest, once made
+	MediaType  string        // of the document (its format), once made
 	Repo       string        // where it was pushed
 	StartTime  time.Time
 	EndTime    time.Time

@@ -85,7 +85,7 @@ func (s *Scanner) runSBOM(ctx context.Context, run *jobs.Run, p params) error {
 			return err
 		}
 		run.Log("%s pushed as %s with %d packages", f.Description(), d, len(pkgs))
-		rec.SBOMDigest = d
+		rec.SBOMDigest, rec.MediaType = d, f.MediaType()
 		return nil
 	}()
 	rec.Status, rec.EndTime = meta.JobSuccess, time.Now()

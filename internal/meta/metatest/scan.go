@@ -112,13 +112,17 @@ func testScanReports(t *testing.T, s meta.ScanStore) {
 	if err != nil || len(vuln) != 1 || vuln[0].Digest != "sha256:b" {
 		t.Fatalf("vulnerable = %+v %v", vuln, err)
 	}
-	sb := &meta.ScanSBOM{Digest: "sha256:a", ReportID: "s1", Status: meta.JobSuccess, SBOMDigest: "sha256:s", Repo: "p/r", StartTime: start}
+	sb := &meta.ScanSBOM{Digest: "sha256:a", ReportID: "s1", Status: meta.JobSuccess, SBOMDigest: "sha256:s", Repo: "p/r", StartTime: start,
+		MediaType: "application/spdx+json"}
 	if err := s.PutScanSBOM(ctx, sb); err != nil {
 		t.Fatal(err)
 	}
 	sboms, err := s.ScanSBOMs(ctx, "p/r", []digest.Digest{"sha256:a", "sha256:b"})
 	if err != nil || len(sboms) != 1 || sboms["sha256:a"].SBOMDigest != "sha256:s" || sboms["sha256:a"].Repo != "p/r" {
 		t.Fatalf("sboms = %+v %v", sboms, err)
+	}
+	if mt := sboms["sha256:a"].MediaType; mt != "application/spdx+json" {
+		t.Fatalf("sbom media type = %q", mt)
 	}
 	// The same digest in another repository has an SBOM of its own.
 	noErr(t, s.PutScanSBOM(ctx, &meta.ScanSBOM{Digest: "sha256:a", ReportID: "s2", Status: meta.JobPending, Repo: "p/other"}))

@@ -242,10 +242,10 @@ func (s *Store) PutScanSBOM(ctx context.Context, b *meta.ScanSBOM) (err error) {
 }
 
 func putScanSBOM(ctx context.Context, exec func(context.Context, string, ...any) (sql.Result, error), b *meta.ScanSBOM) error {
-	_, err := exec(ctx, `INSERT INTO scan_sboms (digest, report_id, status, sbom_digest, repo, start_time, end_time)
-		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (digest, repo) DO UPDATE SET report_id = excluded.report_id, status = excluded.status,
-		sbom_digest = excluded.sbom_digest, start_time = excluded.start_time, end_time = excluded.end_time`,
-		string(b.Digest), b.ReportID, b.Status, string(b.SBOMDigest), b.Repo, t2ms(b.StartTime), t2ms(b.EndTime))
+	_, err := exec(ctx, `INSERT INTO scan_sboms (digest, report_id, status, sbom_digest, media_type, repo, start_time, end_time)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (digest, repo) DO UPDATE SET report_id = excluded.report_id, status = excluded.status,
+		sbom_digest = excluded.sbom_digest, media_type = excluded.media_type, start_time = excluded.start_time, end_time = excluded.end_time`,
+		string(b.Digest), b.ReportID, b.Status, string(b.SBOMDigest), b.MediaType, b.Repo, t2ms(b.StartTime), t2ms(b.EndTime))
 	return err
 }
 
@@ -263,7 +263,7 @@ func (s *Store) ScanSBOMs(ctx context.Context, repo string, ds []digest.Digest) 
 	}
 	args = append(args, repo)
 	in := strings.TrimSuffix(strings.Repeat("?, ", len(ds)), ", ")
-	rows, err := s.query(ctx, `SELECT digest, report_id, status, sbom_digest, repo, start_time, end_time FROM scan_sboms
+	rows, err := s.query(ctx, `SELECT digest, report_id, status, sbom_digest, media_type, repo, start_time, end_time FROM scan_sboms
 		WHERE digest IN (`+in+`) AND repo = ?`, args...)
 	if err != nil {
 		return nil, err
@@ -273,7 +273,7 @@ func (s *Store) ScanSBOMs(ctx context.Context, repo string, ds []digest.Digest) 
 		var b meta.ScanSBOM
 		var d, sd string
 		var start, end int64
-		if err := rows.Scan(&d, &b.ReportID, &b.Status, &sd, &b.Repo, &start, &end); err != nil {
+		if err := rows.Scan(&d, &b.ReportID, &b.Status, &sd, &b.MediaType, &b.Repo, &start, &end); err != nil {
 			return nil, err
 		}
 		b.Digest, b.SBOMDigest, b.StartTime, b.EndTime = digest.Digest(d), digest.Digest(sd), ms2t(start), ms2t(end)
