@@ -2,8 +2,11 @@ package auth
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/rbac"
@@ -52,9 +55,20 @@ func (a *Authenticator) Enrich(ctx context.Context, id *Identity) error {
 	if err != nil {
 		return err
 	}
-	id.Groups = groups
+	id.Groups, id.GroupAdmin = groups, admin
 	id.SysAdmin = id.SysAdmin || admin
 	return nil
+}
+
+// GroupsFingerprint identifies a set of groups and the administrator role
+// they grant, whatever their order: a registry token issued to a
+// directory user carries it (Claims.Groups).
+func GroupsFingerprint(groups []int64, admin bool) string {
+	sorted := slices.Clone(groups)
+	slices.Sort(sorted)
+	h := sha256.New()
+	fmt.Fprint(h, admin, sorted)
+	return hex.EncodeToString(h.Sum(nil)[:8])
 }
 
 // Role is id's effective role in a project: the highest of the user's

@@ -79,6 +79,9 @@ func (g *Gate) identify(r *http.Request) (*Identity, *Claims, error) {
 		if err != nil {
 			return nil, nil, err
 		}
+		if c.Groups != "" {
+			return g.directoryToken(r.Context(), c)
+		}
 		return &Identity{Kind: UserKind, Name: c.Subject}, c, nil
 	case len(h) > 6 && strings.EqualFold(h[:6], "Basic "):
 		user, pass, ok := r.BasicAuth()
@@ -89,6 +92,35 @@ func (g *Gate) identify(r *http.Request) (*Identity, *Claims, error) {
 		return id, nil, err
 	}
 	return AnonymousIdentity, nil, nil
+}
+
+// directoryToken checks a token issued to a directory user against the
+// user's groups now (the directory's answer, cached for
+// ldap_group_cache_ttl): while they are those the token was issued with,
+// its grants stand; once they differ, the grants are set aside and the
+// request is judged by the user's rights now (nil claims), so group
+// changes apply to tokens within the cache time as they do to Basic
+// credentials and sessions. A user gone from the directory is refused.
+func (g *Gate) directoryToken(ctx context.Context, c *Claims) (*Identity, *Claims, error) {
+	id := &Identity{Kind: UserKind, Name: c.Subject, External: true}
+	if g.Auth.Groups != nil {
+		groups, admin, err := g.Auth.Groups.UserGroups(ctx, id)
+		if errors.Is(err, ErrBadCredentials) {
+			return nil, nil, fmt.Errorf("%w: the user is no longer in the directory", ErrInvalidToken)
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		if GroupsFingerprint(groups, admin) == c.Groups {
+			return id, c, nil
+		}
+	}
+	now, err := g.identityOf(ctx, c.Subject)
+	if err != nil {
+		return nil, nil, err
+	}
+	now.External = true
+	return now, nil, nil
 }
 
 // Authorize checks r may perform every scope; on success the returned
@@ -349,7 +381,11 @@ func (g *Gate) ServeToken(w http.ResponseWriter, r *http.Request) {
 	if id.Name != claimed { // the account's own spelling keys its epoch
 		epoch = g.Tokens.Revocations.Epoch(id.Name)
 	}
-	tok, issued, err := g.Tokens.IssueAt(id.Name, epoch, access)
+	var groups string
+	if id.External && id.Kind == UserKind { // checked again at each use (directoryToken)
+		groups = GroupsFingerprint(id.Groups, id.GroupAdmin)
+	}
+	tok, issued, err := g.Tokens.issue(id.Name, epoch, groups, access)
 	if err != nil {
 		g.tokenServerError(w, r, err)
 		return

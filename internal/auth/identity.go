@@ -32,6 +32,9 @@ type Identity struct {
 	Groups []int64
 	// External: signed in against a Directory, not a local password.
 	External bool
+	// GroupAdmin: one of Groups grants the system administrator role
+	// (Harbor's ldap_group_admin_dn); SysAdmin includes it.
+	GroupAdmin bool
 }
 
 // AnonymousIdentity is the caller without credentials.

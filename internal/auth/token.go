@@ -32,6 +32,10 @@ type Claims struct {
 	// Epoch is the subject's revocation epoch when the token was issued:
 	// a token from an older epoch is refused (see Revocations).
 	Epoch int64 `json:"berth_epoch,omitempty"`
+	// Groups is, for a token issued to a directory user, the fingerprint
+	// of the user's groups then (GroupsFingerprint): the gate sets the
+	// grants aside once the directory's answer differs (see Gate.identify).
+	Groups string `json:"berth_groups,omitempty"`
 }
 
 // TokenService signs and verifies registry tokens (ES256).
@@ -115,6 +119,12 @@ func (t *TokenService) Issue(subject string, access []Access) (token string, iss
 // authenticated: a revocation that lands while the token is being made
 // then still applies to it.
 func (t *TokenService) IssueAt(subject string, epoch int64, access []Access) (token string, issued time.Time, err error) {
+	return t.issue(subject, epoch, "", access)
+}
+
+// issue signs a token; groups is the subject's GroupsFingerprint for a
+// directory user, else "".
+func (t *TokenService) issue(subject string, epoch int64, groups string, access []Access) (token string, issued time.Time, err error) {
 	issued = time.Now().Truncate(time.Second)
 	var jti [16]byte
 	_, _ = rand.Read(jti[:])
@@ -126,6 +136,7 @@ func (t *TokenService) IssueAt(subject string, epoch int64, access []Access) (to
 		},
 		Access: access,
 		Epoch:  epoch,
+		Groups: groups,
 	}
 	tok := jwt.NewWithClaims(jwt.SigningMethodES256, c)
 	tok.Header["kid"] = t.kid
