@@ -115,3 +115,38 @@ func TestDirectorySignIn(t *testing.T) {
 		t.Fatal("the limiter did not lock a directory user out")
 	}
 }
+
+// TestBreakGlassAuditedUnderOIDC: under oidc_auth (only the break-glass
+// admin keeps a local password) the admin's local sign-in is reported as
+// break-glass too, and other local passwords are refused.
+func TestBreakGlassAuditedUnderOIDC(t *testing.T) {
+	ctx := context.Background()
+	store, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "meta.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	hash, _ := HashPassword("admin-pass")
+	if err := store.CreateUser(ctx, &meta.User{Username: BreakGlassUser, PasswordHash: hash, SysAdmin: true}); err != nil {
+		t.Fatal(err)
+	}
+	local, _ := HashPassword("local-pass")
+	if err := store.CreateUser(ctx, &meta.User{Username: "lou", PasswordHash: local}); err != nil {
+		t.Fatal(err)
+	}
+	var oidcMode atomic.Bool
+	var glass atomic.Int64
+	a := &Authenticator{Store: store, Limiter: NewLimiter(DefaultLimiterConfig), OnlyBreakGlassPasswords: oidcMode.Load,
+		OnBreakGlass: func(context.Context, string, string) { glass.Add(1) }}
+	if _, err := a.Login(ctx, BreakGlassUser, "admin-pass", "1.2.3.4:5"); err != nil || glass.Load() != 0 {
+		t.Fatalf("db_auth: %v, break-glass %d", err, glass.Load())
+	}
+	a.Forget()
+	oidcMode.Store(true)
+	if _, err := a.Login(ctx, BreakGlassUser, "admin-pass", "1.2.3.4:5"); err != nil || glass.Load() != 1 {
+		t.Fatalf("oidc_auth: %v, break-glass %d", err, glass.Load())
+	}
+	if _, err := a.Login(ctx, "lou", "local-pass", "1.2.3.4:5"); !errors.Is(err, ErrBadCredentials) {
+		t.Fatalf("a local password under oidc_auth: %v", err)
+	}
+}

@@ -90,7 +90,8 @@ type Authenticator struct {
 	// Groups, when set, tells users' groups (see Enrich).
 	Groups GroupSource
 	// OnBreakGlass is told when BreakGlassUser signs in with its local
-	// password while a Directory is active (for the audit log).
+	// password while a Directory is active or OnlyBreakGlassPasswords
+	// holds (for the audit log).
 	OnBreakGlass func(ctx context.Context, name, remote string)
 
 	mu    sync.Mutex
@@ -150,7 +151,7 @@ func (a *Authenticator) Login(ctx context.Context, name, secret, remote string) 
 	}
 	attempt.Succeed()
 	a.notify(ctx, name, remote, true)
-	if name == BreakGlassUser && a.directoryActive() && a.OnBreakGlass != nil {
+	if name == BreakGlassUser && a.OnBreakGlass != nil && (a.directoryActive() || a.onlyBreakGlass()) {
 		a.OnBreakGlass(ctx, name, remote)
 	}
 	if id.External {
@@ -177,6 +178,10 @@ func (a *Authenticator) enriched(ctx context.Context, id *Identity) (*Identity, 
 }
 
 func (a *Authenticator) directoryActive() bool { return a.Directory != nil && a.Directory.Active() }
+
+func (a *Authenticator) onlyBreakGlass() bool {
+	return a.OnlyBreakGlassPasswords != nil && a.OnlyBreakGlassPasswords()
+}
 
 // Revoke ends every credential of account issued until now: tokens,
 // sessions and cached passwords, on every replica within seconds.
@@ -234,7 +239,7 @@ func (a *Authenticator) verify(ctx context.Context, name, secret string) (*Ident
 			return nil, ErrBadCredentials
 		}
 	case errors.Is(err, meta.ErrNotFound):
-		if a.OnlyBreakGlassPasswords != nil && a.OnlyBreakGlassPasswords() && u.Username != BreakGlassUser {
+		if a.onlyBreakGlass() && u.Username != BreakGlassUser {
 			CheckPassword(dummyHash(), secret)
 			return nil, ErrBadCredentials
 		}

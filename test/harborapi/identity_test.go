@@ -1,13 +1,14 @@
 package harborapi
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -252,16 +253,29 @@ func TestLDAPClient(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	docker := b.newDocker(t)
 	for _, tc := range []struct{ user, how string }{{"alice", "direct member"}, {"bob", "via group"}, {"carol", "via nested group"},
 		{"dave", "via group, before removal"}} {
 		o := try(tc.user)
-		t.Logf("matrix: %-6s %-26s push=%v pull=%v", tc.user, tc.how, o.push == nil, o.pull == nil)
+		t.Logf("matrix: %-6s %-26s token flow: push=%v pull=%v", tc.user, tc.how, o.push == nil, o.pull == nil)
 		if o.push != nil || o.pull != nil {
 			t.Errorf("%s (%s): push %v, pull %v", tc.user, tc.how, o.push, o.pull)
+		}
+		if docker != nil {
+			d := docker.try(t, tc.user)
+			t.Logf("matrix: %-6s %-26s docker login=%v push=%v pull=%v", tc.user, tc.how, d.login == nil, d.push == nil, d.pull == nil)
+			if d.login != nil || d.push != nil || d.pull != nil {
+				t.Errorf("%s (%s) with docker: login %v, push %v, pull %v", tc.user, tc.how, d.login, d.push, d.pull)
+			}
 		}
 	}
 	if o := try("frank"); o.push == nil || o.pull == nil {
 		t.Errorf("frank (no membership): push %v, pull %v", o.push, o.pull)
+	}
+	// A token dave got while in devs, used again after he left it.
+	daveToken := b.token(t, "dave", "repository:team/dave:pull,push")
+	if code := b.getManifest(t, "team/dave", daveToken); code != 200 {
+		t.Fatalf("dave's token while in devs: %d", code)
 	}
 	// dave leaves devs: refused once the cache time has passed.
 	if err := b.dir.RemoveMember(ldapserver.GroupDN("devs"), ldapserver.UserDN("dave")); err != nil {
@@ -269,9 +283,21 @@ func TestLDAPClient(t *testing.T) {
 	}
 	time.Sleep(cacheTTL + 500*time.Millisecond)
 	o := try("dave")
-	t.Logf("matrix: %-6s %-26s push=%v pull=%v", "dave", "removed from group", o.push == nil, o.pull == nil)
+	t.Logf("matrix: %-6s %-26s token flow: push=%v pull=%v", "dave", "removed from group", o.push == nil, o.pull == nil)
 	if o.push == nil || o.pull == nil {
 		t.Errorf("dave after removal: push %v, pull %v", o.push, o.pull)
+	}
+	code := b.getManifest(t, "team/dave", daveToken)
+	t.Logf("matrix: %-6s %-26s token issued before removal: GET manifest %d", "dave", "removed from group", code)
+	if code != 403 && code != 401 {
+		t.Errorf("dave's earlier token after removal: %d, want 401 or 403", code)
+	}
+	if docker != nil {
+		d := docker.try(t, "dave")
+		t.Logf("matrix: %-6s %-26s docker login=%v push=%v pull=%v", "dave", "removed from group", d.login == nil, d.push == nil, d.pull == nil)
+		if d.login != nil || d.push == nil || d.pull == nil { // his password is still good; the project is not his
+			t.Errorf("dave after removal with docker: login %v, push %v, pull %v", d.login, d.push, d.pull)
+		}
 	}
 	// The effective role through the API, as carol (nested) sees it.
 	p := must(b.client(t, "carol", ldapserver.Password("carol")).Project.GetProject(ctx(t),
@@ -283,7 +309,11 @@ func TestLDAPClient(t *testing.T) {
 	if _, err := b.client(t, "erin", ldapserver.Password("erin")).Usergroup.ListUserGroups(ctx(t), usergroup.NewListUserGroupsParams()); err != nil {
 		t.Errorf("erin (ldap_group_admin_dn): %v", describe(err))
 	}
-	b.dockerLogin(t)
+	if docker != nil {
+		if err := docker.login("bob", "wrong"); err == nil {
+			t.Error("docker login with a wrong password succeeded")
+		}
+	}
 
 	// Directory down: the local admin still works (break-glass, audited),
 	// directory users fail fast.
@@ -324,33 +354,102 @@ func (b *ldapBerth) pushAs(ctx context.Context, repo string) error {
 		remote.WithTransport(loopback), remote.WithContext(ctx))
 }
 
-// dockerLogin: docker login with a directory password (bob), refused with
-// a wrong one; skipped when no docker engine answers.
-func (b *ldapBerth) dockerLogin(t *testing.T) {
+// token gets a registry token for user (directory password) from
+// /service/token.
+func (b *ldapBerth) token(t *testing.T, user, scope string) string {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(ctx(t), "GET", "http://"+b.Addr+"/service/token?service=berth&scope="+url.QueryEscape(scope), nil)
+	req.SetBasicAuth(user, ldapserver.Password(user))
+	resp, err := loopback.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Token string `json:"token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != 200 || body.Token == "" {
+		t.Fatalf("token of %s: %d %v", user, resp.StatusCode, err)
+	}
+	return body.Token
+}
+
+// getManifest reads repo:v1 with a bearer token and returns the status.
+func (b *ldapBerth) getManifest(t *testing.T, repo, token string) int {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(ctx(t), "GET", "http://"+b.Addr+"/v2/"+repo+"/manifests/v1", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Accept", "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json")
+	resp, err := loopback.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// ldapDocker runs the docker CLI against the LDAP berth, each user with a
+// docker configuration of its own.
+type ldapDocker struct {
+	b      *ldapBerth
+	docker string
+	dir    string
+}
+
+// newDocker is nil (and says so) when no docker engine answers.
+func (b *ldapBerth) newDocker(t *testing.T) *ldapDocker {
 	t.Helper()
 	docker, err := exec.LookPath("docker")
 	if err != nil || exec.Command(docker, "info").Run() != nil {
 		noDocker(t, "matrix: docker login not tried (no docker engine)")
-		return
-	}
-	cfg := t.TempDir()
-	login := func(user, password string) error {
-		cmd := exec.CommandContext(ctx(t), docker, "login", b.Addr, "-u", user, "--password-stdin")
-		cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+cfg)
-		cmd.Stdin = strings.NewReader(password)
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("%v: %s", err, out.String())
-		}
 		return nil
 	}
-	if err := login("bob", ldapserver.Password("bob")); err != nil {
-		t.Errorf("docker login as bob: %v", err)
-	} else {
-		t.Log("matrix: docker login bob (LDAP password) ok")
+	return &ldapDocker{b: b, docker: docker, dir: t.TempDir()}
+}
+
+func (d *ldapDocker) run(user, stdin string, args ...string) error {
+	c, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(c, d.docker, append([]string{"--config", filepath.Join(d.dir, user)}, args...)...)
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("docker %s: %v: %s", args[0], err, out)
 	}
-	if err := login("bob", "wrong"); err == nil {
-		t.Error("docker login with a wrong password succeeded")
+	return nil
+}
+
+func (d *ldapDocker) login(user, password string) error {
+	return d.run(user, password, "login", d.b.Addr, "-u", user, "--password-stdin")
+}
+
+type dockerOutcome struct{ login, push, pull error }
+
+// try: docker login with user's directory password, push an image of one
+// small file to team/USER:docker, remove it locally and pull it back.
+func (d *ldapDocker) try(t *testing.T, user string) dockerOutcome {
+	t.Helper()
+	var o dockerOutcome
+	if o.login = d.login(user, ldapserver.Password(user)); o.login != nil {
+		return o
 	}
+	var layer bytes.Buffer
+	tw := tar.NewWriter(&layer)
+	body := "hello " + user + " " + time.Now().String()
+	_ = tw.WriteHeader(&tar.Header{Name: "hello.txt", Mode: 0o644, Size: int64(len(body))})
+	_, _ = tw.Write([]byte(body))
+	_ = tw.Close()
+	tag := d.b.Addr + "/team/" + user + ":docker"
+	if err := d.run(user, layer.String(), "import", "-", tag); err != nil {
+		t.Fatal(err)
+	}
+	o.push = d.run(user, "", "push", tag)
+	_ = d.run(user, "", "rmi", "-f", tag)
+	if o.push != nil { // pull what the admin pushed
+		tag = d.b.Addr + "/team/" + user + ":v1"
+	}
+	o.pull = d.run(user, "", "pull", tag)
+	_ = d.run(user, "", "rmi", "-f", tag)
+	_ = d.run(user, "", "logout", d.b.Addr)
+	return o
 }

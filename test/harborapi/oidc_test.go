@@ -18,6 +18,7 @@ import (
 	httptransport "github.com/go-openapi/runtime/client"
 	"github.com/goharbor/go-client/pkg/harbor"
 	v2client "github.com/goharbor/go-client/pkg/sdk/v2.0/client"
+	"github.com/goharbor/go-client/pkg/sdk/v2.0/client/auditlog"
 	"github.com/goharbor/go-client/pkg/sdk/v2.0/client/configure"
 	"github.com/goharbor/go-client/pkg/sdk/v2.0/client/member"
 	"github.com/goharbor/go-client/pkg/sdk/v2.0/client/oidc"
@@ -188,8 +189,18 @@ func TestOIDC(t *testing.T) {
 	if err := pushAs("Alice-Cli-Secret-2"); err != nil {
 		t.Fatalf("push with the rotated secret after the refresh tokens were revoked: %v", err)
 	}
-	// The local administrator keeps its password (break-glass).
+	// The local administrator keeps its password (break-glass), audited.
 	must(admin.User.GetCurrentUserInfo(ctx(t), user.NewGetCurrentUserInfoParams()))(t)
+	q := "operation=login"
+	await(t, func() (bool, string) {
+		logs := must(admin.Auditlog.ListAuditLogs(ctx(t), auditlog.NewListAuditLogsParams().WithQ(&q).WithPageSize(ptrTo(int64(100)))))(t).Payload
+		for _, l := range logs {
+			if strings.Contains(l.Resource, "break-glass") && strings.Contains(l.Resource, "oidc_auth") {
+				return true, ""
+			}
+		}
+		return false, "no break-glass login record under oidc_auth: " + dump(logs)
+	})
 
 	// Without automatic onboarding, a new user chooses a name (Harbor's
 	// /oidc-onboard page posts it to /c/oidc/onboard).
