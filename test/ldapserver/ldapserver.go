@@ -274,6 +274,20 @@ func (s *Server) AddUser(c *goldap.Conn, name string) error {
 	return c.Add(r)
 }
 
+// AddGroup adds a groupOfNames cn=name under GroupsDN with members (DNs).
+func (s *Server) AddGroup(name string, members ...string) error {
+	c, err := s.Conn()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	r := goldap.NewAddRequest(GroupDN(name), nil)
+	r.Attribute("objectClass", []string{"groupOfNames"})
+	r.Attribute("cn", []string{name})
+	r.Attribute("member", members)
+	return c.Add(r)
+}
+
 // AddMember adds member to group.
 func (s *Server) AddMember(group, member string) error {
 	return s.modify(group, func(r *goldap.ModifyRequest) { r.Add("member", []string{member}) })

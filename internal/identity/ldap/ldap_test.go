@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"path/filepath"
 	"runtime"
@@ -132,6 +133,54 @@ func TestNestedGroups(t *testing.T) {
 				if err != nil || !slices.Equal(got, want) || admin != (user == "erin") {
 					t.Errorf("%s: %v admin=%v %v, want %v", user, got, admin, err, want)
 				}
+			}
+		})
+	}
+}
+
+// TestNestingDepthLimit: a chain of groups deeper than MaxDepth is
+// followed MaxDepth levels (the user's own group counting as the first),
+// in both schemas, and no further.
+func TestNestingDepthLimit(t *testing.T) {
+	f := setup(t)
+	c, err := f.dir.Conn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = f.dir.AddUser(c, "gus")
+	c.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const chain = ldap.MaxDepth + 3
+	var want []string
+	for i := range chain {
+		name := fmt.Sprintf("chain-%02d", i)
+		member := ldapserver.UserDN("gus")
+		if i > 0 {
+			member = ldapserver.GroupDN(fmt.Sprintf("chain-%02d", i-1))
+		}
+		if err := f.dir.AddGroup(name, member); err != nil {
+			t.Fatal(err)
+		}
+		ug := &meta.UserGroup{Name: name, Type: meta.LDAPGroup, LDAPDN: ldapserver.GroupDN(name)}
+		if err := f.store.CreateUserGroup(f.ctx, ug); err != nil {
+			t.Fatal(err)
+		}
+		f.groups[name] = ug.ID
+		if i < ldap.MaxDepth {
+			want = append(want, name)
+		}
+	}
+	for _, schema := range []string{"memberof", "member"} {
+		t.Run(schema, func(t *testing.T) {
+			if schema == "member" {
+				f.set(map[string]any{"ldap_group_membership_attribute": "description"})
+			}
+			got, _, err := f.groupsOf("gus")
+			t.Logf("%s: a chain of %d nested groups, %d followed (MaxDepth %d)", schema, chain, len(got), ldap.MaxDepth)
+			if err != nil || !slices.Equal(got, want) {
+				t.Errorf("gus: %v %v, want %v", got, err, want)
 			}
 		})
 	}
