@@ -126,9 +126,12 @@ func TestOIDC(t *testing.T) {
 	if alice.Username != "alice" || alice.SysadminFlag {
 		t.Fatalf("alice: %s", dump(alice))
 	}
-	if carol := oidcSignIn(t, s, op, "carol", "carol-pw"); !carol.SysadminFlag {
+	t.Logf("matrix: oidc alice onboarded at first sign-in: user_id=%d sysadmin=%v", alice.UserID, alice.SysadminFlag)
+	carol := oidcSignIn(t, s, op, "carol", "carol-pw")
+	if !carol.SysadminFlag {
 		t.Fatalf("carol (admin group): %s", dump(carol))
 	}
+	t.Logf("matrix: oidc carol in oidc_admin_group: sysadmin=%v", carol.SysadminFlag)
 
 	// The administrator sets alice's CLI secret (Harbor's body).
 	must(admin.User.SetCliSecret(ctx(t), user.NewSetCliSecretParams().WithUserID(alice.UserID).
@@ -165,6 +168,7 @@ func TestOIDC(t *testing.T) {
 	if err := pushAs("Alice-Cli-Secret-1"); err != nil {
 		t.Fatalf("push with the CLI secret: %v", err)
 	}
+	t.Log("matrix: oidc alice CLI secret: token-flow push ok")
 	dockerLogin(t, s, proj, "alice", "Alice-Cli-Secret-1")
 
 	// Rotated: the old secret is refused at once, the new one works.
@@ -186,8 +190,42 @@ func TestOIDC(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The provider refuses them now, as it would expired ones.
+	disc, err := http.Get(op.Issuer + "/.well-known/openid-configuration")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var meta struct {
+		TokenEndpoint string `json:"token_endpoint"`
+	}
+	err = json.NewDecoder(disc.Body).Decode(&meta)
+	disc.Body.Close()
+	if err != nil || meta.TokenEndpoint == "" {
+		t.Fatalf("discovery: %v", err)
+	}
+	refreshed, err := http.PostForm(meta.TokenEndpoint, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rts[0]},
+		"client_id": {"berth"}, "client_secret": {"client-secret-1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	refreshed.Body.Close()
+	if refreshed.StatusCode == 200 {
+		t.Fatal("the provider still takes alice's refresh token")
+	}
 	if err := pushAs("Alice-Cli-Secret-2"); err != nil {
 		t.Fatalf("push with the rotated secret after the refresh tokens were revoked: %v", err)
+	}
+	t.Logf("matrix: oidc alice refresh token refused by the provider (%d); rotated CLI secret: token-flow push ok, old secret refused",
+		refreshed.StatusCode)
+	dockerLogin(t, s, proj, "alice", "Alice-Cli-Secret-2")
+	if exec.Command("docker", "info").Run() == nil {
+		cmd := exec.CommandContext(ctx(t), "docker", "--config", t.TempDir(), "login", s.Addr, "-u", "alice", "--password-stdin")
+		cmd.Stdin = strings.NewReader("Alice-Cli-Secret-1")
+		if out, err := cmd.CombinedOutput(); err == nil {
+			t.Errorf("docker login with the rotated-out secret succeeded: %s", out)
+		} else {
+			t.Log("matrix: oidc alice docker login with the old secret refused")
+		}
 	}
 	// The local administrator keeps its password (break-glass), audited.
 	must(admin.User.GetCurrentUserInfo(ctx(t), user.NewGetCurrentUserInfoParams()))(t)
