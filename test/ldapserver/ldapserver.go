@@ -170,6 +170,29 @@ func (s *Server) await() error {
 	}
 }
 
+// Restart stops slapd and starts it again on the same addresses with the
+// same directory (connections open to it break).
+func (s *Server) Restart() error {
+	s.Stop()
+	var out bytes.Buffer
+	var err error
+	for range 50 { // the old process's sockets may linger a moment
+		out.Reset()
+		cmd := exec.Command(slapdPath, "-f", filepath.Join(s.dir, "slapd.conf"), "-h", s.URL+"/ "+s.LDAPSURL+"/", "-d", "0")
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err = cmd.Start(); err != nil {
+			return err
+		}
+		s.cmd = cmd
+		if err = s.await(); err == nil {
+			return nil
+		}
+		s.Stop()
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("restarting slapd: %v\n%s", err, out.String())
+}
+
 // Stop ends slapd.
 func (s *Server) Stop() error {
 	if s.cmd == nil || s.cmd.Process == nil {

@@ -263,6 +263,37 @@ func TestDirectoryDown(t *testing.T) {
 	}
 }
 
+// TestPooledConnectionsAfterRestart: connections kept in the pool break
+// when the directory restarts; the next sign-ins notice it and use new
+// connections instead of failing.
+func TestPooledConnectionsAfterRestart(t *testing.T) {
+	f := setup(t)
+	var wg sync.WaitGroup
+	for range 4 { // several connections in the pool
+		wg.Go(func() {
+			if _, err := f.svc.Verify(f.ctx, "alice", ldapserver.Password("alice")); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if err := f.dir.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 6 {
+		start := time.Now()
+		if _, err := f.svc.Verify(f.ctx, "alice", ldapserver.Password("alice")); err != nil {
+			t.Fatalf("sign-in %d after the restart: %v", i, err)
+		}
+		t.Logf("sign-in %d after the restart: %s", i, time.Since(start).Round(time.Millisecond))
+	}
+	// Groups too (their searches use the pool).
+	f.set(map[string]any{"ldap_group_cache_ttl": 0})
+	if got, _, err := f.groupsOf("carol"); err != nil || !slices.Equal(got, []string{"devs", "platform"}) {
+		t.Fatalf("carol's groups after the restart: %v %v", got, err)
+	}
+}
+
 func TestSearchAndImport(t *testing.T) {
 	f := setup(t)
 	users, err := f.svc.SearchUsers(f.ctx, "ar")
