@@ -326,7 +326,13 @@ func dockerLogin(t *testing.T, s *berthproc.Server, proj, username, secret strin
 	if out, err := docker("", "push", tag); err != nil {
 		t.Fatalf("docker push with the CLI secret: %v\n%s", err, out)
 	}
-	t.Logf("docker login and push of %s with the CLI secret: ok", tag)
+	if out, err := docker("", "rmi", "-f", tag); err != nil {
+		t.Fatalf("docker rmi: %v\n%s", err, out)
+	}
+	if out, err := docker("", "pull", tag); err != nil {
+		t.Fatalf("docker pull with the CLI secret: %v\n%s", err, out)
+	}
+	t.Logf("matrix: oidc %s docker login, push and pull of %s with the CLI secret: ok", username, tag)
 	if out, err := docker("", "logout", s.Addr); err != nil {
 		t.Logf("docker logout: %v\n%s", err, out)
 	}
