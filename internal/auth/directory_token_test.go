@@ -23,11 +23,15 @@ type directoryGroups struct {
 	mu     sync.Mutex
 	groups []int64
 	gone   bool
+	down   bool
 }
 
 func (d *directoryGroups) UserGroups(context.Context, *Identity) ([]int64, bool, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.down {
+		return nil, false, ErrDirectoryUnavailable
+	}
 	if d.gone {
 		return nil, false, ErrBadCredentials
 	}
@@ -43,7 +47,8 @@ func (d *directoryGroups) set(groups []int64, gone bool) {
 // TestDirectoryTokenFollowsGroups: a registry token issued to a directory
 // user stops granting what a group gave once the user leaves the group
 // (the directory's answer changes), works again when the user is back,
-// and is refused once the user is gone from the directory; a local
+// stands while the directory cannot be reached, and is refused once the
+// user is gone from the directory; a local
 // user's token carries no groups and is not re-checked.
 func TestDirectoryTokenFollowsGroups(t *testing.T) {
 	ctx := context.Background()
@@ -133,6 +138,15 @@ func TestDirectoryTokenFollowsGroups(t *testing.T) {
 	if err := use(tok); err != nil {
 		t.Fatalf("dora's token back in devs: %v", err)
 	}
+	src.mu.Lock()
+	src.down = true // the directory cannot tell: the token stands as issued
+	src.mu.Unlock()
+	if err := use(tok); err != nil {
+		t.Fatalf("dora's token while the directory is down: %v", err)
+	}
+	src.mu.Lock()
+	src.down = false
+	src.mu.Unlock()
 	src.set(nil, true) // gone from the directory
 	err = use(tok)
 	var ch *Challenge

@@ -101,12 +101,19 @@ func (g *Gate) identify(r *http.Request) (*Identity, *Claims, error) {
 // request is judged by the user's rights now (nil claims), so group
 // changes apply to tokens within the cache time as they do to Basic
 // credentials and sessions. A user gone from the directory is refused.
+// While the directory cannot be reached the token stands as issued.
 func (g *Gate) directoryToken(ctx context.Context, c *Claims) (*Identity, *Claims, error) {
 	id := &Identity{Kind: UserKind, Name: c.Subject, External: true}
 	if g.Auth.Groups != nil {
 		groups, admin, err := g.Auth.Groups.UserGroups(ctx, id)
 		if errors.Is(err, ErrBadCredentials) {
 			return nil, nil, fmt.Errorf("%w: the user is no longer in the directory", ErrInvalidToken)
+		}
+		if errors.Is(err, ErrDirectoryUnavailable) {
+			// The token was good when issued; while the directory cannot
+			// tell, it stands (a pull under way does not fail) until it
+			// expires. New sign-ins fail fast meanwhile.
+			return id, c, nil
 		}
 		if err != nil {
 			return nil, nil, err
