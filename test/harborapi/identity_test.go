@@ -271,6 +271,8 @@ func TestLDAPClient(t *testing.T) {
 	}
 	if o := try("frank"); o.push == nil || o.pull == nil {
 		t.Errorf("frank (no membership): push %v, pull %v", o.push, o.pull)
+	} else {
+		t.Logf("matrix: %-6s %-26s token flow: push=false pull=false", "frank", "no membership")
 	}
 	// A token dave got while in devs, used again after he left it.
 	daveToken := b.token(t, "dave", "repository:team/dave:pull,push")
@@ -322,12 +324,14 @@ func TestLDAPClient(t *testing.T) {
 	if err := b.pull(ctx(t), "team/bob", "bob"); err == nil {
 		t.Error("bob pulled with the directory down")
 	}
-	if d := time.Since(start); d > 10*time.Second {
+	d := time.Since(start)
+	if d > 10*time.Second {
 		t.Errorf("a login with the directory down took %s", d)
 	}
 	if err := b.pushAs(ctx(t), "team/admin"); err != nil {
 		t.Errorf("admin with the directory down: %v", err)
 	}
+	t.Logf("directory down: bob's pull refused after %s; admin (break-glass) pushed", d.Round(time.Millisecond))
 	q := "operation=login"
 	await(t, func() (bool, string) {
 		logs := must(c.Auditlog.ListAuditLogs(ctx(t), auditlog.NewListAuditLogsParams().WithQ(&q).WithPageSize(ptrTo(int64(100)))))(t).Payload
