@@ -32,6 +32,7 @@ func TestHarborCLIBinary(t *testing.T) {
 		cx, cancel := context.WithTimeout(ctx(t), time.Minute)
 		defer cancel()
 		cmd := exec.CommandContext(cx, bin, args...)
+		cmd.Dir = home // robot create -o json writes robot$NAME.json here
 		cmd.Env = append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME="+home+"/.config", "XDG_DATA_HOME="+home+"/.local/share")
 		out, err := cmd.CombinedOutput()
 		if err != nil || strings.Contains(string(out), "level=fatal") || strings.Contains(string(out), "level=error") {
