@@ -105,6 +105,14 @@ func TestRobotSecretShownOnce(t *testing.T) {
 	e.expect(401, bot, "GET", Prefix+"/projects/ci/repositories", nil)
 	bot.pass = fresh.Secret
 	e.expect(200, bot, "GET", Prefix+"/projects/ci/repositories", nil)
+	// A secret the caller chooses is set and, as Harbor, not sent back.
+	chosen := decode[struct{ Secret string }](t, e.expect(200, owner, "PATCH", robotURL, map[string]string{"secret": "Chosen-Secret-9"}))
+	if chosen.Secret != "" {
+		t.Errorf("refresh with a chosen secret answered %+v", chosen)
+	}
+	e.expect(401, bot, "GET", Prefix+"/projects/ci/repositories", nil)
+	bot.pass = "Chosen-Secret-9"
+	e.expect(200, bot, "GET", Prefix+"/projects/ci/repositories", nil)
 
 	body["disable"] = true
 	e.expect(200, owner, "PUT", robotURL, body)

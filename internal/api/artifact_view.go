@@ -33,6 +33,7 @@ type artifact struct {
 	RepositoryName    string                  `json:"repository_name"`
 	Digest            string                  `json:"digest"`
 	Size              int64                   `json:"size"`
+	Icon              string                  `json:"icon,omitempty"` // iconOf its type
 	PushTime          harborTime              `json:"push_time"`
 	PullTime          harborTime              `json:"pull_time"`
 	ExtraAttrs        map[string]any          `json:"extra_attrs,omitempty"`
@@ -379,7 +380,7 @@ func (s *Server) artifactBase(p *meta.Project, repo string, a *meta.ArtifactInfo
 	childSize map[digest.Digest]int64, o artifactOptions) artifact {
 	id := artifactID(repo, a.Digest)
 	out := artifact{ID: id, Type: k.typ, MediaType: k.mediaType, ManifestMediaType: a.MediaType, ArtifactType: a.ArtifactType,
-		ProjectID: p.ID, RepositoryID: a.RepositoryID, RepositoryName: repo, Digest: string(a.Digest), Size: a.Size,
+		ProjectID: p.ID, RepositoryID: a.RepositoryID, RepositoryName: repo, Digest: string(a.Digest), Size: a.Size, Icon: iconOf(k.typ),
 		PushTime: harborTime(a.PushedAt), PullTime: harborTime(a.PulledAt), Annotations: doc.Annotations, Labels: []label{}}
 	for _, c := range doc.Manifests {
 		ref := reference{ParentID: id, ChildID: artifactID(repo, c.Digest), ChildDigest: string(c.Digest),

@@ -47,6 +47,9 @@ func TestArtifactShapeImage(t *testing.T) {
 	if a.Annotations["org.opencontainers.image.source"] != "https://example.com/app" {
 		t.Errorf("annotations: %v", a.Annotations)
 	}
+	if a.Icon != typeIcons["IMAGE"] || builtInIcons[a.Icon] != "image" {
+		t.Errorf("icon %q, want the image icon", a.Icon)
+	}
 	// extra_attrs as Harbor's image processor makes them: the config's
 	// config keeps the OCI fields only; the author comes from a label.
 	attrs := a.ExtraAttrs
@@ -189,6 +192,9 @@ func TestAccessories(t *testing.T) {
 		if a.SubjectArtifactDigest != string(img.Digest) || a.SubjectArtifactID != artifactID("sec/app", img.Digest) ||
 			a.SubjectArtifactRepo != "sec/app" || a.ArtifactID != artifactID("sec/app", digest.Digest(a.Digest)) || a.Size <= 0 || a.ID == 0 {
 			t.Errorf("accessory %+v", a)
+		}
+		if want := map[string]string{meta.AccessoryCosign: "cosign", meta.AccessoryNotation: "notation"}[a.Type]; builtInIcons[a.Icon] != want {
+			t.Errorf("accessory %s: icon %q, want %q's", a.Type, a.Icon, want)
 		}
 	}
 	if resp.Header.Get("X-Total-Count") != "3" || !reflect.DeepEqual(types, map[string]string{string(sig.Digest): meta.AccessoryCosign,

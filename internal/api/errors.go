@@ -66,7 +66,11 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	case errors.As(err, &ie): // a write refused by a tag immutability rule
 		errors.As(errImmutableTag(ie), &e)
 	case errors.As(err, &qe): // a list query the store cannot answer: names the key
-		e = &Error{http.StatusBadRequest, "BAD_REQUEST", "q: " + qe.Error()}
+		param := "q: "
+		if qe.Sort {
+			param = "sort: "
+		}
+		e = &Error{http.StatusBadRequest, "BAD_REQUEST", param + qe.Error()}
 	case errors.Is(err, meta.ErrNotFound), isNotFound(err):
 		e = &Error{http.StatusNotFound, "NOT_FOUND", err.Error()}
 	case errors.Is(err, meta.ErrConflict):

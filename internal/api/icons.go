@@ -30,6 +30,28 @@ var builtInIcons = map[string]string{
 	"sha256:c19f80c357cd7e90d2a01b9ae3e2eb62ce447a2662bb590a19177d72d550bdae": "sbom",
 }
 
+// typeIcons are the icons of the artifact types that have one; Harbor
+// names every other type's artifacts by its default icon
+// (populateIcon in src/controller/artifact).
+var typeIcons = map[string]string{
+	"IMAGE": "sha256:0048162a053eef4d4ce3fe7518615bef084403614f8bca43b40ae2e762e11e06",
+	"CHART": "sha256:61cf3a178ff0f75bf08a25d96b75cf7355dc197749a9f128ed3ef34b0df05518",
+	"CNAB":  "sha256:089bdda265c14d8686111402c8ad629e8177a1ceb7dcd0f7f39b6480f623b3bd",
+	"WASM":  "sha256:badd7693bcaf115be202748241dd0ea6ee3b0524bfab9ac22d1e1c43721afec6",
+	"CNAI":  "sha256:1e1e5c5fdaf0931ec8655e835d1182f723a0c322a6760211622e1270f0193717",
+}
+
+const defaultIcon = "sha256:da834479c923584f4cbcdecc0dac61f32bef1d51e8aae598cf16bd154efab49f"
+
+// iconOf is the icon digest of an artifact of type typ (Harbor's
+// artifact.icon), one that GET /icons/{digest} serves.
+func iconOf(typ string) string {
+	if d, ok := typeIcons[typ]; ok {
+		return d
+	}
+	return defaultIcon
+}
+
 // icon is Harbor's Icon (note the hyphen in content-type).
 type icon struct {
 	ContentType string `json:"content-type"`

@@ -146,3 +146,29 @@ func TestTagQuery(t *testing.T) {
 		}
 	}
 }
+
+// TestScannerQuery: the scanner lists are made in memory and take the
+// query language as the others (they listed the built-in scanner whatever
+// q said).
+func TestScannerQuery(t *testing.T) {
+	e := newEnv(t)
+	e.project("sq", false, nil)
+	q := url.QueryEscape
+	for _, base := range []string{Prefix + "/scanners", Prefix + "/projects/sq/scanner/candidates"} {
+		for query, want := range map[string]int{
+			"": 1, "?q=" + q("name=~zzz"): 0, "?q=" + q("name=~BER"): 1, "?q=" + q("is_default=true"): 1,
+			"?q=" + q("name={berth other}") + "&sort=-name": 1, "?q=" + q("update_time=[1970-01-01~]"): 1, "?q=" + q("update_time=[~1969-12-31]"): 0,
+			"?page=2&page_size=1": 0, "?page=0&page_size=0": 1,
+		} {
+			resp, body := e.req(e.admin, "GET", base+query, nil)
+			if got := decode[[]scannerRegistration](t, body); resp.StatusCode != 200 || len(got) != want {
+				t.Errorf("%s%s: %d %s, want %d scanners", base, query, resp.StatusCode, body, want)
+			}
+		}
+		for bad, param := range map[string]string{"?q=" + q("nosuchkey=1"): "q: ", "?sort=-nosuchkey": "sort: "} {
+			if body := e.expect(400, e.admin, "GET", base+bad, nil); !strings.Contains(body, param+`query key \"nosuchkey\"`) {
+				t.Errorf("%s%s: %s", base, bad, body)
+			}
+		}
+	}
+}

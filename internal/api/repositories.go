@@ -204,7 +204,7 @@ func (s *Server) listTags(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	tags, err := queryTags(tagsJSON(repo, a), lq)
+	tags, err := queryMemory(tagsJSON(repo, a), tagKeys, "name", lq)
 	if err != nil {
 		return err
 	}

@@ -347,7 +347,7 @@ func (s *Server) updateRobot(w http.ResponseWriter, r *http.Request) error {
 }
 
 // refreshRobotSecret: PATCH /robots/{robot_id} with Harbor's RobotSec: an
-// empty secret generates one; the new secret is returned this once.
+// empty secret generates one, returned this once; a chosen one is set.
 func (s *Server) refreshRobotSecret(w http.ResponseWriter, r *http.Request) error {
 	rb, proj, err := s.robotFor(r, rbac.WriteRobots)
 	if err != nil {
@@ -359,12 +359,15 @@ func (s *Server) refreshRobotSecret(w http.ResponseWriter, r *http.Request) erro
 	if err := readJSON(r, &req); err != nil {
 		return err
 	}
-	if req.Secret == "" {
-		req.Secret = auth.NewSecret(32)
-	} else if err := checkPassword(req.Secret); err != nil {
+	// As Harbor, the answer carries the secret only when berth made it: a
+	// secret the caller chose is not sent back.
+	secret, made := req.Secret, req.Secret == ""
+	if made {
+		secret = auth.NewSecret(32)
+	} else if err := checkPassword(secret); err != nil {
 		return err
 	}
-	if rb.SecretHash, err = auth.HashPassword(req.Secret); err != nil {
+	if rb.SecretHash, err = auth.HashPassword(secret); err != nil {
 		return err
 	}
 	if err := s.opt.Access.UpdateRobot(r.Context(), rb); err != nil {
@@ -374,9 +377,13 @@ func (s *Server) refreshRobotSecret(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	s.record(r.Context(), r, "update", "robot", rb.Name+" (secret refreshed)", proj)
-	return writeJSON(w, http.StatusOK, struct {
+	var resp struct {
 		Secret string `json:"secret"`
-	}{req.Secret})
+	}
+	if made {
+		resp.Secret = secret
+	}
+	return writeJSON(w, http.StatusOK, resp)
 }
 
 // deleteRobot: DELETE /robots/{robot_id}.

@@ -66,12 +66,22 @@ func (s *Server) listScanners(w http.ResponseWriter, r *http.Request) error {
 	if err := requireAdmin(r); err != nil {
 		return err
 	}
+	return s.writeScanners(w, r)
+}
+
+// writeScanners answers the scanner registrations (the built-in one) that
+// match q, in sort's order, a page of them.
+func (s *Server) writeScanners(w http.ResponseWriter, r *http.Request) error {
 	lq, err := listQuery(r)
 	if err != nil {
 		return err
 	}
-	setPaging(w, r, lq.Page, 1)
-	return writeJSON(w, http.StatusOK, pageSlice([]scannerRegistration{s.builtinRegistration()}, lq.Page))
+	list, err := queryMemory([]scannerRegistration{s.builtinRegistration()}, scannerKeys, "name", lq)
+	if err != nil {
+		return err
+	}
+	setPaging(w, r, lq.Page, int64(len(list)))
+	return writeJSON(w, http.StatusOK, pageSlice(list, lq.Page))
 }
 
 // scannerFor resolves {registration_id}: only the built-in one exists.
@@ -148,12 +158,7 @@ func (s *Server) listScannerCandidatesOfProject(w http.ResponseWriter, r *http.R
 	if _, err := s.projectFor(r, "project_name_or_id", rbac.WriteProject); err != nil {
 		return err
 	}
-	lq, err := listQuery(r)
-	if err != nil {
-		return err
-	}
-	setPaging(w, r, lq.Page, 1)
-	return writeJSON(w, http.StatusOK, pageSlice([]scannerRegistration{s.builtinRegistration()}, lq.Page))
+	return s.writeScanners(w, r)
 }
 
 // getSystemCVEAllowlist: GET /system/CVEAllowlist (any signed-in user).

@@ -179,10 +179,14 @@ func (s *Server) ListVulnerabilities(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
+	keys := []string{"cve_id", "severity", "status", "repository_name", "project_id", "package", "digest", "tag", "cvss_score_v3", "base_image"}
 	for _, c := range lq.Where {
-		if !slices.Contains([]string{"cve_id", "severity", "status", "repository_name", "project_id", "package", "digest", "tag", "cvss_score_v3", "base_image"}, c.Key) {
-			return errBadRequest("q: unknown key " + c.Key)
+		if !slices.Contains(keys, c.Key) {
+			return &meta.QueryError{Key: c.Key, Reason: "not supported here (supported: " + strings.Join(keys, ", ") + ")"}
 		}
+	}
+	if len(lq.Sort) > 0 { // Harbor's list has no sort: refused, not ignored
+		return &meta.QueryError{Key: lq.Sort[0].Key, Sort: true, Reason: "this list cannot be sorted"}
 	}
 	withTag := r.URL.Query().Get("with_tag") == "true"
 	needTags := withTag || lq.Value("tag") != ""

@@ -284,6 +284,19 @@ func TestIcons(t *testing.T) {
 			t.Errorf("icon %s (%s): %v %v", d, name, ic["content-type"], err)
 		}
 	}
+	for typ, d := range typeIcons { // every artifact's icon is served
+		if builtInIcons[d] == "" || iconOf(typ) != d {
+			t.Errorf("type %s: icon %s is not served", typ, d)
+		}
+	}
+	if builtInIcons[iconOf("SOMETHING")] != "default" {
+		t.Errorf("other types' icon %s", iconOf("SOMETHING"))
+	}
+	for typ, d := range accessoryIcons {
+		if builtInIcons[d] == "" {
+			t.Errorf("accessory %s: icon %s is not served", typ, d)
+		}
+	}
 	e.expect(404, cred{}, "GET", Prefix+"/icons/"+digest.FromString("no icon").String(), nil)
 	e.expect(400, cred{}, "GET", Prefix+"/icons/sha256:abc", nil)
 	e.expect(400, cred{}, "GET", Prefix+"/icons/nothing", nil)

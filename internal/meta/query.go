@@ -69,10 +69,12 @@ func (q ListQuery) Value(key string) string {
 
 // QueryError says a listing cannot answer a query: an unknown key, an
 // operator the key does not support, or a malformed value. The API
-// answers it with 400 naming the key.
+// answers it with 400 naming the key, and the parameter: q, or sort
+// when Sort is set.
 type QueryError struct {
 	Key    string
 	Reason string
+	Sort   bool // the key is one of sort's, not q's
 }
 
 func (e *QueryError) Error() string {

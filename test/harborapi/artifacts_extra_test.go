@@ -17,6 +17,7 @@ import (
 	"github.com/go-openapi/runtime"
 	httptransport "github.com/go-openapi/runtime/client"
 	"github.com/goharbor/go-client/pkg/sdk/v2.0/client/artifact"
+	"github.com/goharbor/go-client/pkg/sdk/v2.0/client/icon"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -216,6 +217,12 @@ func TestArtifactsExtra(t *testing.T) {
 			a.ExtraAttrs["created"] != "2024-05-06T07:08:09Z" || cfg["Cmd"] == nil || a.RepositoryName != proj+"/"+repo ||
 			a.AdditionLinks["build_history"].Href == "" || a.Annotations["org.opencontainers.image.version"] != "1.0" {
 			t.Errorf("getArtifact v1 = %s", dump(a))
+		}
+		// The icon of its type, which GET /icons/{digest} serves.
+		if a.Icon == "" {
+			t.Errorf("getArtifact v1 has no icon")
+		} else {
+			must(c.Icon.GetIcon(ctx(t), icon.NewGetIconParams().WithDigest(a.Icon)))(t)
 		}
 		i := must(c.Artifact.GetArtifact(ctx(t), artifact.NewGetArtifactParams().WithProjectName(proj).
 			WithRepositoryName(enc).WithReference("multi")))(t).Payload

@@ -135,7 +135,7 @@ func (l listing) orderBy(q meta.ListQuery, def string) (string, error) {
 	for _, o := range q.Sort {
 		col, ok := l[o.Key]
 		if !ok || col.noSort || col.match != nil {
-			return "", &meta.QueryError{Key: o.Key, Reason: "cannot sort by it (sortable: " + strings.Join(l.sortable(), ", ") + ")"}
+			return "", &meta.QueryError{Key: o.Key, Sort: true, Reason: "cannot sort by it (sortable: " + strings.Join(l.sortable(), ", ") + ")"}
 		}
 		dir := " ASC"
 		if o.Desc {
