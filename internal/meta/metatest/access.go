@@ -25,6 +25,7 @@ func RunAccess(t *testing.T, open func(t *testing.T) meta.AccessStore) {
 		{"Robots", testRobots},
 		{"Audit", testAudit},
 		{"ProjectIDsNotReused", testProjectIDsNotReused},
+		{"UserAndRobotIDsNotReused", testUserAndRobotIDsNotReused},
 		{"AuditByProjectID", testAuditByProjectID},
 		{"RobotPermissionsByProjectID", testRobotPermissionsByProjectID},
 		{"NameSearch", testNameSearch},
@@ -319,6 +320,29 @@ func testProjectIDsNotReused(t *testing.T, s meta.AccessStore) {
 	noErr(t, s.CreateProject(ctx, again))
 	if again.ID == b.ID || again.ID == a.ID {
 		t.Fatalf("re-created project got id %d; deleted one had %d", again.ID, b.ID)
+	}
+}
+
+// testUserAndRobotIDsNotReused: deleting the newest user or robot and
+// creating another gives a new id, so a script holding the deleted one's
+// id (DELETE /robots/{id}) cannot act on the newcomer.
+func testUserAndRobotIDsNotReused(t *testing.T, s meta.AccessStore) {
+	ctx := context.Background()
+	u := &meta.User{Username: "gone", PasswordHash: "h"}
+	noErr(t, s.CreateUser(ctx, u))
+	noErr(t, s.DeleteUser(ctx, u.ID))
+	u2 := &meta.User{Username: "next", PasswordHash: "h"}
+	noErr(t, s.CreateUser(ctx, u2))
+	if u2.ID <= u.ID {
+		t.Fatalf("new user got id %d; the deleted one had %d", u2.ID, u.ID)
+	}
+	r := &meta.Robot{Name: "robot$gone", Level: "system", SecretHash: "h"}
+	noErr(t, s.CreateRobot(ctx, r))
+	noErr(t, s.DeleteRobot(ctx, r.ID))
+	r2 := &meta.Robot{Name: "robot$next", Level: "system", SecretHash: "h"}
+	noErr(t, s.CreateRobot(ctx, r2))
+	if r2.ID <= r.ID {
+		t.Fatalf("new robot got id %d; the deleted one had %d", r2.ID, r.ID)
 	}
 }
 
