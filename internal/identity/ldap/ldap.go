@@ -118,10 +118,12 @@ func New(opt Options) *Service {
 	return &Service{opt: opt, sem: make(chan struct{}, opt.MaxConns)}
 }
 
-// Active implements auth.Directory: auth_mode is ldap_auth and a
-// directory is configured.
+// Active implements auth.Directory: auth_mode is ldap_auth. Not "and an
+// ldap_url is set": under ldap_auth no local password but the break-glass
+// administrator's signs in, also while the directory is not configured
+// yet (sign-ins then fail as unavailable).
 func (s *Service) Active() bool {
-	return s.opt.Settings.Get().Identity.AuthMode == settings.LDAPAuth && s.Configured()
+	return s.opt.Settings.Get().Identity.AuthMode == settings.LDAPAuth
 }
 
 // Configured reports whether an ldap_url is set.
@@ -308,6 +310,9 @@ func (s *Service) with(ctx context.Context, c Config, fn func(*goldap.Conn) erro
 // current is the configuration in force.
 func (s *Service) current() (Config, error) {
 	c, err := ConfigFrom(s.opt.Settings)
+	if err == nil && c.URL == "" {
+		err = errors.New("ldap_url is not set")
+	}
 	if err != nil {
 		return c, errUnavailable(err)
 	}

@@ -410,3 +410,25 @@ func TestDirectoryHangs(t *testing.T) {
 		t.Fatalf("goroutines: %d before, %d after", before, n)
 	}
 }
+
+// TestLDAPAuthWithoutURL: under ldap_auth the directory is in force even
+// before ldap_url is set, so local passwords (but the break-glass
+// administrator's, decided by auth.Authenticator) no longer sign in:
+// sign-ins fail as unavailable instead of falling back to the local table.
+func TestLDAPAuthWithoutURL(t *testing.T) {
+	f := setup(t)
+	f.set(map[string]any{"ldap_url": ""})
+	if !f.svc.Active() {
+		t.Fatal("ldap_auth without ldap_url is not active: local passwords would sign in")
+	}
+	if _, err := f.svc.Verify(f.ctx, "alice", ldapserver.Password("alice")); !errors.Is(err, auth.ErrDirectoryUnavailable) {
+		t.Fatalf("sign-in without ldap_url: %v, want ErrDirectoryUnavailable", err)
+	}
+	if _, _, err := f.groupsOf("alice"); !errors.Is(err, auth.ErrDirectoryUnavailable) {
+		t.Fatalf("groups without ldap_url: %v, want ErrDirectoryUnavailable", err)
+	}
+	f.set(map[string]any{"auth_mode": "db_auth"})
+	if f.svc.Active() {
+		t.Fatal("active under db_auth")
+	}
+}
