@@ -75,7 +75,10 @@ bench: build
 ## a push with quota accounting, manifest GET with pull counting, the UI's 10,000-artifact page, a proxy-cache hit vs a direct pull,
 ## re-matching 10,000 stored package lists after a vulnerability database change, scanning one image,
 ## push latency with auto_scan on vs off (200 pushes each, real scans, alternating phases),
-## replication's copy of 200 images (1 GiB) between two reference registries vs crane's, 4 at a time
+## replication's copy of 200 images (1 GiB) between two reference registries vs crane's, 4 at a time,
+## 8 clients' pushes and pulls without GC and during the collection of 4,000 deleted images (SQLite/fs),
+## S3 deletes of 10,000 objects one at a time vs DeleteObjects batches, and GC's collection of 10,000 blobs on
+## PostgreSQL and S3 (rows and objects), unpaced, paced and with 4 workers
 bench-features:
 	@mkdir -p bench/results
 	{ $(GO) test -run '^$$' -bench 'GCMark' -benchtime 3x ./internal/meta/sqlstore; \
@@ -86,7 +89,10 @@ bench-features:
 	  $(GO) test -run '^$$' -bench HitRatio -benchtime 200x ./internal/proxy; \
 	  $(GO) test -run '^$$' -bench 'Rematch10000|ScanImage' -benchtime 1x ./internal/scan; \
 	  BERTH_BENCH_AUTOSCAN_ROUNDS=10 $(GO) test -count=1 -run 'TestAutoScanKeepsPushesFast' -v ./internal/app | grep -E 'push p50|^(ok|FAIL|---)'; \
-	  BERTH_BENCH_REPL_IMAGES=200 $(GO) test -run '^$$' -bench CopyVsCrane -benchtime 1x -timeout 30m ./internal/replication; } 2>&1 | tee bench/results/features.txt
+	  BERTH_BENCH_REPL_IMAGES=200 $(GO) test -run '^$$' -bench CopyVsCrane -benchtime 1x -timeout 30m ./internal/replication; \
+	  BERTH_GC_THROUGHPUT=1 $(GO) test -count=1 -run TestThroughputSQLiteFS -v -timeout 20m ./test/gcstress | grep -E 'GC|^(ok|FAIL|---)'; \
+	  BERTH_S3_DELETE_RATE=10000 $(GO) test -count=1 -run TestDeleteRate -v -timeout 20m ./internal/blob/s3 | grep -E 'objects/s|^(ok|FAIL|---)'; \
+	  BERTH_GC_S3_RATE=10000 $(GO) test -count=1 -run TestS3CollectionRate -v -timeout 20m ./test/gcstress | grep -E 'blobs/s|^(ok|FAIL|---)'; } 2>&1 | tee bench/results/features.txt
 
 ## bench-ui: the web UI's first page of a 10,000-artifact repository, server-side
 bench-ui:

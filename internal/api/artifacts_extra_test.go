@@ -491,3 +491,33 @@ func TestListArtifactsInChunks(t *testing.T) {
 		delete(want, a.Digest)
 	}
 }
+
+// TestDeleteChildArtifact: an index's child is refused as Harbor refuses
+// it (412 VIOLATE_FOREIGN_KEY_CONSTRAINT "the deleting artifact is
+// referenced by others"), tagged or not, and the index stays whole; once
+// its index is gone it may be deleted.
+func TestDeleteChildArtifact(t *testing.T) {
+	e := newEnv(t)
+	dev := e.user("dev", false)
+	e.project("lib", false, map[cred]int{dev: int(rbac.RoleMaintainer)})
+	c1, c2 := e.push("lib/app"), e.push("lib/app", "c2")
+	idx := e.pushIndexOf("lib/app", []digest.Digest{c1, c2}, "multi")
+	arts := artifactsPath("lib", "app")
+	for _, ref := range []string{string(c1), string(c2), "c2"} {
+		e.errorNames(412, dev, "DELETE", arts+"/"+ref, nil, "the deleting artifact is referenced by others")
+		if errs := decode[harborErrors](t, e.expect(412, dev, "DELETE", arts+"/"+ref, nil)); errs.Errors[0].Code != "VIOLATE_FOREIGN_KEY_CONSTRAINT" {
+			t.Errorf("%s: code %+v", ref, errs)
+		}
+	}
+	for _, d := range []digest.Digest{c1, c2, idx} {
+		if _, err := e.store.GetManifest(e.ctx, "lib/app", string(d), false); err != nil {
+			t.Fatalf("%s after refused deletes: %v", d, err)
+		}
+	}
+	if got := e.auditResources("delete", "artifact"); len(got) != 0 {
+		t.Errorf("refused deletes audited: %v", got)
+	}
+	e.expect(200, dev, "DELETE", arts+"/multi", nil)
+	e.expect(200, dev, "DELETE", arts+"/"+string(c1), nil)
+	e.expect(200, dev, "DELETE", arts+"/c2", nil)
+}

@@ -65,6 +65,8 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		e = &Error{http.StatusForbidden, "DENIED", quota.Message(qx)}
 	case errors.As(err, &ie): // a write refused by a tag immutability rule
 		errors.As(errImmutableTag(ie), &e)
+	case errors.Is(err, meta.ErrManifestReferenced): // an index's child (Harbor's code and message)
+		e = &Error{http.StatusPreconditionFailed, "VIOLATE_FOREIGN_KEY_CONSTRAINT", meta.ErrManifestReferenced.Error()}
 	case errors.As(err, &qe): // a list query the store cannot answer: names the key
 		param := "q: "
 		if qe.Sort {

@@ -177,7 +177,8 @@ func (s *Server) getArtifact(w http.ResponseWriter, r *http.Request) error {
 }
 
 // deleteArtifact: DELETE .../artifacts/{reference} removes the manifest
-// and its tags; 412 if one of them is immutable.
+// and its tags; 412 if one of them is immutable, or if an index of the
+// repository references it (as Harbor: it goes with its index).
 func (s *Server) deleteArtifact(w http.ResponseWriter, r *http.Request) error {
 	if err := s.checkDelete(); err != nil {
 		return err
@@ -186,7 +187,7 @@ func (s *Server) deleteArtifact(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.guard().DeleteManifest(r.Context(), repo, a.Digest); err != nil {
+	if err := s.guard().DeleteArtifact(r.Context(), repo, a.Digest); err != nil {
 		return err
 	}
 	s.record(r.Context(), r, "delete", "artifact", repo+"@"+string(a.Digest), p)

@@ -68,6 +68,17 @@ func (g *Guard) DeleteManifest(ctx context.Context, repo string, d digest.Digest
 	return g.store.DeleteManifestGuarded(ctx, repo, d, guard)
 }
 
+// DeleteArtifact deletes an artifact as the API does: DeleteManifest,
+// refusing too with meta.ErrManifestReferenced a manifest an index of the
+// repository references.
+func (g *Guard) DeleteArtifact(ctx context.Context, repo string, d digest.Digest) error {
+	guard, err := g.TagGuard(ctx, repo)
+	if err != nil {
+		return err
+	}
+	return g.store.DeleteArtifactGuarded(ctx, repo, d, guard)
+}
+
 // DeleteTag deletes a tag, refusing with *meta.ImmutableTagError if it is
 // immutable.
 func (g *Guard) DeleteTag(ctx context.Context, repo, tag string) error {

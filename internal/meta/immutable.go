@@ -17,6 +17,12 @@ const MaxImmutableRules = 100
 // ErrRuleLimit: the project already has MaxImmutableRules rules.
 var ErrRuleLimit = errors.New("too many rules")
 
+// ErrManifestReferenced: an artifact delete was refused because an index of
+// the repository references the manifest (an index's child lives and dies
+// with its index; Harbor's "the deleting artifact is referenced by
+// others"). The delete changed nothing.
+var ErrManifestReferenced = errors.New("the deleting artifact is referenced by others")
+
 // ImmutableSelector is one selector of a tag immutability rule (Harbor's
 // ImmutableSelector): a doublestar pattern and how it is applied.
 type ImmutableSelector struct {
@@ -102,6 +108,11 @@ type ImmutableStore interface {
 	// DeleteManifestGuarded is Store.DeleteManifest refusing, with
 	// *ImmutableTagError, when a tag on the manifest is protected.
 	DeleteManifestGuarded(ctx context.Context, repo string, d digest.Digest, guard TagGuard) error
+	// DeleteArtifactGuarded is DeleteManifestGuarded for the API's artifact
+	// delete: it also refuses, with ErrManifestReferenced, a manifest that
+	// an index of repo references, checked in the same transaction (an
+	// index pushed meanwhile that references it is seen).
+	DeleteArtifactGuarded(ctx context.Context, repo string, d digest.Digest, guard TagGuard) error
 	// DeleteTagGuarded is Store.DeleteTag refusing, with
 	// *ImmutableTagError, to delete a protected tag (ErrTagNotFound comes
 	// first).

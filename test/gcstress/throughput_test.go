@@ -20,9 +20,9 @@ import (
 )
 
 // TestThroughputSQLiteFS measures pushes and pulls by 8 clients without
-// garbage collection, then during one collection (the default time
-// window, 2 h) of a backlog of old garbage: 4,000 deleted images, 12,000
-// blobs. It fails if the throughput drops by more than maxLoss (the issue
+// garbage collection (30 s before it and 30 s after), and during one
+// collection (the default time window, 2 h) of a backlog of old garbage:
+// 4,000 deleted images, 12,000 blobs. It fails if the throughput drops by more than maxLoss (the issue
 // asks for less than 20 %; the bound is looser because the machine
 // running the tests is shared); the figures are in the log (-v). It runs
 // with BERTH_GC_THROUGHPUT=1 (without the race detector, which would
@@ -42,7 +42,10 @@ func TestThroughputSQLiteFS(t *testing.T) {
 	c := newServer(t, b)
 	backlog(t, c, b.path, int(backlogImages))
 	phase := duration() / 2
-	base := measure(t, c, phase, nil)
+	if measuring {
+		phase = 30 * time.Second
+	}
+	before := measure(t, c, phase, nil)
 	// One collection, over the backlog, with pushes and pulls beside it
 	// for as long as it runs.
 	var res gc.Result
@@ -57,8 +60,13 @@ func TestThroughputSQLiteFS(t *testing.T) {
 			t.Errorf("GC: %v", err)
 		}
 	})
+	// The rate without GC is measured before and after the collection,
+	// so that a load on the machine that changes meanwhile weighs on both
+	// sides alike.
+	after := measure(t, c, phase, nil)
+	base := rates{pushes: before.pushes + after.pushes, pulls: before.pulls + after.pulls, elapsed: before.elapsed + after.elapsed}
 	loss := 1 - during.rate()/base.rate()
-	t.Logf("without GC: %s", base)
+	t.Logf("without GC: %s (before: %.0f/s, after: %.0f/s)", base, before.rate(), after.rate())
 	t.Logf("during GC:  %s; the run took %s: %d links removed, %d blobs deleted, bytes of %d deleted",
 		during, took.Round(time.Millisecond), res.UnlinkedBlobs, res.PurgedBlobs, res.DeletedBytes)
 	t.Logf("throughput loss during GC: %.1f %%", 100*loss)

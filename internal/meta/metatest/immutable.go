@@ -32,6 +32,7 @@ func RunImmutable(t *testing.T, open func(t *testing.T) ImmutableFullStore) {
 		{"RulesGoWithProject", testImmutableRulesGoWithProject},
 		{"GuardedPut", testGuardedPut},
 		{"GuardedDeletes", testGuardedDeletes},
+		{"ArtifactDeleteOfAChild", testArtifactDeleteOfAChild},
 		{"GuardedCopy", testGuardedCopy},
 		{"GuardedPutRace", testGuardedPutRace},
 	} {
@@ -315,6 +316,36 @@ func testGuardedDeletes(t *testing.T, s ImmutableFullStore) {
 	c := pushImage(t, s, "p/lib", "c", "v1")
 	noErr(t, s.DeleteTagGuarded(ctx, "p/lib", "v1", nil))
 	noErr(t, s.DeleteManifestGuarded(ctx, "p/lib", c.Digest, nil))
+}
+
+// testArtifactDeleteOfAChild: the API's artifact delete refuses a child
+// of an index (ErrManifestReferenced, nothing changed), tagged or not, and
+// deletes it once no index references it; the guard still applies.
+func testArtifactDeleteOfAChild(t *testing.T, s ImmutableFullStore) {
+	ctx := t.Context()
+	const repo = "p/multi"
+	c1 := pushImage(t, s, repo, "c1")
+	c2 := pushImage(t, s, repo, "c2", "c2-tag")
+	idx := manifestOf(t, repo, indexBody(manifestDesc(c1), manifestDesc(c2)))
+	put(t, s, idx, "v1")
+	other := manifestOf(t, repo, indexBody(manifestDesc(c2)))
+	put(t, s, other)
+	for _, c := range []*meta.Manifest{c1, c2} {
+		wantErr(t, s.DeleteArtifactGuarded(ctx, repo, c.Digest, nil), meta.ErrManifestReferenced, "DeleteArtifactGuarded of a child")
+		checkManifest(t, s, repo, string(c.Digest), c)
+	}
+	checkManifest(t, s, repo, "c2-tag", c2)
+	// The index goes (not protected); c1 is then nobody's child, c2 still
+	// is (other).
+	immutableErr(t, s.DeleteArtifactGuarded(ctx, repo, idx.Digest, protect("v1")), repo, "v1", idx.Digest, true)
+	noErr(t, s.DeleteArtifactGuarded(ctx, repo, idx.Digest, nil))
+	noErr(t, s.DeleteArtifactGuarded(ctx, repo, c1.Digest, nil))
+	noManifest(t, s, repo, string(c1.Digest))
+	wantErr(t, s.DeleteArtifactGuarded(ctx, repo, c2.Digest, nil), meta.ErrManifestReferenced, "DeleteArtifactGuarded of other's child")
+	noErr(t, s.DeleteArtifactGuarded(ctx, repo, other.Digest, nil))
+	noErr(t, s.DeleteArtifactGuarded(ctx, repo, c2.Digest, nil))
+	noManifest(t, s, repo, "c2-tag")
+	wantErr(t, s.DeleteArtifactGuarded(ctx, repo, c2.Digest, nil), meta.ErrManifestNotFound, "DeleteArtifactGuarded twice")
 }
 
 func testGuardedCopy(t *testing.T, s ImmutableFullStore) {

@@ -1,6 +1,7 @@
 package metatest
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -377,7 +378,33 @@ func testQuotaConcurrent(t *testing.T, s QuotaStore) {
 			errors.Is(err, meta.ErrRepoNotFound) || errors.As(err, &missing)
 	}
 	var wg sync.WaitGroup
-	errs := make(chan error, workers*steps)
+	errs := make(chan error, workers*steps+1)
+	// While they push, a checker compares the kept usage with a recount
+	// read in the same snapshot, if the store can (UsageSnapshotter).
+	stop, checked := make(chan struct{}), make(chan int, 1)
+	go func() {
+		n := 0
+		defer func() { checked <- n }()
+		snap, ok := s.(UsageSnapshotter)
+		for ok {
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Millisecond):
+			}
+			for _, p := range []string{"p", "q"} {
+				kept, recount, err := snap.ProjectUsageSnapshot(t.Context(), p)
+				if err == nil && kept != recount {
+					err = fmt.Errorf("project %s during the pushes: kept usage %d, recount %d", p, kept, recount)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+				n++
+			}
+		}
+	}()
 	for w := range workers {
 		wg.Add(1)
 		go func() {
@@ -433,6 +460,8 @@ func testQuotaConcurrent(t *testing.T, s QuotaStore) {
 		}()
 	}
 	wg.Wait()
+	close(stop)
+	t.Logf("kept usage equal to a recount in %d snapshots taken during the pushes", <-checked)
 	close(errs)
 	for err := range errs {
 		t.Fatal(err)
@@ -442,6 +471,13 @@ func testQuotaConcurrent(t *testing.T, s QuotaStore) {
 		must(t, err, "RecountProjectUsage")
 		checkUsage(t, s, p, recount)
 	}
+}
+
+// UsageSnapshotter is a store that reads a project's kept usage and its
+// recount in one snapshot (sqlstore), so the concurrent tests can check
+// exactness while pushes go on.
+type UsageSnapshotter interface {
+	ProjectUsageSnapshot(ctx context.Context, project string) (kept, recount int64, err error)
 }
 
 // manifestFromJSON is manifestOf without a *testing.T, for goroutines.

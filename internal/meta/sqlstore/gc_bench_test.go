@@ -13,65 +13,78 @@ import (
 	"github.com/berth-registry/berth/internal/gc"
 )
 
-// gcFixture fills s, in one transaction, with manifests images in repos
-// repositories: each image has a config and layers layers of its own
-// (blobs rows and links), a body of about a kilobyte, and a tag unless it
-// is one of every untaggedEvery; and strays links nothing references.
+// gcFixture fills s with manifests images in repos repositories: each
+// image has a config and layers layers of its own (blobs rows and links),
+// a body of about a kilobyte, and a tag unless it is one of every
+// untaggedEvery; and strays links nothing references. It writes in
+// transactions of 500 images, each within the store's transaction bound
+// even on a loaded PostgreSQL (one transaction of 320,000 statements was
+// not).
 func gcFixture(tb testing.TB, s *Store, repos, images, layers, untaggedEvery, strays int) {
 	tb.Helper()
 	ctx := context.Background()
 	old := time.Now().Add(-24 * time.Hour).UnixMilli()
-	err := s.inTx(ctx, func(ctx context.Context, tx tx) error {
-		exec := func(q string, args ...any) error { _, err := tx.exec(ctx, q, args...); return err }
+	inTx := func(fn func(exec func(q string, args ...any) error) error) {
+		tb.Helper()
+		if err := s.inTx(ctx, func(ctx context.Context, tx tx) error {
+			return fn(func(q string, args ...any) error { _, err := tx.exec(ctx, q, args...); return err })
+		}); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	blobAt := func(exec func(q string, args ...any) error, repo string, d digest.Digest, size int64) error {
+		if err := exec(`INSERT INTO blobs (digest, size, created_at) VALUES (?, ?, ?)`, string(d), size, old); err != nil {
+			return err
+		}
+		return exec(`INSERT INTO repository_blobs (repo, digest, created_at) VALUES (?, ?, ?)`, repo, string(d), old)
+	}
+	inTx(func(exec func(q string, args ...any) error) error {
 		for r := range repos {
 			if err := exec(`INSERT INTO repositories (name, created_at) VALUES (?, ?)`, fmt.Sprintf("p/r%d", r), old); err != nil {
 				return err
 			}
 		}
-		blobAt := func(repo string, d digest.Digest, size int64) error {
-			if err := exec(`INSERT INTO blobs (digest, size, created_at) VALUES (?, ?, ?)`, string(d), size, old); err != nil {
-				return err
-			}
-			return exec(`INSERT INTO repository_blobs (repo, digest, created_at) VALUES (?, ?, ?)`, repo, string(d), old)
-		}
-		pad := strings.Repeat("x", 700)
-		for i := range images {
-			repo := fmt.Sprintf("p/r%d", i%repos)
-			refs := make([]digest.Digest, 0, layers+1)
-			for l := range layers + 1 {
-				d := digest.FromString(fmt.Sprintf("blob %d/%d", i, l))
-				if err := blobAt(repo, d, int64(1000+l)); err != nil {
-					return err
-				}
-				refs = append(refs, d)
-			}
-			body := fmt.Sprintf(`{"schemaVersion":2,"config":%q,"layers":%q,"annotations":{"pad":%q}}`, refs[0], refs[1:], pad)
-			m := digest.FromString(body)
-			if err := exec(`INSERT INTO manifests (repo, digest, media_type, size, body, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-				repo, string(m), "application/vnd.oci.image.manifest.v1+json", len(body), []byte(body), old); err != nil {
-				return err
-			}
-			for _, d := range refs {
-				if err := exec(`INSERT INTO manifest_refs (repo, manifest, ref, kind) VALUES (?, ?, ?, 0)`, repo, string(m), string(d)); err != nil {
-					return err
-				}
-			}
-			if i%untaggedEvery != 0 {
-				if err := exec(`INSERT INTO tags (repo, name, digest, updated_at) VALUES (?, ?, ?, ?)`,
-					repo, fmt.Sprintf("t%d", i), string(m), old); err != nil {
-					return err
-				}
-			}
-		}
 		for i := range strays {
-			if err := blobAt(fmt.Sprintf("p/r%d", i%repos), digest.FromString(fmt.Sprintf("stray %d", i)), 10); err != nil {
+			if err := blobAt(exec, fmt.Sprintf("p/r%d", i%repos), digest.FromString(fmt.Sprintf("stray %d", i)), 10); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-	if err != nil {
-		tb.Fatal(err)
+	pad := strings.Repeat("x", 700)
+	const chunk = 500
+	for first := 0; first < images; first += chunk {
+		inTx(func(exec func(q string, args ...any) error) error {
+			for i := first; i < min(first+chunk, images); i++ {
+				repo := fmt.Sprintf("p/r%d", i%repos)
+				refs := make([]digest.Digest, 0, layers+1)
+				for l := range layers + 1 {
+					d := digest.FromString(fmt.Sprintf("blob %d/%d", i, l))
+					if err := blobAt(exec, repo, d, int64(1000+l)); err != nil {
+						return err
+					}
+					refs = append(refs, d)
+				}
+				body := fmt.Sprintf(`{"schemaVersion":2,"config":%q,"layers":%q,"annotations":{"pad":%q}}`, refs[0], refs[1:], pad)
+				m := digest.FromString(body)
+				if err := exec(`INSERT INTO manifests (repo, digest, media_type, size, body, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+					repo, string(m), "application/vnd.oci.image.manifest.v1+json", len(body), []byte(body), old); err != nil {
+					return err
+				}
+				for _, d := range refs {
+					if err := exec(`INSERT INTO manifest_refs (repo, manifest, ref, kind) VALUES (?, ?, ?, 0)`, repo, string(m), string(d)); err != nil {
+						return err
+					}
+				}
+				if i%untaggedEvery != 0 {
+					if err := exec(`INSERT INTO tags (repo, name, digest, updated_at) VALUES (?, ?, ?, ?)`,
+						repo, fmt.Sprintf("t%d", i), string(m), old); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
 	}
 }
 

@@ -360,6 +360,23 @@ func (s *Store) RecountProjectUsage(ctx context.Context, project string) (_ int6
 	return n, err
 }
 
+// ProjectUsageSnapshot returns project's kept usage and its recount from
+// scratch read by one statement, so from one snapshot of the database: a
+// check that the kept usage is exact at every moment, while pushes go on
+// (metatest's concurrent quota tests). Not for request paths.
+func (s *Store) ProjectUsageSnapshot(ctx context.Context, project string) (kept, recount int64, err error) {
+	ctx, cancel := s.bound(ctx)
+	defer s.end(cancel, &err)
+	err = s.queryRow(ctx, `SELECT COALESCE((SELECT used FROM project_usage WHERE project = ?), 0),
+		(SELECT COALESCE(SUM(h.size), 0) FROM (
+			SELECT rb.digest AS digest, b.size AS size FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest
+				JOIN repositories r ON r.name = rb.repo WHERE r.project = ? AND rb.charged = 1
+			UNION
+			SELECT m.digest, m.size FROM manifests m JOIN repositories r ON r.name = m.repo WHERE r.project = ?) h)`,
+		project, project, project).Scan(&kept, &recount)
+	return kept, recount, err
+}
+
 // usageCache remembers projects' usage and limit for CheckQuota, for
 // usageCacheTTL: a push's pre-checks (one per blob) then cost no query
 // while its project has room. What it says may be stale: it is only

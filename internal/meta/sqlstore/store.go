@@ -557,6 +557,28 @@ func (s *Store) DeleteManifestGuarded(ctx context.Context, repo string, d digest
 	})
 }
 
+// DeleteArtifactGuarded implements meta.ImmutableStore. The check follows
+// the delete, which holds the manifest row: an index PUT referencing d
+// either committed before (its reference is seen here) or checks d after
+// this commits (and is refused, MANIFEST_BLOB_UNKNOWN).
+func (s *Store) DeleteArtifactGuarded(ctx context.Context, repo string, d digest.Digest, guard meta.TagGuard) error {
+	return s.inAccountedTx(ctx, repo, func(ctx context.Context, tx tx, u *usage) error {
+		if err := deleteManifest(ctx, tx, u, repo, d, guard); err != nil {
+			return err
+		}
+		var parent string
+		err := tx.queryRow(ctx, `SELECT manifest FROM manifest_refs WHERE repo = ? AND ref = ? AND kind = ? LIMIT 1`,
+			repo, string(d), int(oci.RefManifest)).Scan(&parent)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return nil
+		case err != nil:
+			return err
+		}
+		return meta.ErrManifestReferenced
+	})
+}
+
 // deleteManifest removes manifest d of repo with its tags and references,
 // releasing in u (repo's project's accounting, begun first in tx: see
 // inAccountedTx) the manifest and the links only it referenced. Every
