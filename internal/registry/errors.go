@@ -44,6 +44,9 @@ var (
 	// CodePolicyViolation is Harbor's answer to a pull a project's policy
 	// refuses (signature or vulnerability policy).
 	CodePolicyViolation = Code{"PROJECTPOLICYVIOLATION", http.StatusPreconditionFailed}
+	// CodePrecondition is Harbor's answer to a push or delete a tag
+	// immutability rule refuses.
+	CodePrecondition = Code{"PRECONDITION", http.StatusPreconditionFailed}
 )
 
 // Error is an error a handler returns to be written as OCI error JSON.

@@ -3,7 +3,6 @@ package registry
 import (
 	"context"
 	"fmt"
-	"net/http"
 
 	"github.com/opencontainers/go-digest"
 
@@ -19,10 +18,11 @@ type TagWriter interface {
 }
 
 // errImmutableTag answers a push or delete refused by a tag immutability
-// rule: 412, as Harbor, with the OCI error code DENIED. Clients print the
-// code and the message ("denied: the tag … is configured as immutable …");
-// docker does not retry a DENIED push, as it would an unknown code (Harbor
-// sends its own PRECONDITION, which docker shows as "unknown").
+// rule: 412 PRECONDITION, as Harbor (and the issue) have it; clients print
+// the message ("unknown: the tag … is configured as immutable …" in
+// docker, which knows no such code). Only manifest PUTs and deletes are
+// refused, which docker does not retry, so the unknown code costs no
+// retries.
 func errImmutableTag(e *meta.ImmutableTagError) *Error {
 	msg := fmt.Sprintf("the tag %s:%s is configured as immutable: it points at %s and cannot be overwritten with another digest (pushing the same digest again succeeds)",
 		e.Repo, e.Tag, e.Digest)
@@ -30,6 +30,6 @@ func errImmutableTag(e *meta.ImmutableTagError) *Error {
 		msg = fmt.Sprintf("the tag %s:%s is configured as immutable: it cannot be deleted, nor the manifest %s it points at",
 			e.Repo, e.Tag, e.Digest)
 	}
-	return &Error{Code: CodeDenied, Status: http.StatusPreconditionFailed, Message: msg,
+	return &Error{Code: CodePrecondition, Message: msg,
 		Detail: map[string]string{"repository": e.Repo, "tag": e.Tag, "digest": string(e.Digest)}}
 }

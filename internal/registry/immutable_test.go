@@ -88,11 +88,11 @@ func (e *testEnv) tagDigest(repo, tag string) digest.Digest {
 	return digest.Digest(r.header.Get("Docker-Content-Digest"))
 }
 
-// refusedAsImmutable checks a 412 DENIED whose message says the tag is
+// refusedAsImmutable checks a 412 PRECONDITION whose message says the tag is
 // immutable.
 func (e *testEnv) refusedAsImmutable(r resp, repo, tag string) {
 	e.t.Helper()
-	e.expect(r, http.StatusPreconditionFailed, "DENIED")
+	e.expect(r, http.StatusPreconditionFailed, "PRECONDITION")
 	var eb errorBody
 	mustUnmarshal(e.t.(*testing.T), r.body, &eb)
 	if msg := eb.Errors[0].Message; !strings.Contains(msg, repo+":"+tag) || !strings.Contains(msg, "configured as immutable") {

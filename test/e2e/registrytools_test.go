@@ -126,7 +126,7 @@ func testCrane(t *testing.T, m mode) {
 			if err == nil {
 				c.t.Fatalf("pushing another image over an immutable tag succeeded:\n%s", out)
 			}
-			mustContain(c.t, out, "DENIED", srv.repo("crane/hello")+":v1 is configured as immutable")
+			mustContain(c.t, out, "PRECONDITION", srv.repo("crane/hello")+":v1 is configured as immutable")
 			mustContain(c.t, crane(c, "push", amdDir, repo+":v1"), amd.digest().String())
 			mustContain(c.t, crane(c, "digest", repo+":v1"), amd.digest().String())
 		})

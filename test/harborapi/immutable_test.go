@@ -96,7 +96,7 @@ func TestImmutableRules(t *testing.T) {
 	}
 	err = pushImg(t, repo, "v1.0", other)
 	var terr *transport.Error
-	if !errors.As(err, &terr) || terr.StatusCode != 412 || !strings.Contains(err.Error(), "DENIED: the tag "+repo+":v1.0 is configured as immutable") {
+	if !errors.As(err, &terr) || terr.StatusCode != 412 || !strings.Contains(err.Error(), "PRECONDITION: the tag "+repo+":v1.0 is configured as immutable") {
 		t.Fatalf("pushing another image over v1.0: %v, want a 412 naming immutability", err)
 	}
 	if err := pushImg(t, repo, "v1.0", img); err != nil {
