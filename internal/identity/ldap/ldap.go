@@ -307,7 +307,8 @@ func (s *Service) with(ctx context.Context, c Config, fn func(*goldap.Conn) erro
 	}
 }
 
-// current is the configuration in force.
+// current is the configuration in force for signing in and searching:
+// without an ldap_url the directory is unavailable.
 func (s *Service) current() (Config, error) {
 	c, err := ConfigFrom(s.opt.Settings)
 	if err == nil && c.URL == "" {

@@ -16,7 +16,13 @@ const MaxSearch = 1000
 
 // Current is the configuration in force (the search password in clear:
 // never show it).
-func (s *Service) Current() (Config, error) { return s.current() }
+func (s *Service) Current() (Config, error) {
+	c, err := ConfigFrom(s.opt.Settings) // ldap_url may be empty: a ping names the server to try
+	if err != nil {
+		return c, errUnavailable(err)
+	}
+	return c, nil
+}
 
 // Ping connects with c and binds as its search DN (anonymously without
 // one); nil means the configuration works. It uses a connection of its
