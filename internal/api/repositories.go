@@ -187,7 +187,7 @@ func (s *Server) deleteArtifact(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.guard().DeleteArtifact(r.Context(), repo, a.Digest); err != nil {
+	if err := s.guard().DeleteManifest(r.Context(), repo, a.Digest); err != nil {
 		return err
 	}
 	s.record(r.Context(), r, "delete", "artifact", repo+"@"+string(a.Digest), p)

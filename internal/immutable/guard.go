@@ -58,20 +58,12 @@ func (g *Guard) PutManifest(ctx context.Context, m *meta.Manifest, tags []string
 	return g.store.PutManifestGuarded(ctx, m, tags, guard)
 }
 
-// DeleteManifest deletes a manifest and its tags, refusing with
-// *meta.ImmutableTagError if one of them is immutable.
+// DeleteManifest deletes a manifest and its tags, as /v2 and the API
+// delete an artifact: refusing with *meta.ImmutableTagError if one of its
+// tags is immutable, and with meta.ErrManifestReferenced if an index of
+// the repository references it (Harbor refuses both; deleting the index
+// first then its children works).
 func (g *Guard) DeleteManifest(ctx context.Context, repo string, d digest.Digest) error {
-	guard, err := g.TagGuard(ctx, repo)
-	if err != nil {
-		return err
-	}
-	return g.store.DeleteManifestGuarded(ctx, repo, d, guard)
-}
-
-// DeleteArtifact deletes an artifact as the API does: DeleteManifest,
-// refusing too with meta.ErrManifestReferenced a manifest an index of the
-// repository references.
-func (g *Guard) DeleteArtifact(ctx context.Context, repo string, d digest.Digest) error {
 	guard, err := g.TagGuard(ctx, repo)
 	if err != nil {
 		return err

@@ -108,8 +108,8 @@ type ImmutableStore interface {
 	// DeleteManifestGuarded is Store.DeleteManifest refusing, with
 	// *ImmutableTagError, when a tag on the manifest is protected.
 	DeleteManifestGuarded(ctx context.Context, repo string, d digest.Digest, guard TagGuard) error
-	// DeleteArtifactGuarded is DeleteManifestGuarded for the API's artifact
-	// delete: it also refuses, with ErrManifestReferenced, a manifest that
+	// DeleteArtifactGuarded is DeleteManifestGuarded for a client's
+	// artifact delete (/v2 and the API): it also refuses, with ErrManifestReferenced, a manifest that
 	// an index of repo references, checked in the same transaction (an
 	// index pushed meanwhile that references it is seen).
 	DeleteArtifactGuarded(ctx context.Context, repo string, d digest.Digest, guard TagGuard) error

@@ -47,6 +47,9 @@ var (
 	// CodePrecondition is Harbor's answer to a push or delete a tag
 	// immutability rule refuses.
 	CodePrecondition = Code{"PRECONDITION", http.StatusPreconditionFailed}
+	// codeReferenced is Harbor's answer to deleting a manifest an index
+	// references.
+	codeReferenced = Code{"VIOLATE_FOREIGN_KEY_CONSTRAINT", http.StatusPreconditionFailed}
 )
 
 // Error is an error a handler returns to be written as OCI error JSON.

@@ -219,3 +219,33 @@ func TestImmutableWithoutGuard(t *testing.T) {
 	e.expect(e.putManifest("proj/app", "v1", a), http.StatusCreated, "")
 	e.expect(e.putManifest("proj/app", "v1", b), http.StatusCreated, "")
 }
+
+// TestDeleteIndexChild: a /v2 DELETE by digest of a manifest an index of
+// the repository references is refused as Harbor refuses it (412
+// VIOLATE_FOREIGN_KEY_CONSTRAINT), so the index stays whole; deleting the
+// index first, then its children, works.
+func TestDeleteIndexChild(t *testing.T) {
+	e := newImmutableEnv(t)
+	a, b := e.image("proj/app", "a"), e.image("proj/app", "b")
+	e.expect(e.putManifest("proj/app", string(digest.FromBytes(a)), a), http.StatusCreated, "")
+	e.expect(e.putManifest("proj/app", "b", b), http.StatusCreated, "")
+	var desc []string
+	for _, m := range [][]byte{a, b} {
+		desc = append(desc, fmt.Sprintf(`{"mediaType":%q,"digest":%q,"size":%d,"platform":{"architecture":"amd64","os":"linux"}}`,
+			oci.MediaTypeImageManifest, digest.FromBytes(m), len(m)))
+	}
+	idx := []byte(`{"schemaVersion":2,"mediaType":"` + oci.MediaTypeImageIndex + `","manifests":[` + strings.Join(desc, ",") + `]}`)
+	e.expect(e.do("PUT", "/v2/proj/app/manifests/multi", bytes.NewReader(idx), "Content-Type", oci.MediaTypeImageIndex), http.StatusCreated, "")
+
+	for _, m := range [][]byte{a, b} { // untagged and tagged children
+		r := e.do("DELETE", "/v2/proj/app/manifests/"+string(digest.FromBytes(m)), nil)
+		e.expect(r, http.StatusPreconditionFailed, "VIOLATE_FOREIGN_KEY_CONSTRAINT")
+		e.expect(e.do("HEAD", "/v2/proj/app/manifests/"+string(digest.FromBytes(m)), nil), http.StatusOK, "")
+	}
+	// Deleting a child's tag is a tag delete: allowed, the child stays.
+	e.expect(e.do("DELETE", "/v2/proj/app/manifests/b", nil), http.StatusAccepted, "")
+	e.expect(e.do("DELETE", "/v2/proj/app/manifests/"+string(digest.FromBytes(idx)), nil), http.StatusAccepted, "")
+	for _, m := range [][]byte{a, b} {
+		e.expect(e.do("DELETE", "/v2/proj/app/manifests/"+string(digest.FromBytes(m)), nil), http.StatusAccepted, "")
+	}
+}

@@ -277,6 +277,8 @@ func (r *Registry) writeErr(w http.ResponseWriter, req *http.Request, err error)
 		e = CodeBlobUnknown.Err("blob unknown to registry")
 	case errors.Is(err, meta.ErrManifestNotFound), errors.Is(err, meta.ErrTagNotFound):
 		e = CodeManifestUnknown.Err("manifest unknown")
+	case errors.Is(err, meta.ErrManifestReferenced): // an index's child: Harbor's 412
+		e = &Error{Code: codeReferenced, Message: err.Error()}
 	case errors.Is(err, meta.ErrRepoNotFound):
 		e = CodeNameUnknown.Err("repository name not known to registry")
 	case errors.Is(err, meta.ErrUploadNotFound), errors.Is(err, blob.ErrInvalidID):
