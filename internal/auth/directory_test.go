@@ -38,7 +38,10 @@ func (d *fakeDirectory) Verify(ctx context.Context, name, password string) (*met
 	return u, err
 }
 
-func TestDirectorySignIn(t *testing.T) {
+// localUsersStore is a store holding the break-glass admin (password
+// "admin-pass") and a local user lou ("local-pass").
+func localUsersStore(t *testing.T) *sqlstore.Store {
+	t.Helper()
 	ctx := context.Background()
 	store, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "meta.db"))
 	if err != nil {
@@ -53,6 +56,12 @@ func TestDirectorySignIn(t *testing.T) {
 	if err := store.CreateUser(ctx, &meta.User{Username: "lou", PasswordHash: local}); err != nil {
 		t.Fatal(err)
 	}
+	return store
+}
+
+func TestDirectorySignIn(t *testing.T) {
+	ctx := context.Background()
+	store := localUsersStore(t)
 	limits := LimiterConfig{SlowAfter: 3, LockAfter: 5, Window: time.Minute, Lockout: time.Minute, MaxDelay: time.Millisecond}
 	dir := &fakeDirectory{store: store}
 	var glass atomic.Int64
@@ -121,19 +130,7 @@ func TestDirectorySignIn(t *testing.T) {
 // break-glass too, and other local passwords are refused.
 func TestBreakGlassAuditedUnderOIDC(t *testing.T) {
 	ctx := context.Background()
-	store, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "meta.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	hash, _ := HashPassword("admin-pass")
-	if err := store.CreateUser(ctx, &meta.User{Username: BreakGlassUser, PasswordHash: hash, SysAdmin: true}); err != nil {
-		t.Fatal(err)
-	}
-	local, _ := HashPassword("local-pass")
-	if err := store.CreateUser(ctx, &meta.User{Username: "lou", PasswordHash: local}); err != nil {
-		t.Fatal(err)
-	}
+	store := localUsersStore(t)
 	var oidcMode atomic.Bool
 	var glass atomic.Int64
 	a := &Authenticator{Store: store, Limiter: NewLimiter(DefaultLimiterConfig), OnlyBreakGlassPasswords: oidcMode.Load,
