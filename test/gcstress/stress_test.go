@@ -16,7 +16,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"math/rand/v2"
@@ -153,12 +152,41 @@ type stats struct {
 }
 
 func newServer(t *testing.T, b backend) *client {
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv := httptest.NewServer(registry.New(b.meta, b.blobs, registry.Options{DeleteEnabled: true, Logger: quiet}))
-	t.Cleanup(srv.Close)
+	// The server's errors are kept and printed if the test fails: a 500
+	// must say why.
+	errs := &lockedBuffer{}
+	logger := slog.New(slog.NewTextHandler(errs, &slog.HandlerOptions{Level: slog.LevelError}))
+	srv := httptest.NewServer(registry.New(b.meta, b.blobs, registry.Options{DeleteEnabled: true, Logger: logger}))
+	t.Cleanup(func() {
+		srv.Close()
+		if t.Failed() {
+			t.Logf("the server's errors:\n%s", errs.String())
+		}
+	})
 	tr := srv.Client().Transport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = 64
 	return &client{base: srv.URL, hc: &http.Client{Transport: tr, Timeout: time.Minute}}
+}
+
+// lockedBuffer is a log destination the server's goroutines share.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.buf) < 1<<20 { // bounded: the first MiB says enough
+		b.buf = append(b.buf, p...)
+	}
+	return len(p), nil
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return string(b.buf)
 }
 
 // layers are the shared layer contents, 512 bytes to 16 KiB each.

@@ -114,7 +114,10 @@ func (s *Store) Append(ctx context.Context, id string, offset int64) (blob.Uploa
 		if offset != 0 {
 			return nil, blob.ErrNotFound
 		}
-		if _, err := s.c.PutObject(ctx, s.bucket, u.dir+marker, bytes.NewReader(nil), 0, minio.PutObjectOptions{}); err != nil {
+		if err := write(ctx, func() error {
+			_, err := s.c.PutObject(ctx, s.bucket, u.dir+marker, bytes.NewReader(nil), 0, minio.PutObjectOptions{})
+			return err
+		}); err != nil {
 			return nil, err
 		}
 	}
@@ -174,8 +177,11 @@ func (s *Store) truncate(ctx context.Context, g segment, offset int64) (segment,
 	if int64(len(prefix)) != offset-g.start {
 		return g, fmt.Errorf("segment %s: read %d of %d bytes", g.key, len(prefix), offset-g.start)
 	}
-	info, err := s.c.PutObject(ctx, s.bucket, g.key, bytes.NewReader(prefix), int64(len(prefix)), minio.PutObjectOptions{})
-	if err != nil {
+	var info minio.UploadInfo
+	if err := write(ctx, func() (err error) {
+		info, err = s.c.PutObject(ctx, s.bucket, g.key, bytes.NewReader(prefix), int64(len(prefix)), minio.PutObjectOptions{})
+		return err
+	}); err != nil {
 		return g, err
 	}
 	return segment{key: g.key, start: g.start, size: int64(len(prefix)), etag: info.ETag}, nil
@@ -220,16 +226,23 @@ func (w *writer) Write(p []byte) (int, error) {
 // chain.
 func (w *writer) flush(ctx context.Context) error {
 	key, size := w.start, int64(len(w.buf))
-	body := io.Reader(bytes.NewReader(w.buf))
 	if len(w.tail) > 0 {
-		tail := w.s.readSegments(ctx, w.tail)
-		defer tail.Close()
-		key, size, body = w.tail[0].start, size+w.tailN, io.MultiReader(tail, body)
+		key, size = w.tail[0].start, size+w.tailN
 	}
 	if size == 0 {
 		return nil
 	}
-	if _, err := w.s.c.PutObject(ctx, w.s.bucket, segmentKey(w.dir, key), body, size, minio.PutObjectOptions{}); err != nil {
+	if err := write(ctx, func() error {
+		// A new body each time: the tail is read again from its segments.
+		body := io.Reader(bytes.NewReader(w.buf))
+		if len(w.tail) > 0 {
+			tail := w.s.readSegments(ctx, w.tail)
+			defer tail.Close()
+			body = io.MultiReader(tail, body)
+		}
+		_, err := w.s.c.PutObject(ctx, w.s.bucket, segmentKey(w.dir, key), body, size, minio.PutObjectOptions{})
+		return err
+	}); err != nil {
 		return err
 	}
 	var covered []minio.ObjectInfo
@@ -413,14 +426,20 @@ func (s *Store) assemble(ctx context.Context, u *upload, key string, d digest.Di
 		return fmt.Errorf("upload %s: stored bytes are %d bytes of digest %s, expected %d of %s", u.dir, n, got, size, d)
 	}
 	if len(u.chain) == 0 {
-		_, err = s.c.PutObject(ctx, s.bucket, key, bytes.NewReader(nil), 0, minio.PutObjectOptions{})
-		return err
+		return write(ctx, func() error {
+			_, err := s.c.PutObject(ctx, s.bucket, key, bytes.NewReader(nil), 0, minio.PutObjectOptions{})
+			return err
+		})
 	}
 	srcs := make([]minio.CopySrcOptions, len(u.chain))
 	for i, g := range u.chain {
 		srcs[i] = minio.CopySrcOptions{Bucket: s.bucket, Object: g.key, MatchETag: g.etag}
 	}
-	info, err := s.c.ComposeObject(ctx, minio.CopyDestOptions{Bucket: s.bucket, Object: key, NumThreads: 4}, srcs...)
+	var info minio.UploadInfo
+	err = write(ctx, func() (err error) {
+		info, err = s.c.ComposeObject(ctx, minio.CopyDestOptions{Bucket: s.bucket, Object: key, NumThreads: 4}, srcs...)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("composing blob %s: %w", d, err)
 	}
