@@ -1,6 +1,7 @@
 package s3
 
 import (
+	"bytes"
 	"context"
 	"net/http"
 	"time"
@@ -43,4 +44,13 @@ func write(ctx context.Context, put func() error) error {
 		err = put()
 	}
 	return err
+}
+
+// put writes data at key (through write).
+func (s *Store) put(ctx context.Context, key string, data []byte) (info minio.UploadInfo, err error) {
+	err = write(ctx, func() error {
+		info, err = s.c.PutObject(ctx, s.bucket, key, bytes.NewReader(data), int64(len(data)), minio.PutObjectOptions{})
+		return err
+	})
+	return info, err
 }

@@ -114,10 +114,7 @@ func (s *Store) Append(ctx context.Context, id string, offset int64) (blob.Uploa
 		if offset != 0 {
 			return nil, blob.ErrNotFound
 		}
-		if err := write(ctx, func() error {
-			_, err := s.c.PutObject(ctx, s.bucket, u.dir+marker, bytes.NewReader(nil), 0, minio.PutObjectOptions{})
-			return err
-		}); err != nil {
+		if _, err := s.put(ctx, u.dir+marker, nil); err != nil {
 			return nil, err
 		}
 	}
@@ -177,11 +174,8 @@ func (s *Store) truncate(ctx context.Context, g segment, offset int64) (segment,
 	if int64(len(prefix)) != offset-g.start {
 		return g, fmt.Errorf("segment %s: read %d of %d bytes", g.key, len(prefix), offset-g.start)
 	}
-	var info minio.UploadInfo
-	if err := write(ctx, func() (err error) {
-		info, err = s.c.PutObject(ctx, s.bucket, g.key, bytes.NewReader(prefix), int64(len(prefix)), minio.PutObjectOptions{})
-		return err
-	}); err != nil {
+	info, err := s.put(ctx, g.key, prefix)
+	if err != nil {
 		return g, err
 	}
 	return segment{key: g.key, start: g.start, size: int64(len(prefix)), etag: info.ETag}, nil
@@ -426,10 +420,8 @@ func (s *Store) assemble(ctx context.Context, u *upload, key string, d digest.Di
 		return fmt.Errorf("upload %s: stored bytes are %d bytes of digest %s, expected %d of %s", u.dir, n, got, size, d)
 	}
 	if len(u.chain) == 0 {
-		return write(ctx, func() error {
-			_, err := s.c.PutObject(ctx, s.bucket, key, bytes.NewReader(nil), 0, minio.PutObjectOptions{})
-			return err
-		})
+		_, err := s.put(ctx, key, nil)
+		return err
 	}
 	srcs := make([]minio.CopySrcOptions, len(u.chain))
 	for i, g := range u.chain {
