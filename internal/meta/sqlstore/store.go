@@ -566,9 +566,9 @@ func (s *Store) DeleteArtifactGuarded(ctx context.Context, repo string, d digest
 		if err := deleteManifest(ctx, tx, u, repo, d, guard); err != nil {
 			return err
 		}
-		var parent string
-		err := tx.queryRow(ctx, `SELECT manifest FROM manifest_refs WHERE repo = ? AND ref = ? AND kind = ? LIMIT 1`,
-			repo, string(d), int(oci.RefManifest)).Scan(&parent)
+		var one int
+		err := tx.queryRow(ctx, `SELECT 1 FROM manifest_refs WHERE repo = ? AND ref = ? AND kind = ? LIMIT 1`,
+			repo, string(d), int(oci.RefManifest)).Scan(&one)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			return nil
